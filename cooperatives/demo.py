@@ -1,0 +1,162 @@
+"""The demo world: a vine-tea farmer cooperative with a full year of activity, loaded through the
+real import path (a generated CSV workbook), plus one login per role.
+
+Deterministic (fixed seed) and idempotent (an entity that exists is not loaded again).
+
+金果坪藤茶种植专业合作社 (JGP-TEA), 金果坪乡: 80 households in 茶园村 and 溪口村, about 230 亩 of
+land-share contracts at 600 元/亩, a year (2025) of fresh-leaf deliveries in 斤, labour days, fertiliser
+bought on credit, sales of processed tea to outside buyers, a fiscal subsidy, advances and payments.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import random
+import tempfile
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cooperatives.importer import import_workbook
+from cooperatives.models import Entity, Household, Township
+from cooperatives.users import create_user
+from cooperatives.workbook import read_workbook
+
+YEAR = 2025
+TEA = "JGP-TEA"
+TOWNSHIP = "金果坪乡"
+VILLAGES = ("茶园村", "溪口村")
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐向覃田彭"
+GIVEN = ("大山", "秀英", "建国", "桂兰", "志强", "春花", "德明", "玉梅", "国华", "小红", "长生", "金凤", "永福",
+         "翠花", "海军", "冬梅", "开明", "水生", "光荣", "丽华", "世平", "爱民", "家旺", "满仓")
+
+#: (role, username, password, what it shows)
+DEMO_LOGINS = (
+    ("admin", "admin", "demo-admin-2025", "manages users and entities"),
+    ("accountant", "kuaiji", "demo-kuaiji-2025", f"keeps the books of {TEA}"),
+    ("auditor", "nongjing", "demo-audit-2025", f"reads every entity of {TOWNSHIP}"),
+    ("member", "JGP-H001", "demo-member-2025", "household JGP-H001 (statement pages)"),
+)
+
+
+def _id_number(rng: random.Random, birth: dt.date, seq: int) -> str:
+    body = f"430821{birth:%Y%m%d}{seq:03d}"
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    check = "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
+    return body + check
+
+
+def _day(rng: random.Random, start_month: int, end_month: int) -> dt.date:
+    start = dt.date(YEAR, start_month, 1).toordinal()
+    end = dt.date(YEAR, end_month, 28).toordinal()
+    return dt.date.fromordinal(rng.randint(start, end))
+
+
+def tea_workbook(rng: random.Random) -> dict[str, list[dict]]:
+    """The demo cooperative's year as sheets of rows (what an accountant would put in Excel)."""
+    sheets: dict[str, list[dict]] = {k: [] for k in (
+        "entity", "households", "members", "capital", "land", "labor", "deliveries", "inputs", "sales",
+        "expenses", "subsidies", "advances", "payments")}
+    sheets["entity"].append({"code": TEA, "name": "金果坪藤茶种植专业合作社", "kind": "farmer_coop",
+                             "township": TOWNSHIP, "village": VILLAGES[0], "credit_code": "93430821MA4L0TEA1X"})
+    used_names = set()
+    for i in range(1, 81):
+        code = f"JGP-H{i:03d}"
+        while True:
+            name = rng.choice(SURNAMES) + rng.choice(GIVEN)
+            if name not in used_names:
+                used_names.add(name)
+                break
+        if i == 1:
+            name = "王大山"
+        birth = dt.date(rng.randint(1950, 1990), rng.randint(1, 12), rng.randint(1, 28))
+        monitoring = rng.choices(["none", "unstable", "marginal", "hardship"], [88, 6, 4, 2])[0]
+        sheets["households"].append({
+            "code": code, "head_name": name, "village": VILLAGES[i % 2], "phone": f"13{rng.randint(100000000, 999999999)}",
+            "id_number": _id_number(rng, birth, i), "bank_account": f"621799{rng.randint(10**12, 10**13 - 1)}",
+            "monitoring": monitoring, "poverty_exited": "yes" if rng.random() < 0.2 else "no"})
+        sheets["members"].append({"member": code, "member_no": i, "joined_on": "2019-03-15" if i <= 60 else "2023-02-01",
+                                  "farmer": "no" if i in (79, 80) else "yes"})
+        sheets["capital"].append({"date": "2025-01-10", "member": code, "amount": f"{rng.choice([500, 1000, 2000, 3000, 5000])}.00",
+                                  "form": "cash", "note": "2025年入股"})
+    area_left = Decimal("230")
+    for i in range(1, 61):
+        area = Decimal(rng.choice(["2.5", "3", "3.5", "4", "4.5", "5"])) if i < 60 else area_left
+        area_left -= area
+        sheets["land"].append({"member": f"JGP-H{i:03d}", "contract_no": f"JGP-TD-{i:03d}", "area_mu": str(area),
+                               "shares": str(area), "base_rent_per_mu": "600", "start_on": "2025-01-01",
+                               "end_on": "2029-12-31"})
+    for i in range(1, 81):
+        code = f"JGP-H{i:03d}"
+        for _ in range(rng.randint(12, 24)):
+            qty = Decimal(rng.randint(30, 240))
+            grade, price = rng.choice([("一级", "5.60"), ("二级", "4.20")])
+            sheets["deliveries"].append({"date": _day(rng, 4, 10).isoformat(), "member": code, "product": "藤茶鲜叶",
+                                         "grade": grade, "quantity": str(qty), "unit": "jin", "unit_price": price,
+                                         "paid": "no" if rng.random() < 0.1 else "yes"})
+        if rng.random() < 0.4:
+            for _ in range(rng.randint(1, 4)):
+                sheets["labor"].append({"date": _day(rng, 3, 11).isoformat(), "member": code, "worker": "",
+                                        "days": str(rng.randint(2, 8)), "rate": "120", "task": rng.choice(["采茶", "制茶", "除草"])})
+        if rng.random() < 0.6:
+            sheets["inputs"].append({"date": _day(rng, 2, 5).isoformat(), "member": code, "item": "有机肥",
+                                     "amount": f"{rng.randint(3, 15) * 100}.00", "on_credit": "yes"})
+        if rng.random() < 0.1:
+            sheets["advances"].append({"date": _day(rng, 6, 9).isoformat(), "member": code,
+                                       "amount": f"{rng.randint(5, 20) * 100}.00", "note": "农忙借支"})
+    buyers = ("湘西茶业有限公司", "张家界土家风情食品公司", "长沙绿源商贸", "电商直播渠道")
+    for n in range(1, 41):
+        sheets["sales"].append({"date": _day(rng, 5, 12).isoformat(), "buyer": rng.choice(buyers), "product": "藤茶干茶",
+                                "quantity": str(rng.randint(300, 900)), "unit": "kg",
+                                "amount": f"{rng.randint(32000, 52000)}.00", "invoice_no": f"FP2025{n:04d}"})
+    for month in range(1, 13):
+        sheets["expenses"].append({"date": f"{YEAR}-{month:02d}-25", "category": "management", "amount": "5200.00",
+                                   "payee": "管理人员工资", "note": ""})
+        sheets["expenses"].append({"date": f"{YEAR}-{month:02d}-26", "category": "operating", "amount": "6800.00",
+                                   "payee": "加工厂电费燃料", "note": ""})
+    sheets["expenses"].append({"date": "2025-12-20", "category": "finance", "amount": "1350.00", "payee": "银行手续费"})
+    sheets["expenses"].append({"date": "2025-12-20", "category": "tax", "amount": "4800.00", "payee": "税务局"})
+    sheets["subsidies"].append({"date": "2025-06-18", "source": "县农业农村局 2025年产业发展资金", "kind": "fiscal",
+                                "amount": "200000.00", "quantify": "yes", "poverty_asset": "no"})
+    for i in range(1, 81, 3):
+        sheets["payments"].append({"date": "2025-12-28", "member": f"JGP-H{i:03d}", "amount": "500.00",
+                                   "method": "bank", "reference": f"YH2025{i:04d}"})
+    return {k: v for k, v in sheets.items() if v}
+
+
+def write_csv_workbook(sheets: dict[str, list[dict]], folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, rows in sheets.items():
+        columns = list(dict.fromkeys(k for row in rows for k in row))
+        with open(folder / f"{name}.csv", "w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(rows)
+    return folder
+
+
+def load_demo(session: Session) -> bool:
+    """Load the demo world unless it is there already. Returns whether anything was loaded."""
+    if session.scalar(select(Entity.id).where(Entity.code == TEA)) is not None:
+        return False
+    rng = random.Random(20251231)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = write_csv_workbook(tea_workbook(rng), Path(tmp) / "jgp-tea-2025")
+        import_workbook(session, read_workbook(folder))
+    _create_logins(session)
+    return True
+
+
+def _create_logins(session: Session) -> None:
+    tea = session.scalar(select(Entity).where(Entity.code == TEA))
+    township = session.scalar(select(Township).where(Township.name == TOWNSHIP))
+    household = session.scalar(select(Household).where(Household.code == "JGP-H001"))
+    scopes = {"admin": {}, "accountant": {"entity_id": tea.id}, "auditor": {"township_id": township.id},
+              "member": {"household_id": household.id}}
+    names = {"admin": "系统管理员", "accountant": "李会计", "auditor": "金果坪乡农经站", "member": household.head_name}
+    for role, username, password, _ in DEMO_LOGINS:
+        create_user(session, username=username, password=password, role=role, display_name=names[role],
+                    **scopes[role])

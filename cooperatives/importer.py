@@ -1,0 +1,317 @@
+"""Loading a validated workbook into the books, all or nothing, through the bulk path.
+
+The workbook parser (``cooperatives.workbook``) checks every cell; this module checks what needs the
+database — the entity, members and households the rows name, closed years, contract numbers
+already used — and reports those problems in the same ``sheet:row:column: reason`` form. Only when
+the whole workbook is clean does it write anything, with SQLAlchemy Core ``executemany`` and one
+summary voucher (汇总凭证) per record kind and day, posted through ``ledger.operations.post_entries``.
+
+Re-importing: every import stores the workbook's content digest (independent of xlsx/csv container
+and of English/Chinese naming); the same digest twice for one entity is refused, so the books are
+never doubled.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from cooperatives.models import Entity, Household, Import, LandContract, Member, Township, Village
+from cooperatives.operations import (
+    MEMBER_KINDS,
+    RECORD_MODELS,
+    accrue_land_rent,
+    audit,
+    create_entity,
+    ensure_village,
+    household_fields,
+    prepare_values,
+)
+from cooperatives.postings import RECORD_MEMOS, legs_for, merge_legs
+from cooperatives.workbook import Problem, Row, Workbook, WorkbookError, problem
+from ledger.entries import EntryDraft
+from ledger.models import Period
+from ledger.operations import ensure_parties, post_entries
+
+RECORD_ORDER = ("capital", "labor", "deliveries", "inputs", "sales", "expenses", "subsidies", "advances",
+                "payments", "income")
+
+
+class ImportRefused(Exception):
+    """The workbook is valid but must not be imported (e.g. it was imported already)."""
+
+
+@dataclass
+class ImportResult:
+    entity_code: str
+    import_id: int | None
+    counts: dict[str, int] = field(default_factory=dict)
+    entries: int = 0
+    dry_run: bool = False
+
+
+@dataclass
+class _Plan:
+    """What the checks found out, for the write phase."""
+
+    entity: Entity | None
+    entity_row: Row | None
+    households: dict[str, int] = field(default_factory=dict)     # code -> id, existing
+    new_households: list[Row] = field(default_factory=list)
+    members: dict[str, int] = field(default_factory=dict)        # code -> member id, existing
+    new_members: list[Row] = field(default_factory=list)
+    member_entities: dict[str, int] = field(default_factory=dict)
+
+
+def import_workbook(session: Session, wb: Workbook, *, entity_code: str | None = None, actor_id: int | None = None,
+                    dry_run: bool = False) -> ImportResult:
+    """Check ``wb`` against the database and, when everything is right, write it. Flushes only.
+
+    Raises WorkbookError listing every problem (nothing written) or ImportRefused.
+    """
+    problems: list[Problem] = []
+    plan = _resolve_entity(session, wb, entity_code, problems)
+    if plan is None:
+        raise WorkbookError(problems)
+    _check_households(session, wb, plan, problems)
+    _check_members(session, wb, plan, problems)
+    _check_records(session, wb, plan, problems)
+    if problems:
+        raise WorkbookError(problems)
+    if plan.entity is not None:
+        previous = session.scalar(select(Import).where(Import.entity_id == plan.entity.id, Import.digest == wb.digest))
+        if previous is not None:
+            raise ImportRefused(
+                f"this workbook was already imported into {plan.entity.code} on "
+                f"{previous.created_at:%Y-%m-%d} (import {previous.id}); nothing was imported again")
+    counts = {kind: len(rows) for kind, rows in wb.sheets.items()}
+    if dry_run:
+        return ImportResult(entity_code=plan.entity.code if plan.entity else plan.entity_row.values["code"],
+                            import_id=None, counts=counts, dry_run=True)
+    return _write(session, wb, plan, counts, actor_id)
+
+
+# ---------------------------------------------------------------------------------------------- checks
+
+
+def _dated_years(wb: Workbook) -> list[int]:
+    return sorted({r.values[c].year for rows in wb.sheets.values() for r in rows
+                   for c in ("date", "start_on") if isinstance(r.values.get(c), dt.date)})
+
+
+def _resolve_entity(session, wb, entity_code, problems) -> _Plan | None:
+    rows = wb.sheets.get("entity", [])
+    row = rows[0] if rows else None
+    code = row.values["code"] if row else entity_code
+    if row is not None and entity_code and entity_code != code:
+        problems.append(problem(row, "code", f"the workbook is for {code!r} but --entity {entity_code!r} was given"))
+        return None
+    if code is None:
+        problems.append(Problem(wb.source, 0, "entity", "the workbook has no entity sheet: name the entity "
+                                                         "with --entity CODE"))
+        return None
+    entity = session.scalar(select(Entity).where(Entity.code == code))
+    if entity is None and row is None:
+        problems.append(Problem(wb.source, 0, "entity", f"no entity {code!r}: add an entity sheet to create it"))
+        return None
+    if entity is not None and row is not None and row.values["kind"] != entity.kind:
+        problems.append(problem(row, "kind", f"{code} is a {entity.kind}, not a {row.values['kind']}"))
+    return _Plan(entity=entity, entity_row=row)
+
+
+def _existing(session, column, codes) -> dict:
+    codes, found = list(codes), {}
+    for start in range(0, len(codes), 500):
+        found.update(session.execute(select(column, column.class_.id).where(column.in_(codes[start:start + 500]))).all())
+    return found
+
+
+def _check_households(session, wb, plan: _Plan, problems) -> None:
+    rows = wb.sheets.get("households", [])
+    member_codes = {r.values["member"] for r in wb.sheets.get("members", [])}
+    plan.households = _existing(session, Household.code, {r.values["code"] for r in rows} | member_codes)
+    plan.new_households = [r for r in rows if r.values["code"] not in plan.households]
+
+
+def _check_members(session, wb, plan: _Plan, problems) -> None:
+    rows = wb.sheets.get("members", [])
+    kind = plan.entity.kind if plan.entity else plan.entity_row.values["kind"]
+    known_households = set(plan.households) | {r.values["code"] for r in plan.new_households}
+    if kind == "cluster_project":
+        plan.member_entities = _existing(session, Entity.code, {r.values["member"] for r in rows})
+    if plan.entity is not None:
+        existing = session.execute(select(Member.code, Member.id, Member.member_no)
+                                   .where(Member.entity_id == plan.entity.id)).all()
+        plan.members = {code: mid for code, mid, _ in existing}
+        numbers = {no: code for code, _, no in existing}
+    else:
+        numbers = {}
+    for row in rows:
+        code, no = row.values["member"], row.values["member_no"]
+        if code not in known_households and code not in plan.member_entities:
+            what = "household or entity" if kind == "cluster_project" else "household"
+            problems.append(problem(row, "member", f"unknown {what} {code!r} (not in the households sheet "
+                                                   f"nor registered before)"))
+        elif code in plan.members:
+            if numbers.get(no) != code:
+                problems.append(problem(row, "member_no", f"{code} is already member no. "
+                                        f"{_number_of(numbers, code)}, not {no}"))
+            continue
+        elif no in numbers:
+            problems.append(problem(row, "member_no", f"member no. {no} is already {numbers[no]}"))
+        else:
+            plan.new_members.append(row)
+
+
+def _number_of(numbers: dict, code: str):
+    return next((no for no, c in numbers.items() if c == code), "?")
+
+
+def _check_records(session, wb, plan: _Plan, problems) -> None:
+    members = set(plan.members) | {r.values["member"] for r in plan.new_members}
+    entity_code = plan.entity.code if plan.entity else plan.entity_row.values["code"]
+    closed = set()
+    if plan.entity is not None:
+        closed = set(session.scalars(select(Period.year).where(
+            Period.book_id == plan.entity.book_id, Period.closed_at.is_not(None))))
+    for kind in (*RECORD_ORDER, "land"):
+        for row in wb.sheets.get(kind, []):
+            code = row.values.get("member")
+            if code and code not in members:
+                problems.append(problem(row, "member", f"{code!r} is not a member of {entity_code}"))
+            on = row.values.get("date") or row.values.get("start_on")
+            if on is not None and on.year in closed:
+                problems.append(problem(row, "date" if "date" in row.values else "start_on",
+                                        f"{on.year} is closed in the books of {entity_code}"))
+    if plan.entity is not None and "land" in wb.sheets:
+        used = set(session.scalars(select(LandContract.contract_no).where(LandContract.entity_id == plan.entity.id)))
+        for row in wb.sheets["land"]:
+            if row.values["contract_no"] in used:
+                problems.append(problem(row, "contract_no", f"contract {row.values['contract_no']} is already recorded"))
+
+
+# ---------------------------------------------------------------------------------------------- writing
+
+
+def _write(session: Session, wb: Workbook, plan: _Plan, counts: dict, actor_id) -> ImportResult:
+    years = _dated_years(wb)
+    entity = plan.entity
+    if entity is None:
+        v = plan.entity_row.values
+        entity = create_entity(session, code=v["code"], name=v["name"], kind=v["kind"], township=v["township"],
+                               village=v.get("village"), credit_code=v.get("credit_code"),
+                               first_year=years[0] if years else None, actor_id=actor_id)
+    elif years and years[0] < entity.first_year:
+        entity.first_year = years[0]
+    imp = Import(entity_id=entity.id, digest=wb.digest, filename=str(wb.source)[:300],
+                 rows=sum(counts.values()), actor_id=actor_id)
+    session.add(imp)
+    session.flush()
+    _write_households(session, entity, plan)
+    member_ids = _write_members(session, entity, plan)
+    entries = _write_records(session, wb, entity, imp, member_ids, actor_id)
+    entries += _write_land(session, wb, entity, imp, member_ids, years, actor_id)
+    audit(session, actor_id=actor_id, action="import", target=f"import:{imp.id}", entity_id=entity.id,
+          detail=", ".join(f"{k}={n}" for k, n in sorted(counts.items())))
+    session.flush()
+    return ImportResult(entity_code=entity.code, import_id=imp.id, counts=counts, entries=entries)
+
+
+def _write_households(session, entity: Entity, plan: _Plan) -> None:
+    if not plan.new_households:
+        return
+    township = session.get(Township, entity.township_id)
+    villages: dict[str, Village] = {}
+    rows = []
+    for row in plan.new_households:
+        v = row.values
+        village = villages.get(v["village"]) or villages.setdefault(v["village"], ensure_village(session, township, v["village"]))
+        rows.append({"code": v["code"], "head_name": v["head_name"], "village_id": village.id, "phone": v.get("phone"),
+                     "monitoring": v.get("monitoring") or "none", "poverty_exited": bool(v.get("poverty_exited")),
+                     "locale": "zh_Hans_CN", **household_fields(v.get("id_number"), v.get("bank_account"))})
+    session.execute(insert(Household), rows)
+    plan.households.update(_existing(session, Household.code, [r["code"] for r in rows]))
+
+
+def _write_members(session, entity: Entity, plan: _Plan) -> dict[str, int]:
+    if plan.new_members:
+        rows = []
+        for row in plan.new_members:
+            v = row.values
+            rows.append({"entity_id": entity.id, "code": v["member"], "member_no": v["member_no"],
+                         "household_id": plan.households.get(v["member"]),
+                         "member_entity_id": None if v["member"] in plan.households else plan.member_entities[v["member"]],
+                         "joined_on": v["joined_on"], "left_on": v.get("left_on"),
+                         "farmer": v.get("farmer", True), "land_deduction_consent": False})
+        session.execute(insert(Member), rows)
+    members = dict(session.execute(select(Member.code, Member.id).where(Member.entity_id == entity.id)).all())
+    names = _member_names(session, entity)
+    ensure_parties(session, entity.book, {code: names.get(code, code) for code in members})
+    return members
+
+
+def _member_names(session, entity: Entity) -> dict[str, str]:
+    rows = session.execute(select(Member.code, Household.head_name, Entity.name)
+                           .outerjoin(Household, Household.id == Member.household_id)
+                           .outerjoin(Entity, Entity.id == Member.member_entity_id)
+                           .where(Member.entity_id == entity.id)).all()
+    return {code: hname or ename or code for code, hname, ename in rows}
+
+
+def _write_records(session, wb, entity: Entity, imp: Import, member_ids, actor_id) -> int:
+    chart = entity.chart
+    groups: dict[tuple[dt.date, int], list] = defaultdict(list)     # (date, kind order) -> legs
+    prepared: dict[str, list[dict]] = {}
+    for order, kind in enumerate(RECORD_ORDER):
+        rows = wb.sheets.get(kind)
+        if not rows:
+            continue
+        prepared[kind] = out = []
+        for row in rows:
+            values = prepare_values(kind, row.values)
+            code = values.get("member")
+            party = code if kind in MEMBER_KINDS else None
+            groups[(values["date"], order)].extend(legs_for(kind, chart, values, party))
+            out.append(values)
+    keys = sorted(groups)
+    drafts = [EntryDraft(date=on, memo=f"{RECORD_MEMOS[RECORD_ORDER[order]]}汇总 {on.isoformat()}",
+                         source=f"import:{imp.id}:{RECORD_ORDER[order]}:{on.isoformat()}",
+                         postings=merge_legs(groups[(on, order)])) for on, order in keys]
+    entry_ids = dict(zip(keys, post_entries(session, entity.book, drafts, actor_id=actor_id), strict=True))
+    for order, kind in enumerate(RECORD_ORDER):
+        if kind not in prepared:
+            continue
+        model = RECORD_MODELS[kind]
+        columns = set(model.__table__.columns.keys())
+        rows = []
+        for values in prepared[kind]:
+            record = {k: v for k, v in values.items() if k in columns}
+            if values.get("member"):
+                record["member_id"] = member_ids[values["member"]]
+            record.update(entity_id=entity.id, import_id=imp.id, entry_id=entry_ids[(values["date"], order)])
+            rows.append(record)
+        session.execute(insert(model), rows)
+    return len(drafts)
+
+
+def _write_land(session, wb, entity: Entity, imp: Import, member_ids, years, actor_id) -> int:
+    rows = wb.sheets.get("land")
+    if not rows:
+        return 0
+    session.execute(insert(LandContract), [{
+        "entity_id": entity.id, "import_id": imp.id, "member_id": member_ids[r.values["member"]],
+        "contract_no": r.values["contract_no"], "area_mu": r.values["area_mu"],
+        "shares": r.values.get("shares") or r.values["area_mu"],
+        "base_rent_per_mu": r.values.get("base_rent_per_mu") or Decimal("0.00"),
+        "start_on": r.values["start_on"], "end_on": r.values.get("end_on")} for r in rows])
+    through = years[-1] if years else dt.date.today().year
+    first = min(r.values["start_on"].year for r in rows)
+    posted = 0
+    for year in range(max(first, entity.first_year), through + 1):
+        posted += accrue_land_rent(session, entity, year, actor_id=actor_id) is not None
+    return posted

@@ -1,0 +1,379 @@
+"""Who keeps books and who takes part: townships, villages, entities, households, members — and the
+source records accountants think in (capital, land contracts, labour, deliveries, inputs, sales,
+expenses, subsidies, advances, payments, investment income).
+
+Every source record points at the journal entry it produced (``entry_id``); a record and its entry
+are written in the same transaction. Records are append-only by convention: a mistake is corrected
+by a reversing entry and a new record, as in the ledger.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ledger.db import Area, Base, Money, Quantity, Rate
+from ledger.i18n import N_
+from ledger.models import Book, Id
+
+ENTITY_KINDS = {
+    "farmer_coop": N_("Farmer professional cooperative"),
+    "land_coop": N_("Land-share cooperative"),
+    "collective": N_("Village collective economic organisation"),
+    "cluster_project": N_("Cluster project"),
+}
+#: which chart of accounts each kind keeps
+CHART_FOR_KIND = {"farmer_coop": "fpc2021", "land_coop": "fpc2021", "cluster_project": "fpc2021",
+                  "collective": "collective2004"}
+MONITORING = {"none": N_("Not monitored"), "unstable": N_("Unstable after exiting poverty"),
+              "marginal": N_("Marginal, at risk of poverty"), "hardship": N_("Sudden severe hardship")}
+CAPITAL_FORMS = {"cash": N_("Cash"), "land": N_("Land-use right"), "in_kind": N_("In kind"),
+                 "poverty_asset": N_("Poverty-alleviation asset share")}
+EXPENSE_CATEGORIES = {"operating": N_("Operating"), "management": N_("Management"), "finance": N_("Finance"),
+                      "tax": N_("Taxes and surcharges"), "other": N_("Other")}
+PAYMENT_METHODS = {"bank": N_("Bank transfer"), "cash": N_("Cash"), "mobile": N_("Mobile payment")}
+UNITS = {"kg": N_("kg"), "jin": N_("jin (0.5 kg)")}
+
+
+class Township(Base):
+    __tablename__ = "coop_townships"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+
+    villages: Mapped[list[Village]] = relationship(back_populates="township", order_by="Village.name")
+
+
+class Village(Base):
+    __tablename__ = "coop_villages"
+    __table_args__ = (UniqueConstraint("township_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    township_id: Mapped[int] = mapped_column(ForeignKey("coop_townships.id"))
+    name: Mapped[str] = mapped_column(String(100))
+
+    township: Mapped[Township] = relationship(back_populates="villages")
+
+
+class Entity(Base):
+    """Anything that keeps its own books: cooperative, land-share cooperative, collective, cluster project."""
+
+    __tablename__ = "coop_entities"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    township_id: Mapped[int] = mapped_column(ForeignKey("coop_townships.id"), index=True)
+    village_id: Mapped[int | None] = mapped_column(ForeignKey("coop_villages.id"))
+    credit_code: Mapped[str | None] = mapped_column(String(40))
+    book_id: Mapped[int] = mapped_column(ForeignKey("ledger_books.id"), unique=True)
+    #: first year kept in coopledger; land rent is accrued from here on
+    first_year: Mapped[int] = mapped_column(Integer)
+
+    township: Mapped[Township] = relationship()
+    village: Mapped[Village | None] = relationship()
+    book: Mapped[Book] = relationship()
+
+    @property
+    def chart(self) -> str:
+        return CHART_FOR_KIND[self.kind]
+
+
+class Household(Base):
+    """A member household (户). ID and bank numbers are stored encrypted, with a masked copy for display."""
+
+    __tablename__ = "coop_households"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    head_name: Mapped[str] = mapped_column(String(100))
+    village_id: Mapped[int] = mapped_column(ForeignKey("coop_villages.id"), index=True)
+    phone: Mapped[str | None] = mapped_column(String(30))
+    id_number_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    id_number_masked: Mapped[str | None] = mapped_column(String(30))
+    bank_account_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    bank_account_masked: Mapped[str | None] = mapped_column(String(40))
+    #: keyed hash of the bank account, to find accounts shared by several households without decrypting
+    bank_account_digest: Mapped[str | None] = mapped_column(String(64), index=True)
+    monitoring: Mapped[str] = mapped_column(String(10), default="none")
+    poverty_exited: Mapped[bool] = mapped_column(default=False)
+    #: argon2 hash of the statement PIN
+    pin_hash: Mapped[str | None] = mapped_column(String(200))
+    locale: Mapped[str] = mapped_column(String(10), default="zh_Hans_CN")
+
+    village: Mapped[Village] = relationship()
+
+
+class Member(Base):
+    """A membership of a household — or, for a cluster project, of another entity — in an entity."""
+
+    __tablename__ = "coop_members"
+    __table_args__ = (
+        UniqueConstraint("entity_id", "member_no"),
+        UniqueConstraint("entity_id", "code"),
+        CheckConstraint("(household_id IS NULL) <> (member_entity_id IS NULL)", name="one_holder"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    entity_id: Mapped[int] = mapped_column(ForeignKey("coop_entities.id"))
+    #: the household code or member entity code; also the member's sub-ledger (party) code
+    code: Mapped[str] = mapped_column(String(40))
+    member_no: Mapped[int] = mapped_column(Integer)
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("coop_households.id"), index=True)
+    member_entity_id: Mapped[int | None] = mapped_column(ForeignKey("coop_entities.id"))
+    joined_on: Mapped[dt.date] = mapped_column(Date)
+    left_on: Mapped[dt.date | None] = mapped_column(Date)
+    farmer: Mapped[bool] = mapped_column(default=True)
+    #: consent on record to net deductions against land income (土地承包法 Art. 39)
+    land_deduction_consent: Mapped[bool] = mapped_column(default=False)
+
+    entity: Mapped[Entity] = relationship(foreign_keys=[entity_id])
+    household: Mapped[Household | None] = relationship()
+    member_entity: Mapped[Entity | None] = relationship(foreign_keys=[member_entity_id])
+
+    @property
+    def display_name(self) -> str:
+        if self.household is not None:
+            return self.household.head_name
+        return self.member_entity.name if self.member_entity else self.code
+
+
+class _Record:
+    """Columns every source record has."""
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    entity_id: Mapped[int] = mapped_column(ForeignKey("coop_entities.id"))
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
+    #: the import that brought it in, if any
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("coop_imports.id"))
+
+
+class Import(Base):
+    """One imported workbook. Its content digest is unique per entity: the same workbook twice is refused."""
+
+    __tablename__ = "coop_imports"
+    __table_args__ = (UniqueConstraint("entity_id", "digest"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    entity_id: Mapped[int] = mapped_column(ForeignKey("coop_entities.id"))
+    digest: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(300))
+    rows: Mapped[int] = mapped_column(Integer)
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class CapitalContribution(_Record, Base):
+    __tablename__ = "coop_capital"
+    member_id: Mapped[int] = mapped_column(ForeignKey("coop_members.id"), index=True)
+    date: Mapped[dt.date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    form: Mapped[str] = mapped_column(String(20), default="cash")
+    note: Mapped[str | None] = mapped_column(Text)
+    member: Mapped[Member] = relationship()
+
+
+class LandContract(_Record, Base):
+    __tablename__ = "coop_land_contracts"
+    __table_args__ = (UniqueConstraint("entity_id", "contract_no"),)
+    member_id: Mapped[int] = mapped_column(ForeignKey("coop_members.id"), index=True)
+    contract_no: Mapped[str] = mapped_column(String(60))
+    area_mu: Mapped[Decimal] = mapped_column(Area)
+    shares: Mapped[Decimal] = mapped_column(Area)
+    base_rent_per_mu: Mapped[Decimal] = mapped_column(Money)
+    start_on: Mapped[dt.date] = mapped_column(Date)
+    end_on: Mapped[dt.date | None] = mapped_column(Date)
+    member: Mapped[Member] = relationship()
+
+
+class LaborRecord(_Record, Base):
+    __tablename__ = "coop_labor"
+    member_id: Mapped[int] = mapped_column(ForeignKey("coop_members.id"), index=True)
+    date: Mapped[dt.date] = mapped_column(Date)
+    worker: Mapped[str | None] = mapped_column(String(100))
+    days: Mapped[Decimal] = mapped_column(Quantity)
+    rate: Mapped[Decimal] = mapped_column(Money)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    task: Mapped[str | None] = mapped_column(String(200))
+    member: Mapped[Member] = relationship()
+
+
+class Delivery(_Record, Base):
+    """Produce a member delivered to the entity (member trade: the patronage basis)."""
+
+    __tablename__ = "coop_deliveries"
+    __table_args__ = (Index("ix_coop_deliveries_entity_date", "entity_id", "date", "member_id"),)
+    member_id: Mapped[int] = mapped_column(ForeignKey("coop_members.id"))
+    date: Mapped[dt.date] = mapped_column(Date)
+    product: Mapped[str] = mapped_column(String(100))
+    grade: Mapped[str | None] = mapped_column(String(40))
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+    unit: Mapped[str] = mapped_column(String(5))
+    unit_price: Mapped[Decimal] = mapped_column(Rate)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    paid: Mapped[bool] = mapped_column(default=True)
+    member: Mapped[Member] = relationship()
+
+
+class InputSupply(_Record, Base):
+    """An input (fertiliser, seedlings…) bought for a member at cost (代购), on credit or paid."""
+
+    __tablename__ = "coop_inputs"
+    member_id: Mapped[int] = mapped_column(ForeignKey("coop_members.id"), index=True)
+    date: Mapped[dt.date] = mapped_column(Date)
+    item: Mapped[str] = mapped_column(String(100))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    on_credit: Mapped[bool] = mapped_column(default=True)
+    member: Mapped[Member] = relationship()
+
+
+class Sale(_Record, Base):
+    """A sale to a buyer. ``member_id`` is set when the buyer is a member (member trade, law Art. 41)."""
+
+    __tablename__ = "coop_sales"
+    date: Mapped[dt.date] = mapped_column(Date, index=True)
+    buyer: Mapped[str] = mapped_column(String(200))
+    product: Mapped[str] = mapped_column(String(100))
+    quantity: Mapped[Decimal | None] = mapped_column(Quantity)
+    unit: Mapped[str | None] = mapped_column(String(5))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    invoice_no: Mapped[str | None] = mapped_column(String(60))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("coop_members.id"))
+    member: Mapped[Member | None] = relationship()
+
+
+class Expense(_Record, Base):
+    __tablename__ = "coop_expenses"
+    date: Mapped[dt.date] = mapped_column(Date, index=True)
+    category: Mapped[str] = mapped_column(String(20))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    payee: Mapped[str | None] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class Subsidy(_Record, Base):
+    """A fiscal subsidy or donation: not income but 专项基金, quantified equally to members when ``quantify``."""
+
+    __tablename__ = "coop_subsidies"
+    date: Mapped[dt.date] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(10))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    quantify: Mapped[bool] = mapped_column(default=True)
+    poverty_asset: Mapped[bool] = mapped_column(default=False)
+
+
+class Advance(_Record, Base):
+    __tablename__ = "coop_advances"
+    member_id: Mapped[int] = mapped_column(ForeignKey("coop_members.id"), index=True)
+    date: Mapped[dt.date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    note: Mapped[str | None] = mapped_column(Text)
+    member: Mapped[Member] = relationship()
+
+
+class Payment(_Record, Base):
+    __tablename__ = "coop_payments"
+    member_id: Mapped[int] = mapped_column(ForeignKey("coop_members.id"), index=True)
+    date: Mapped[dt.date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    method: Mapped[str] = mapped_column(String(10), default="bank")
+    reference: Mapped[str | None] = mapped_column(String(100))
+    member: Mapped[Member] = relationship()
+
+
+class InvestmentIncome(_Record, Base):
+    __tablename__ = "coop_investment_income"
+    date: Mapped[dt.date] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(String(200))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    #: set when the income is this entity's share of a cluster project's posted run (cascade)
+    source_ref: Mapped[str | None] = mapped_column(String(100))
+
+
+class User(Base):
+    """A person who signs in. ``role`` decides what they may do; the scope columns decide where."""
+
+    __tablename__ = "coop_users"
+    __table_args__ = (CheckConstraint("role IN ('admin', 'accountant', 'auditor', 'member')", name="role"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(12))
+    entity_id: Mapped[int | None] = mapped_column(ForeignKey("coop_entities.id"))       # accountant
+    township_id: Mapped[int | None] = mapped_column(ForeignKey("coop_townships.id"))   # auditor
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("coop_households.id"))  # member
+    active: Mapped[bool] = mapped_column(default=True)
+    locale: Mapped[str | None] = mapped_column(String(10))
+    #: bumped at password change and logout-everywhere; part of the session identity
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
+
+    entity: Mapped[Entity | None] = relationship()
+    township: Mapped[Township | None] = relationship()
+    household: Mapped[Household | None] = relationship()
+
+    # the interface Flask-Login expects, without importing Flask here
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_version}"
+
+
+class ApiToken(Base):
+    __tablename__ = "coop_api_tokens"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("coop_users.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    #: sha256 of the token; the token itself is shown once
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    user: Mapped[User] = relationship()
+
+
+class AuditLog(Base):
+    """Every write and every reveal of personal data: who, when, what."""
+
+    __tablename__ = "coop_audit_log"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str] = mapped_column(String(100))
+    entity_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class LandAccrual(Base):
+    """A land contract's base rent booked for one year (at most once: the key makes accrual idempotent)."""
+
+    __tablename__ = "coop_land_accruals"
+
+    contract_id: Mapped[int] = mapped_column(ForeignKey("coop_land_contracts.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))

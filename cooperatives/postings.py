@@ -1,0 +1,95 @@
+"""What each source record posts: pure functions from a record's values to journal legs.
+
+Legs name account *roles* resolved through the entity's chart (``ledger.chart``), so a delivery posts
+Dr 521 / Cr 114 in a cooperative's books and Dr 502 / Cr 113 in a village collective's. The single-record
+path and the bulk import path both build their entries from these legs, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from ledger.chart import account_for_role
+from ledger.entries import PostingDraft
+from ledger.money import quantize
+
+EXPENSE_ROLES = {"operating": "operating_cost", "management": "management_cost", "finance": "finance_cost",
+                 "tax": "tax_cost", "other": "other_cost"}
+CAPITAL_ROLES = {"cash": "bank", "land": "intangible", "in_kind": "investment_asset", "poverty_asset": "investment_asset"}
+RECORD_MEMOS = {
+    "capital": "股金", "labor": "用工", "deliveries": "交售", "inputs": "农资代购", "sales": "销售",
+    "expenses": "费用", "subsidies": "补助", "advances": "借支", "payments": "付款", "income": "投资收益",
+    "land_rent": "土地保底租金",
+}
+
+
+def _leg(chart: str, role: str, amount: Decimal, party: str | None = None) -> PostingDraft:
+    if role == "investment_asset":      # in-kind and poverty-asset capital is a fixed asset
+        code = "151"
+    else:
+        code = account_for_role(chart, role)
+    return PostingDraft(code, amount, party)
+
+
+def legs_for(kind: str, chart: str, values: dict, party: str | None) -> list[PostingDraft]:
+    """The journal legs a record of ``kind`` with ``values`` posts (debits positive)."""
+    amount: Decimal = values["amount"]
+    L = lambda role, a, p=None: _leg(chart, role, a, p)  # noqa: E731
+    if kind == "capital":
+        return [L(CAPITAL_ROLES[values.get("form") or "cash"], amount), L("capital", -amount, party)]
+    if kind == "labor":
+        return [L("operating_cost", amount), L("labor_payable", -amount, party)]
+    if kind == "deliveries":
+        legs = [L("operating_cost", amount), L("member_current", -amount, party)]
+        if values.get("paid", True):
+            legs += [L("member_current", amount, party), L("cash", -amount)]
+        return legs
+    if kind == "inputs":
+        legs = [L("member_current", amount, party), L("bank", -amount)]
+        if not values.get("on_credit", True):
+            legs += [L("cash", amount), L("member_current", -amount, party)]
+        return legs
+    if kind == "sales":
+        return [L("bank", amount), L("sales_income", -amount)]
+    if kind == "expenses":
+        return [L(EXPENSE_ROLES[values["category"]], amount), L("bank", -amount)]
+    if kind == "subsidies":
+        if values.get("kind") == "fiscal":
+            return [L("bank", amount), L("special_payable", -amount),
+                    L("special_payable", amount), L("special_fund", -amount)]
+        return [L("bank", amount), L("special_fund", -amount)]
+    if kind == "advances":
+        return [L("member_current", amount, party), L("cash", -amount)]
+    if kind == "payments":
+        return [L("member_current", amount, party), L("cash" if values.get("method") == "cash" else "bank", -amount)]
+    if kind == "income":
+        return [L("bank", amount), L("investment_income", -amount)]
+    if kind == "land_rent":
+        return [L("operating_cost", amount), L("member_current", -amount, party)]
+    raise ValueError(f"no postings defined for record kind {kind!r}")
+
+
+def merge_legs(legs: list[PostingDraft]) -> tuple[PostingDraft, ...]:
+    """Sum legs per (account, member, side) for a summary voucher (汇总凭证), keeping debits and
+    credits apart so a member's sub-ledger still shows both what it was owed and what it was paid."""
+    totals: dict[tuple[str, str | None, bool], Decimal] = {}
+    for leg in legs:
+        key = (leg.account, leg.party, leg.amount > 0)
+        totals[key] = totals.get(key, Decimal(0)) + leg.amount
+    return tuple(PostingDraft(a, amt, p) for (a, p, _), amt in sorted(
+        totals.items(), key=lambda kv: (not kv[0][2], kv[0][0], kv[0][1] or "")) if amt != 0)
+
+
+def year_fraction_days(start: dt.date, end: dt.date | None, year: int) -> tuple[int, int]:
+    """(days the contract covers in ``year``, days in ``year``)."""
+    first, last = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    lo, hi = max(start, first), min(end or last, last)
+    return max((hi - lo).days + 1, 0), (last - first).days + 1
+
+
+def land_rent_for_year(area_mu: Decimal, rent_per_mu: Decimal, start: dt.date, end: dt.date | None,
+                       year: int) -> Decimal:
+    """The base rent a contract costs in ``year``: area × rent per 亩, pro-rated by days for part-years."""
+    covered, days = year_fraction_days(start, end, year)
+    return quantize(area_mu * rent_per_mu * covered / days)

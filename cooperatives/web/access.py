@@ -1,0 +1,56 @@
+"""Who may do what, declared on every route and checked before the view runs.
+
+Each view is wrapped by :func:`ledger.web.support.rule`; the app refuses (403) any endpoint without a
+declared rule, so a new route cannot be forgotten. Scope:
+
+* admin — everything;
+* accountant — read and write their own entity;
+* auditor — read every entity of their township, write nothing but audit records;
+* member — read their own household's pages only.
+
+Objects outside the user's scope answer 404, the same as objects that do not exist, so ids leak nothing.
+"""
+
+from __future__ import annotations
+
+from flask import abort
+from flask_login import current_user
+from sqlalchemy import select
+
+from cooperatives.models import Entity
+from ledger.web.support import PUBLIC, STAFF, Rule, get_session, rule  # noqa: F401 (re-exported)
+
+
+def can_read_entity(user, entity: Entity) -> bool:
+    if user.role == "admin":
+        return True
+    if user.role == "accountant":
+        return user.entity_id == entity.id
+    if user.role == "auditor":
+        return user.township_id == entity.township_id
+    return False
+
+
+def can_write_entity(user, entity: Entity) -> bool:
+    return user.role == "admin" or (user.role == "accountant" and user.entity_id == entity.id)
+
+
+def entity_or_404(code: str, *, write: bool = False) -> Entity:
+    """The entity ``code`` if the current user may see (and, with ``write``, change) it; else 404."""
+    entity = get_session().scalar(select(Entity).where(Entity.code == code))
+    if entity is None or not can_read_entity(current_user, entity):
+        abort(404)
+    if write and not can_write_entity(current_user, entity):
+        abort(403)
+    return entity
+
+
+def visible_entities(user):
+    stmt = select(Entity).order_by(Entity.code)
+    if user.role == "accountant":
+        stmt = stmt.where(Entity.id == user.entity_id)
+    elif user.role == "auditor":
+        stmt = stmt.where(Entity.township_id == user.township_id)
+    elif user.role != "admin":
+        return []
+    return list(get_session().scalars(stmt))

@@ -1,0 +1,926 @@
+"""Parsing and validation of the cooperative import workbook (no database, no web framework).
+
+The format
+==========
+
+A workbook is either an ``.xlsx`` file with one worksheet per kind of record, or a folder with one
+``<sheet>.csv`` file (UTF-8, a byte-order mark is allowed) per kind.  Only the sheets present are
+imported.  Sheet and column names may be written in English or in Chinese (see :data:`SHEETS`);
+English names are matched case-insensitively, surrounding whitespace is ignored, full-width
+parentheses count as ASCII ones, and a header may give both names, one in parentheses after the
+other: ``户号(code)``, ``code（户号）``, ``金额(元)``.  Unknown extra columns are ignored; a sheet whose
+name is not a known kind is a problem ("unknown sheet") unless it is completely empty (like the
+untouched ``Sheet1`` that spreadsheet programs create).
+
+Sheets (Chinese name) and columns, ``*`` = required; :data:`SHEETS` is the authoritative list::
+
+    entity (主体)        exactly one row: code*, name*, kind*, township*, village, credit_code
+    households (农户)    code* (户号), head_name*, village*, phone, id_number, bank_account,
+                         monitoring (default none), poverty_exited (default no)
+    members (成员)       member*, member_no*, joined_on*, left_on, farmer (default yes)
+    capital (股金)       date*, member*, amount*, form (default cash), note
+    land (土地)          member*, contract_no*, area_mu*, shares (default area_mu),
+                         base_rent_per_mu (default 0), start_on*, end_on
+    labor (用工)         date*, member*, worker, days*, rate*, task
+    deliveries (交售)    date*, member*, product*, grade, quantity*, unit*, unit_price*,
+                         amount (default quantity × unit_price, rounded half-up to the fen), paid (default yes)
+    inputs (农资)        date*, member*, item*, amount*, on_credit (default yes)
+    sales (销售)         date*, buyer*, product*, quantity, unit, amount*, invoice_no, member
+    expenses (费用)      date*, category*, amount*, payee, note
+    subsidies (补助)     date*, source*, kind*, amount*, quantify (default yes), poverty_asset (default no)
+    advances (借支)      date*, member*, amount*, note
+    payments (付款)      date*, member*, amount*, method (default bank), reference
+    income (投资收益)    date*, source*, amount*
+
+Within a sheet, household codes, member codes, member numbers and land contract numbers must be
+unique; ``left_on``/``end_on`` must not be before ``joined_on``/``start_on``.
+
+Row 1 is the header, data starts at row 2; rows whose cells are all blank are skipped but keep
+their numbering.  Cell values:
+
+* text is stripped of surrounding whitespace, and an empty cell is a missing value;
+* ``code`` values (household and member codes) must not contain whitespace;
+* dates are ``YYYY-MM-DD`` (in xlsx a real date or datetime cell is also accepted);
+* numbers are plain decimals, optionally with thousands separators (``1,234.50``); in xlsx a numeric
+  cell is taken at its shortest ``repr`` so ``12.3`` is ``12.3`` but a float with binary noise such
+  as ``0.30000000000000004`` has too many decimal places and is rejected.  Every number is bounded
+  by a number of decimal places and a sign rule, and must be below 10**15.  Values come back as
+  Decimals quantized to their column (amounts and rates 2 places, quantity 3, unit_price and shares 4,
+  days and area_mu 2), so ``12.3`` yuan is ``Decimal("12.30")``;
+* yes/no values accept yes/no, y/n, true/false, 1/0, 是/否;
+* enumerations accept the English value (any case) or its Chinese name; ``sales.unit`` is free text
+  in which only the known units are normalised (``公斤`` -> ``kg``).
+
+Guarantees
+==========
+
+:func:`read_workbook` either returns a :class:`Workbook` in which every row of every sheet is fully
+valid, typed (``str``, ``Decimal``, ``date``, ``bool``, ``int`` or ``None``) and has its defaults
+applied, or raises :class:`WorkbookError` listing *every* problem found in the file, each as
+``sheet:row:column: reason``.  Nothing partially valid is ever returned, and no other exception
+escapes for bad input: a missing path, an unreadable file or something that is not a workbook is
+reported as a :class:`WorkbookError` too (row 0; row 0 always means "the whole file").
+
+References between sheets (a member code used in ``deliveries`` but not listed in ``members``) are
+*not* checked here; the loader checks them against the database and the file, and reports them in
+the same format with :func:`problem`.
+
+:attr:`Workbook.digest` is a SHA-256 over the canonical typed values (sheets by canonical name, rows
+in file order, columns in specification order, defaults applied), so the same content gives the same
+digest whether it comes as xlsx or CSV and whatever language the headers are in.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import re
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+
+from ledger.money import D, quantize
+
+__all__ = [
+    "BOOL",
+    "CODE",
+    "DATE",
+    "INT",
+    "MONEY",
+    "SHEETS",
+    "TEXT",
+    "Column",
+    "ColumnType",
+    "Derived",
+    "Problem",
+    "Row",
+    "SheetSpec",
+    "Workbook",
+    "WorkbookError",
+    "decimal",
+    "digest",
+    "enum",
+    "money",
+    "problem",
+    "read_workbook",
+    "sheet_kind",
+]
+
+# --------------------------------------------------------------------------- results and problems
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the workbook, located by sheet name, row number and column header."""
+
+    sheet: str
+    row: int
+    column: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.sheet}:{self.row}:{self.column}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One validated data row.
+
+    ``values`` maps every column of the sheet's specification to its typed value, defaults applied.
+    ``columns`` maps every column to its header as written in the file (the canonical name when the
+    column is absent); it is shared by all rows of a sheet and must not be modified.
+    """
+
+    sheet: str
+    sheet_label: str
+    row: int
+    values: dict[str, Any]
+    columns: dict[str, str]
+
+    def problem(self, column: str, reason: str) -> Problem:
+        """A problem about ``column`` of this row, located as the user wrote it."""
+        return problem(self, column, reason)
+
+
+def problem(row: Row, column: str, reason: str) -> Problem:
+    """Build a :class:`Problem` for ``column`` (canonical name) of a validated ``row``.
+
+    For the loader, e.g. ``problem(row, "member", "unknown member 'M9'")`` gives
+    ``交售:5:成员: unknown member 'M9'`` when the file used Chinese names.
+    """
+    return Problem(row.sheet_label, row.row, row.columns.get(column, column), reason)
+
+
+@dataclass
+class Workbook:
+    """A fully valid workbook: canonical sheet kind -> rows (only the kinds present in the file)."""
+
+    sheets: dict[str, list[Row]]
+    source: str
+    digest: str
+
+
+class WorkbookError(Exception):
+    """The workbook cannot be imported; :attr:`problems` lists every problem found."""
+
+    SHOWN = 50
+
+    def __init__(self, problems: Iterable[Problem]):
+        self.problems: list[Problem] = list(problems)
+        super().__init__(self.problems)
+
+    def __str__(self) -> str:
+        lines = [str(p) for p in self.problems[: self.SHOWN]]
+        if len(self.problems) > self.SHOWN:
+            lines.append(f"... and {len(self.problems) - self.SHOWN} more problems")
+        return "\n".join(lines)
+
+
+def _not_a_workbook(source: str, why: str) -> WorkbookError:
+    return WorkbookError([Problem(source, 0, "", f"not a workbook: {why}")])
+
+
+# --------------------------------------------------------------------------- column types
+
+
+class _Invalid(Exception):
+    """A cell value cannot be converted; ``args[0]`` is the reason."""
+
+
+_BLANK: Any = object()  # what a converter returns for an empty cell
+_MAX = Decimal(10) ** 15  # every number must be smaller than this in absolute value
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+_GROUPED_NUMBER = re.compile(r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?")
+_PLACES = {0: "zero", 1: "one", 2: "two", 3: "three", 4: "four"}
+
+
+def _show(raw: Any) -> str:
+    """A cell value quoted for a message, shortened if long."""
+    text = raw.strip() if isinstance(raw, str) else repr(raw) if isinstance(raw, float) else str(raw)
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+def _cell_text(raw: Any) -> str:
+    """Text of a non-string (xlsx) cell for a text column."""
+    if isinstance(raw, bool):
+        return "yes" if raw else "no"
+    if isinstance(raw, float):
+        if raw != raw or abs(raw) >= 1e15:
+            raise _Invalid(f"number cannot be stored exactly in a numeric cell, format the cell as text: {_show(raw)}")
+        return str(int(raw)) if raw.is_integer() else repr(raw)
+    if isinstance(raw, datetime):
+        return raw.date().isoformat() if raw.time() == datetime.min.time() else raw.isoformat(sep=" ")
+    if isinstance(raw, date):
+        return raw.isoformat()
+    return str(raw)
+
+
+class ColumnType:
+    """How a column's cells are converted: :meth:`parse` turns a non-``None`` cell into a value.
+
+    ``parse`` returns the typed value, the private blank marker for an empty cell, or raises
+    ``_Invalid(reason)``.  It must be a pure function of the cell: results are cached per column.
+    """
+
+    name = "str"
+
+    def parse(self, raw: Any) -> Any:
+        if raw.__class__ is str:
+            text = raw.strip()
+            return text if text else _BLANK
+        return _cell_text(raw)
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class _Code(ColumnType):
+    name = "code"
+
+    def parse(self, raw: Any) -> Any:
+        text = super().parse(raw)
+        if text is not _BLANK and len(text.split()) != 1:
+            raise _Invalid(f"must not contain spaces: {_show(text)}")
+        return text
+
+
+def _iso_date(text: str) -> date:
+    if len(text) == 10 and text[4] == "-" and text[7] == "-" and text.isascii():
+        year, month, day = text[:4], text[5:7], text[8:]
+        if year.isdigit() and month.isdigit() and day.isdigit():
+            try:
+                return date(int(year), int(month), int(day))
+            except ValueError:
+                pass
+    raise _Invalid(f"not a date (expected YYYY-MM-DD): {_show(text)}")
+
+
+class _Date(ColumnType):
+    name = "date"
+
+    def parse(self, raw: Any) -> Any:
+        if raw.__class__ is str:
+            text = raw.strip()
+            return _iso_date(text) if text else _BLANK
+        if isinstance(raw, datetime):
+            return raw.date()
+        if isinstance(raw, date):
+            return raw
+        raise _Invalid(f"not a date (expected YYYY-MM-DD): {_show(raw)}")
+
+
+def _text_decimal(text: str) -> Decimal:
+    """Strict decimal notation: digits, optional sign, point and thousands separators."""
+    if not (_PLAIN_NUMBER.fullmatch(text) or _GROUPED_NUMBER.fullmatch(text)):
+        raise _Invalid(f"not a number: {_show(text)}")
+    return D(text)
+
+
+def _to_decimal(raw: Any) -> Any:
+    """A Decimal (or the blank marker) from a text, int, float or Decimal cell."""
+    cls = raw.__class__
+    if cls is str:
+        text = raw.strip()
+        return _text_decimal(text) if text else _BLANK
+    if cls is int:
+        return Decimal(raw)
+    if cls is float and raw - raw == 0:  # finite
+        return D(repr(raw))
+    if cls is Decimal and raw.is_finite():
+        return raw
+    raise _Invalid(f"not a number: {_show(raw)}")
+
+
+class _Decimal(ColumnType):
+    """A decimal with at most ``places`` decimals that is positive (or, if not, non-negative)."""
+
+    def __init__(self, places: int, positive: bool = True, name: str = ""):
+        self.places = places
+        self.positive = positive
+        self.step = Decimal(1).scaleb(-places)
+        self.zero = Decimal(0).quantize(self.step)
+        self.name = name or f"decimal({places})"
+
+    def parse(self, raw: Any) -> Any:
+        number = _to_decimal(raw)
+        if number is _BLANK:
+            return number
+        if self.positive and number <= 0:
+            raise _Invalid("must be positive")
+        if number < 0:
+            raise _Invalid("must not be negative")
+        if number >= _MAX:
+            raise _Invalid(f"number is too large: {_show(raw)}")
+        rounded = number.quantize(self.step)
+        if rounded != number:
+            raise _Invalid(f"more than {_PLACES[self.places]} decimal places: {_show(raw)}")
+        return rounded if rounded else self.zero  # never a negative zero
+
+
+class _Int(ColumnType):
+    """A positive whole number."""
+
+    name = "int"
+
+    def parse(self, raw: Any) -> Any:
+        cls = raw.__class__
+        if cls is str:
+            text = raw.strip()
+            if not text:
+                return _BLANK
+            digits = text[1:] if text[0] in "+-" else text
+            if not (digits.isascii() and digits.isdigit() and len(digits) <= 15):
+                raise _Invalid(f"not a whole number: {_show(text)}")
+            number = int(text)
+        elif cls is int:
+            number = raw
+        elif cls is float and raw.is_integer() and abs(raw) < 1e15:
+            number = int(raw)
+        else:
+            raise _Invalid(f"not a whole number: {_show(raw)}")
+        if number <= 0:
+            raise _Invalid("must be positive")
+        return number
+
+
+class _Enum(ColumnType):
+    """One of ``values``; English any case, or a Chinese (or other) alias."""
+
+    def __init__(
+        self, values: Sequence[str], aliases: dict[str, str] | None = None, name: str = "enum", closed: bool = True
+    ):
+        self.closed = closed  # an open enumeration normalises known values and keeps any other text
+        self.values = tuple(values)
+        self.table = {value.lower(): value for value in self.values}
+        self.table.update({alias.lower(): value for alias, value in (aliases or {}).items()})
+        self.name = name
+        self.expected = ", ".join(self.values)
+
+    def parse(self, raw: Any) -> Any:
+        text = raw.strip() if raw.__class__ is str else _cell_text(raw)
+        if not text:
+            return _BLANK
+        value = self.table.get(text.lower())
+        if value is None:
+            if not self.closed:
+                return text
+            raise _Invalid(f"unknown value {_show(text)} (expected {self.expected})")
+        return value
+
+
+class _Bool(_Enum):
+    def __init__(self) -> None:
+        words = {"yes": True, "y": True, "true": True, "1": True, "是": True,
+                 "no": False, "n": False, "false": False, "0": False, "否": False}  # fmt: skip
+        super().__init__(("yes", "no"), name="bool")
+        self.table = dict(words)
+
+    def parse(self, raw: Any) -> Any:
+        if raw.__class__ is bool:
+            return raw
+        if raw.__class__ in (int, float) and raw in (0, 1):
+            return raw == 1
+        return super().parse(raw)
+
+
+TEXT = ColumnType()
+CODE = _Code()
+DATE = _Date()
+INT = _Int()
+BOOL = _Bool()
+MONEY = _Decimal(2, positive=True, name="money")
+
+
+def money(positive: bool = True) -> ColumnType:
+    """Yuan with at most two decimals; positive, or just non-negative."""
+    return MONEY if positive else _Decimal(2, positive=False, name="money")
+
+
+def decimal(places: int, positive: bool = True) -> ColumnType:
+    """A decimal with at most ``places`` decimals; positive, or just non-negative."""
+    return _Decimal(places, positive)
+
+
+def enum(values: Sequence[str], aliases: dict[str, str] | None = None) -> ColumnType:
+    """One of ``values`` (any case) or one of the ``aliases`` (alias -> value)."""
+    return _Enum(values, aliases)
+
+
+# --------------------------------------------------------------------------- sheet specifications
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A default computed from the other values of a row once the row is otherwise valid."""
+
+    compute: Callable[[dict[str, Any]], Any]
+    description: str
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: ColumnType
+    required: bool = False
+    default: Any = None  # a constant, or a Derived
+    aliases: tuple[str, ...] = ()
+
+
+# A row check gets the values parsed so far (invalid cells are absent) and returns
+# (column, reason) when something is wrong, else None.
+RowCheck = Callable[[dict[str, Any]], "tuple[str, str] | None"]
+
+_FULL_WIDTH = str.maketrans({"（": "(", "）": ")"})
+
+
+def _key(text: str) -> str:
+    """Lookup key for a sheet or column name: no whitespace, ASCII parentheses, lower case."""
+    return "".join(text.translate(_FULL_WIDTH).split()).lower()
+
+
+def _lookup(table: dict[str, str], text: str) -> str | None:
+    """Resolve a name, also in the forms ``name(alias)`` and ``alias(name)``."""
+    key = _key(text)
+    found = table.get(key)
+    if found is not None or not key.endswith(")"):
+        return found
+    for at, char in enumerate(key):
+        if char == "(":
+            outer, inner = table.get(key[:at]), table.get(key[at + 1 : -1])
+            if outer and inner in (None, outer):
+                return outer
+            if inner and outer is None:
+                return inner
+    return None
+
+
+@dataclass(frozen=True)
+class SheetSpec:
+    name: str
+    aliases: tuple[str, ...]
+    columns: tuple[Column, ...]
+    unique: tuple[tuple[str, str], ...] = ()  # (column, what it is called in the message)
+    checks: tuple[RowCheck, ...] = ()
+    exactly_one_row: bool = False
+    _headers: dict[str, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        headers: dict[str, str] = {}
+        for column in self.columns:
+            for name in (column.name, *column.aliases):
+                headers[_key(name)] = column.name
+        object.__setattr__(self, "_headers", headers)
+
+    def column(self, name: str) -> Column:
+        """The column called ``name`` (canonical)."""
+        return next(column for column in self.columns if column.name == name)
+
+    def column_for(self, header: str) -> str | None:
+        """The canonical column a header names, or None for an unknown column."""
+        return _lookup(self._headers, header)
+
+
+_COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    "code": ("编码", "代码"), "name": ("名称",), "kind": ("类型",), "township": ("乡镇",), "village": ("村",),
+    "credit_code": ("统一社会信用代码",), "head_name": ("户主",), "phone": ("电话",), "id_number": ("身份证号",),
+    "bank_account": ("银行账号",), "monitoring": ("监测类型",), "poverty_exited": ("脱贫户",),
+    "member": ("成员",), "member_no": ("成员编号",), "joined_on": ("入社日期",), "left_on": ("退社日期",),
+    "farmer": ("农民",), "date": ("日期",), "amount": ("金额",), "form": ("出资方式",), "note": ("备注",),
+    "contract_no": ("合同号",), "area_mu": ("面积(亩)", "面积"), "shares": ("股数",),
+    "base_rent_per_mu": ("保底租金(元/亩)", "保底租金"), "start_on": ("起始日期",), "end_on": ("终止日期",),
+    "worker": ("劳动者",), "days": ("天数",), "rate": ("日工资",), "task": ("工作内容",), "product": ("产品",),
+    "grade": ("等级",), "quantity": ("数量",), "unit": ("单位",), "unit_price": ("单价",), "paid": ("已付",),
+    "item": ("品名",), "on_credit": ("赊欠",), "buyer": ("购买方",), "invoice_no": ("发票号",),
+    "category": ("类别",), "payee": ("收款方",), "source": ("来源",), "quantify": ("量化",),
+    "poverty_asset": ("扶贫资产",), "method": ("方式",), "reference": ("凭据号",),
+}  # fmt: skip
+
+
+def _col(
+    name: str, type_: ColumnType, required: bool = False, default: Any = None, also: tuple[str, ...] = ()
+) -> Column:
+    return Column(name, type_, required, default, _COLUMN_ALIASES.get(name, ()) + also)
+
+
+def _not_before(later: str, earlier: str) -> RowCheck:
+    def check(values: dict[str, Any]) -> tuple[str, str] | None:
+        end, start = values.get(later), values.get(earlier)
+        if end is not None and start is not None and end < start:
+            return later, f"{later} is before {earlier}"
+        return None
+
+    return check
+
+
+def _delivery_amount(values: dict[str, Any]) -> Decimal:
+    product = values["quantity"] * values["unit_price"]
+    amount = quantize(product) if product < _MAX else _MAX
+    if amount >= _MAX:
+        raise _Invalid("quantity × unit_price is too large")
+    return amount
+
+
+def _shares_from_area(values: dict[str, Any]) -> Decimal:
+    return values["area_mu"].quantize(Decimal("0.0001"))
+
+
+ENTITY_KIND = enum(
+    ("farmer_coop", "land_coop", "collective", "cluster_project"),
+    {"农民专业合作社": "farmer_coop", "土地股份合作社": "land_coop", "村集体经济组织": "collective",
+     "集体经济组织": "collective", "联合体项目": "cluster_project", "产业项目": "cluster_project"},
+)  # fmt: skip
+MONITORING = enum(
+    ("none", "unstable", "marginal", "hardship"),
+    {"无": "none", "脱贫不稳定户": "unstable", "脱贫不稳定": "unstable", "边缘易致贫户": "marginal",
+     "边缘易致贫": "marginal", "突发严重困难户": "hardship", "突发严重困难": "hardship"},
+)  # fmt: skip
+CAPITAL_FORM = enum(
+    ("cash", "land", "in_kind", "poverty_asset"),
+    {"现金": "cash", "土地": "land", "实物": "in_kind", "扶贫资产": "poverty_asset"},
+)
+_UNITS = {"公斤": "kg", "千克": "kg", "斤": "jin"}
+UNIT = enum(("kg", "jin"), _UNITS)
+SALES_UNIT = _Enum(("kg", "jin"), _UNITS, name="unit", closed=False)  # sales may be in any unit (箱, 吨, ...)
+EXPENSE_CATEGORY = enum(
+    ("operating", "management", "finance", "tax", "other"),
+    {"经营": "operating", "管理": "management", "财务": "finance", "税金": "tax", "其他": "other",
+     "经营费用": "operating", "管理费用": "management", "财务费用": "finance"},
+)  # fmt: skip
+SUBSIDY_KIND = enum(("fiscal", "donation"), {"财政": "fiscal", "捐赠": "donation"})
+PAYMENT_METHOD = enum(
+    ("bank", "cash", "mobile"),
+    {"银行": "bank", "银行转账": "bank", "现金": "cash", "移动支付": "mobile", "微信": "mobile", "支付宝": "mobile"},
+)
+
+_QUANTITY = decimal(3)
+_ZERO_MONEY = Decimal("0.00")
+
+_SPECS = (
+    SheetSpec("entity", ("主体",), (
+        _col("code", CODE, True), _col("name", TEXT, True), _col("kind", ENTITY_KIND, True),
+        _col("township", TEXT, True), _col("village", TEXT), _col("credit_code", TEXT),
+    ), exactly_one_row=True),
+    SheetSpec("households", ("农户",), (
+        _col("code", CODE, True, also=("户号",)), _col("head_name", TEXT, True), _col("village", TEXT, True),
+        _col("phone", TEXT), _col("id_number", TEXT), _col("bank_account", TEXT),
+        _col("monitoring", MONITORING, default="none"), _col("poverty_exited", BOOL, default=False),
+    ), unique=(("code", "household code"),)),
+    SheetSpec("members", ("成员",), (
+        _col("member", CODE, True), _col("member_no", INT, True), _col("joined_on", DATE, True),
+        _col("left_on", DATE), _col("farmer", BOOL, default=True),
+    ), unique=(("member", "member"), ("member_no", "member_no")), checks=(_not_before("left_on", "joined_on"),)),
+    SheetSpec("capital", ("股金",), (
+        _col("date", DATE, True), _col("member", CODE, True), _col("amount", MONEY, True),
+        _col("form", CAPITAL_FORM, default="cash"), _col("note", TEXT),
+    )),
+    SheetSpec("land", ("土地",), (
+        _col("member", CODE, True), _col("contract_no", TEXT, True), _col("area_mu", decimal(2), True),
+        _col("shares", decimal(4), default=Derived(_shares_from_area, "area_mu")),
+        _col("base_rent_per_mu", decimal(2, positive=False), default=_ZERO_MONEY),
+        _col("start_on", DATE, True), _col("end_on", DATE),
+    ), unique=(("contract_no", "contract_no"),), checks=(_not_before("end_on", "start_on"),)),
+    SheetSpec("labor", ("用工",), (
+        _col("date", DATE, True), _col("member", CODE, True), _col("worker", TEXT),
+        _col("days", decimal(2), True), _col("rate", decimal(2, positive=False), True), _col("task", TEXT),
+    )),
+    SheetSpec("deliveries", ("交售",), (
+        _col("date", DATE, True), _col("member", CODE, True), _col("product", TEXT, True), _col("grade", TEXT),
+        _col("quantity", _QUANTITY, True), _col("unit", UNIT, True),
+        _col("unit_price", decimal(4, positive=False), True),
+        _col("amount", money(positive=False), default=Derived(_delivery_amount, "quantity × unit_price")),
+        _col("paid", BOOL, default=True),
+    )),
+    SheetSpec("inputs", ("农资",), (
+        _col("date", DATE, True), _col("member", CODE, True), _col("item", TEXT, True),
+        _col("amount", MONEY, True), _col("on_credit", BOOL, default=True),
+    )),
+    SheetSpec("sales", ("销售",), (
+        _col("date", DATE, True), _col("buyer", TEXT, True), _col("product", TEXT, True),
+        _col("quantity", _QUANTITY), _col("unit", SALES_UNIT), _col("amount", MONEY, True),
+        _col("invoice_no", TEXT), _col("member", CODE),
+    )),
+    SheetSpec("expenses", ("费用",), (
+        _col("date", DATE, True), _col("category", EXPENSE_CATEGORY, True), _col("amount", MONEY, True),
+        _col("payee", TEXT), _col("note", TEXT),
+    )),
+    SheetSpec("subsidies", ("补助",), (
+        _col("date", DATE, True), _col("source", TEXT, True), _col("kind", SUBSIDY_KIND, True),
+        _col("amount", MONEY, True), _col("quantify", BOOL, default=True), _col("poverty_asset", BOOL, default=False),
+    )),
+    SheetSpec("advances", ("借支",), (
+        _col("date", DATE, True), _col("member", CODE, True), _col("amount", MONEY, True), _col("note", TEXT),
+    )),
+    SheetSpec("payments", ("付款",), (
+        _col("date", DATE, True), _col("member", CODE, True), _col("amount", MONEY, True),
+        _col("method", PAYMENT_METHOD, default="bank"), _col("reference", TEXT),
+    )),
+    SheetSpec("income", ("投资收益",), (
+        _col("date", DATE, True), _col("source", TEXT, True), _col("amount", MONEY, True),
+    )),
+)  # fmt: skip
+
+SHEETS: dict[str, SheetSpec] = {spec.name: spec for spec in _SPECS}
+_SHEET_NAMES = {_key(name): spec.name for spec in _SPECS for name in (spec.name, *spec.aliases)}
+
+
+def sheet_kind(name: str) -> str | None:
+    """The canonical kind a sheet (or CSV file stem) name stands for, or None."""
+    return _lookup(_SHEET_NAMES, name)
+
+
+# --------------------------------------------------------------------------- reading one sheet
+
+_NOT_CACHED: Any = object()
+_CACHE_LIMIT = 50_000  # distinct cell texts remembered per column
+
+
+def _is_blank(cells: Sequence[Any]) -> bool:
+    for cell in cells:
+        if cell is not None and cell != "":
+            if cell.__class__ is str and not cell.strip():
+                continue
+            return False
+    return True
+
+
+def _initial(column: Column) -> Any:
+    """The value of a blank cell before derived defaults are computed."""
+    return None if isinstance(column.default, Derived) else column.default
+
+
+@dataclass
+class _Field:
+    """A column present in the file, ready for the row loop."""
+
+    index: int
+    name: str
+    header: str
+    parse: Callable[[Any], Any]
+    required: bool
+    default: Any
+    cache: dict[Any, Any]
+
+
+class _SheetReader:
+    """Validates the rows of one sheet, appending problems to a shared list."""
+
+    def __init__(self, spec: SheetSpec, label: str, problems: list[Problem]):
+        self.spec, self.label, self.problems = spec, label, problems
+        self.fields: list[_Field] = []
+        self.columns = {column.name: column.name for column in spec.columns}
+        self.derived = [(c.name, c.default.compute) for c in spec.columns if isinstance(c.default, Derived)]
+        self.seen: dict[str, dict[Any, int]] = {name: {} for name, _ in spec.unique}
+        self.template = {c.name: _initial(c) for c in spec.columns}  # spec order, defaults filled in
+        self.count = 0
+        self.incomplete = False  # a required column is missing: rows are checked but never complete
+
+    def read(self, rows: Iterator[Sequence[Any]]) -> list[Row]:
+        header = next(rows, None)
+        if header is not None:
+            self._plan(header)
+        out: list[Row] = []
+        for number, cells in enumerate(rows, 2):
+            if not _is_blank(cells):
+                self.count += 1
+                row = self._row(cells, number)
+                if row is not None:
+                    out.append(row)
+        self._check_count()
+        return out
+
+    def _report(self, row: int, column: str, reason: str) -> None:
+        self.problems.append(Problem(self.label, row, column, reason))
+
+    def _plan(self, header: Sequence[Any]) -> None:
+        """Map the header cells to columns; report duplicates and missing required columns."""
+        for index, cell in enumerate(header):
+            text = "" if cell is None else str(cell).strip()
+            name = self.spec.column_for(text) if text else None
+            if name is None:
+                continue
+            if any(f.name == name for f in self.fields):
+                self._report(1, text, f"duplicate column {name!r} (also {self.columns[name]!r})")
+                continue
+            self._add_field(index, self.spec.column(name), text)
+        present = {f.name for f in self.fields}
+        for column in self.spec.columns:
+            if column.required and column.name not in present:
+                self._report(1, column.name, "missing required column")
+                self.incomplete = True
+
+    def _add_field(self, index: int, column: Column, header: str) -> None:
+        self.columns[column.name] = header
+        parse, cache = column.type.parse, {None: _BLANK}
+        self.fields.append(_Field(index, column.name, header, parse, column.required, _initial(column), cache))
+
+    def _row(self, cells: Sequence[Any], number: int) -> Row | None:
+        values = self.template.copy()
+        valid = self._convert(cells, number, values)
+        for check in self.spec.checks:
+            found = check(values)
+            if found:
+                valid = False
+                self._report(number, self.columns[found[0]], found[1])
+        valid = self._check_unique(values, number) and valid
+        if not valid or self.incomplete:
+            return None
+        for name, compute in self.derived:
+            if values[name] is None:
+                try:
+                    values[name] = compute(values)
+                except _Invalid as exc:
+                    self._report(number, self.columns[name], exc.args[0])
+                    return None
+        return Row(self.spec.name, self.label, number, values, self.columns)
+
+    def _convert(self, cells: Sequence[Any], number: int, values: dict[str, Any]) -> bool:
+        valid = True
+        size = len(cells)
+        for f in self.fields:
+            raw = cells[f.index] if f.index < size else None
+            value = f.cache.get(raw, _NOT_CACHED)
+            if value is _NOT_CACHED:
+                try:
+                    value = f.parse(raw)
+                except _Invalid as exc:
+                    self._report(number, f.header, exc.args[0])
+                    valid = False
+                    continue
+                if raw.__class__ is str and len(f.cache) < _CACHE_LIMIT:
+                    f.cache[raw] = value
+            if value is _BLANK:
+                if f.required:
+                    self._report(number, f.header, "required value is missing")
+                    valid = False
+                    continue
+                value = f.default
+            values[f.name] = value
+        return valid
+
+    def _check_unique(self, values: dict[str, Any], number: int) -> bool:
+        valid = True
+        for name, label in self.spec.unique:
+            value = values.get(name)
+            if value is None:
+                continue
+            first = self.seen[name].setdefault(value, number)
+            if first != number:
+                self._report(number, self.columns[name], f"duplicate {label} '{value}' (first at row {first})")
+                valid = False
+        return valid
+
+    def _check_count(self) -> None:
+        if self.spec.exactly_one_row and self.count != 1:
+            self._report(1, "", f"{self.spec.name} sheet must have exactly one row (found {self.count})")
+
+
+# --------------------------------------------------------------------------- containers
+
+
+class _ReadError(Exception):
+    """The file underneath a sheet failed while being read; ``args[0]`` is the reason."""
+
+
+def _guarded(rows: Iterable[Sequence[Any]], what: str) -> Iterator[Sequence[Any]]:
+    """Yield ``rows``, turning any failure of the underlying reader into :class:`_ReadError`."""
+    iterator = iter(rows)
+    while True:
+        try:
+            cells = next(iterator)
+        except StopIteration:
+            return
+        except UnicodeDecodeError:
+            raise _ReadError(f"cannot read {what}: not UTF-8 text (save it as “CSV UTF-8”)") from None
+        except Exception as exc:  # openpyxl and csv raise many kinds of errors on damaged files
+            raise _ReadError(f"cannot read {what}: {exc}") from None
+        yield cells
+
+
+def _csv_rows(path: Path) -> Iterator[Sequence[Any]]:
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        yield from csv.reader(handle)
+
+
+def _csv_sheets(folder: Path, source: str) -> Iterator[tuple[str, Iterator[Sequence[Any]]]]:
+    try:
+        files = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".csv" and p.is_file())
+    except OSError as exc:
+        raise _not_a_workbook(source, f"cannot list the folder ({exc.strerror or exc})") from None
+    if not files:
+        raise _not_a_workbook(source, "the folder has no .csv files")
+    for path in files:
+        yield path.stem, _guarded(_csv_rows(path), "file")
+
+
+def _xlsx_sheets(book: Any) -> Iterator[tuple[str, Iterator[Sequence[Any]]]]:
+    for sheet in book.worksheets:
+        sheet.reset_dimensions()  # do not trust the stored dimensions; read every row there is
+        yield sheet.title, _guarded(sheet.iter_rows(values_only=True), "sheet")
+
+
+def _open_xlsx(path: Path, source: str) -> tuple[Any, Any]:
+    """Open an xlsx file read-only; returns (file handle, workbook)."""
+    try:
+        handle = open(path, "rb")
+    except OSError as exc:
+        raise _not_a_workbook(source, f"cannot open the file ({exc.strerror or exc})") from None
+    try:
+        return handle, openpyxl.load_workbook(handle, read_only=True, data_only=True)
+    except Exception as exc:  # zipfile, XML and openpyxl errors alike mean "not an xlsx file"
+        handle.close()
+        raise _not_a_workbook(source, f"not an .xlsx file ({type(exc).__name__}: {exc})") from None
+
+
+# --------------------------------------------------------------------------- the workbook
+
+
+def _read_sheets(
+    sources: Iterable[tuple[str, Iterator[Sequence[Any]]]], problems: list[Problem]
+) -> dict[str, list[Row]]:
+    sheets: dict[str, list[Row]] = {}
+    labels: dict[str, str] = {}
+    for label, rows in sources:
+        kind = sheet_kind(label)
+        try:
+            if kind is None:
+                if not all(_is_blank(cells) for cells in rows):
+                    problems.append(Problem(label, 1, "", f"unknown sheet (expected one of {', '.join(SHEETS)})"))
+            elif kind in labels:
+                problems.append(Problem(label, 1, "", f"duplicate sheet: {labels[kind]!r} is also {kind!r}"))
+            else:
+                labels[kind] = label
+                sheets[kind] = _SheetReader(SHEETS[kind], label, problems).read(rows)
+        except _ReadError as exc:
+            problems.append(Problem(label, 0, "", exc.args[0]))
+    return sheets
+
+
+def _read_container(path: Path, source: str, problems: list[Problem]) -> dict[str, list[Row]]:
+    if path.is_dir():
+        return _read_sheets(_csv_sheets(path, source), problems)
+    if not path.exists():
+        raise _not_a_workbook(source, "no such file or folder")
+    if not path.is_file():
+        raise _not_a_workbook(source, "not a file or folder")
+    handle, book = _open_xlsx(path, source)
+    try:
+        return _read_sheets(_xlsx_sheets(book), problems)
+    finally:
+        book.close()
+        handle.close()
+
+
+def read_workbook(path: str | os.PathLike[str]) -> Workbook:
+    """Read and validate the workbook at ``path`` (an .xlsx file or a folder of CSV files).
+
+    Returns a fully valid :class:`Workbook`, or raises :class:`WorkbookError` with every problem.
+    """
+    source = os.fsdecode(path)
+    problems: list[Problem] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # openpyxl warns about styles and extensions it ignores
+        sheets = _read_container(Path(source), source, problems)
+    if problems:
+        raise WorkbookError(problems)
+    return Workbook(sheets, source, digest(sheets))
+
+
+# --------------------------------------------------------------------------- digest
+
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _canonical(value: Any) -> str:
+    """The canonical text of a typed value; Decimals are already quantized to their column."""
+    if value.__class__ is str:
+        if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+            return value.translate(_ESCAPES)
+        return value
+    if value is None:
+        return ""
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no"
+    if value.__class__ is date:
+        return value.isoformat()
+    return str(value)
+
+
+def digest(sheets: dict[str, list[Row]]) -> str:
+    """SHA-256 hex of the canonical content: kinds sorted, rows in order, spec column order."""
+    hasher = hashlib.sha256(b"coopledger-workbook-1\n")
+    for kind in sorted(sheets):
+        names = [column.name for column in SHEETS[kind].columns]
+        hasher.update(f"[{kind}]\t{len(sheets[kind])}\n".encode())
+        for row in sheets[kind]:
+            values = row.values
+            hasher.update(("\t".join([_canonical(values[name]) for name in names]) + "\n").encode())
+    return hasher.hexdigest()

@@ -1,0 +1,129 @@
+"""Charts of accounts, and the roles record-keeping code posts to.
+
+Two charts ship:
+
+* ``fpc2021`` — 农民专业合作社会计制度 (财会〔2021〕37号), all 48 accounts, with 332 盈余分配 split into
+  its two statutory sub-accounts 33201 各项分配 and 33202 未分配盈余. Used by farmer cooperatives,
+  land-share cooperatives (legally farmer cooperatives) and cluster projects.
+* ``collective2004`` — 村集体经济组织会计制度 (财会〔2004〕12号), with 322 收益分配 split into 32201 各项分配
+  and 32202 未分配收益, plus the common local variants 161 无形资产 and 241 专项应付款.
+
+Code that records activity never names an account code: it names a *role* ("member_current",
+"sales_income", …) and :func:`account_for_role` maps the role to the chart's code, so the same
+operation posts correctly in a cooperative's books and in a village collective's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from ledger.i18n import N_
+
+
+class AccountType(StrEnum):
+    ASSET = "asset"
+    LIABILITY = "liability"
+    EQUITY = "equity"
+    COST = "cost"
+    INCOME = "income"
+    EXPENSE = "expense"
+
+
+ACCOUNT_TYPE_LABELS = {
+    AccountType.ASSET: N_("Assets"),
+    AccountType.LIABILITY: N_("Liabilities"),
+    AccountType.EQUITY: N_("Owners' equity"),
+    AccountType.COST: N_("Costs"),
+    AccountType.INCOME: N_("Income"),
+    AccountType.EXPENSE: N_("Expenses"),
+}
+
+
+@dataclass(frozen=True)
+class AccountSpec:
+    code: str
+    name: str
+    type: AccountType
+    parent: str | None = None
+    postable: bool = True
+
+
+# short names keep the chart tables below readable
+A, L, E, C, I, X = (AccountType.ASSET, AccountType.LIABILITY, AccountType.EQUITY,  # noqa: E741
+                    AccountType.COST, AccountType.INCOME, AccountType.EXPENSE)
+
+FPC2021: tuple[AccountSpec, ...] = tuple(AccountSpec(*row) for row in (
+    ("101", "库存现金", A), ("102", "银行存款", A), ("113", "应收款", A), ("114", "成员往来", A),
+    ("121", "产品物资", A), ("124", "委托加工物资", A), ("125", "委托代销商品", A), ("127", "受托代购商品", A),
+    ("128", "受托代销商品", A), ("131", "对外投资", A), ("141", "消耗性生物资产", A), ("142", "生产性生物资产", A),
+    ("143", "生产性生物资产累计折旧", A), ("144", "公益性生物资产", A), ("151", "固定资产", A), ("152", "累计折旧", A),
+    ("153", "在建工程", A), ("154", "固定资产清理", A), ("161", "无形资产", A), ("162", "累计摊销", A),
+    ("171", "长期待摊费用", A), ("181", "待处理财产损溢", A),
+    ("201", "短期借款", L), ("211", "应付款", L), ("212", "应付工资", L), ("213", "应付劳务费", L),
+    ("214", "应交税费", L), ("215", "应付利息", L), ("221", "应付盈余返还", L), ("222", "应付剩余盈余", L),
+    ("231", "长期借款", L), ("235", "专项应付款", L),
+    ("301", "股金", E), ("311", "专项基金", E), ("321", "资本公积", E), ("322", "盈余公积", E),
+    ("331", "本年盈余", E), ("332", "盈余分配", E, None, False),
+    ("33201", "盈余分配—各项分配", E, "332"), ("33202", "盈余分配—未分配盈余", E, "332"),
+    ("401", "生产成本", C),
+    ("501", "经营收入", I), ("502", "其他收入", I), ("511", "投资收益", I),
+    ("521", "经营支出", X), ("522", "税金及附加", X), ("523", "管理费用", X), ("524", "财务费用", X),
+    ("529", "其他支出", X), ("531", "所得税费用", X),
+))
+
+COLLECTIVE2004: tuple[AccountSpec, ...] = tuple(AccountSpec(*row) for row in (
+    ("101", "现金", A), ("102", "银行存款", A), ("111", "短期投资", A), ("112", "应收款", A),
+    ("113", "内部往来", A), ("121", "库存物资", A), ("131", "牲畜(禽)资产", A), ("132", "林木资产", A),
+    ("141", "长期投资", A), ("151", "固定资产", A), ("152", "累计折旧", A), ("153", "固定资产清理", A),
+    ("154", "在建工程", A), ("161", "无形资产", A),
+    ("201", "短期借款", L), ("202", "应付款", L), ("211", "应付工资", L), ("212", "应付福利费", L),
+    ("221", "长期借款及应付款", L), ("231", "一事一议资金", L), ("241", "专项应付款", L),
+    ("301", "资本", E), ("311", "公积公益金", E), ("321", "本年收益", E), ("322", "收益分配", E, None, False),
+    ("32201", "收益分配—各项分配", E, "322"), ("32202", "收益分配—未分配收益", E, "322"),
+    ("401", "生产(劳务)成本", C),
+    ("501", "经营收入", I), ("511", "发包及上交收入", I), ("521", "农业税附加返还收入", I), ("522", "补助收入", I),
+    ("531", "其他收入", I), ("561", "投资收益", I),
+    ("502", "经营支出", X), ("541", "管理费用", X), ("551", "其他支出", X),
+))
+
+CHARTS: dict[str, tuple[AccountSpec, ...]] = {"fpc2021": FPC2021, "collective2004": COLLECTIVE2004}
+
+#: role -> account code, per chart. Roles are what operations post to.
+ROLES: dict[str, dict[str, str]] = {
+    "fpc2021": {
+        "cash": "101", "bank": "102", "receivable": "113", "member_current": "114", "inventory": "121",
+        "investment": "131", "intangible": "161", "payable": "211", "labor_payable": "213", "tax_payable": "214",
+        "patronage_payable": "221", "residual_payable": "222", "special_payable": "235",
+        "capital": "301", "special_fund": "311", "reserve": "322", "current_surplus": "331",
+        "allocations": "33201", "undistributed": "33202", "production_cost": "401",
+        "sales_income": "501", "other_income": "502", "investment_income": "511",
+        "operating_cost": "521", "tax_cost": "522", "management_cost": "523", "finance_cost": "524",
+        "other_cost": "529", "income_tax": "531",
+    },
+    "collective2004": {
+        "cash": "101", "bank": "102", "receivable": "112", "member_current": "113", "inventory": "121",
+        "investment": "141", "intangible": "161", "payable": "202", "labor_payable": "211", "tax_payable": "202",
+        "patronage_payable": "113", "residual_payable": "113", "special_payable": "241",
+        "capital": "301", "special_fund": "522", "reserve": "311", "current_surplus": "321",
+        "allocations": "32201", "undistributed": "32202", "production_cost": "401",
+        "sales_income": "501", "other_income": "531", "investment_income": "561",
+        "operating_cost": "502", "tax_cost": "551", "management_cost": "541", "finance_cost": "541",
+        "other_cost": "551", "income_tax": "551",
+    },
+}
+
+#: Income and expense accounts are closed into the year's surplus at year end.
+PROFIT_AND_LOSS = (AccountType.INCOME, AccountType.EXPENSE)
+
+
+def account_for_role(chart: str, role: str) -> str:
+    """The account code playing ``role`` in ``chart``; KeyError names both if there is none."""
+    try:
+        return ROLES[chart][role]
+    except KeyError:
+        raise KeyError(f"chart {chart!r} has no account for role {role!r}") from None
+
+
+def spec_by_code(chart: str) -> dict[str, AccountSpec]:
+    return {spec.code: spec for spec in CHARTS[chart]}

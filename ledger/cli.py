@@ -1,0 +1,88 @@
+"""Ledger commands: verify, trial-balance, export. Thin: get a session, call a query, print."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from flask.cli import AppGroup
+
+from ledger.beancount import export_beancount
+from ledger.money import fmt
+from ledger.queries import get_book, trial_balance
+from ledger.verify import verify_books
+from ledger.web.support import get_session
+
+ledger_cli = AppGroup("ledger", help="The books.")
+
+
+def book_or_fail(session, code: str):
+    try:
+        return get_book(session, code)
+    except LookupError:
+        raise click.ClickException(f"no entity {code!r}") from None
+
+
+@ledger_cli.command("verify")
+@click.option("--entity", "entity_code", help="Only this entity's books (default: all).")
+def verify_command(entity_code: str | None):
+    """Recompute hash chains and balances; exit 1 naming every difference."""
+    session = get_session()
+    books = [book_or_fail(session, entity_code)] if entity_code else None
+    diffs = verify_books(session, books)
+    if diffs:
+        for diff in diffs:
+            click.echo(f"DIFFERENCE {diff}", err=True)
+        raise SystemExit(1)
+    from sqlalchemy import func, select
+
+    from ledger.models import Book
+
+    count = len(books) if books else session.scalar(select(func.count(Book.id)))
+    click.echo(f"OK: {count} book(s) verified: hash chains intact, every entry balances, vouchers gapless.")
+
+
+@ledger_cli.command("trial-balance")
+@click.option("--entity", "entity_code", required=True)
+@click.option("--year", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (amounts as strings).")
+def trial_balance_command(entity_code: str, year: int | None, as_json: bool):
+    """Trial balance (试算平衡表): opening, debits, credits and closing per account."""
+    session = get_session()
+    book = book_or_fail(session, entity_code)
+    rows = trial_balance(session, book, year)
+    totals = {k: sum((getattr(r, k) for r in rows), start=__import__("decimal").Decimal("0.00"))
+              for k in ("opening", "debit", "credit", "closing")}
+    if as_json:
+        json.dump({
+            "entity": entity_code, "year": year,
+            "accounts": [{"code": r.code, "name": r.name, "type": r.type, "opening": fmt(r.opening),
+                          "debit": fmt(r.debit), "credit": fmt(r.credit), "closing": fmt(r.closing)} for r in rows],
+            "totals": {k: fmt(v) for k, v in totals.items()},
+            "balanced": totals["closing"] == 0 and totals["debit"] == totals["credit"],
+        }, sys.stdout, ensure_ascii=False, indent=2)
+        click.echo()
+        return
+    click.echo(f"{'code':<6} {'account':<22} {'opening':>16} {'debit':>16} {'credit':>16} {'closing':>16}")
+    for r in rows:
+        click.echo(f"{r.code:<6} {r.name:<22} {fmt(r.opening):>16} {fmt(r.debit):>16} {fmt(r.credit):>16} "
+                   f"{fmt(r.closing):>16}")
+    click.echo(f"{'':<6} {'total':<22} {fmt(totals['opening']):>16} {fmt(totals['debit']):>16} "
+               f"{fmt(totals['credit']):>16} {fmt(totals['closing']):>16}")
+
+
+@ledger_cli.group("export")
+def export_group():
+    """Export the books."""
+
+
+@export_group.command("beancount")
+@click.option("--entity", "entity_code", required=True)
+def export_beancount_command(entity_code: str):
+    """The entity's ledger in Beancount syntax on stdout (check it with bean-check)."""
+    session = get_session()
+    book = book_or_fail(session, entity_code)
+    out = sys.stdout
+    for line in export_beancount(session, book):
+        out.write(line + "\n")

@@ -1,0 +1,110 @@
+"""Database infrastructure shared by every package: the declarative base, exact types, the engine.
+
+Money is stored as integer fen (BIGINT) behind :class:`Fixed`, which hands :class:`~decimal.Decimal`
+to Python code, so sums are exact on SQLite and PostgreSQL alike and no float ever touches an amount.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, Engine, MetaData, create_engine, event
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Fixed(TypeDecorator):
+    """Decimal in Python, an integer of 10**-scale units in the database (exact on both databases)."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def __init__(self, scale: int = 2):
+        super().__init__()
+        self.scale = scale
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, Decimal | int):
+            raise TypeError(f"expected Decimal, got {type(value).__name__}")
+        units = Decimal(value).scaleb(self.scale)
+        if units != units.to_integral_value():
+            raise ValueError(f"{value} has more than {self.scale} decimal places")
+        return int(units)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return Decimal(int(value)).scaleb(-self.scale).quantize(Decimal(1).scaleb(-self.scale))
+
+
+Money = Fixed(2)      #: yuan, stored as fen
+Quantity = Fixed(3)   #: kg / 斤 / days, stored in thousandths
+Area = Fixed(4)       #: 亩 and shares, stored in ten-thousandths
+Rate = Fixed(4)       #: unit prices (元/kg) stored in ten-thousandths of a yuan
+
+
+def make_engine(url: str, **kwargs) -> Engine:
+    """Create an engine with the connection settings both production and tests rely on.
+
+    On SQLite: foreign keys on, WAL and synchronous=FULL for file databases (village power is
+    unreliable), a busy timeout, and SQLAlchemy-emitted ``BEGIN`` so SAVEPOINTs work. A connection
+    whose execution options carry ``sqlite_immediate=True`` begins with ``BEGIN IMMEDIATE`` so a
+    write transaction takes the write lock up front and never fails to upgrade a read lock.
+    """
+    if url.startswith("sqlite") and (url.endswith(":memory:") or url in ("sqlite://", "sqlite+pysqlite://")):
+        kwargs.setdefault("poolclass", StaticPool)
+        kwargs.setdefault("connect_args", {"check_same_thread": False})
+    if url.startswith("sqlite"):
+        kwargs.setdefault("connect_args", {})
+        kwargs["connect_args"].setdefault("timeout", 30)
+    engine = create_engine(url, **kwargs)
+    if engine.dialect.name == "sqlite":
+        memory = engine.url.database in (None, "", ":memory:")
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection, _record):
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys = ON")
+            if not memory:
+                cursor.execute("PRAGMA journal_mode = WAL")
+                cursor.execute("PRAGMA synchronous = FULL")
+            cursor.execute("PRAGMA busy_timeout = 30000")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn):
+            immediate = conn.get_execution_options().get("sqlite_immediate")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def writer(engine: Engine) -> Engine:
+    """The same engine, but whose SQLite transactions take the write lock at BEGIN."""
+    return engine.execution_options(sqlite_immediate=True)
+
+
+def money_sum(expr):
+    """``SUM(expr)`` over fen columns, 0 when there are no rows, read back as exact Decimal yuan.
+
+    (PostgreSQL returns SUM(bigint) as numeric and SQLite as integer; the Money type reads both.)
+    """
+    from sqlalchemy import func, type_coerce
+
+    return type_coerce(func.coalesce(func.sum(expr), 0), Money)

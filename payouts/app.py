@@ -1,0 +1,134 @@
+"""The composition root: builds the web app from every package's blueprints and CLI groups."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, abort, request
+from flask_babel import Babel
+from flask_login import LoginManager, current_user
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy.orm import sessionmaker
+
+from cooperatives import privacy
+from ledger.db import make_engine, writer
+from ledger.web.support import close_session, register_filters
+from payouts.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATES_DIR = ROOT / "templates"
+TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+babel = Babel()
+csrf = CSRFProtect()
+login_manager = LoginManager()
+
+
+def select_locale() -> str:
+    settings: Settings = _settings()
+    chosen = request.cookies.get("lang")
+    if chosen in settings.supported_locales:
+        return chosen
+    if current_user and current_user.is_authenticated and current_user.locale in settings.supported_locales:
+        return current_user.locale
+    return settings.default_locale
+
+
+def _settings() -> Settings:
+    from flask import current_app
+
+    return current_app.extensions["coop.settings"]
+
+
+def make_sessionmakers(url: str) -> dict:
+    engine = make_engine(url)
+    return {"read": sessionmaker(engine, expire_on_commit=False),
+            "write": sessionmaker(writer(engine), expire_on_commit=False),
+            "engine": engine}
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the web app. Registers every package's blueprint and CLI group; runs no query."""
+    settings = settings or Settings.from_env()
+    app = Flask(__name__, template_folder=str(TEMPLATES_DIR), static_folder=str(STATIC_DIR),
+                instance_path=str(ROOT / "instance"))
+    app.config.from_mapping(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_SECURE=settings.cookie_secure, SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=settings.cookie_secure, REMEMBER_COOKIE_HTTPONLY=True,
+        MAX_CONTENT_LENGTH=64 * 1024 * 1024,
+        TESTING=settings.testing,
+        API_TITLE="coopledger", API_VERSION="v1", OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api/v1", OPENAPI_JSON_PATH="openapi.json",
+        RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
+        BABEL_DEFAULT_LOCALE=settings.default_locale,
+    )
+    app.extensions["coop.settings"] = settings
+    app.extensions["ledger.sessionmaker"] = make_sessionmakers(settings.database_url)
+    privacy.configure(list(settings.data_keys), settings.index_key.encode())
+    app.teardown_appcontext(close_session)
+
+    babel.init_app(app, locale_selector=select_locale, default_translation_directories=str(TRANSLATIONS_DIR))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+    register_filters(app)
+
+    from cooperatives.web.access import entity_or_404
+    from cooperatives.web.auth import load_user
+
+    login_manager.user_loader(load_user)
+    app.extensions["ledger.book_access"] = lambda code, write=False: entity_or_404(code, write=write).book
+    _register_blueprints(app)
+    _register_cli(app)
+    _guard_undeclared_routes(app)
+    _security_headers(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from cooperatives.web import api as coop_api
+    from cooperatives.web import auth, home, records
+    from ledger.web import views as ledger_views
+
+    for bp in (auth.bp, home.bp, records.bp, ledger_views.bp):
+        app.register_blueprint(bp)
+    coop_api.init_api(app, csrf)
+
+
+def _register_cli(app: Flask) -> None:
+    from cooperatives.cli import coop_cli
+    from ledger.cli import ledger_cli
+
+    for group in (ledger_cli, coop_cli):
+        for name, command in group.commands.items():
+            app.cli.add_command(command, name)
+
+
+def _guard_undeclared_routes(app: Flask) -> None:
+    """Refuse any endpoint that has no declared access rule (fail closed)."""
+    @app.before_request
+    def _check_declared():
+        endpoint = request.endpoint
+        if endpoint is None or endpoint == "static" or endpoint.startswith("api-docs."):
+            return None
+        view = app.view_functions.get(endpoint)
+        declared = getattr(view, "access_rule", None)
+        if declared is None:
+            abort(403)
+        return None
+
+
+def _security_headers(app: Flask) -> None:
+    @app.after_request
+    def _headers(response):
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response

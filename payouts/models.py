@@ -1,0 +1,1 @@
+"""Distribution runs and statements (issue 3 and 4)."""

@@ -1,0 +1,73 @@
+"""Typed, frozen settings. ``from_env`` is the only place that reads the environment."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+DEFAULT_DATABASE_URL = "sqlite:///instance/coopledger.db"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    secret_key: str
+    #: Fernet keys for ID and bank numbers; the first encrypts, all decrypt (rotation)
+    data_keys: tuple[str, ...] = field(default=())
+    #: key of the keyed hash (HMAC) used to find shared bank accounts without decrypting
+    index_key: str = ""
+    default_locale: str = "zh_Hans_CN"
+    supported_locales: tuple[str, ...] = ("zh_Hans_CN", "en")
+    cookie_secure: bool = True
+    ratelimit_storage_uri: str = "memory://"
+    celery_broker_url: str | None = None
+    testing: bool = False
+
+    def __post_init__(self):
+        if not self.data_keys:
+            object.__setattr__(self, "data_keys", (_derive_fernet_key(self.secret_key),))
+        if not self.index_key:
+            object.__setattr__(self, "index_key", self.secret_key + ":index")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
+        """Settings from ``COOP_*`` variables (and ``DATABASE_URL``); for a local install, keys are
+        generated once into ``instance/keys.json`` (mode 0600) when the environment has none."""
+        url = environ.get("DATABASE_URL") or environ.get("COOP_DATABASE_URL") or DEFAULT_DATABASE_URL
+        keys = _local_keys() if "COOP_SECRET_KEY" not in environ else {}
+        secret = environ.get("COOP_SECRET_KEY") or keys["secret_key"]
+        data_keys = tuple(k for k in (environ.get("COOP_DATA_KEYS") or "").split(",") if k) or tuple(
+            keys.get("data_keys", ()))
+        return cls(
+            database_url=url, secret_key=secret, data_keys=data_keys,
+            index_key=environ.get("COOP_INDEX_KEY") or keys.get("index_key", ""),
+            default_locale=environ.get("COOP_DEFAULT_LOCALE", "zh_Hans_CN"),
+            cookie_secure=environ.get("COOP_COOKIE_SECURE", "1") not in ("0", "false", "no"),
+            ratelimit_storage_uri=environ.get("COOP_RATELIMIT_STORAGE_URI", "memory://"),
+            celery_broker_url=environ.get("CELERY_BROKER_URL") or None,
+        )
+
+
+def _derive_fernet_key(secret: str) -> str:
+    import hashlib
+
+    return base64.urlsafe_b64encode(hashlib.sha256(("fernet:" + secret).encode()).digest()).decode()
+
+
+def _local_keys(path: Path = Path("instance/keys.json")) -> dict:
+    if path.exists():
+        return json.loads(path.read_text())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    keys = {"secret_key": secrets.token_urlsafe(32), "data_keys": [Fernet.generate_key().decode()],
+            "index_key": secrets.token_urlsafe(32)}
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(keys, fh)
+    return keys
