@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from cooperatives.importer import ImportRefused, import_workbook
-from cooperatives.workbook import WorkbookError, read_workbook
+from cooperatives.importer import ImportRefused, import_path
+from cooperatives.workbook import WorkbookError
 from ledger.web.support import get_session
 
 coop_cli = AppGroup("coop", help="Cooperatives.")
@@ -20,8 +20,7 @@ def import_command(path: str, entity_code: str | None, dry_run: bool):
     """Import a workbook (.xlsx or a folder of CSV files). Any bad row: every problem printed, nothing imported."""
     session = get_session()
     try:
-        wb = read_workbook(path)
-        result = import_workbook(session, wb, entity_code=entity_code, dry_run=dry_run)
+        result = import_path(session, path, entity_code=entity_code, dry_run=dry_run)
     except WorkbookError as exc:
         session.rollback()
         for p in exc.problems:

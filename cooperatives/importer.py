@@ -32,9 +32,10 @@ from cooperatives.operations import (
     household_fields,
     prepare_values,
 )
-from cooperatives.postings import RECORD_MEMOS, legs_for, merge_legs
-from cooperatives.workbook import Problem, Row, Workbook, WorkbookError, problem
-from ledger.entries import EntryDraft
+from cooperatives.postings import RECORD_MEMOS, leg_shape, merge_legs
+from cooperatives.workbook import Problem, Row, Workbook, WorkbookError, problem, read_workbook_partial
+from ledger.db import insert_raw, raw_converters
+from ledger.entries import EntryDraft, PostingDraft
 from ledger.models import Period
 from ledger.operations import ensure_parties, post_entries
 
@@ -68,27 +69,37 @@ class _Plan:
     member_entities: dict[str, int] = field(default_factory=dict)
 
 
+def import_path(session: Session, path, *, entity_code: str | None = None, actor_id: int | None = None,
+                dry_run: bool = False) -> ImportResult:
+    """Read the workbook at ``path`` and import it; every problem of the file — cell problems and
+    problems against the database alike — is reported together in one WorkbookError."""
+    wb, problems = read_workbook_partial(path)
+    return import_workbook(session, wb, entity_code=entity_code, actor_id=actor_id, dry_run=dry_run,
+                           problems=problems)
+
+
 def import_workbook(session: Session, wb: Workbook, *, entity_code: str | None = None, actor_id: int | None = None,
-                    dry_run: bool = False) -> ImportResult:
+                    dry_run: bool = False, problems: list[Problem] | None = None) -> ImportResult:
     """Check ``wb`` against the database and, when everything is right, write it. Flushes only.
 
+    ``problems`` already found in the file are reported together with the database checks'.
     Raises WorkbookError listing every problem (nothing written) or ImportRefused.
     """
-    problems: list[Problem] = []
+    problems = list(problems or [])
     plan = _resolve_entity(session, wb, entity_code, problems)
     if plan is None:
         raise WorkbookError(problems)
-    _check_households(session, wb, plan, problems)
-    _check_members(session, wb, plan, problems)
-    _check_records(session, wb, plan, problems)
-    if problems:
-        raise WorkbookError(problems)
-    if plan.entity is not None:
+    if plan.entity is not None and not problems:
         previous = session.scalar(select(Import).where(Import.entity_id == plan.entity.id, Import.digest == wb.digest))
         if previous is not None:
             raise ImportRefused(
                 f"this workbook was already imported into {plan.entity.code} on "
                 f"{previous.created_at:%Y-%m-%d} (import {previous.id}); nothing was imported again")
+    _check_households(session, wb, plan, problems)
+    _check_members(session, wb, plan, problems)
+    _check_records(session, wb, plan, problems)
+    if problems:
+        raise WorkbookError(problems)
     counts = {kind: len(rows) for kind, rows in wb.sheets.items()}
     if dry_run:
         return ImportResult(entity_code=plan.entity.code if plan.entity else plan.entity_row.values["code"],
@@ -234,7 +245,7 @@ def _write_households(session, entity: Entity, plan: _Plan) -> None:
         rows.append({"code": v["code"], "head_name": v["head_name"], "village_id": village.id, "phone": v.get("phone"),
                      "monitoring": v.get("monitoring") or "none", "poverty_exited": bool(v.get("poverty_exited")),
                      "locale": "zh_Hans_CN", **household_fields(v.get("id_number"), v.get("bank_account"))})
-    session.execute(insert(Household), rows)
+    session.execute(insert(Household.__table__), rows)
     plan.households.update(_existing(session, Household.code, [r["code"] for r in rows]))
 
 
@@ -248,7 +259,7 @@ def _write_members(session, entity: Entity, plan: _Plan) -> dict[str, int]:
                          "member_entity_id": None if v["member"] in plan.households else plan.member_entities[v["member"]],
                          "joined_on": v["joined_on"], "left_on": v.get("left_on"),
                          "farmer": v.get("farmer", True), "land_deduction_consent": False})
-        session.execute(insert(Member), rows)
+        session.execute(insert(Member.__table__), rows)
     members = dict(session.execute(select(Member.code, Member.id).where(Member.entity_id == entity.id)).all())
     names = _member_names(session, entity)
     ensure_parties(session, entity.book, {code: names.get(code, code) for code in members})
@@ -264,38 +275,52 @@ def _member_names(session, entity: Entity) -> dict[str, str]:
 
 
 def _write_records(session, wb, entity: Entity, imp: Import, member_ids, actor_id) -> int:
-    chart = entity.chart
-    groups: dict[tuple[dt.date, int], list] = defaultdict(list)     # (date, kind order) -> legs
-    prepared: dict[str, list[dict]] = {}
+    """One summary voucher per (day, kind); records written with one driver-level executemany per kind.
+
+    This is the hot loop of a large import: one pass per row, plain tuples, no ORM objects and no
+    per-row SQLAlchemy processing (values are converted to their stored form here).
+    """
+    chart, entity_id, import_id = entity.chart, entity.id, imp.id
+    dialect = session.get_bind().dialect.name
+    sums: dict[tuple[dt.date, int], dict[tuple[str, str | None], Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    prepared: dict[int, tuple[list[str], list[list], list[tuple[dt.date, int]]]] = {}
     for order, kind in enumerate(RECORD_ORDER):
         rows = wb.sheets.get(kind)
         if not rows:
             continue
-        prepared[kind] = out = []
+        table = RECORD_MODELS[kind].__table__
+        first = prepare_values(kind, rows[0].values)
+        columns = [c for c in table.columns.keys() if c in first]
+        converters = list(enumerate(raw_converters(table, columns, dialect)))
+        member_kind, has_member = kind in MEMBER_KINDS, "member_id" in table.columns
+        out, keys = [], []
         for row in rows:
             values = prepare_values(kind, row.values)
             code = values.get("member")
-            party = code if kind in MEMBER_KINDS else None
-            groups[(values["date"], order)].extend(legs_for(kind, chart, values, party))
-            out.append(values)
-    keys = sorted(groups)
+            key = (values["date"], order)
+            totals, amount = sums[key], values["amount"]
+            for account, sign, party in leg_shape(kind, chart, values, code if member_kind else None):
+                totals[(account, party)] += amount if sign > 0 else -amount
+            record = [values[c] for c in columns]
+            for i, convert in converters:
+                if convert is not None and record[i] is not None:
+                    record[i] = convert(record[i])
+            if has_member:
+                record.append(member_ids[code] if code else None)
+            out.append(record)
+            keys.append(key)
+        prepared[order] = (columns + (["member_id"] if has_member else []), out, keys)
+    entry_keys = sorted(sums)
     drafts = [EntryDraft(date=on, memo=f"{RECORD_MEMOS[RECORD_ORDER[order]]}汇总 {on.isoformat()}",
-                         source=f"import:{imp.id}:{RECORD_ORDER[order]}:{on.isoformat()}",
-                         postings=merge_legs(groups[(on, order)])) for on, order in keys]
-    entry_ids = dict(zip(keys, post_entries(session, entity.book, drafts, actor_id=actor_id), strict=True))
-    for order, kind in enumerate(RECORD_ORDER):
-        if kind not in prepared:
-            continue
-        model = RECORD_MODELS[kind]
-        columns = set(model.__table__.columns.keys())
-        rows = []
-        for values in prepared[kind]:
-            record = {k: v for k, v in values.items() if k in columns}
-            if values.get("member"):
-                record["member_id"] = member_ids[values["member"]]
-            record.update(entity_id=entity.id, import_id=imp.id, entry_id=entry_ids[(values["date"], order)])
-            rows.append(record)
-        session.execute(insert(model), rows)
+                         source=f"import:{import_id}:{RECORD_ORDER[order]}:{on.isoformat()}",
+                         postings=merge_legs([PostingDraft(a, amount, p) for (a, p), amount in sums[(on, order)].items()]))
+              for on, order in entry_keys]
+    entry_ids = dict(zip(entry_keys, post_entries(session, entity.book, drafts, actor_id=actor_id), strict=True))
+    connection = session.connection()
+    for order, (columns, rows, keys) in prepared.items():
+        table = RECORD_MODELS[RECORD_ORDER[order]].__table__
+        insert_raw(connection, table, [*columns, "entity_id", "import_id", "entry_id"],
+                   [(*row, entity_id, import_id, entry_ids[key]) for row, key in zip(rows, keys, strict=True)])
     return len(drafts)
 
 
@@ -303,7 +328,7 @@ def _write_land(session, wb, entity: Entity, imp: Import, member_ids, years, act
     rows = wb.sheets.get("land")
     if not rows:
         return 0
-    session.execute(insert(LandContract), [{
+    session.execute(insert(LandContract.__table__), [{
         "entity_id": entity.id, "import_id": imp.id, "member_id": member_ids[r.values["member"]],
         "contract_no": r.values["contract_no"], "area_mu": r.values["area_mu"],
         "shares": r.values.get("shares") or r.values["area_mu"],

@@ -145,12 +145,12 @@ def find_member(session: Session, entity: Entity, code: str) -> Member | None:
 
 
 def prepare_values(kind: str, values: dict) -> dict:
-    """Fill in derived values (amounts of labour days and deliveries) the way the import does."""
-    values = dict(values)
+    """Fill in derived values (amounts of labour days and deliveries) the way the import does.
+    Returns ``values`` itself when nothing is missing (the bulk import calls this per row)."""
     if kind == "labor" and values.get("amount") is None:
-        values["amount"] = quantize(values["days"] * values["rate"])
+        return dict(values, amount=quantize(values["days"] * values["rate"]))
     if kind == "deliveries" and values.get("amount") is None:
-        values["amount"] = quantize(values["quantity"] * values["unit_price"])
+        return dict(values, amount=quantize(values["quantity"] * values["unit_price"]))
     return values
 
 
@@ -161,7 +161,7 @@ def record(session: Session, entity: Entity, kind: str, values: dict, *, actor_i
     Raises RecordError for an unknown member, ledger errors for a closed period.
     """
     model = RECORD_MODELS[kind]
-    values = prepare_values(kind, values)
+    values = dict(prepare_values(kind, values))
     member_code = values.pop("member", None)
     member = None
     if member_code:

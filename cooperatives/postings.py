@@ -70,15 +70,35 @@ def legs_for(kind: str, chart: str, values: dict, party: str | None) -> list[Pos
     raise ValueError(f"no postings defined for record kind {kind!r}")
 
 
+#: the values legs_for looks at besides the amount: records alike in these post to the same accounts
+SHAPE_KEYS = ("form", "paid", "on_credit", "category", "kind", "method")
+
+
+def leg_shape(kind: str, chart: str, values: dict, party: str | None, _cache: dict = {}) -> tuple:  # noqa: B006
+    """``((account, sign, party), …)``: where a record like ``values`` posts, whatever its amount.
+
+    The bulk import sums amounts per (account, member) through this instead of building legs per row.
+    """
+    get = values.get
+    key = (kind, chart, party, get("form"), get("paid"), get("on_credit"), get("category"), get("kind"), get("method"))
+    shape = _cache.get(key)
+    if shape is None:
+        unit = dict(values, amount=Decimal(1))
+        shape = _cache[key] = tuple((leg.account, int(leg.amount), leg.party)
+                                    for leg in legs_for(kind, chart, unit, party))
+    return shape
+
+
 def merge_legs(legs: list[PostingDraft]) -> tuple[PostingDraft, ...]:
-    """Sum legs per (account, member, side) for a summary voucher (汇总凭证), keeping debits and
-    credits apart so a member's sub-ledger still shows both what it was owed and what it was paid."""
-    totals: dict[tuple[str, str | None, bool], Decimal] = {}
+    """Net legs per (account, member) for a summary voucher (汇总凭证); legs that net to zero drop out
+    (a delivery paid in cash on the spot leaves Dr 521 / Cr 101 and nothing on the member's account).
+    The member's trade itself stays in the source records, which the voucher's records point to."""
+    totals: dict[tuple[str, str | None], Decimal] = {}
     for leg in legs:
-        key = (leg.account, leg.party, leg.amount > 0)
+        key = (leg.account, leg.party)
         totals[key] = totals.get(key, Decimal(0)) + leg.amount
-    return tuple(PostingDraft(a, amt, p) for (a, p, _), amt in sorted(
-        totals.items(), key=lambda kv: (not kv[0][2], kv[0][0], kv[0][1] or "")) if amt != 0)
+    ordered = sorted(totals.items(), key=lambda kv: (kv[1] < 0, kv[0][0], kv[0][1] or ""))
+    return tuple(PostingDraft(account, amount, party) for (account, party), amount in ordered if amount != 0)
 
 
 def year_fraction_days(start: dt.date, end: dt.date | None, year: int) -> tuple[int, int]:

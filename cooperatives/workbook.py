@@ -892,6 +892,23 @@ def read_workbook(path: str | os.PathLike[str]) -> Workbook:
     return Workbook(sheets, source, digest(sheets))
 
 
+def read_workbook_partial(path: str | os.PathLike[str]) -> tuple[Workbook, list[Problem]]:
+    """Like :func:`read_workbook`, but return the valid rows *and* the problems, so the loader can
+    check the valid rows against the database and report every problem of the workbook at once.
+
+    A sheet with a problem in its header (a missing required column, a duplicate column) is left
+    out entirely: its rows cannot be trusted. Raises WorkbookError only when ``path`` is not a workbook.
+    """
+    source = os.fsdecode(path)
+    problems: list[Problem] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sheets = _read_container(Path(source), source, problems)
+    broken = {p.sheet for p in problems if p.row <= 1}
+    sheets = {kind: rows for kind, rows in sheets.items() if not rows or rows[0].sheet_label not in broken}
+    return Workbook(sheets, source, digest(sheets)), problems
+
+
 # --------------------------------------------------------------------------- digest
 
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})

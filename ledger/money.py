@@ -75,7 +75,11 @@ def quantize(x: Decimal, unit: Decimal = CENT) -> Decimal:
     ``quantize(D("2.345")) == D("2.35")`` and ``quantize(D("-2.345")) == D("-2.35")``; the result
     carries the exponent of ``unit``.
     """
-    return D(x).quantize(D(unit), rounding=ROUND_HALF_UP)
+    if x.__class__ is not Decimal:       # the fast path (bulk imports call this per row) skips D()
+        x = D(x)
+    if unit.__class__ is not Decimal:
+        unit = D(unit)
+    return x.quantize(unit, rounding=ROUND_HALF_UP)
 
 
 def to_fen(amount: Decimal) -> int:

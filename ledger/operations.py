@@ -110,8 +110,8 @@ def post_entries(session: Session, book: Book, drafts: Sequence[EntryDraft], *,
              "party_id": parties[p.party] if p.party is not None else None, "amount": p.amount}
             for p in draft.postings)
         head_hash = entry_hash
-    session.execute(insert(Posting), posting_rows)
-    session.execute(insert(JournalEntry), entry_rows)
+    session.execute(insert(Posting.__table__), posting_rows)
+    session.execute(insert(JournalEntry.__table__), entry_rows)
     session.execute(update(Book).where(Book.id == book.id)
                     .values(head_hash=head_hash, head_entry_id=ids[-1])
                     .execution_options(synchronize_session=False))

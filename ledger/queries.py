@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import case, select
+from sqlalchemy import case, false, select, true
 from sqlalchemy.orm import Session
 
 from ledger.db import money_sum
@@ -39,8 +39,8 @@ def trial_balance(session: Session, book: Book, year: int | None = None) -> list
     opening is zero and movements are all time. Sums stay in integer fen until the end.
     """
     amount = Posting.__table__.c.amount
-    in_period = Posting.year == year if year is not None else True
-    before = Posting.year < year if year is not None else False
+    in_period = Posting.year == year if year is not None else true()
+    before = Posting.year < year if year is not None else false()
     stmt = (
         select(
             Posting.account_id,
@@ -49,7 +49,7 @@ def trial_balance(session: Session, book: Book, year: int | None = None) -> list
             money_sum(case((in_period & (amount < 0), -amount), else_=0)),
         )
         .where(Posting.book_id == book.id)
-        .where(Posting.year <= year if year is not None else True)
+        .where(Posting.year <= year if year is not None else true())
         .group_by(Posting.account_id)
     )
     sums = {acc: (o, d, c) for acc, o, d, c in session.execute(stmt)}

@@ -75,3 +75,48 @@ def session(engine):
 @pytest.fixture
 def book(session):
     return create_book(session, code="TEST-COOP", name="测试合作社", chart="fpc2021")
+
+
+@pytest.fixture
+def app(session):
+    """The Flask app, its views and commands sharing the test's rolled-back transaction."""
+    from payouts.app import create_app
+    from payouts.settings import Settings
+
+    app = create_app(Settings(database_url="sqlite://", secret_key="test", testing=True, cookie_secure=False))
+    app.extensions["ledger.sessionmaker"] = {"read": lambda: session, "write": lambda: session,
+                                             "engine": session.get_bind()}
+    return app
+
+
+@pytest.fixture
+def cli(app):
+    """Run a ``coopledger`` command: ``cli("verify", "--entity", "X")`` -> click Result (stdout, stderr, exit_code)."""
+    runner = app.test_cli_runner()
+
+    def invoke(*args):
+        return runner.invoke(args=list(args), catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture
+def isolated_db(db_url, tmp_path):
+    """An empty database of its own, for tests that commit for real (other processes, migrations):
+    a file on SQLite, a fresh schema on PostgreSQL (dropped afterwards). Yields its URL."""
+    if not db_url.startswith("postgresql"):
+        yield f"sqlite:///{tmp_path / 'isolated.db'}"
+        return
+    import uuid
+    from urllib.parse import quote
+
+    schema = f"iso_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(db_url)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield f"{db_url}?options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
