@@ -146,3 +146,19 @@ def test_posting_amounts_are_whole_fen_in_the_database(session, book):
     raw = session.execute(text("SELECT amount FROM ledger_postings ORDER BY amount")).scalars().all()
     assert [int(v) for v in raw] == [-1234, 1234]
     assert session.scalars(select(Posting.amount).order_by(Posting.amount)).all() == [D("-12.34"), D("12.34")]
+
+
+def test_verify_command_exits_1_naming_the_tampered_entry(session, book, cli):
+    post(session, book, "5.00", "2025-02-01")
+    target = post(session, book, "10.00")
+    session.commit()
+    assert cli("verify", "--entity", book.code).exit_code == 0
+    _disable_guards(session)
+    session.execute(text("UPDATE ledger_postings SET amount = amount + 100 WHERE entry_id = :id AND amount > 0"),
+                    {"id": target.id})
+    session.execute(text("UPDATE ledger_postings SET amount = amount - 100 WHERE entry_id = :id AND amount < 0"),
+                    {"id": target.id})
+    session.commit()
+    result = cli("verify", "--entity", book.code)
+    assert result.exit_code == 1
+    assert f"entry 2025-0002 (id {target.id})" in result.stderr and "no longer matches its hash" in result.stderr
