@@ -189,7 +189,7 @@ def _check_records(session, wb, plan: _Plan, problems) -> None:
     closed = set()
     if plan.entity is not None:
         closed = set(session.scalars(select(Period.year).where(
-            Period.book_id == plan.entity.book_id, Period.closed_at.is_not(None))))
+            Period.book_id == plan.entity.book_id, Period.status != "open")))
     for kind in (*RECORD_ORDER, "land"):
         for row in wb.sheets.get(kind, []):
             code = row.values.get("member")

@@ -63,15 +63,15 @@ def legs_for(kind: str, chart: str, values: dict, party: str | None) -> list[Pos
         return [L("member_current", amount, party), L("cash", -amount)]
     if kind == "payments":
         return [L("member_current", amount, party), L("cash" if values.get("method") == "cash" else "bank", -amount)]
-    if kind == "income":
-        return [L("bank", amount), L("investment_income", -amount)]
+    if kind == "income":      # receivable: a member entity's share of a cluster project's run, not yet paid
+        return [L("receivable" if values.get("receivable") else "bank", amount), L("investment_income", -amount)]
     if kind == "land_rent":
         return [L("operating_cost", amount), L("member_current", -amount, party)]
     raise ValueError(f"no postings defined for record kind {kind!r}")
 
 
 #: the values legs_for looks at besides the amount: records alike in these post to the same accounts
-SHAPE_KEYS = ("form", "paid", "on_credit", "category", "kind", "method")
+SHAPE_KEYS = ("form", "paid", "on_credit", "category", "kind", "method", "receivable")
 
 
 def leg_shape(kind: str, chart: str, values: dict, party: str | None, _cache: dict = {}) -> tuple:  # noqa: B006
@@ -80,7 +80,8 @@ def leg_shape(kind: str, chart: str, values: dict, party: str | None, _cache: di
     The bulk import sums amounts per (account, member) through this instead of building legs per row.
     """
     get = values.get
-    key = (kind, chart, party, get("form"), get("paid"), get("on_credit"), get("category"), get("kind"), get("method"))
+    key = (kind, chart, party, get("form"), get("paid"), get("on_credit"), get("category"), get("kind"), get("method"),
+           get("receivable"))
     shape = _cache.get(key)
     if shape is None:
         unit = dict(values, amount=Decimal(1))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -15,11 +16,13 @@ from cooperatives.models import (
     Entity,
     Household,
     InputSupply,
+    InvestmentIncome,
     LaborRecord,
     LandContract,
     Member,
     Payment,
     Sale,
+    Subsidy,
 )
 from cooperatives.operations import RECORD_MODELS
 from ledger.db import money_sum
@@ -86,3 +89,81 @@ def member_account(session: Session, entity: Entity, code: str) -> MemberAccount
     for attr, model in (("inputs", InputSupply), ("advances", Advance), ("payments", Payment), ("sales", Sale)):
         setattr(account, attr, session.scalar(select(money_sum(model.amount)).where(model.member_id == member.id)))
     return account
+
+
+def _days(start: dt.date, end: dt.date | None, year: int) -> int:
+    lo, hi = max(start, dt.date(year, 1, 1)), min(end or dt.date(year, 12, 31), dt.date(year, 12, 31))
+    return max((hi - lo).days + 1, 0)
+
+
+def _kg(quantity: Decimal | None, unit: str | None) -> Decimal:
+    if quantity is None:
+        return Decimal(0)
+    return quantity / 2 if unit == "jin" else quantity if unit == "kg" else Decimal(0)
+
+
+def year_contributions(session: Session, entity: Entity, year: int, *, prorate_land: bool = False) -> dict:
+    """What every member of ``entity`` put in during ``year``, aggregated in SQL: the input of a
+    distribution run. Returns ``{"members": [...], "subsidy_fund": Decimal, "sources": [...]}``.
+
+    Members are those whose membership overlaps the year. Trade is kept per kind and product, with
+    quantities in kg (斤 halved). Capital and land are as at the year's end.
+    """
+    start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    rows = session.execute(
+        select(Member, Household.head_name, Entity.name)
+        .outerjoin(Household, Household.id == Member.household_id)
+        .outerjoin(Entity, Entity.id == Member.member_entity_id)
+        .where(Member.entity_id == entity.id, Member.joined_on <= end,
+               (Member.left_on.is_(None)) | (Member.left_on >= start))
+        .order_by(Member.member_no)).all()
+    members = {m.id: {"member_id": m.id, "code": m.code, "member_no": m.member_no, "name": hname or ename or m.code,
+                      "farmer": m.farmer, "days": _days(m.joined_on, m.left_on, year), "trade": [], "capital": [],
+                      "land_shares": Decimal(0), "labor_days": Decimal(0), "land_consent": m.land_deduction_consent}
+               for m, hname, ename in rows}
+    year_filter = lambda model: (model.entity_id == entity.id) & (model.date >= start) & (model.date <= end)  # noqa: E731
+    for mid, product, unit, qty, amount in session.execute(
+            select(Delivery.member_id, Delivery.product, Delivery.unit, func.sum(Delivery.quantity),
+                   money_sum(Delivery.amount))
+            .where(year_filter(Delivery)).group_by(Delivery.member_id, Delivery.product, Delivery.unit)):
+        if mid in members:
+            members[mid]["trade"].append(("deliveries", product, _kg(Decimal(int(qty)).scaleb(-3), unit), amount))
+    for mid, product, unit, qty, amount in session.execute(
+            select(Sale.member_id, Sale.product, Sale.unit, func.sum(Sale.quantity), money_sum(Sale.amount))
+            .where(year_filter(Sale), Sale.member_id.is_not(None)).group_by(Sale.member_id, Sale.product, Sale.unit)):
+        if mid in members:
+            qty = Decimal(int(qty)).scaleb(-3) if qty is not None else None
+            members[mid]["trade"].append(("sales", product, _kg(qty, unit), amount))
+    for mid, item, amount in session.execute(
+            select(InputSupply.member_id, InputSupply.item, money_sum(InputSupply.amount))
+            .where(year_filter(InputSupply)).group_by(InputSupply.member_id, InputSupply.item)):
+        if mid in members:
+            members[mid]["trade"].append(("inputs", item, Decimal(0), amount))
+    for mid, form, amount in session.execute(
+            select(CapitalContribution.member_id, CapitalContribution.form, money_sum(CapitalContribution.amount))
+            .where(CapitalContribution.entity_id == entity.id, CapitalContribution.date <= end)
+            .group_by(CapitalContribution.member_id, CapitalContribution.form)):
+        if mid in members:
+            members[mid]["capital"].append((form, amount))
+    for mid, days in session.execute(
+            select(LaborRecord.member_id, func.sum(LaborRecord.days)).where(year_filter(LaborRecord))
+            .group_by(LaborRecord.member_id)):
+        if mid in members:
+            members[mid]["labor_days"] = Decimal(int(days)).scaleb(-3)
+    year_days = (end - start).days + 1
+    for contract in session.scalars(select(LandContract).where(
+            LandContract.entity_id == entity.id, LandContract.start_on <= end,
+            (LandContract.end_on.is_(None)) | (LandContract.end_on >= start))):
+        if contract.member_id in members:
+            shares = contract.shares
+            if prorate_land:
+                shares = shares * _days(contract.start_on, contract.end_on, year) / year_days
+            members[contract.member_id]["land_shares"] += shares
+    subsidy_fund = session.scalar(select(money_sum(Subsidy.amount)).where(
+        Subsidy.entity_id == entity.id, Subsidy.quantify, Subsidy.date <= end))
+    sources = session.execute(
+        select(InvestmentIncome.source, InvestmentIncome.source_ref, InvestmentIncome.amount)
+        .where(year_filter(InvestmentIncome), InvestmentIncome.source_ref.is_not(None))
+        .order_by(InvestmentIncome.id)).all()
+    return {"members": list(members.values()), "subsidy_fund": subsidy_fund, "year_days": year_days,
+            "sources": [(f"{source} ({ref})", amount) for source, ref, amount in sources]}

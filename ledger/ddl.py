@@ -7,7 +7,8 @@ these triggers hold:
 * postings can only be added to an entry that is not stored yet (an entry is sealed when its row is
   inserted, after its postings);
 * an entry row is refused unless it has at least two postings that sum to exactly zero, all in the
-  entry's book and year, and unless its year is still open;
+  entry's book and year, and unless its year is open (or, while the year is being closed, unless it
+  is a year-end closing or distribution entry);
 * (foreign key, deferred) a posting whose entry row never arrives cannot be committed.
 
 The initial migration carries a copy of these statements; change them only through a new migration.
@@ -44,7 +45,8 @@ BEGIN SELECT RAISE(ABORT, 'ledger: unbalanced entry (postings must be two or mor
     ("ledger_entries", """
 CREATE TRIGGER ledger_entries_open_period BEFORE INSERT ON ledger_entries
 WHEN EXISTS (SELECT 1 FROM ledger_periods WHERE book_id = NEW.book_id AND year = NEW.year
-             AND closed_at IS NOT NULL)
+             AND (status = 'closed' OR (status = 'adjusting' AND coalesce(NEW.source, '') NOT LIKE 'close:%'
+                                        AND coalesce(NEW.source, '') NOT LIKE 'run:%')))
 BEGIN SELECT RAISE(ABORT, 'ledger: the period is closed'); END"""),
 ]
 
@@ -85,7 +87,8 @@ BEGIN
       USING ERRCODE = 'check_violation';
   END IF;
   IF EXISTS (SELECT 1 FROM ledger_periods WHERE book_id = NEW.book_id AND year = NEW.year
-             AND closed_at IS NOT NULL) THEN
+             AND (status = 'closed' OR (status = 'adjusting' AND coalesce(NEW.source, '') NOT LIKE 'close:%'
+                                        AND coalesce(NEW.source, '') NOT LIKE 'run:%'))) THEN
     RAISE EXCEPTION 'ledger: the period % is closed', NEW.year USING ERRCODE = 'check_violation';
   END IF;
   RETURN NEW;

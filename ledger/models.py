@@ -84,12 +84,18 @@ class Party(Base):
 
 
 class Period(Base):
-    """A fiscal year of a book (calendar year). A closed period accepts no entry."""
+    """A fiscal year of a book (calendar year); a year with no row is open.
+
+    ``adjusting``: the year's profit and loss is closed; only year-end closing and distribution
+    entries (source ``close:…`` or ``run:…``) are accepted. ``closed``: no entry at all.
+    """
 
     __tablename__ = "ledger_periods"
+    __table_args__ = (CheckConstraint("status IN ('open', 'adjusting', 'closed')", name="status"),)
 
     book_id: Mapped[int] = mapped_column(ForeignKey("ledger_books.id"), primary_key=True)
     year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    status: Mapped[str] = mapped_column(String(10), default="open")
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     closed_by: Mapped[int | None] = mapped_column(Integer)
 

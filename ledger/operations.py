@@ -88,7 +88,7 @@ def post_entries(session: Session, book: Book, drafts: Sequence[EntryDraft], *,
     parties = _party_ids(session, book.id, party_codes)
     _check_all(book, drafts, accounts, parties)
     years = sorted({d.date.year for d in drafts})
-    _refuse_closed(session, book, years)
+    _refuse_closed(session, book, drafts)
     _refuse_duplicate_sources(session, book, drafts)
 
     head_hash = _lock_book(session, book, len(drafts))
@@ -134,11 +134,18 @@ def _check_all(book: Book, drafts: Sequence[EntryDraft], accounts: dict, parties
         raise InvalidEntry(problems)
 
 
-def _refuse_closed(session: Session, book: Book, years: list[int]) -> None:
-    closed = session.scalars(select(Period.year).where(
-        Period.book_id == book.id, Period.year.in_(years), Period.closed_at.is_not(None))).first()
-    if closed is not None:
-        raise ClosedPeriod(book.code, closed)
+YEAR_END_SOURCES = ("close:", "run:")
+
+
+def _refuse_closed(session: Session, book: Book, drafts: Sequence[EntryDraft]) -> None:
+    """Mirror of the database rule: nothing in a closed year; only year-end entries while adjusting."""
+    years = sorted({d.date.year for d in drafts})
+    status = dict(session.execute(select(Period.year, Period.status).where(
+        Period.book_id == book.id, Period.year.in_(years))).all())
+    for draft in drafts:
+        state = status.get(draft.date.year, "open")
+        if state == "closed" or (state == "adjusting" and not (draft.source or "").startswith(YEAR_END_SOURCES)):
+            raise ClosedPeriod(book.code, draft.date.year)
 
 
 def _refuse_duplicate_sources(session: Session, book: Book, drafts: Sequence[EntryDraft]) -> None:
@@ -216,19 +223,39 @@ def reverse_entry(session: Session, entry: JournalEntry, *, date: dt.date | None
     return post_entry(session, book, draft, actor_id=actor_id)
 
 
-def close_period(session: Session, book: Book, year: int, *, actor_id: int | None = None) -> Period:
-    """Close ``year`` in ``book``: from now on the database refuses entries dated in it."""
+def _set_period(session: Session, book: Book, year: int, status: str, actor_id: int | None) -> Period:
     period = session.get(Period, (book.id, year))
     if period is None:
-        period = Period(book_id=book.id, year=year)
+        period = Period(book_id=book.id, year=year, status="open")
         session.add(period)
-    if period.closed_at is None:
+    if period.status != "closed" and period.status != status:
+        period.status = status
         period.closed_at = dt.datetime.now(dt.UTC)
         period.closed_by = actor_id
     session.flush()
     return period
 
 
+def begin_closing(session: Session, book: Book, year: int, *, actor_id: int | None = None) -> Period:
+    """Mark ``year`` as being closed: from now on only year-end closing and distribution entries
+    (sources ``close:…`` and ``run:…``) are accepted for it."""
+    return _set_period(session, book, year, "adjusting", actor_id)
+
+
+def close_period(session: Session, book: Book, year: int, *, actor_id: int | None = None) -> Period:
+    """Close ``year`` in ``book``: from now on the database refuses any entry dated in it."""
+    return _set_period(session, book, year, "closed", actor_id)
+
+
+def period_status(session: Session, book: Book, year: int) -> str:
+    return session.scalar(select(Period.status).where(Period.book_id == book.id, Period.year == year)) or "open"
+
+
 def is_closed(session: Session, book: Book, year: int) -> bool:
-    return session.scalar(select(Period.closed_at).where(
-        Period.book_id == book.id, Period.year == year)) is not None
+    """True when ``year`` takes no more ordinary records (it is being closed, or closed)."""
+    return period_status(session, book, year) != "open"
+
+
+def lock_book(session: Session, book: Book) -> None:
+    """Take the book's lock for the rest of the transaction (serialises writers of this book)."""
+    _lock_book(session, book, 0)

@@ -104,3 +104,38 @@ def entries_page(session: Session, book: Book, *, year: int | None = None, limit
         stmt = stmt.where(JournalEntry.year == year)
     return list(session.scalars(stmt.order_by(JournalEntry.year.desc(), JournalEntry.voucher_no.desc())
                                 .limit(limit).offset(offset)))
+
+
+def year_profit(session: Session, book: Book, year: int) -> dict[str, Decimal]:
+    """``account code -> signed movement`` of the income and expense accounts in ``year``, leaving out
+    the year-end closing entries (so it is the year's result whether or not the year was closed)."""
+    stmt = (select(Account.code, money_sum(Posting.__table__.c.amount))
+            .join(Account, Account.id == Posting.account_id)
+            .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+            .where(Posting.book_id == book.id, Posting.year == year, Account.type.in_(("income", "expense")),
+                   (JournalEntry.source.is_(None)) | (~JournalEntry.source.like("close:%")))
+            .group_by(Account.code))
+    return {code: total for code, total in session.execute(stmt) if total}
+
+
+def retained_before(session: Session, book: Book, year: int, codes: tuple[str, ...]) -> Decimal:
+    """Undistributed result brought into ``year`` (credit positive: a loss is negative): everything
+    posted before ``year`` to income and expense accounts and to ``codes`` (331, 332x)."""
+    stmt = (select(money_sum(Posting.__table__.c.amount))
+            .join(Account, Account.id == Posting.account_id)
+            .where(Posting.book_id == book.id, Posting.year < year,
+                   Account.type.in_(("income", "expense")) | Account.code.in_(codes)))
+    return -session.scalar(stmt)
+
+
+def party_balances(session: Session, book: Book, code: str, *, up_to_year: int | None = None,
+                   before_year: int | None = None) -> dict[str, Decimal]:
+    """``party code -> signed balance`` on account ``code``."""
+    stmt = (select(Party.code, money_sum(Posting.__table__.c.amount))
+            .join(Party, Party.id == Posting.party_id).join(Account, Account.id == Posting.account_id)
+            .where(Posting.book_id == book.id, Account.code == code).group_by(Party.code))
+    if up_to_year is not None:
+        stmt = stmt.where(Posting.year <= up_to_year)
+    if before_year is not None:
+        stmt = stmt.where(Posting.year < before_year)
+    return dict(session.execute(stmt).all())

@@ -101,8 +101,9 @@ def _register_blueprints(app: Flask) -> None:
 def _register_cli(app: Flask) -> None:
     from cooperatives.cli import coop_cli
     from ledger.cli import ledger_cli
+    from payouts.commands import payouts_cli
 
-    for group in (ledger_cli, coop_cli):
+    for group in (ledger_cli, coop_cli, payouts_cli):
         for name, command in group.commands.items():
             app.cli.add_command(command, name)
 

@@ -120,3 +120,35 @@ def isolated_db(db_url, tmp_path):
         with admin.begin() as conn:
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+@pytest.fixture
+def xlsx(tmp_path):
+    """Write ``{sheet: [header, *rows]}`` as an .xlsx workbook; returns its path as a string."""
+    import openpyxl
+
+    counter = iter(range(1000))
+
+    def write(sheets: dict, name: str | None = None) -> str:
+        wb = openpyxl.Workbook()
+        wb.remove(wb.active)
+        for title, rows in sheets.items():
+            ws = wb.create_sheet(title)
+            for row in rows:
+                ws.append(list(row))
+        path = tmp_path / (name or f"workbook{next(counter)}.xlsx")
+        wb.save(path)
+        return str(path)
+
+    return write
+
+
+@pytest.fixture
+def policy_file(tmp_path):
+    """Write a policy TOML; returns its path."""
+    def write(text: str) -> str:
+        path = tmp_path / f"policy{abs(hash(text))}.toml"
+        path.write_text(text, encoding="utf-8")
+        return str(path)
+
+    return write

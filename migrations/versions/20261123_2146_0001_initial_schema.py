@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 21:27:20.505360
+Create Date: 2026-11-23 21:46:20.864185
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ WHEN (SELECT count(*) FROM ledger_postings WHERE entry_id = NEW.id) < 2
 BEGIN SELECT RAISE(ABORT, 'ledger: unbalanced entry (postings must be two or more and sum to zero)'); END""",
     """CREATE TRIGGER ledger_entries_open_period BEFORE INSERT ON ledger_entries
 WHEN EXISTS (SELECT 1 FROM ledger_periods WHERE book_id = NEW.book_id AND year = NEW.year
-             AND closed_at IS NOT NULL)
+             AND (status = 'closed' OR (status = 'adjusting' AND coalesce(NEW.source, '') NOT LIKE 'close:%'
+                                        AND coalesce(NEW.source, '') NOT LIKE 'run:%')))
 BEGIN SELECT RAISE(ABORT, 'ledger: the period is closed'); END""",
 ]
 
@@ -73,7 +74,8 @@ BEGIN
       USING ERRCODE = 'check_violation';
   END IF;
   IF EXISTS (SELECT 1 FROM ledger_periods WHERE book_id = NEW.book_id AND year = NEW.year
-             AND closed_at IS NOT NULL) THEN
+             AND (status = 'closed' OR (status = 'adjusting' AND coalesce(NEW.source, '') NOT LIKE 'close:%'
+                                        AND coalesce(NEW.source, '') NOT LIKE 'run:%'))) THEN
     RAISE EXCEPTION 'ledger: the period % is closed', NEW.year USING ERRCODE = 'check_violation';
   END IF;
   RETURN NEW;
@@ -171,8 +173,10 @@ def upgrade() -> None:
     op.create_table('ledger_periods',
     sa.Column('book_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('year', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('status', sa.String(length=10), nullable=False),
     sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('closed_by', sa.Integer(), nullable=True),
+    sa.CheckConstraint("status IN ('open', 'adjusting', 'closed')", name=op.f('ck_ledger_periods_status')),
     sa.ForeignKeyConstraint(['book_id'], ['ledger_books.id'], name=op.f('fk_ledger_periods_book_id_ledger_books')),
     sa.PrimaryKeyConstraint('book_id', 'year', name=op.f('pk_ledger_periods'))
     )
@@ -298,6 +302,17 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['township_id'], ['coop_townships.id'], name=op.f('fk_coop_users_township_id_coop_townships')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_coop_users')),
     sa.UniqueConstraint('username', name=op.f('uq_coop_users_username'))
+    )
+    op.create_table('payout_policies',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('entity_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
+    sa.Column('actor_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['entity_id'], ['coop_entities.id'], name=op.f('fk_payout_policies_entity_id_coop_entities')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_payout_policies')),
+    sa.UniqueConstraint('entity_id', 'version', name=op.f('uq_payout_policies_entity_id_version'))
     )
     op.create_table('coop_advances',
     sa.Column('member_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -520,6 +535,41 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['import_id'], ['coop_imports.id'], name=op.f('fk_coop_subsidies_import_id_coop_imports')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_coop_subsidies'))
     )
+    op.create_table('payout_runs',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('entity_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('year', sa.Integer(), nullable=False),
+    sa.Column('policy_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('input_json', sa.Text(), nullable=False),
+    sa.Column('result_json', sa.Text(), nullable=False),
+    sa.Column('digest', sa.String(length=64), nullable=False),
+    sa.Column('distributable', sa.BigInteger(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('meeting_date', sa.Date(), nullable=True),
+    sa.Column('attended', sa.Integer(), nullable=True),
+    sa.Column('votes_for', sa.Integer(), nullable=True),
+    sa.Column('members_count', sa.Integer(), nullable=True),
+    sa.Column('minutes', sa.String(length=200), nullable=True),
+    sa.Column('approved_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('approved_by', sa.Integer(), nullable=True),
+    sa.Column('posted_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('posted_by', sa.Integer(), nullable=True),
+    sa.Column('published_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('notice_until', sa.Date(), nullable=True),
+    sa.Column('reverses_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.CheckConstraint("status IN ('draft', 'approved', 'posted', 'published', 'paid', 'reversed', 'discarded')", name=op.f('ck_payout_runs_status')),
+    sa.ForeignKeyConstraint(['entity_id'], ['coop_entities.id'], name=op.f('fk_payout_runs_entity_id_coop_entities')),
+    sa.ForeignKeyConstraint(['policy_id'], ['payout_policies.id'], name=op.f('fk_payout_runs_policy_id_payout_policies')),
+    sa.ForeignKeyConstraint(['reverses_id'], ['payout_runs.id'], name=op.f('fk_payout_runs_reverses_id_payout_runs')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_payout_runs')),
+    sa.UniqueConstraint('reverses_id', name=op.f('uq_payout_runs_reverses_id'))
+    )
+    with op.batch_alter_table('payout_runs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_payout_runs_entity_id'), ['entity_id'], unique=False)
+        batch_op.create_index('uq_payout_runs_in_force', ['entity_id', 'year'], unique=True, sqlite_where=sa.text("status IN ('posted', 'published', 'paid')"), postgresql_where=sa.text("status IN ('posted', 'published', 'paid')"))
+
     op.create_table('coop_land_accruals',
     sa.Column('contract_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('year', sa.Integer(), autoincrement=False, nullable=False),
@@ -529,6 +579,24 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['entry_id'], ['ledger_entries.id'], name=op.f('fk_coop_land_accruals_entry_id_ledger_entries')),
     sa.PrimaryKeyConstraint('contract_id', 'year', name=op.f('pk_coop_land_accruals'))
     )
+    op.create_table('payout_members',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('run_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('member_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('code', sa.String(length=40), nullable=False),
+    sa.Column('total', sa.BigInteger(), nullable=False),
+    sa.Column('deductions', sa.BigInteger(), nullable=False),
+    sa.Column('net', sa.BigInteger(), nullable=False),
+    sa.Column('paid', sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(['member_id'], ['coop_members.id'], name=op.f('fk_payout_members_member_id_coop_members')),
+    sa.ForeignKeyConstraint(['run_id'], ['payout_runs.id'], name=op.f('fk_payout_members_run_id_payout_runs')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_payout_members')),
+    sa.UniqueConstraint('run_id', 'code', name=op.f('uq_payout_members_run_id_code'))
+    )
+    with op.batch_alter_table('payout_members', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_payout_members_member_id'), ['member_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_payout_members_run_id'), ['run_id'], unique=False)
+
     for sql in (POSTGRESQL_TRIGGERS if op.get_bind().dialect.name == "postgresql" else SQLITE_TRIGGERS):
         op.execute(sql)
     # ### end Alembic commands ###
@@ -538,7 +606,17 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION IF EXISTS ledger_refuse_change, ledger_posting_sealed, ledger_entry_balanced CASCADE")
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('payout_members', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_payout_members_run_id'))
+        batch_op.drop_index(batch_op.f('ix_payout_members_member_id'))
+
+    op.drop_table('payout_members')
     op.drop_table('coop_land_accruals')
+    with op.batch_alter_table('payout_runs', schema=None) as batch_op:
+        batch_op.drop_index('uq_payout_runs_in_force', sqlite_where=sa.text("status IN ('posted', 'published', 'paid')"), postgresql_where=sa.text("status IN ('posted', 'published', 'paid')"))
+        batch_op.drop_index(batch_op.f('ix_payout_runs_entity_id'))
+
+    op.drop_table('payout_runs')
     op.drop_table('coop_subsidies')
     with op.batch_alter_table('coop_sales', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_coop_sales_date'))
@@ -578,6 +656,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_coop_advances_member_id'))
 
     op.drop_table('coop_advances')
+    op.drop_table('payout_policies')
     op.drop_table('coop_users')
     with op.batch_alter_table('coop_members', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_coop_members_household_id'))

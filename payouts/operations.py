@@ -1,0 +1,380 @@
+"""Distribution runs: draft from the books, approve at the members' meeting, post, publish, reverse.
+Each function takes a Session, flushes, never commits.
+
+Posting is idempotent and atomic: it takes the entity's book lock first, re-reads the run, and does
+nothing if the run is no longer ``approved``; all of its entries (year-end closing, reserves, pools,
+deductions, and for a cluster project each member entity's investment income) go in one transaction
+with sources ``run:<id>:…`` that are unique per book. A partial unique index allows one run in force
+per entity and year. Killed half-way, the transaction never commits and a retry posts it once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import time
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cooperatives.models import Entity, Member
+from cooperatives.operations import accrue_land_rent, audit, record
+from cooperatives.queries import year_contributions
+from ledger.chart import account_for_role
+from ledger.entries import EntryDraft, PostingDraft
+from ledger.models import JournalEntry
+from ledger.money import ZERO
+from ledger.operations import begin_closing, draft_of, lock_book, period_status, post_entries
+from ledger.queries import party_balances, retained_before, year_profit
+from payouts.models import IN_FORCE, PayoutMember, PayoutRun, PolicyVersion
+from payouts.policy import Policy, parse_policy
+from payouts.rules import MemberInput, RunInput, Trade, compute_run
+from payouts.snapshot import input_to_json, result_from_json, result_to_json
+from payouts.transitions import next_state
+
+
+class RunRefused(ValueError):
+    """A run operation refused for a reason the user can act on (a failed check, the quorum…)."""
+
+
+def role(entity: Entity, name: str) -> str:
+    return account_for_role(entity.chart, name)
+
+
+# -------------------------------------------------------------------------------------------- policies
+
+
+def save_policy(session: Session, entity: Entity, policy: Policy, *, actor_id: int | None = None) -> PolicyVersion:
+    """Store ``policy`` as the entity's newest version (unless it equals the current one)."""
+    body = json.dumps(policy.to_dict(), ensure_ascii=False, sort_keys=True)
+    latest = current_policy_version(session, entity)
+    if latest is not None and latest.body == body:
+        return latest
+    version = PolicyVersion(entity_id=entity.id, version=(latest.version + 1) if latest else 1, body=body,
+                            actor_id=actor_id)
+    session.add(version)
+    session.flush()
+    audit(session, actor_id=actor_id, action="policy", target=f"policy:{version.id}", entity_id=entity.id)
+    return version
+
+
+def current_policy_version(session: Session, entity: Entity) -> PolicyVersion | None:
+    return session.scalar(select(PolicyVersion).where(PolicyVersion.entity_id == entity.id)
+                          .order_by(PolicyVersion.version.desc()).limit(1))
+
+
+def policy_of(version: PolicyVersion) -> Policy:
+    return parse_policy(version.data)
+
+
+# ---------------------------------------------------------------------------------------- year closing
+
+
+def surplus_of(session: Session, entity: Entity, year: int) -> Decimal:
+    """本年盈余: the year's result from the books as they stand (closing entries left out)."""
+    return -sum(year_profit(session, entity.book, year).values(), ZERO)
+
+
+def close_year(session: Session, entity: Entity, year: int, *, actor_id: int | None = None) -> dict:
+    """Close ``year``'s profit and loss into 331 本年盈余 and on to 332 未分配盈余 (MOF §2.3 steps 1–2).
+
+    Accrues the year's land rent first. From then on the year takes only year-end entries. Idempotent:
+    a year already being closed is left as it is. Returns the surplus statement (盈余及盈余分配表 top).
+    """
+    book = entity.book
+    if period_status(session, book, year) == "open":
+        accrue_land_rent(session, entity, year, actor_id=actor_id)
+        profit = year_profit(session, book, year)
+        net = -sum(profit.values(), ZERO)
+        drafts = []
+        if profit:
+            postings = [PostingDraft(code, -amount) for code, amount in sorted(profit.items())]
+            if net:       # the P&L balances reversed net to a credit (surplus) or debit (loss) on 331
+                postings.append(PostingDraft(role(entity, "current_surplus"), -net))
+            drafts.append(EntryDraft(date=dt.date(year, 12, 31), memo=f"结转本年损益 {year}",
+                                     source=f"close:{year}:pl", postings=tuple(postings)))
+        if net:
+            drafts.append(EntryDraft(date=dt.date(year, 12, 31), memo=f"结转本年盈余 {year}",
+                                     source=f"close:{year}:surplus", postings=(
+                                         PostingDraft(role(entity, "current_surplus"), net),
+                                         PostingDraft(role(entity, "undistributed"), -net))))
+        post_entries(session, book, drafts, actor_id=actor_id)
+        begin_closing(session, book, year, actor_id=actor_id)
+        audit(session, actor_id=actor_id, action="close-year", target=f"{entity.code}:{year}", entity_id=entity.id)
+    return surplus_statement(session, entity, year)
+
+
+def surplus_statement(session: Session, entity: Entity, year: int) -> dict:
+    profit = year_profit(session, entity.book, year)
+    income = {c: -a for c, a in profit.items() if a < 0}
+    costs = {c: a for c, a in profit.items() if a > 0}
+    opening = retained_before(session, entity.book, year, _retained_codes(entity))
+    return {"entity": entity.code, "year": year, "status": period_status(session, entity.book, year),
+            "income": income, "costs": costs, "surplus": surplus_of(session, entity, year),
+            "opening_undistributed": opening}
+
+
+def _retained_codes(entity: Entity) -> tuple[str, ...]:
+    return (role(entity, "current_surplus"), role(entity, "allocations"), role(entity, "undistributed"))
+
+
+# ---------------------------------------------------------------------------------------------- drafts
+
+
+def gather_input(session: Session, entity: Entity, year: int, policy: Policy) -> RunInput:
+    """The frozen snapshot a run computes from: the year's books and records, as they stand."""
+    found = year_contributions(session, entity, year, prorate_land=policy.prorate_partial_year)
+    reserve_code = role(entity, "reserve")
+    reserve_shares = party_balances(session, entity.book, reserve_code, before_year=year)
+    current = party_balances(session, entity.book, role(entity, "member_current"), up_to_year=year)
+    members = tuple(MemberInput(
+        code=m["code"], member_no=m["member_no"], name=m["name"], farmer=m["farmer"], days=m["days"],
+        trade=tuple(Trade(*t) for t in m["trade"]), capital=tuple(m["capital"]),
+        reserve_share=-reserve_shares.get(m["code"], ZERO), land_shares=m["land_shares"],
+        labor_days=m["labor_days"], debt=max(current.get(m["code"], ZERO), ZERO) if policy.deduct else ZERO,
+        land_consent=m["land_consent"]) for m in found["members"])
+    return RunInput(entity=entity.code, kind=entity.kind, year=year, surplus=surplus_of(session, entity, year),
+                    opening_undistributed=retained_before(session, entity.book, year, _retained_codes(entity)),
+                    # a collective's subsidies are its income (补助收入), not a fund quantified to members
+                    subsidy_fund=ZERO if entity.kind == "collective" else found["subsidy_fund"], members=members, sources=tuple(found["sources"]),
+                    year_days=found["year_days"])
+
+
+def create_run(session: Session, entity: Entity, year: int, *, policy_version: PolicyVersion,
+               actor_id: int | None = None) -> PayoutRun:
+    """Compute a draft run from the books as they stand (no need to close the year first)."""
+    policy = policy_of(policy_version)
+    data = gather_input(session, entity, year, policy)
+    result = compute_run(data, policy)
+    result_json = json.dumps(result_to_json(result, entity=entity.code, year=year), ensure_ascii=False)
+    run = PayoutRun(entity_id=entity.id, year=year, policy_id=policy_version.id, status="draft",
+                    input_json=json.dumps({**input_to_json(data), "policy": policy.to_dict()}, ensure_ascii=False,
+                                          sort_keys=True),
+                    result_json=result_json, digest=hashlib.sha256(result_json.encode()).hexdigest(),
+                    distributable=result.distributable, created_by=actor_id)
+    session.add(run)
+    session.flush()
+    codes = {m.code: m.id for m in session.scalars(select(Member).where(Member.entity_id == entity.id))}
+    session.add_all(PayoutMember(run_id=run.id, member_id=codes[m.code], code=m.code, total=m.total,
+                                 deductions=m.deductions, net=m.net) for m in result.members)
+    audit(session, actor_id=actor_id, action="draft-run", target=f"run:{run.id}", entity_id=entity.id)
+    session.flush()
+    return run
+
+
+def rerun(run: PayoutRun) -> dict:
+    """Recompute the run from its stored snapshot and policy (the auditor's check); returns the JSON."""
+    from payouts.snapshot import input_from_json
+
+    stored = run.input
+    result = compute_run(input_from_json(stored), parse_policy(stored["policy"]))
+    return result_to_json(result, entity=stored["entity"], year=stored["year"])
+
+
+# ------------------------------------------------------------------------------------------- approve
+
+
+def quorum_problems(kind: str, members: int, attended: int, votes_for: int) -> list[str]:
+    """Members' meeting rules: FPC law Art. 30 (≥ 2/3 attend, > 1/2 of all votes); collective law
+    Art. 27 (≥ 2/3 attend, ≥ 2/3 of all members in favour)."""
+    problems = []
+    if attended > members or votes_for > attended:
+        problems.append(f"attendance {attended} and votes {votes_for} do not fit {members} members")
+    if attended * 3 < members * 2:
+        problems.append(f"quorum: {attended} of {members} members attended, at least two thirds "
+                        f"({-(-members * 2 // 3)}) must")
+    if kind == "collective":
+        if votes_for * 3 < members * 2:
+            problems.append(f"{votes_for} of {members} members voted for; a collective needs two thirds of all "
+                            f"members ({-(-members * 2 // 3)})")
+    elif votes_for * 2 <= members:
+        problems.append(f"{votes_for} of {members} votes for; more than half of all votes ({members // 2 + 1}) "
+                        f"are needed")
+    return problems
+
+
+def approve_run(session: Session, run: PayoutRun, *, meeting_date: dt.date, attended: int, votes_for: int,
+                minutes: str | None = None, actor_id: int | None = None) -> PayoutRun:
+    """Record the members' meeting that approved ``run``. Refused when a check fails or the quorum is short."""
+    next_state(run.status, "approve")
+    failed = [c for c in run.result["checks"] if not c["ok"]]
+    if failed:
+        raise RunRefused("; ".join(f"{c['rule']}: {c['detail']}" for c in failed))
+    members = len(run.result["members"])
+    problems = quorum_problems(run.entity.kind, members, attended, votes_for)
+    if problems:
+        raise RunRefused("; ".join(problems))
+    run.status = next_state(run.status, "approve")
+    run.meeting_date, run.attended, run.votes_for, run.members_count, run.minutes = (
+        meeting_date, attended, votes_for, members, minutes)
+    run.approved_at, run.approved_by = dt.datetime.now(dt.UTC), actor_id
+    audit(session, actor_id=actor_id, action="approve-run", target=f"run:{run.id}", entity_id=run.entity_id)
+    session.flush()
+    return run
+
+
+# ---------------------------------------------------------------------------------------------- post
+
+
+def post_run(session: Session, run: PayoutRun, *, actor_id: int | None = None) -> bool:
+    """Post an approved run to the ledger, once. Returns False (and does nothing) if it was already posted."""
+    entity = run.entity
+    lock_book(session, entity.book)
+    session.refresh(run)
+    if run.status in IN_FORCE:
+        return False
+    next_state(run.status, "post")
+    in_force = session.scalar(select(PayoutRun.id).where(
+        PayoutRun.entity_id == entity.id, PayoutRun.year == run.year, PayoutRun.status.in_(IN_FORCE)))
+    if in_force is not None:
+        raise RunRefused(f"run {in_force} for {run.year} is already posted; reverse it first")
+    close_year(session, entity, run.year, actor_id=actor_id)
+    result = result_from_json(run.result)
+    drafts = run_entries(entity, run, result)
+    post_entries(session, entity.book, drafts, actor_id=actor_id)
+    _pause_for_crash_tests()
+    if entity.kind == "cluster_project":
+        _cascade(session, entity, run, result, actor_id)
+    run.status = next_state(run.status, "post")
+    run.posted_at, run.posted_by = dt.datetime.now(dt.UTC), actor_id
+    audit(session, actor_id=actor_id, action="post-run", target=f"run:{run.id}", entity_id=entity.id)
+    session.flush()
+    return True
+
+
+def _pause_for_crash_tests() -> None:
+    """The crash test kills the process here, after the entries are written and before the commit."""
+    pause = os.environ.get("COOPLEDGER_TEST_PAUSE_IN_POST")
+    if pause:
+        print("POSTING-PAUSED", flush=True)
+        time.sleep(float(pause))
+
+
+def run_entries(entity: Entity, run: PayoutRun, result) -> list[EntryDraft]:
+    """The run's journal entries (MOF §2.3 steps 4–8), all dated the last day of the year."""
+    on = dt.date(run.year, 12, 31)
+    alloc, undistributed = role(entity, "allocations"), role(entity, "undistributed")
+    drafts: list[EntryDraft] = []
+
+    def entry(key: str, memo: str, legs: list[PostingDraft]):
+        legs = [leg for leg in legs if leg.amount]
+        if legs:
+            drafts.append(EntryDraft(date=on, memo=memo, source=f"run:{run.id}:{key}", postings=tuple(legs)))
+
+    reserve_total = sum((a for _, a in result.reserves), ZERO)
+    reserve_legs = [PostingDraft(role(entity, "reserve"), -m.reserve_share, m.code) for m in result.members]
+    funds = sum((a for n, a in result.reserves if n != "reserve"), ZERO)
+    unquantified = reserve_total - funds - sum((m.reserve_share for m in result.members), ZERO)
+    entry("reserve", f"提取公积金 {run.year}", [PostingDraft(alloc, reserve_total), *reserve_legs,
+                                                 PostingDraft(role(entity, "reserve"), -(funds + unquantified))])
+    patronage_pools = {name for name, basis, _, _ in result.pools if basis == "transactions"}
+    for name, _basis, amount, _ in result.pools:
+        payable = role(entity, "patronage_payable" if name in patronage_pools else "residual_payable")
+        memo = f"{'盈余返还' if name in patronage_pools else '剩余盈余分配'} {name} {run.year}"
+        entry(f"pool:{name}", memo, [PostingDraft(alloc, amount)] + [
+            PostingDraft(payable, -ln.amount, m.code) for m in result.members for ln in m.lines if ln.pool == name])
+    preferred = sum((a for _, a in result.preferred), ZERO)
+    entry("preferred", f"优先股固定收益 {run.year}", [PostingDraft(alloc, preferred)] + [
+        PostingDraft(role(entity, "residual_payable"), -sum((a for _, a in m.preferred), ZERO), m.code)
+        for m in result.members])
+    allocated = reserve_total + preferred + sum((a for _, _, a, _ in result.pools), ZERO)
+    entry("close-allocations", f"结转各项分配 {run.year}",
+          [PostingDraft(undistributed, allocated), PostingDraft(alloc, -allocated)])
+    drafts.extend(_deduction_entries(entity, run, result, on, patronage_pools))
+    return drafts
+
+
+def _deduction_entries(entity, run, result, on, patronage_pools) -> list[EntryDraft]:
+    current = role(entity, "member_current")
+    legs = []
+    for m in result.members:
+        if not m.deductions:
+            continue
+        patronage = sum((ln.amount for ln in m.lines if ln.pool in patronage_pools), ZERO)
+        from_patronage = min(m.deductions, patronage)
+        for name, amount in (("patronage_payable", from_patronage), ("residual_payable", m.deductions - from_patronage)):
+            if amount and role(entity, name) != current:
+                legs.append(PostingDraft(role(entity, name), amount, m.code))
+                legs.append(PostingDraft(current, -amount, m.code))
+    if not legs:
+        return []
+    return [EntryDraft(date=on, memo=f"扣还成员欠款 {run.year}", source=f"run:{run.id}:deductions", postings=tuple(legs))]
+
+
+def _cascade(session: Session, project: Entity, run: PayoutRun, result, actor_id) -> None:
+    """Book each member entity's share as investment income in that entity's own ledger."""
+    for m in result.members:
+        member_entity = session.scalar(select(Entity).where(Entity.code == m.code))
+        if member_entity is None or not m.net:
+            continue
+        if period_status(session, member_entity.book, run.year) != "open":
+            raise RunRefused(f"{member_entity.code}'s books for {run.year} are closed: its share of {project.code}'s "
+                             f"surplus cannot be booked there")
+        record(session, member_entity, "income", {
+            "date": dt.date(run.year, 12, 31), "source": f"{project.name} {run.year}年收益分配",
+            "amount": m.net, "source_ref": f"run:{run.id}", "receivable": True}, actor_id=actor_id)
+
+
+# ------------------------------------------------------------------------------------ publish, reverse
+
+
+def publish_run(session: Session, run: PayoutRun, *, notice_days: int | None = None, today: dt.date | None = None,
+                actor_id: int | None = None) -> PayoutRun:
+    """Open the notice period (公示期): statements become visible to households."""
+    run.status = next_state(run.status, "publish")
+    days = notice_days or parse_policy(run.input["policy"]).notice_days
+    run.published_at = dt.datetime.now(dt.UTC)
+    run.notice_until = (today or dt.date.today()) + dt.timedelta(days=days)
+    audit(session, actor_id=actor_id, action="publish-run", target=f"run:{run.id}", entity_id=run.entity_id)
+    session.flush()
+    return run
+
+
+def reverse_run(session: Session, run: PayoutRun, *, actor_id: int | None = None) -> PayoutRun:
+    """Post a reversing run: every entry of ``run`` mirrored (in the project's and member entities' books)."""
+    entity = run.entity
+    lock_book(session, entity.book)
+    session.refresh(run)
+    next_state(run.status, "reverse")
+    reversing = PayoutRun(entity_id=run.entity_id, year=run.year, policy_id=run.policy_id, status="reversed",
+                          input_json=run.input_json, result_json=run.result_json, digest=run.digest,
+                          distributable=-run.distributable, created_by=actor_id, reverses_id=run.id,
+                          posted_at=dt.datetime.now(dt.UTC), posted_by=actor_id)
+    session.add(reversing)
+    session.flush()
+    prefix = f"run:{run.id}:"
+    for book_entity in [entity, *_cascade_entities(session, run)]:
+        entries = session.scalars(select(JournalEntry).where(
+            JournalEntry.book_id == book_entity.book_id,
+            (JournalEntry.source.like(prefix + "%")) | (JournalEntry.source.like("income:%")))
+            .order_by(JournalEntry.id)).all()
+        drafts = []
+        for original in entries:
+            if original.source.startswith("income:") and not _is_cascade_income(session, original, run):
+                continue
+            d = draft_of(original)
+            drafts.append(EntryDraft(date=original.date, memo=f"冲销 {original.voucher} {original.memo}",
+                                     source=f"run:{reversing.id}:reverses:{original.id}",
+                                     postings=tuple(PostingDraft(p.account, -p.amount, p.party) for p in d.postings)))
+        post_entries(session, book_entity.book, drafts, actor_id=actor_id)
+    run.status = next_state(run.status, "reverse")
+    audit(session, actor_id=actor_id, action="reverse-run", target=f"run:{run.id}", entity_id=entity.id)
+    session.flush()
+    return reversing
+
+
+def _cascade_entities(session: Session, run: PayoutRun) -> list[Entity]:
+    if run.entity.kind != "cluster_project":
+        return []
+    codes = [m["member"] for m in run.result["members"]]
+    return list(session.scalars(select(Entity).where(Entity.code.in_(codes))))
+
+
+def _is_cascade_income(session: Session, entry: JournalEntry, run: PayoutRun) -> bool:
+    from cooperatives.models import InvestmentIncome
+
+    return session.scalar(select(InvestmentIncome.id).where(
+        InvestmentIncome.entry_id == entry.id, InvestmentIncome.source_ref == f"run:{run.id}")) is not None
