@@ -120,7 +120,7 @@ def _resolve_entity(session, wb, entity_code, problems) -> _Plan | None:
     row = rows[0] if rows else None
     code = row.values["code"] if row else entity_code
     if row is not None and entity_code and entity_code != code:
-        problems.append(problem(row, "code", f"the workbook is for {code!r} but --entity {entity_code!r} was given"))
+        problems.append(problem(row, "code", f"the workbook is for entity {code!r}, not {entity_code!r}"))
         return None
     if code is None:
         problems.append(Problem(wb.source, 0, "entity", "the workbook has no entity sheet: name the entity "
@@ -310,17 +310,20 @@ def _write_records(session, wb, entity: Entity, imp: Import, member_ids, actor_i
             out.append(record)
             keys.append(key)
         prepared[order] = (columns + (["member_id"] if has_member else []), out, keys)
-    entry_keys = sorted(sums)
-    drafts = [EntryDraft(date=on, memo=f"{RECORD_MEMOS[RECORD_ORDER[order]]}汇总 {on.isoformat()}",
-                         source=f"import:{import_id}:{RECORD_ORDER[order]}:{on.isoformat()}",
-                         postings=merge_legs([PostingDraft(a, amount, p) for (a, p), amount in sums[(on, order)].items()]))
-              for on, order in entry_keys]
+    drafts, entry_keys = [], []
+    for on, order in sorted(sums):
+        legs = merge_legs([PostingDraft(a, amount, p) for (a, p), amount in sums[(on, order)].items()])
+        if legs:            # a day of zero-amount records (e.g. produce taken at price 0) posts nothing
+            entry_keys.append((on, order))
+            drafts.append(EntryDraft(date=on, memo=f"{RECORD_MEMOS[RECORD_ORDER[order]]}汇总 {on.isoformat()}",
+                                     source=f"import:{import_id}:{RECORD_ORDER[order]}:{on.isoformat()}",
+                                     postings=legs))
     entry_ids = dict(zip(entry_keys, post_entries(session, entity.book, drafts, actor_id=actor_id), strict=True))
     connection = session.connection()
     for order, (columns, rows, keys) in prepared.items():
         table = RECORD_MODELS[RECORD_ORDER[order]].__table__
         insert_raw(connection, table, [*columns, "entity_id", "import_id", "entry_id"],
-                   [(*row, entity_id, import_id, entry_ids[key]) for row, key in zip(rows, keys, strict=True)])
+                   [(*row, entity_id, import_id, entry_ids.get(key)) for row, key in zip(rows, keys, strict=True)])
     return len(drafts)
 
 

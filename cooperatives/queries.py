@@ -25,7 +25,7 @@ from cooperatives.models import (
     Subsidy,
 )
 from cooperatives.operations import RECORD_MODELS
-from ledger.db import money_sum
+from ledger.db import fixed_sum, money_sum
 from ledger.models import JournalEntry
 from ledger.queries import account_balances, member_balances
 
@@ -39,12 +39,12 @@ def entity_summary(session: Session, entity: Entity) -> dict:
         count, amount = session.execute(select(func.count(model.id), money_sum(model.amount))
                                         .where(model.entity_id == entity.id)).one()
         totals[kind] = {"count": count, "amount": amount}
-    land = session.execute(select(func.count(LandContract.id), func.coalesce(func.sum(LandContract.area_mu), 0))
+    land = session.execute(select(func.count(LandContract.id), fixed_sum(LandContract.area_mu))
                            .where(LandContract.entity_id == entity.id)).one()
     balances = account_balances(session, entity.book)
     entries = session.scalar(select(func.count(JournalEntry.id)).where(JournalEntry.book_id == entity.book_id))
     return {"members": members, "farmers": farmers, "totals": totals, "land_contracts": land[0],
-            "land_area": Decimal(int(land[1])).scaleb(-4), "entries": entries,
+            "land_area": land[1], "entries": entries,
             "cash": balances.get("101", Decimal("0.00")) + balances.get("102", Decimal("0.00"))}
 
 
@@ -76,13 +76,13 @@ def member_account(session: Session, entity: Entity, code: str) -> MemberAccount
                 if acc not in ("301",)}
     account = MemberAccount(member=member, balances=balances)
     account.deliveries = session.execute(
-        select(Delivery.product, Delivery.unit, func.sum(Delivery.quantity), money_sum(Delivery.amount))
+        select(Delivery.product, Delivery.unit, fixed_sum(Delivery.quantity), money_sum(Delivery.amount))
         .where(Delivery.member_id == member.id).group_by(Delivery.product, Delivery.unit)
         .order_by(Delivery.product)).all()
-    account.deliveries = [(p, u, Decimal(int(q)).scaleb(-3), a) for p, u, q, a in account.deliveries]
-    days, wages = session.execute(select(func.coalesce(func.sum(LaborRecord.days), 0), money_sum(LaborRecord.amount))
+    account.deliveries = [tuple(row) for row in account.deliveries]
+    days, wages = session.execute(select(fixed_sum(LaborRecord.days), money_sum(LaborRecord.amount))
                                   .where(LaborRecord.member_id == member.id)).one()
-    account.labor = (Decimal(int(days)).scaleb(-3), wages)
+    account.labor = (days, wages)
     account.capital = session.scalars(select(CapitalContribution).where(CapitalContribution.member_id == member.id)
                                       .order_by(CapitalContribution.date)).all()
     account.land = session.scalars(select(LandContract).where(LandContract.member_id == member.id)).all()
@@ -123,16 +123,15 @@ def year_contributions(session: Session, entity: Entity, year: int, *, prorate_l
                for m, hname, ename in rows}
     year_filter = lambda model: (model.entity_id == entity.id) & (model.date >= start) & (model.date <= end)  # noqa: E731
     for mid, product, unit, qty, amount in session.execute(
-            select(Delivery.member_id, Delivery.product, Delivery.unit, func.sum(Delivery.quantity),
+            select(Delivery.member_id, Delivery.product, Delivery.unit, fixed_sum(Delivery.quantity),
                    money_sum(Delivery.amount))
             .where(year_filter(Delivery)).group_by(Delivery.member_id, Delivery.product, Delivery.unit)):
         if mid in members:
-            members[mid]["trade"].append(("deliveries", product, _kg(Decimal(int(qty)).scaleb(-3), unit), amount))
+            members[mid]["trade"].append(("deliveries", product, _kg(qty, unit), amount))
     for mid, product, unit, qty, amount in session.execute(
-            select(Sale.member_id, Sale.product, Sale.unit, func.sum(Sale.quantity), money_sum(Sale.amount))
+            select(Sale.member_id, Sale.product, Sale.unit, fixed_sum(Sale.quantity), money_sum(Sale.amount))
             .where(year_filter(Sale), Sale.member_id.is_not(None)).group_by(Sale.member_id, Sale.product, Sale.unit)):
         if mid in members:
-            qty = Decimal(int(qty)).scaleb(-3) if qty is not None else None
             members[mid]["trade"].append(("sales", product, _kg(qty, unit), amount))
     for mid, item, amount in session.execute(
             select(InputSupply.member_id, InputSupply.item, money_sum(InputSupply.amount))
@@ -146,10 +145,10 @@ def year_contributions(session: Session, entity: Entity, year: int, *, prorate_l
         if mid in members:
             members[mid]["capital"].append((form, amount))
     for mid, days in session.execute(
-            select(LaborRecord.member_id, func.sum(LaborRecord.days)).where(year_filter(LaborRecord))
+            select(LaborRecord.member_id, fixed_sum(LaborRecord.days)).where(year_filter(LaborRecord))
             .group_by(LaborRecord.member_id)):
         if mid in members:
-            members[mid]["labor_days"] = Decimal(int(days)).scaleb(-3)
+            members[mid]["labor_days"] = days
     year_days = (end - start).days + 1
     for contract in session.scalars(select(LandContract).where(
             LandContract.entity_id == entity.id, LandContract.start_on <= end,

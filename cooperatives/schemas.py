@@ -15,7 +15,7 @@ _TYPES = {"date": fields.Date, "int": fields.Integer, "bool": fields.Boolean}
 class SpecSchema(Schema):
     """Base of the generated record schemas: validation is delegated to the workbook rules."""
 
-    kind: str = ""
+    record_kind: str = ""     # the sheet this schema validates (not a field: subsidies have a ``kind`` column)
 
     def load(self, data, *, many=None, partial=None, unknown=None, **kwargs):  # noqa: D102
         if not isinstance(data, dict):
@@ -31,7 +31,7 @@ class SpecSchema(Schema):
             elif value is not None and not isinstance(value, str):
                 raise ValidationError({key: ["must be a string, a number or a boolean"]})
             raw[key] = value
-        values, problems = parse_form(self.kind, raw)
+        values, problems = parse_form(self.record_kind, raw)
         if problems:
             errors: dict[str, list[str]] = {}
             for p in problems:
@@ -52,7 +52,7 @@ def _field_for(column):
 def record_schema(kind: str) -> type[Schema]:
     spec = SHEETS[kind]
     attrs = {column.name: _field_for(column) for column in spec.columns}
-    attrs["kind"] = kind
+    attrs["record_kind"] = kind
     return type(f"{kind.title().replace('_', '')}InputSchema", (SpecSchema,), attrs)
 
 

@@ -103,14 +103,20 @@ def writer(engine: Engine) -> Engine:
     return engine.execution_options(sqlite_immediate=True)
 
 
-def money_sum(expr):
-    """``SUM(expr)`` over fen columns, 0 when there are no rows, read back as exact Decimal yuan.
+def fixed_sum(column, type_=None):
+    """``SUM(column)`` (0 when there are no rows), read back through the column's exact type.
 
-    (PostgreSQL returns SUM(bigint) as numeric and SQLite as integer; the Money type reads both.)
+    SQLite returns SUM of integers as an integer and PostgreSQL SUM(bigint) as numeric; the Fixed type
+    reads both as the exact Decimal, so results must not be scaled again by the caller.
     """
     from sqlalchemy import func, type_coerce
 
-    return type_coerce(func.coalesce(func.sum(expr), 0), Money)
+    return type_coerce(func.coalesce(func.sum(column), 0), type_ or column.type)
+
+
+def money_sum(expr):
+    """``SUM(expr)`` over fen, read back as exact Decimal yuan (for expressions, e.g. CASE, too)."""
+    return fixed_sum(expr, Money)
 
 
 def raw_converters(table, columns, dialect_name: str) -> list:

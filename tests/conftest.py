@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -17,6 +18,12 @@ import cooperatives.models  # noqa: F401  (registers tables)
 import payouts.models  # noqa: F401
 from ledger.db import Base, make_engine
 from ledger.operations import create_book
+
+# Property tests may run beside a database suite on a loaded 2-core machine: no timing health checks
+# (speed is measured under bench/, never asserted in tests). Failures print a reproducible example.
+settings.register_profile("coopledger", deadline=None, suppress_health_check=[HealthCheck.too_slow],
+                          print_blob=True)
+settings.load_profile("coopledger")
 
 
 def pytest_addoption(parser):

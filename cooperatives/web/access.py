@@ -16,6 +16,7 @@ from __future__ import annotations
 from flask import abort
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from cooperatives.models import Entity
 from ledger.web.support import PUBLIC, STAFF, Rule, get_session, rule  # noqa: F401 (re-exported)
@@ -45,8 +46,15 @@ def entity_or_404(code: str, *, write: bool = False) -> Entity:
     return entity
 
 
+def may_write(code: str) -> bool:
+    """Whether the current user may change entity ``code`` (for templates: show the write links or not)."""
+    entity = get_session().scalar(select(Entity).where(Entity.code == code))
+    return entity is not None and current_user.is_authenticated and can_write_entity(current_user, entity)
+
+
 def visible_entities(user):
-    stmt = select(Entity).order_by(Entity.code)
+    """The entities ``user`` may read, with their township and village loaded (no query per row)."""
+    stmt = select(Entity).options(joinedload(Entity.township), joinedload(Entity.village)).order_by(Entity.code)
     if user.role == "accountant":
         stmt = stmt.where(Entity.id == user.entity_id)
     elif user.role == "auditor":

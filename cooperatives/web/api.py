@@ -2,30 +2,25 @@
 
 Scripts authenticate with ``Authorization: Bearer <token>`` (tokens from ``coopledger`` or the admin);
 session cookies are not accepted here, which is why the API needs no CSRF token. Errors are
-``{"errors": {field: [messages]}}`` with a 4xx status.
+``{"errors": {field: [messages]}}`` with a 4xx status. Bodies are validated by the import workbook's
+rules and written through the same functions as the pages (:mod:`cooperatives.web.writes`).
 """
 
 from __future__ import annotations
 
-from flask import abort, g, jsonify, request
+from decimal import Decimal
+
+from flask import abort, g, jsonify, render_template, request
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Api, Blueprint
 from marshmallow import ValidationError
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import HTTPException
 
-from cooperatives.importer import ImportRefused, import_workbook
 from cooperatives.models import LandContract, Member
-from cooperatives.operations import (
-    RECORD_MODELS,
-    RecordError,
-    ensure_village,
-    record,
-    record_land_contract,
-    register_household,
-    register_member,
-)
+from cooperatives.operations import RECORD_MODELS
 from cooperatives.schemas import (
     RECORD_INPUT_SCHEMAS,
     EntitySchema,
@@ -35,14 +30,18 @@ from cooperatives.schemas import (
 )
 from cooperatives.users import user_for_token
 from cooperatives.web.access import entity_or_404, visible_entities
-from cooperatives.workbook import WorkbookError, read_workbook
-from ledger.errors import LedgerError
+from cooperatives.web.display import MONEY_COLUMNS, PRICE_COLUMNS
+from cooperatives.web.writes import ImportFailed, Refused, enrol, import_upload, parse_member, post_values
+from ledger.i18n import N_
+from ledger.models import JournalEntry
 from ledger.money import fmt
 from ledger.queries import trial_balance
 from ledger.web.support import ALL_USERS, STAFF, get_session, rule
 
 blp = Blueprint("api", __name__, url_prefix="/api/v1", description="coopledger API")
 PAGE = 100
+WRITERS = ("admin", "accountant")
+HIDDEN_COLUMNS = ("entity_id", "import_id", "member_id", "entry_id")
 
 
 def error(status: int, errors: dict):
@@ -63,22 +62,32 @@ def _authenticate():
     return None
 
 
-def _dump_record(kind: str, row) -> dict:
-    out = {}
-    for column in row.__table__.columns.keys():
-        if column in ("entity_id", "import_id", "member_id", "entry_id"):
-            continue
-        value = getattr(row, column)
-        if hasattr(value, "isoformat"):
-            value = value.isoformat()
-        elif value.__class__.__name__ == "Decimal":
-            value = fmt(value) if column in ("amount", "rate", "base_rent_per_mu") else str(value.normalize())
-        out[column] = value
+def _json_value(column: str, value):
+    """Amounts as strings with two decimals; unit prices with at least two; other numbers exact."""
+    if isinstance(value, Decimal):
+        if column in MONEY_COLUMNS:
+            return fmt(value)
+        if column in PRICE_COLUMNS:
+            return fmt(value) if value == value.quantize(Decimal("0.01")) else format(value.normalize(), "f")
+        return format(value.normalize(), "f")
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def _dump_record(kind: str, row, vouchers: dict[int, str]) -> dict:
+    out = {c: _json_value(c, getattr(row, c)) for c in row.__table__.columns.keys() if c not in HIDDEN_COLUMNS}
     if getattr(row, "member", None) is not None:
         out["member"] = row.member.code
-    out["entry_id"] = row.entry_id if kind != "land" else None
+    out["entry_id"] = row.entry_id
+    out["voucher"] = vouchers.get(row.entry_id)
     out["kind"] = kind
     return out
+
+
+def _vouchers(session, rows) -> dict[int, str]:
+    ids = [r.entry_id for r in rows if r.entry_id]
+    if not ids:
+        return {}
+    return {e.id: e.voucher for e in session.scalars(select(JournalEntry).where(JournalEntry.id.in_(ids)))}
 
 
 @blp.route("/entities")
@@ -101,36 +110,36 @@ def get_entity(code: str):
 @rule(*STAFF, scope="entity")
 def list_members(code: str):
     entity = entity_or_404(code)
-    return get_session().scalars(select(Member).where(Member.entity_id == entity.id).order_by(Member.member_no)).all()
+    return get_session().scalars(
+        select(Member).options(joinedload(Member.household), joinedload(Member.member_entity))
+        .where(Member.entity_id == entity.id).order_by(Member.member_no)).all()
+
+
+class MemberBodySchema(MemberInputSchema):
+    """A household and its membership, validated by the import rules of the households and members sheets."""
+
+    def load(self, data, *, many=None, partial=None, unknown=None, **kwargs):  # noqa: D102
+        if not isinstance(data, dict):
+            raise ValidationError({"_schema": ["expected a JSON object"]})
+        raw = {k: ("yes" if v else "no") if isinstance(v, bool) else ("" if v is None else str(v))
+               for k, v in data.items() if k in self.fields}
+        errors = parse_member(raw)[1]
+        if errors:
+            raise ValidationError(errors)
+        return raw
 
 
 @blp.route("/entities/<code>/members", methods=["POST"])
-@blp.arguments(MemberInputSchema)
+@blp.arguments(MemberBodySchema)
 @blp.response(201, MemberSchema)
-@rule("admin", "accountant", write=True, scope="entity")
+@rule(*WRITERS, write=True, scope="entity")
 def create_member(data, code: str):
+    """Register a household (unless already registered in this township) and make it a member."""
     entity = entity_or_404(code, write=True)
-    session = get_session()
     try:
-        village = ensure_village(session, entity.township, data["village"])
-        from cooperatives.models import Household
-
-        if session.scalar(select(Household.id).where(Household.code == data["code"])) is None:
-            register_household(session, code=data["code"], head_name=data["head_name"], village=village,
-                               phone=data.get("phone"), id_number=data.get("id_number"),
-                               bank_account=data.get("bank_account"), monitoring=data.get("monitoring") or "none",
-                               actor_id=current_user.id)
-        member = register_member(session, entity, code=data["code"], member_no=data["member_no"],
-                                 joined_on=data["joined_on"], left_on=data.get("left_on"),
-                                 farmer=data.get("farmer", True), actor_id=current_user.id)
-        session.commit()
-    except RecordError as exc:
-        session.rollback()
-        abort(error(422, {exc.field: [str(exc)]}))
-    except IntegrityError:
-        session.rollback()
-        abort(error(409, {"member_no": ["member number or household already registered"]}))
-    return member
+        return enrol(get_session(), entity, data, actor_id=current_user.id)
+    except Refused as exc:
+        abort(error(422, exc.errors))
 
 
 def _record_routes(kind: str) -> None:
@@ -142,29 +151,26 @@ def _record_routes(kind: str) -> None:
         entity = entity_or_404(code)
         page = max(request.args.get("page", 1, type=int), 1)
         session = get_session()
-        rows = session.scalars(select(model).where(model.entity_id == entity.id).order_by(model.id)
-                               .limit(PAGE).offset((page - 1) * PAGE)).all()
+        stmt = select(model).where(model.entity_id == entity.id)
+        if hasattr(model, "member"):
+            stmt = stmt.options(joinedload(model.member))
+        rows = session.scalars(stmt.order_by(model.id).limit(PAGE).offset((page - 1) * PAGE)).all()
         total = session.scalar(select(func.count(model.id)).where(model.entity_id == entity.id))
-        return {"records": [_dump_record(kind, r) for r in rows], "page": page, "total": total}
+        vouchers = _vouchers(session, rows)
+        return {"records": [_dump_record(kind, r, vouchers) for r in rows], "page": page, "total": total}
 
-    @rule("admin", "accountant", write=True, scope="entity")
+    @rule(*WRITERS, write=True, scope="entity")
     def create_view(data, code: str):
         entity = entity_or_404(code, write=True)
         session = get_session()
         try:
-            row = (record_land_contract(session, entity, data, actor_id=current_user.id) if kind == "land"
-                   else record(session, entity, kind, data, actor_id=current_user.id))
-            session.commit()
-        except RecordError as exc:
-            session.rollback()
-            abort(error(422, {exc.field: [str(exc)]}))
-        except (LedgerError, IntegrityError) as exc:
-            session.rollback()
-            abort(error(409, {"_schema": [str(exc).splitlines()[0]]}))
-        return _dump_record(kind, row), 201
+            row = post_values(session, entity, kind, data, actor_id=current_user.id)
+        except Refused as exc:
+            abort(error(422, exc.errors))
+        return _dump_record(kind, row, _vouchers(session, [row])), 201
 
     list_view.__name__, create_view.__name__ = f"list_{kind}", f"create_{kind}"
-    list_view.__doc__ = f"List {kind} records of an entity (100 per page)."
+    list_view.__doc__ = f"List {kind} records of an entity ({PAGE} per page, ``?page=``)."
     create_view.__doc__ = f"Record one {kind} entry and post it to the ledger."
     blp.route(f"/entities/<code>/{kind}", methods=["GET"], endpoint=f"list_{kind}")(list_view)
     blp.route(f"/entities/<code>/{kind}", methods=["POST"], endpoint=f"create_{kind}")(
@@ -185,33 +191,18 @@ def get_trial_balance(code: str):
 
 
 @blp.route("/entities/<code>/imports", methods=["POST"])
-@rule("admin", "accountant", write=True, scope="entity")
+@rule(*WRITERS, write=True, scope="entity")
 def create_import(code: str):
-    """Import an .xlsx workbook sent as multipart field ``workbook``; ``?dry_run=1`` checks only."""
-    import tempfile
-    from pathlib import Path
-
+    """Import an .xlsx workbook (or .csv files) sent as multipart field ``workbook``; ``?dry_run=1`` checks only."""
     entity = entity_or_404(code, write=True)
-    upload = request.files.get("workbook")
-    if upload is None:
+    files = [f for f in request.files.getlist("workbook") if f.filename]
+    if not files:
         return error(422, {"workbook": ["send the .xlsx file as multipart field 'workbook'"]})
-    session = get_session()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "upload.xlsx"
-        upload.save(path)
-        try:
-            result = import_workbook(session, read_workbook(path), entity_code=entity.code,
-                                     actor_id=current_user.id, dry_run=request.args.get("dry_run") == "1")
-        except WorkbookError as exc:
-            session.rollback()
-            return error(422, {"workbook": [str(p) for p in exc.problems]})
-        except ImportRefused as exc:
-            session.rollback()
-            return error(409, {"workbook": [str(exc)]})
-    if result.dry_run:
-        session.rollback()
-    else:
-        session.commit()
+    try:
+        result = import_upload(get_session(), entity, files, actor_id=current_user.id,
+                               dry_run=request.args.get("dry_run") == "1")
+    except ImportFailed as exc:
+        return error(exc.status, {"workbook": exc.lines})
     return {"entity": result.entity_code, "import": result.import_id, "counts": result.counts,
             "vouchers": result.entries, "dry_run": result.dry_run}, (200 if result.dry_run else 201)
 
@@ -228,29 +219,47 @@ def init_api(app, csrf) -> None:
         "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
     api.register_blueprint(blp)
     csrf.exempt(blp)
-
-    @app.errorhandler(422)
-    @app.errorhandler(400)
-    def _validation_error(exc: HTTPException):
-        if not request.path.startswith("/api/"):
-            return exc
-        messages = getattr(exc, "data", {}).get("messages") if hasattr(exc, "data") else None
-        if messages:
-            flat: dict[str, list[str]] = {}
-            for location in messages.values():
-                for field, msgs in location.items():
-                    flat.setdefault(field, []).extend(msgs if isinstance(msgs, list) else [str(msgs)])
-            return error(exc.code, flat)
-        return error(exc.code, {"_schema": [exc.description or exc.name]})
-
-    for status in (401, 403, 404, 405, 409, 413):
+    for status in (400, 401, 403, 404, 405, 409, 413, 422, 429):
         app.register_error_handler(status, _json_or_page)
+
+
+def _flatten(messages) -> dict[str, list[str]]:
+    """webargs' ``{location: {field: [messages]}}`` (or ``{location: [messages]}``) as ``{field: [messages]}``."""
+    flat: dict[str, list[str]] = {}
+    for location in messages.values():
+        items = location.items() if isinstance(location, dict) else [("_schema", location)]
+        for field, msgs in items:
+            if isinstance(msgs, dict):   # nested: a list's items or a nested object's fields
+                msgs = [f"{k}: {m}" for k, ms in msgs.items() for m in (ms if isinstance(ms, list) else [ms])]
+            flat.setdefault(str(field), []).extend(str(m) for m in (msgs if isinstance(msgs, list) else [msgs]))
+    return flat
+
+
+PAGE_ERRORS = {
+    400: (N_("Bad request"),
+          N_("The form could not be accepted (it may have expired). Go back, reload the page and try again.")),
+    401: (N_("Please sign in"), N_("Sign in to see this page.")),
+    403: (N_("Not allowed"), N_("Your account may not do this.")),
+    404: (N_("Not found"), N_("There is no such page, or it is not yours to see.")),
+    405: (N_("Not allowed"), N_("This page cannot be used that way.")),
+    409: (N_("Conflict"), N_("This was done already.")),
+    413: (N_("File too large"), N_("The file is too large to upload.")),
+    422: (N_("Please check the input"), N_("Some values are not right.")),
+    429: (N_("Too many attempts"), N_("Too many attempts. Please wait a minute and try again.")),
+}
 
 
 def _json_or_page(exc: HTTPException):
     if request.path.startswith("/api/"):
+        messages = getattr(exc, "data", {}).get("messages") if hasattr(exc, "data") else None
+        if messages:
+            return error(exc.code, _flatten(messages))
         return error(exc.code, {"_schema": [exc.description or exc.name]})
-    return exc
+    title, message = PAGE_ERRORS.get(exc.code, (exc.name, exc.description or ""))
+    response = exc.get_response()
+    response.set_data(render_template("error.html", code=exc.code, title=_(title), message=_(message)))
+    response.content_type = "text/html; charset=utf-8"
+    return response
 
 
 __all__ = ["init_api", "ValidationError"]

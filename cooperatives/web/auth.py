@@ -5,15 +5,22 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from cooperatives.users import authenticate
-from ledger.web.support import PUBLIC, get_session, rule
+from cooperatives.web.display import safe_next
+from ledger.web.support import ALL_USERS, PUBLIC, get_session, rule
 
 bp = Blueprint("auth", __name__)
+#: failed sign-ins are limited per client address (storage: RATELIMIT_STORAGE_URI, e.g. Redis in production)
+limiter = Limiter(key_func=get_remote_address)
+LOGIN_LIMIT = "10 per minute;50 per hour"
+bp.record_once(lambda state: limiter.init_app(state.app))
 
 
 class LoginForm(FlaskForm):
@@ -21,14 +28,9 @@ class LoginForm(FlaskForm):
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
 
 
-def _safe_next(target: str | None) -> str | None:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
-
-
 @bp.route("/login", methods=["GET", "POST"])
 @rule(*PUBLIC, scope="public")
+@limiter.limit(LOGIN_LIMIT, methods=["POST"], deduct_when=lambda response: response.status_code == 401)
 def login():
     form = LoginForm()
     if form.validate_on_submit():
@@ -40,13 +42,17 @@ def login():
         db.commit()
         session.clear()                      # rotate: nothing from before login survives
         login_user(user)
-        return redirect(_safe_next(request.args.get("next")) or url_for("home.index"))
+        return redirect(safe_next(request.args.get("next")) or url_for("home.index"))
     return render_template("auth/login.html", form=form)
 
 
 @bp.route("/logout", methods=["POST"])
-@rule("admin", "accountant", "auditor", "member", scope="any")
+@rule(*ALL_USERS, scope="any")
 def logout():
+    # Sessions live in a signed cookie, so clearing it here would not stop a copy of the cookie from
+    # working: bumping the session version (part of the login id) ends every session of this user.
+    current_user.session_version += 1
+    get_session().commit()
     logout_user()
     session.clear()
     flash(_("You have signed out."))

@@ -260,3 +260,27 @@ def test_close_year_prints_the_surplus_statement_and_refuses_later_records(sessi
     result = cli("import", xlsx(late), "--entity", "WX")
     assert result.exit_code == 1 and "2025 is closed" in result.stderr
     assert account_balance(session, get_book(session, "WX"), "501") == 0     # income closed into 331 → 332
+
+
+def test_quantity_and_labour_bases_come_from_the_books(session, cli, xlsx, policy_file):
+    """200 斤 is 100 kg: M1 and M2 delivered the same weight. Labour 3 days vs 1 day.
+    S = 10,700 − 300 (deliveries) − 400 (labour) = 10,000 → 5,000 by kg 1:1, 5,000 by days 3:1."""
+    wb = {
+        "entity": [["code", "name", "kind", "township"], ["QL", "数量合作社", "land_coop", "测试乡"]],
+        "households": [["code", "head_name", "village"], ["M1", "一", "一村"], ["M2", "二", "一村"]],
+        "members": [["member", "member_no", "joined_on"], ["M1", 1, "2020-01-01"], ["M2", 2, "2020-01-01"]],
+        "deliveries": [["date", "member", "product", "quantity", "unit", "unit_price"],
+                       ["2025-05-01", "M1", "稻谷", "200", "jin", "1"], ["2025-05-01", "M2", "稻谷", "100", "kg", "1"],
+                       ["2025-05-02", "M2", "稻草", "50", "kg", "0"]],          # taken at price 0: posts nothing
+        "labor": [["date", "member", "days", "rate"], ["2025-06-01", "M1", "3", "100"], ["2025-06-01", "M2", "1", "100"]],
+        "sales": [["date", "buyer", "product", "amount"], ["2025-10-01", "粮站", "稻谷", "10700"]],
+    }
+    imported = cli("import", xlsx(wb))
+    assert imported.exit_code == 0, imported.output
+    run = distribute(cli, "QL", 2025, policy_file(
+        '[[pools]]\nname = "weight"\npct = "50"\nbasis = "transactions"\nmeasure = "quantity"\n'
+        'products = { "稻谷" = "1" }\n[[pools]]\nname = "work"\npct = "50"\nbasis = "labor"\n'))
+    assert run["surplus"] == "10000.00"
+    assert [(p["name"], p["basis_total"]) for p in run["pools"]] == [("weight", "200.00"), ("work", "4.00")]
+    assert [[(ln["basis"], ln["amount"]) for ln in m["lines"]] for m in run["members"]] == [
+        [("100.00", "2500.00"), ("3.00", "3750.00")], [("100.00", "2500.00"), ("1.00", "1250.00")]]
