@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml
 system:
 	@bash scripts/system-deps.sh
 
+# .po -> .mo (the .mo files are built here, never committed; scripts/i18n.sh has extract/check)
 translations: $(STAMP)
-	@if [ -n "$(CATALOGS)" ]; then $(BIN)/pybabel compile -q -d payouts/translations -f; fi
+	@if [ -n "$(CATALOGS)" ]; then $(BIN)/pybabel -q compile -d payouts/translations; fi
 
 install: system $(STAMP) translations
 

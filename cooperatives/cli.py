@@ -1,4 +1,4 @@
-"""Cooperative commands: import a workbook, load the demo world, manage users."""
+"""Cooperative commands: import a workbook, manage users."""
 
 from __future__ import annotations
 
@@ -37,19 +37,6 @@ def import_command(path: str, entity_code: str | None, dry_run: bool):
     what = ", ".join(f"{kind} {n}" for kind, n in sorted(result.counts.items()))
     verb = "would import" if dry_run else "imported"
     click.echo(f"{result.entity_code}: {verb} {what}" + ("" if dry_run else f"; {result.entries} vouchers posted"))
-
-
-@coop_cli.command("demo")
-def demo_command():
-    """Load the demo world (idempotent) and print one login per role."""
-    from cooperatives.demo import DEMO_LOGINS, load_demo
-
-    session = get_session()
-    created = load_demo(session)
-    session.commit()
-    click.echo("Demo world loaded." if created else "Demo world was already loaded.")
-    for role, username, password, note in DEMO_LOGINS:
-        click.echo(f"  {role:<11} {username:<14} {password:<14} {note}")
 
 
 @coop_cli.command("create-user")

@@ -1,7 +1,9 @@
-"""The demo world: a vine-tea farmer cooperative with a full year of activity, loaded through the
+"""The demo cooperative: a vine-tea farmer cooperative with a full year of activity, loaded through the
 real import path (a generated CSV workbook), plus one login per role.
 
-Deterministic (fixed seed) and idempotent (an entity that exists is not loaded again).
+Deterministic (fixed seed) and idempotent (an entity that exists is not loaded again). The whole demo
+world — this cooperative's distribution, a cluster project owned by nine village collectives and a
+land-share cooperative — is ``payouts.demo.load_demo_world``, which builds on the helpers here.
 
 金果坪藤茶种植专业合作社 (JGP-TEA), 金果坪乡: 80 households in 茶园村 and 溪口村, about 230 亩 of
 land-share contracts at 600 元/亩, a year (2025) of fresh-leaf deliveries in 斤, labour days, fertiliser
@@ -20,7 +22,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cooperatives.importer import import_workbook
+from cooperatives.importer import ImportResult, import_workbook
 from cooperatives.models import Entity, Household, Township
 from cooperatives.users import create_user
 from cooperatives.workbook import read_workbook
@@ -42,14 +44,24 @@ DEMO_LOGINS = (
 )
 
 
-def _id_number(rng: random.Random, birth: dt.date, seq: int) -> str:
-    body = f"430821{birth:%Y%m%d}{seq:03d}"
+def id_number(birth: dt.date, seq: int, county: str = "430821") -> str:
+    """A well-formed 18-digit resident ID number (GB 11643 check digit) for a made-up person."""
+    body = f"{county}{birth:%Y%m%d}{seq % 1000:03d}"
     weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
     check = "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
     return body + check
 
 
-def _day(rng: random.Random, start_month: int, end_month: int) -> dt.date:
+def person_name(rng: random.Random, used: set[str], surnames: str = SURNAMES) -> str:
+    """A household head's name not yet in ``used`` (and added to it)."""
+    while True:
+        name = rng.choice(surnames) + rng.choice(GIVEN)
+        if name not in used:
+            used.add(name)
+            return name
+
+
+def day(rng: random.Random, start_month: int, end_month: int) -> dt.date:
     start = dt.date(YEAR, start_month, 1).toordinal()
     end = dt.date(YEAR, end_month, 28).toordinal()
     return dt.date.fromordinal(rng.randint(start, end))
@@ -65,18 +77,14 @@ def tea_workbook(rng: random.Random) -> dict[str, list[dict]]:
     used_names = set()
     for i in range(1, 81):
         code = f"JGP-H{i:03d}"
-        while True:
-            name = rng.choice(SURNAMES) + rng.choice(GIVEN)
-            if name not in used_names:
-                used_names.add(name)
-                break
+        name = person_name(rng, used_names)
         if i == 1:
             name = "王大山"
         birth = dt.date(rng.randint(1950, 1990), rng.randint(1, 12), rng.randint(1, 28))
         monitoring = rng.choices(["none", "unstable", "marginal", "hardship"], [88, 6, 4, 2])[0]
         sheets["households"].append({
             "code": code, "head_name": name, "village": VILLAGES[i % 2], "phone": f"13{rng.randint(100000000, 999999999)}",
-            "id_number": _id_number(rng, birth, i), "bank_account": f"621799{rng.randint(10**12, 10**13 - 1)}",
+            "id_number": id_number(birth, i), "bank_account": f"621799{rng.randint(10**12, 10**13 - 1)}",
             "monitoring": monitoring, "poverty_exited": "yes" if rng.random() < 0.2 else "no"})
         sheets["members"].append({"member": code, "member_no": i, "joined_on": "2019-03-15" if i <= 60 else "2023-02-01",
                                   "farmer": "no" if i in (79, 80) else "yes"})
@@ -94,22 +102,22 @@ def tea_workbook(rng: random.Random) -> dict[str, list[dict]]:
         for _ in range(rng.randint(12, 24)):
             qty = Decimal(rng.randint(30, 240))
             grade, price = rng.choice([("一级", "5.60"), ("二级", "4.20")])
-            sheets["deliveries"].append({"date": _day(rng, 4, 10).isoformat(), "member": code, "product": "藤茶鲜叶",
+            sheets["deliveries"].append({"date": day(rng, 4, 10).isoformat(), "member": code, "product": "藤茶鲜叶",
                                          "grade": grade, "quantity": str(qty), "unit": "jin", "unit_price": price,
                                          "paid": "no" if rng.random() < 0.1 else "yes"})
         if rng.random() < 0.4:
             for _ in range(rng.randint(1, 4)):
-                sheets["labor"].append({"date": _day(rng, 3, 11).isoformat(), "member": code, "worker": "",
+                sheets["labor"].append({"date": day(rng, 3, 11).isoformat(), "member": code, "worker": "",
                                         "days": str(rng.randint(2, 8)), "rate": "120", "task": rng.choice(["采茶", "制茶", "除草"])})
         if rng.random() < 0.6:
-            sheets["inputs"].append({"date": _day(rng, 2, 5).isoformat(), "member": code, "item": "有机肥",
+            sheets["inputs"].append({"date": day(rng, 2, 5).isoformat(), "member": code, "item": "有机肥",
                                      "amount": f"{rng.randint(3, 15) * 100}.00", "on_credit": "yes"})
         if rng.random() < 0.1:
-            sheets["advances"].append({"date": _day(rng, 6, 9).isoformat(), "member": code,
+            sheets["advances"].append({"date": day(rng, 6, 9).isoformat(), "member": code,
                                        "amount": f"{rng.randint(5, 20) * 100}.00", "note": "农忙借支"})
     buyers = ("湘西茶业有限公司", "张家界土家风情食品公司", "长沙绿源商贸", "电商直播渠道")
     for n in range(1, 41):
-        sheets["sales"].append({"date": _day(rng, 5, 12).isoformat(), "buyer": rng.choice(buyers), "product": "藤茶干茶",
+        sheets["sales"].append({"date": day(rng, 5, 12).isoformat(), "buyer": rng.choice(buyers), "product": "藤茶干茶",
                                 "quantity": str(rng.randint(300, 900)), "unit": "kg",
                                 "amount": f"{rng.randint(32000, 52000)}.00", "invoice_no": f"FP2025{n:04d}"})
     for month in range(1, 13):
@@ -138,14 +146,18 @@ def write_csv_workbook(sheets: dict[str, list[dict]], folder: Path) -> Path:
     return folder
 
 
+def import_sheets(session: Session, sheets: dict[str, list[dict]], name: str) -> ImportResult:
+    """Import ``sheets`` the way an accountant would: written as a CSV workbook folder, read and checked
+    by ``read_workbook``, loaded by ``import_workbook``. Flushes only."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return import_workbook(session, read_workbook(write_csv_workbook(sheets, Path(tmp) / name)))
+
+
 def load_demo(session: Session) -> bool:
-    """Load the demo world unless it is there already. Returns whether anything was loaded."""
+    """Load the demo cooperative unless it is there already. Returns whether anything was loaded."""
     if session.scalar(select(Entity.id).where(Entity.code == TEA)) is not None:
         return False
-    rng = random.Random(20251231)
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = write_csv_workbook(tea_workbook(rng), Path(tmp) / "jgp-tea-2025")
-        import_workbook(session, read_workbook(folder))
+    import_sheets(session, tea_workbook(random.Random(20251231)), "jgp-tea-2025")
     _create_logins(session)
     return True
 

@@ -95,7 +95,20 @@ def _register_blueprints(app: Flask) -> None:
 
     for bp in (auth.bp, home.bp, records.bp, ledger_views.bp):
         app.register_blueprint(bp)
+    app.register_blueprint(__import__("payouts.web.reports", fromlist=["bp"]).bp)   # statutory statements
+    from payouts.web import api as runs_api  # distribution policy and runs
+    from payouts.web import policies, runs
+
+    app.register_blueprint(policies.bp)
+    app.register_blueprint(runs.bp)
+    from payouts.web import statements  # household statements, verification, receipts, objections
+
+    app.register_blueprint(statements.bp)
+    from payouts.web import jobs  # statement PDF batches started from the web
+
+    app.register_blueprint(jobs.bp)
     coop_api.init_api(app, csrf)
+    runs_api.init_runs_api(app, csrf)
 
 
 def _register_cli(app: Flask) -> None:

@@ -84,6 +84,8 @@ class PayoutRun(Base):
     posted_by: Mapped[int | None] = mapped_column(Integer)
     published_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     notice_until: Mapped[dt.date | None] = mapped_column(Date)
+    #: verification code printed on the public notice list (公示表)
+    notice_code: Mapped[str | None] = mapped_column(String(20), unique=True)
     #: set on a reversing run: the run it undoes
     reverses_id: Mapped[int | None] = mapped_column(ForeignKey("payout_runs.id"), unique=True)
 
@@ -113,3 +115,94 @@ class PayoutMember(Base):
     deductions: Mapped[Decimal] = mapped_column(Money)
     net: Mapped[Decimal] = mapped_column(Money)
     paid: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
+
+
+class StatementSnapshot(Base):
+    """One household's statement of one run, frozen when the run is posted.
+
+    ``data`` holds every figure and sentence the statement shows (household and entity as they were,
+    contributions by channel, each line with its formula in Chinese and English, deductions, net, the
+    net in capital numerals), so the statement renders the same years later whatever changes since.
+    ``digest`` is sha256 of ``data``; ``code`` is the verification code printed on the statement.
+    """
+
+    __tablename__ = "payout_statements"
+    __table_args__ = (UniqueConstraint("run_id", "member_code"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("payout_runs.id"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("coop_members.id"), index=True)
+    member_code: Mapped[str] = mapped_column(String(40))
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("coop_households.id"), index=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    data: Mapped[str] = mapped_column(Text)
+    digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    #: the household confirmed receipt (on the phone page)
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    run: Mapped[PayoutRun] = relationship()
+
+    @property
+    def content(self) -> dict:
+        return json.loads(self.data)
+
+
+class Objection(Base):
+    """A household's objection to a line of its statement during the notice period, and the answer."""
+
+    __tablename__ = "payout_objections"
+    __table_args__ = (CheckConstraint("status IN ('open', 'answered')", name="status"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    statement_id: Mapped[int] = mapped_column(ForeignKey("payout_statements.id"), index=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("payout_runs.id"), index=True)
+    line: Mapped[str] = mapped_column(String(100))       # pool name, "deductions" or "total"
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_by: Mapped[int | None] = mapped_column(Integer)
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    answered_by: Mapped[int | None] = mapped_column(Integer)
+
+    statement: Mapped[StatementSnapshot] = relationship()
+
+
+class Receipt(Base):
+    """A payout paid to a household: bank transfer, cash against signature/thumbprint, or mobile."""
+
+    __tablename__ = "payout_receipts"
+    __table_args__ = (CheckConstraint("method IN ('bank', 'cash', 'mobile')", name="method"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    statement_id: Mapped[int] = mapped_column(ForeignKey("payout_statements.id"), index=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("payout_runs.id"), index=True)
+    date: Mapped[dt.date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    method: Mapped[str] = mapped_column(String(10))
+    reference: Mapped[str | None] = mapped_column(String(100))
+    #: for cash: the paper roll was signed or thumb-printed (签字/手印)
+    signed: Mapped[bool] = mapped_column(default=False)
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
+    recorded_by: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class RenderJob(Base):
+    """A batch of statement PDFs being rendered (started from the web or the CLI), with its progress."""
+
+    __tablename__ = "payout_render_jobs"
+    __table_args__ = (CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name="status"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("payout_runs.id"), index=True)
+    status: Mapped[str] = mapped_column(String(10), default="queued")
+    locale: Mapped[str] = mapped_column(String(10), default="zh_Hans_CN")
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    out_dir: Mapped[str] = mapped_column(String(300))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[int | None] = mapped_column(Integer)

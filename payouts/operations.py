@@ -33,6 +33,7 @@ from payouts.models import IN_FORCE, PayoutMember, PayoutRun, PolicyVersion
 from payouts.policy import Policy, parse_policy
 from payouts.rules import MemberInput, RunInput, Trade, compute_run
 from payouts.snapshot import input_to_json, result_from_json, result_to_json
+from payouts.statements.context import build_statements
 from payouts.transitions import next_state
 
 
@@ -104,10 +105,11 @@ def close_year(session: Session, entity: Entity, year: int, *, actor_id: int | N
         post_entries(session, book, drafts, actor_id=actor_id)
         begin_closing(session, book, year, actor_id=actor_id)
         audit(session, actor_id=actor_id, action="close-year", target=f"{entity.code}:{year}", entity_id=entity.id)
-    return surplus_statement(session, entity, year)
+    return closing_summary(session, entity, year)
 
 
-def surplus_statement(session: Session, entity: Entity, year: int) -> dict:
+def closing_summary(session: Session, entity: Entity, year: int) -> dict:
+    """What close-year prints: the year's income and costs per account, surplus, result brought forward."""
     profit = year_profit(session, entity.book, year)
     income = {c: -a for c, a in profit.items() if a < 0}
     costs = {c: a for c, a in profit.items() if a > 0}
@@ -138,8 +140,10 @@ def gather_input(session: Session, entity: Entity, year: int, policy: Policy) ->
         land_consent=m["land_consent"]) for m in found["members"])
     return RunInput(entity=entity.code, kind=entity.kind, year=year, surplus=surplus_of(session, entity, year),
                     opening_undistributed=retained_before(session, entity.book, year, _retained_codes(entity)),
-                    # a collective's subsidies are its income (补助收入), not a fund quantified to members
-                    subsidy_fund=ZERO if entity.kind == "collective" else found["subsidy_fund"], members=members, sources=tuple(found["sources"]),
+                    # quantified equally to members only in cooperatives (law Art. 44): a collective's subsidies are
+                    # its income (补助收入), and a cluster project's members hold unequal investment shares
+                    subsidy_fund=ZERO if entity.kind in ("collective", "cluster_project") else found["subsidy_fund"],
+                    members=members, sources=tuple(found["sources"]),
                     year_days=found["year_days"])
 
 
@@ -238,6 +242,7 @@ def post_run(session: Session, run: PayoutRun, *, actor_id: int | None = None) -
     _pause_for_crash_tests()
     if entity.kind == "cluster_project":
         _cascade(session, entity, run, result, actor_id)
+    build_statements(session, run)
     run.status = next_state(run.status, "post")
     run.posted_at, run.posted_by = dt.datetime.now(dt.UTC), actor_id
     audit(session, actor_id=actor_id, action="post-run", target=f"run:{run.id}", entity_id=entity.id)

@@ -28,6 +28,8 @@ class Settings:
     cookie_secure: bool = True
     ratelimit_storage_uri: str = "memory://"
     celery_broker_url: str | None = None
+    #: where households reach the app: printed under the QR codes of statements and notice lists
+    public_url: str = "http://127.0.0.1:5000"
     testing: bool = False
 
     def __post_init__(self):
@@ -52,6 +54,7 @@ class Settings:
             cookie_secure=environ.get("COOP_COOKIE_SECURE", "1") not in ("0", "false", "no"),
             ratelimit_storage_uri=environ.get("COOP_RATELIMIT_STORAGE_URI", "memory://"),
             celery_broker_url=environ.get("CELERY_BROKER_URL") or None,
+            public_url=(environ.get("COOP_PUBLIC_URL") or "http://127.0.0.1:5000").rstrip("/"),
         )
 
 

@@ -27,7 +27,7 @@ def _page_language():
 @rule(*ALL_USERS, scope="any")
 def index():
     if current_user.role == "member":
-        return redirect(url_for("home.household"))
+        return redirect(url_for("statements.mine"))      # the household's payout statements (payouts.web)
     entities = visible_entities(current_user)
     if current_user.role == "accountant" and len(entities) == 1:
         return redirect(url_for("entities.show", code=entities[0].code))

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 21:46:20.864185
+Create Date: 2026-11-23 22:33:09.694944
 """
 
 from __future__ import annotations
@@ -558,12 +558,14 @@ def upgrade() -> None:
     sa.Column('posted_by', sa.Integer(), nullable=True),
     sa.Column('published_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('notice_until', sa.Date(), nullable=True),
+    sa.Column('notice_code', sa.String(length=20), nullable=True),
     sa.Column('reverses_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.CheckConstraint("status IN ('draft', 'approved', 'posted', 'published', 'paid', 'reversed', 'discarded')", name=op.f('ck_payout_runs_status')),
     sa.ForeignKeyConstraint(['entity_id'], ['coop_entities.id'], name=op.f('fk_payout_runs_entity_id_coop_entities')),
     sa.ForeignKeyConstraint(['policy_id'], ['payout_policies.id'], name=op.f('fk_payout_runs_policy_id_payout_policies')),
     sa.ForeignKeyConstraint(['reverses_id'], ['payout_runs.id'], name=op.f('fk_payout_runs_reverses_id_payout_runs')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_payout_runs')),
+    sa.UniqueConstraint('notice_code', name=op.f('uq_payout_runs_notice_code')),
     sa.UniqueConstraint('reverses_id', name=op.f('uq_payout_runs_reverses_id'))
     )
     with op.batch_alter_table('payout_runs', schema=None) as batch_op:
@@ -597,6 +599,91 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_payout_members_member_id'), ['member_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_payout_members_run_id'), ['run_id'], unique=False)
 
+    op.create_table('payout_render_jobs',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('run_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('locale', sa.String(length=10), nullable=False),
+    sa.Column('total', sa.Integer(), nullable=False),
+    sa.Column('done', sa.Integer(), nullable=False),
+    sa.Column('out_dir', sa.String(length=300), nullable=False),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
+    sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name=op.f('ck_payout_render_jobs_status')),
+    sa.ForeignKeyConstraint(['run_id'], ['payout_runs.id'], name=op.f('fk_payout_render_jobs_run_id_payout_runs')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_payout_render_jobs'))
+    )
+    with op.batch_alter_table('payout_render_jobs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_payout_render_jobs_run_id'), ['run_id'], unique=False)
+
+    op.create_table('payout_statements',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('run_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('member_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('member_code', sa.String(length=40), nullable=False),
+    sa.Column('household_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('code', sa.String(length=20), nullable=False),
+    sa.Column('data', sa.Text(), nullable=False),
+    sa.Column('digest', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
+    sa.Column('confirmed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['household_id'], ['coop_households.id'], name=op.f('fk_payout_statements_household_id_coop_households')),
+    sa.ForeignKeyConstraint(['member_id'], ['coop_members.id'], name=op.f('fk_payout_statements_member_id_coop_members')),
+    sa.ForeignKeyConstraint(['run_id'], ['payout_runs.id'], name=op.f('fk_payout_statements_run_id_payout_runs')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_payout_statements')),
+    sa.UniqueConstraint('code', name=op.f('uq_payout_statements_code')),
+    sa.UniqueConstraint('run_id', 'member_code', name=op.f('uq_payout_statements_run_id_member_code'))
+    )
+    with op.batch_alter_table('payout_statements', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_payout_statements_household_id'), ['household_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_payout_statements_member_id'), ['member_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_payout_statements_run_id'), ['run_id'], unique=False)
+
+    op.create_table('payout_objections',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('statement_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('run_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('line', sa.String(length=100), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('answer', sa.Text(), nullable=True),
+    sa.Column('answered_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('answered_by', sa.Integer(), nullable=True),
+    sa.CheckConstraint("status IN ('open', 'answered')", name=op.f('ck_payout_objections_status')),
+    sa.ForeignKeyConstraint(['run_id'], ['payout_runs.id'], name=op.f('fk_payout_objections_run_id_payout_runs')),
+    sa.ForeignKeyConstraint(['statement_id'], ['payout_statements.id'], name=op.f('fk_payout_objections_statement_id_payout_statements')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_payout_objections'))
+    )
+    with op.batch_alter_table('payout_objections', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_payout_objections_run_id'), ['run_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_payout_objections_statement_id'), ['statement_id'], unique=False)
+
+    op.create_table('payout_receipts',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('statement_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('run_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('date', sa.Date(), nullable=False),
+    sa.Column('amount', sa.BigInteger(), nullable=False),
+    sa.Column('method', sa.String(length=10), nullable=False),
+    sa.Column('reference', sa.String(length=100), nullable=True),
+    sa.Column('signed', sa.Boolean(), nullable=False),
+    sa.Column('entry_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('recorded_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
+    sa.CheckConstraint("method IN ('bank', 'cash', 'mobile')", name=op.f('ck_payout_receipts_method')),
+    sa.ForeignKeyConstraint(['entry_id'], ['ledger_entries.id'], name=op.f('fk_payout_receipts_entry_id_ledger_entries')),
+    sa.ForeignKeyConstraint(['run_id'], ['payout_runs.id'], name=op.f('fk_payout_receipts_run_id_payout_runs')),
+    sa.ForeignKeyConstraint(['statement_id'], ['payout_statements.id'], name=op.f('fk_payout_receipts_statement_id_payout_statements')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_payout_receipts'))
+    )
+    with op.batch_alter_table('payout_receipts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_payout_receipts_run_id'), ['run_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_payout_receipts_statement_id'), ['statement_id'], unique=False)
+
     for sql in (POSTGRESQL_TRIGGERS if op.get_bind().dialect.name == "postgresql" else SQLITE_TRIGGERS):
         op.execute(sql)
     # ### end Alembic commands ###
@@ -606,6 +693,26 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION IF EXISTS ledger_refuse_change, ledger_posting_sealed, ledger_entry_balanced CASCADE")
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('payout_receipts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_payout_receipts_statement_id'))
+        batch_op.drop_index(batch_op.f('ix_payout_receipts_run_id'))
+
+    op.drop_table('payout_receipts')
+    with op.batch_alter_table('payout_objections', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_payout_objections_statement_id'))
+        batch_op.drop_index(batch_op.f('ix_payout_objections_run_id'))
+
+    op.drop_table('payout_objections')
+    with op.batch_alter_table('payout_statements', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_payout_statements_run_id'))
+        batch_op.drop_index(batch_op.f('ix_payout_statements_member_id'))
+        batch_op.drop_index(batch_op.f('ix_payout_statements_household_id'))
+
+    op.drop_table('payout_statements')
+    with op.batch_alter_table('payout_render_jobs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_payout_render_jobs_run_id'))
+
+    op.drop_table('payout_render_jobs')
     with op.batch_alter_table('payout_members', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_payout_members_run_id'))
         batch_op.drop_index(batch_op.f('ix_payout_members_member_id'))

@@ -1,0 +1,980 @@
+"""The statutory year-end statements, read from an entity's books: Session in, frozen dataclasses of
+Decimal out. Every figure is an SQL aggregate; a statement costs a handful of queries, none per line
+and none per member.
+
+Farmer cooperatives (chart ``fpc2021``; 农民专业合作社会计制度 财会〔2021〕37号, domain.md §2.4):
+
+* :func:`balance_sheet` — 会农社01表 资产负债表, lines 1–42, columns 期末余额 / 年初余额;
+* :func:`surplus_statement` — 会农社02表 盈余及盈余分配表, lines 1–20, columns 本年金额 / 上年金额;
+* :func:`equity_changes` — 会农社03表 成员权益变动表;
+* :func:`member_accounts` — the 成员账户 of every member (system Art. 57, law Art. 43).
+
+Village collectives (``collective2004``; 村集体经济组织会计制度 财会〔2004〕12号, domain.md §4.3):
+:func:`balance_sheet` and :func:`surplus_statement` give that system's 资产负债表 and 收益及收益分配表;
+:func:`equity_changes` and :func:`member_accounts` return None, the 2004 system has neither.
+
+Signs: ledger balances are signed (> 0 debit). A line shows the natural sign of its side: an asset's
+debit balance, a liability's or equity's credit balance, and a deduction (减：累计折旧) as positive
+amounts. 未分配盈余 is 331 + 332x plus every income and expense balance not yet closed, so the sheet
+balances whether or not the year, or an earlier one, has been closed. The distribution lines
+(提取盈余公积, 盈余返还, 剩余盈余分配) are read from the entries of the run in force for the year: what was
+posted, not what a draft proposed.
+
+:func:`to_dict` gives JSON-ready primitives (amounts as two-decimal strings); :func:`to_xlsx` an Excel
+workbook with the form's title, the entity, the year and the unit 元.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import and_, case, func, or_, select, true, type_coerce
+from sqlalchemy.orm import Session, aliased
+
+from cooperatives.models import CapitalContribution, Delivery, Entity, Household, Member, Sale, Subsidy, Village
+from ledger.chart import account_for_role
+from ledger.db import Quantity, money_sum
+from ledger.models import Account, JournalEntry, Party, Posting
+from ledger.money import allocate, fmt
+from ledger.queries import retained_before, year_profit
+from payouts.models import IN_FORCE, PayoutRun
+
+Z = Decimal("0.00")
+AMOUNT = Posting.__table__.c.amount
+UNIT = "元"
+NAMES = ("balance-sheet", "surplus", "equity-changes", "member-accounts")
+
+
+# ------------------------------------------------------------------------------------------- the shapes
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of a statement: its label as printed on the form, its 行次, one value per column.
+
+    ``style``: ``heading`` (a section title, no values), ``item``, ``sub`` (a 其中 item) or ``total``.
+    """
+
+    label: str
+    no: int | None
+    values: tuple[Decimal | None, ...]
+    style: str = "item"
+
+
+@dataclass(frozen=True)
+class Statement:
+    name: str                   # balance-sheet | surplus | equity-changes (the URL name)
+    form: str                   # 会农社01表
+    title: str                  # 资产负债表
+    entity: str
+    entity_name: str
+    year: int
+    period: str                 # as printed under the title: 2025年12月31日, 2025年度
+    columns: tuple[str, ...]
+    lines: tuple[Line, ...]
+    notes: tuple[str, ...] = ()
+
+    def line(self, no: int) -> Line:
+        """The line with 行次 ``no`` (KeyError if the form has none)."""
+        for line in self.lines:
+            if line.no == no:
+                return line
+        raise KeyError(f"{self.form} has no line {no}")
+
+    def row(self, label: str) -> Line:
+        """The first line labelled ``label`` (for forms without 行次, such as 03表)."""
+        for line in self.lines:
+            if line.label == label:
+                return line
+        raise KeyError(f"{self.form} has no line {label!r}")
+
+
+@dataclass(frozen=True)
+class AccountLine:
+    """One row of a 成员账户: 年初余额, a movement of the year, or 年末余额/总额. None: not applicable."""
+
+    summary: str                          # 摘要
+    date: dt.date
+    capital_poverty: Decimal | None       # 成员出资: 来源于到户类扶贫项目资产的出资额
+    capital_other: Decimal | None         # 成员出资: 其他来源的出资额
+    reserve_share: Decimal | None         # 公积金份额
+    fiscal_share: Decimal | None          # 接受国家财政直接补助形成财产量化份额
+    donation_share: Decimal | None        # 接受他人捐赠形成财产量化份额
+    quantities: tuple[Decimal | None, ...]  # 交易量 per product (kg), aligned with MemberAccounts.products
+    amounts: tuple[Decimal | None, ...]   # 交易额 per product
+    patronage: Decimal | None             # 盈余返还金额
+    residual: Decimal | None              # 剩余盈余分配金额
+
+
+@dataclass(frozen=True)
+class MemberAccount:
+    code: str
+    member_no: int
+    name: str
+    address: str
+    lines: tuple[AccountLine, ...]
+
+    @property
+    def closing(self) -> AccountLine:
+        """The 年末余额/总额 row."""
+        return self.lines[-1]
+
+
+@dataclass(frozen=True)
+class MemberAccounts:
+    name: str
+    form: str
+    title: str
+    entity: str
+    entity_name: str
+    year: int
+    period: str
+    products: tuple[str, ...]
+    members: tuple[MemberAccount, ...]
+    run_id: int | None
+
+    def member(self, code: str) -> MemberAccount:
+        return next(m for m in self.members if m.code == code)
+
+
+Report = Statement | MemberAccounts
+
+
+def build(session: Session, entity: Entity, year: int, name: str) -> Report | None:
+    """The report called ``name`` (one of :data:`NAMES`); None when the entity's system has none."""
+    return {"balance-sheet": balance_sheet, "surplus": surplus_statement, "equity-changes": equity_changes,
+            "member-accounts": member_accounts}[name](session, entity, year)
+
+
+# ------------------------------------------------------------------------------------- the forms' lines
+
+#: (label, 行次, style, key of the value; defaults to the 行次)
+FPC_SHEET = (
+    ("流动资产：", None, "heading"), ("货币资金", 1, "item"), ("应收款项", 2, "item"), ("存货", 3, "item"),
+    ("消耗性生物资产", 4, "item"), ("流动资产合计", 5, "total"),
+    ("非流动资产：", None, "heading"), ("对外投资", 6, "item"),
+    ("生产性生物资产原值", 7, "item"), ("减：生产性生物资产累计折旧", 8, "item"), ("生产性生物资产净值", 9, "item"),
+    ("固定资产原值", 10, "item"), ("减：累计折旧", 11, "item"), ("固定资产净值", 12, "item"),
+    ("在建工程", 13, "item"), ("固定资产清理", 14, "item"), ("固定资产小计", 15, "item"),
+    ("无形资产原值", 16, "item"), ("减：累计摊销", 17, "item"), ("无形资产净值", 18, "item"),
+    ("公益性生物资产", 19, "item"), ("长期待摊费用", 20, "item"), ("非流动资产合计", 21, "total"),
+    ("资产总计", 22, "total"),
+    ("流动负债：", None, "heading"), ("短期借款", 23, "item"), ("应付款项", 24, "item"), ("应付工资", 25, "item"),
+    ("应付劳务费", 26, "item"), ("应交税费", 27, "item"), ("应付利息", 28, "item"), ("应付盈余返还", 29, "item"),
+    ("应付剩余盈余", 30, "item"), ("流动负债合计", 31, "total"),
+    ("非流动负债：", None, "heading"), ("长期借款", 32, "item"), ("专项应付款", 33, "item"),
+    ("非流动负债合计", 34, "total"), ("负债合计", 35, "total"),
+    ("所有者权益：", None, "heading"), ("股金", 36, "item"), ("专项基金", 37, "item"), ("资本公积", 38, "item"),
+    ("盈余公积", 39, "item"), ("未分配盈余", 40, "item"), ("所有者权益合计", 41, "total"),
+    ("负债和所有者权益总计", 42, "total"),
+)
+
+#: 2004 资产负债表. 无形资产 and 专项应付款 are the common local additions to the chart (no 行次 on the form).
+COLLECTIVE_SHEET = (
+    ("流动资产：", None, "heading"), ("货币资金", 1, "item"), ("短期投资", 2, "item"), ("应收款项", 5, "item"),
+    ("存货", 8, "item"), ("流动资产合计", 9, "total"),
+    ("农业资产：", None, "heading"), ("牲畜（禽）资产", 10, "item"), ("林木资产", 11, "item"),
+    ("农业资产合计", 15, "total"),
+    ("长期资产：", None, "heading"), ("长期投资", 16, "item"),
+    ("固定资产原价", 19, "item"), ("减：累计折旧", 20, "item"), ("固定资产净值", 21, "item"),
+    ("固定资产清理", 22, "item"), ("在建工程", 23, "item"), ("固定资产合计", 26, "total"),
+    ("无形资产", None, "item", "161"), ("资产总计", 32, "total"),
+    ("流动负债：", None, "heading"), ("短期借款", 35, "item"), ("应付款项", 36, "item"), ("应付工资", 37, "item"),
+    ("应付福利费", 38, "item"), ("流动负债合计", 41, "total"),
+    ("长期负债：", None, "heading"), ("长期借款及应付款", 42, "item"), ("一事一议资金", 43, "item"),
+    ("专项应付款", None, "item", "241"), ("长期负债合计", 46, "total"), ("负债合计", 49, "total"),
+    ("所有者权益：", None, "heading"), ("资本", 50, "item"), ("公积公益金", 51, "item"), ("未分配收益", 52, "item"),
+    ("所有者权益合计", 53, "total"), ("负债和所有者权益总计", 56, "total"),
+)
+
+FPC_SURPLUS = (
+    ("一、经营收入", 1, "total"), ("加：投资收益", 2, "item"), ("减：经营支出", 3, "item"), ("税金及附加", 4, "item"),
+    ("管理费用", 5, "item"), ("财务费用", 6, "item"), ("二、经营收益", 7, "total"), ("加：其他收入", 8, "item"),
+    ("减：其他支出", 9, "item"), ("三、盈余总额", 10, "total"), ("减：所得税费用", 11, "item"),
+    ("四、本年盈余", 12, "total"), ("加：年初未分配盈余", 13, "item"), ("其他转入", 14, "item"),
+    ("减：提取盈余公积", 15, "item"), ("五、可分配盈余", 16, "total"), ("减：盈余返还", 17, "item"),
+    ("剩余盈余分配", 18, "item"), ("转为成员出资", 19, "item"), ("六、年末未分配盈余", 20, "total"),
+)
+
+COLLECTIVE_INCOME = (
+    ("本年收益：", None, "heading"), ("经营收入", 1, "item"), ("加：发包及上交收入", 2, "item"), ("投资收益", 3, "item"),
+    ("减：经营支出", 6, "item"), ("管理费用", 7, "item"), ("经营收益", 10, "total"),
+    ("加：农业税附加返还收入", 11, "item"), ("补助收入", 12, "item"), ("其他收入", 13, "item"),
+    ("减：其他支出", 16, "item"), ("本年收益", 20, "total"),
+    ("收益分配：", None, "heading"), ("本年收益", 21, "item"), ("加：年初未分配收益", 22, "item"),
+    ("其他转入", 23, "item"), ("可分配收益", 26, "total"), ("减：提取公积公益金", 27, "item"),
+    ("提取应付福利费", 28, "item"), ("外来投资分利", 29, "item"), ("农户分配", 30, "item"), ("其他", 31, "item"),
+    ("年末未分配收益", 35, "total"),
+)
+
+EQUITY_COLUMNS = ("股金", "专项基金", "资本公积", "盈余公积", "未分配盈余", "合计")
+#: 03表 rows: (label, style, {column index: key of the figure}); keys of totals are ("inc"|"dec"|…, column)
+EQUITY_ROWS = (
+    ("一、年初余额", "total", "opening"),
+    ("二、本年增加数", "total", "inc"),
+    ("其中：资本公积转增", "sub", {0: "from_capital_reserve"}), ("盈余公积转增", "sub", {0: "from_reserve"}),
+    ("成员增加出资", "sub", {0: "contributed"}),
+    ("接受国家财政直接补助形成", "sub", {1: "fiscal"}), ("接受他人捐赠形成", "sub", {1: "donation"}),
+    ("股金溢价", "sub", {2: "premium"}), ("资产评估增值", "sub", {2: "revaluation"}),
+    ("从盈余中提取", "sub", {3: "drawn"}), ("本年盈余", "sub", {4: "surplus"}), ("其他转入", "sub", {4: "other_in"}),
+    ("三、本年减少数", "total", "dec"),
+    ("其中：成员减少出资", "sub", {0: "withdrawn"}),
+    ("转为成员出资", "sub", {2: "converted", 3: "converted", 4: "converted"}),
+    ("弥补亏损", "sub", {3: "loss_made_good"}),
+    ("提取盈余公积", "sub", {4: "reserve"}), ("盈余返还", "sub", {4: "patronage"}),
+    ("剩余盈余分配", "sub", {4: "residual"}),
+    ("四、年末余额", "total", "closing"),
+)
+
+#: name -> chart -> (form number, title, period format, columns)
+FORMS = {
+    "balance-sheet": {"fpc2021": ("会农社01表", "资产负债表", "{}年12月31日", ("期末余额", "年初余额")),
+                      "collective2004": ("村会01表", "资产负债表", "{}年12月31日", ("年初数", "年末数"))},
+    "surplus": {"fpc2021": ("会农社02表", "盈余及盈余分配表", "{}年度", ("本年金额", "上年金额")),
+                "collective2004": ("村会02表", "收益及收益分配表", "{}年度", ("本年数", "上年数"))},
+    "equity-changes": {"fpc2021": ("会农社03表", "成员权益变动表", "{}年度", EQUITY_COLUMNS)},
+    "member-accounts": {"fpc2021": ("", "成员账户", "{}年度", ())},
+}
+
+
+def form_of(name: str, chart: str) -> tuple[str, str] | None:
+    """(form number, title) of report ``name`` in ``chart``'s system, or None when it has none."""
+    spec = FORMS[name].get(chart)
+    return (spec[0], spec[1]) if spec else None
+
+
+def _statement(entity: Entity, year: int, name: str, layout, columns: list[dict], notes=()) -> Statement:
+    """Lay the figures of ``columns`` (one dict per column, keyed like the layout) out as the form's lines."""
+    form, title, period, headers = FORMS[name][entity.chart]
+    lines = []
+    for label, no, style, *key in layout:
+        key = key[0] if key else no
+        values = () if style == "heading" else tuple(col.get(key) for col in columns)
+        lines.append(Line(label, no, values, style))
+    return Statement(name=name, form=form, title=title, entity=entity.code, entity_name=entity.name, year=year,
+                     period=period.format(year), columns=headers, lines=tuple(lines), notes=tuple(notes))
+
+
+# ------------------------------------------------------------------------------------ 01 资产负债表
+
+
+class _Column:
+    """One column of a balance sheet: signed balances by account code, the members' current accounts
+    split by the sign of each member's balance, and which codes the lines read (to name the rest)."""
+
+    def __init__(self, balances: dict[str, Decimal], pl_codes: set[str], member_code: str,
+                 member_split: tuple[Decimal, Decimal]):
+        self.balances, self.pl_codes, self.member_code = balances, pl_codes, member_code
+        self.member_debits, self.member_credits = member_split
+        self.read: set[str] = set()
+
+    def dr(self, *codes: str) -> Decimal:
+        """Sum of the balances of ``codes`` as a debit-side figure."""
+        self.read.update(codes)
+        return sum((self.balances.get(c, Z) for c in codes), Z)
+
+    def cr(self, *codes: str) -> Decimal:
+        """Sum of the balances of ``codes`` as a credit-side figure."""
+        return -self.dr(*codes)
+
+    def members_dr(self) -> Decimal:
+        """应收款项 part: the sum of the members' debit balances on the current account (114 / 113)."""
+        self.read.add(self.member_code)
+        return self.member_debits
+
+    def members_cr(self) -> Decimal:
+        """应付款项 part: the sum of the members' credit balances on the current account."""
+        self.read.add(self.member_code)
+        return self.member_credits
+
+    def retained(self, *codes: str) -> Decimal:
+        """未分配盈余 / 未分配收益: ``codes`` (本年盈余, 盈余分配) plus every income and expense balance."""
+        return self.cr(*codes, *sorted(self.pl_codes))
+
+    def unplaced(self) -> dict[str, Decimal]:
+        return {c: b for c, b in sorted(self.balances.items()) if b and c not in self.read}
+
+
+def _fpc_sheet(b: _Column) -> dict:
+    """会农社01表 lines 1–42 from one column's balances (domain.md §2.4; 应收/应付款项 and 存货 per §2.2)."""
+    v = {1: b.dr("101", "102", "109"), 2: b.dr("113") + b.members_dr(),
+         3: b.dr("121", "122", "124", "125", "127", "128", "401"), 4: b.dr("141")}
+    v[5] = v[1] + v[2] + v[3] + v[4]
+    v[6], v[7], v[8] = b.dr("131"), b.dr("142"), b.cr("143")
+    v[9] = v[7] - v[8]
+    v[10], v[11] = b.dr("151"), b.cr("152")
+    v[12] = v[10] - v[11]
+    v[13], v[14] = b.dr("153"), b.dr("154")
+    v[15] = v[12] + v[13] + v[14]
+    v[16], v[17] = b.dr("161"), b.cr("162")
+    v[18] = v[16] - v[17]
+    v[19], v[20] = b.dr("144"), b.dr("171")
+    v[21] = v[6] + v[9] + v[15] + v[18] + v[19] + v[20]
+    v[22] = v[5] + v[21]
+    v[23], v[24] = b.cr("201"), b.cr("211") + b.members_cr()
+    for no, code in zip(range(25, 31), ("212", "213", "214", "215", "221", "222"), strict=True):
+        v[no] = b.cr(code)
+    v[31] = sum((v[n] for n in range(23, 31)), Z)
+    v[32], v[33] = b.cr("231"), b.cr("235")
+    v[34] = v[32] + v[33]
+    v[35] = v[31] + v[34]
+    v[36], v[37], v[38], v[39] = b.cr("301"), b.cr("311"), b.cr("321"), b.cr("322")
+    v[40] = b.retained("331", "33201", "33202")
+    v[41] = sum((v[n] for n in range(36, 41)), Z)
+    v[42] = v[35] + v[41]
+    return v
+
+
+def _collective_sheet(b: _Column) -> dict:
+    """2004 资产负债表 from one column's balances (财会〔2004〕12号 编制说明: 应收款项 = 应收款 + debit
+    balances of 内部往来 details, 应付款项 = 应付款 + their credit balances, 存货 = 库存物资 + 生产(劳务)成本)."""
+    v = {1: b.dr("101", "102"), 2: b.dr("111"), 5: b.dr("112") + b.members_dr(), 8: b.dr("121", "401")}
+    v[9] = v[1] + v[2] + v[5] + v[8]
+    v[10], v[11] = b.dr("131"), b.dr("132")
+    v[15] = v[10] + v[11]
+    v[16], v[19], v[20] = b.dr("141"), b.dr("151"), b.cr("152")
+    v[21] = v[19] - v[20]
+    v[22], v[23] = b.dr("153"), b.dr("154")
+    v[26] = v[21] + v[22] + v[23]
+    v["161"] = b.dr("161")
+    v[32] = v[9] + v[15] + v[16] + v[26] + v["161"]
+    v[35], v[36], v[37], v[38] = b.cr("201"), b.cr("202") + b.members_cr(), b.cr("211"), b.cr("212")
+    v[41] = v[35] + v[36] + v[37] + v[38]
+    v[42], v[43], v["241"] = b.cr("221"), b.cr("231"), b.cr("241")
+    v[46] = v[42] + v[43] + v["241"]
+    v[49] = v[41] + v[46]
+    v[50], v[51], v[52] = b.cr("301"), b.cr("311"), b.retained("321", "32201", "32202")
+    v[53] = v[50] + v[51] + v[52]
+    v[56] = v[49] + v[53]
+    return v
+
+
+def _balances(session: Session, entity: Entity, year: int) -> tuple[_Column, _Column]:
+    """(closing, opening) columns: balances at the end of ``year`` and at its start. Two queries."""
+    book = entity.book
+    rows = session.execute(
+        select(Account.code, Account.type, money_sum(AMOUNT),
+               money_sum(case((Posting.year < year, AMOUNT), else_=0)))
+        .join(Account, Account.id == Posting.account_id)
+        .where(Posting.book_id == book.id, Posting.year <= year)
+        .group_by(Account.code, Account.type)).all()
+    pl_codes = {code for code, kind, _, _ in rows if kind in ("income", "expense")}
+    member_code = account_for_role(entity.chart, "member_current")
+    closing_split, opening_split = _member_split(session, entity, member_code, year)
+    closing = _Column({c: b for c, _, b, _ in rows}, pl_codes, member_code, closing_split)
+    opening = _Column({c: b for c, _, _, b in rows}, pl_codes, member_code, opening_split)
+    return closing, opening
+
+
+def _member_split(session: Session, entity: Entity, code: str, year: int):
+    """((debits, credits) at year end, (debits, credits) at the year's start) of the per-member balances
+    on ``code``: the members' debit balances summed, and their credit balances summed as positive."""
+    per_party = (
+        select(Posting.party_id, func.sum(AMOUNT).label("closing"),
+               func.sum(case((Posting.year < year, AMOUNT), else_=0)).label("opening"))
+        .join(Account, Account.id == Posting.account_id)
+        .where(Posting.book_id == entity.book_id, Account.code == code, Posting.year <= year)
+        .group_by(Posting.party_id).subquery())
+    c, o = per_party.c.closing, per_party.c.opening
+    dc, cc, do, co = session.execute(select(
+        money_sum(case((c > 0, c), else_=0)), money_sum(case((c < 0, -c), else_=0)),
+        money_sum(case((o > 0, o), else_=0)), money_sum(case((o < 0, -o), else_=0)))).one()
+    return (dc, cc), (do, co)
+
+
+def _unplaced_notes(column: _Column, label: str) -> list[str]:
+    return [f"{label}：科目 {code} 余额 {fmt(amount)} 未列入本表" for code, amount in column.unplaced().items()]
+
+
+def balance_sheet(session: Session, entity: Entity, year: int) -> Statement:
+    """会农社01表 资产负债表 (lines 1–42; 期末余额 at 31 December of ``year``, 年初余额 at 1 January), or
+    for a collective the 2004 资产负债表 (年初数, 年末数). Any balance no line takes is named in ``notes``."""
+    closing, opening = _balances(session, entity, year)
+    if entity.chart == "collective2004":
+        figures, layout = [_collective_sheet(opening), _collective_sheet(closing)], COLLECTIVE_SHEET
+    else:
+        figures, layout = [_fpc_sheet(closing), _fpc_sheet(opening)], FPC_SHEET
+    notes = _unplaced_notes(closing, "期末") + _unplaced_notes(opening, "年初")
+    return _statement(entity, year, "balance-sheet", layout, figures, notes)
+
+
+# ------------------------------------------------------------------------- 02 盈余及盈余分配表
+
+
+def _run_in_force(session: Session, entity: Entity, year: int) -> PayoutRun | None:
+    return session.scalar(select(PayoutRun).where(PayoutRun.entity_id == entity.id, PayoutRun.year == year,
+                                                  PayoutRun.status.in_(IN_FORCE)))
+
+
+def _distribution(session: Session, entity: Entity, year: int, run_id: int | None) -> dict[str, Decimal]:
+    """``account code -> amount`` credited by the distribution entries of run ``run_id`` (those of its
+    entries that debit 各项分配, MOF §2.3 steps 4–7): 322 提取盈余公积, 221 盈余返还, 222 剩余盈余分配,
+    301 转为成员出资 (a collective: 311, 113 …). Empty without a run in force."""
+    if run_id is None:
+        return {}
+    allocations = account_for_role(entity.chart, "allocations")
+    distributing = (select(Posting.entry_id).join(Account, Account.id == Posting.account_id)
+                    .where(Posting.book_id == entity.book_id, Posting.year == year, Account.code == allocations,
+                           AMOUNT > 0))
+    rows = session.execute(
+        select(Account.code, money_sum(-AMOUNT))
+        .join(Account, Account.id == Posting.account_id).join(JournalEntry, JournalEntry.id == Posting.entry_id)
+        .where(Posting.book_id == entity.book_id, Posting.year == year, AMOUNT < 0,
+               JournalEntry.source.like(f"run:{run_id}:%"), Posting.entry_id.in_(distributing))
+        .group_by(Account.code))
+    return {code: amount for code, amount in rows if code != allocations}
+
+
+def _other_transfers(session: Session, entity: Entity, year: int, codes: tuple[str, ...]) -> Decimal:
+    """其他转入: what reached 未分配盈余 (``codes``: 331, 332x) in ``year`` other than the year's result
+    and a run's distribution — entries that are neither year-end closing (close:…) nor a run's (run:…),
+    e.g. a loss made good from the reserve (借 322 贷 332—未分配盈余)."""
+    ordinary = or_(JournalEntry.source.is_(None),
+                   and_(~JournalEntry.source.like("close:%"), ~JournalEntry.source.like("run:%")))
+    total = session.scalar(
+        select(money_sum(AMOUNT)).join(Account, Account.id == Posting.account_id)
+        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+        .where(Posting.book_id == entity.book_id, Posting.year == year, Account.code.in_(codes), ordinary))
+    return -total
+
+
+@dataclass(frozen=True)
+class _YearResult:
+    """What one column of 02表 is computed from."""
+
+    profit: dict[str, Decimal]        # year_profit: signed movements of income and expense accounts
+    opening: Decimal                  # 年初未分配盈余
+    other: Decimal                    # 其他转入
+    distribution: dict[str, Decimal]  # credits of the run's distribution entries, by account
+    run_id: int | None
+
+    def income(self, code: str) -> Decimal:
+        return -self.profit.get(code, Z)
+
+    def cost(self, code: str) -> Decimal:
+        return self.profit.get(code, Z)
+
+
+def _retained_codes(entity: Entity) -> tuple[str, ...]:
+    return tuple(account_for_role(entity.chart, r) for r in ("current_surplus", "allocations", "undistributed"))
+
+
+def _year_result(session: Session, entity: Entity, year: int) -> _YearResult:
+    codes = _retained_codes(entity)
+    run = _run_in_force(session, entity, year)
+    run_id = run.id if run is not None else None
+    return _YearResult(profit=year_profit(session, entity.book, year),
+                       opening=retained_before(session, entity.book, year, codes),
+                       other=_other_transfers(session, entity, year, codes),
+                       distribution=_distribution(session, entity, year, run_id), run_id=run_id)
+
+
+def _fpc_surplus(r: _YearResult) -> dict:
+    """会农社02表 lines 1–20 (domain.md §2.4; 本年盈余 per system Art. 52, 可分配盈余 per Art. 54)."""
+    v = {1: r.income("501"), 2: r.income("511"), 3: r.cost("521"), 4: r.cost("522"), 5: r.cost("523"),
+         6: r.cost("524")}
+    v[7] = v[1] + v[2] - v[3] - v[4] - v[5] - v[6]
+    v[8], v[9] = r.income("502"), r.cost("529")
+    v[10] = v[7] + v[8] - v[9]
+    v[11] = r.cost("531")
+    v[12] = v[10] - v[11]
+    v[13], v[14] = r.opening, r.other
+    dist = dict(r.distribution)
+    v[15], v[17], v[19] = dist.pop("322", Z), dist.pop("221", Z), dist.pop("301", Z)
+    v[16] = v[12] + v[13] + v[14] - v[15]
+    v[18] = sum(dist.values(), Z)          # 222, and anything else paid out to members
+    v[20] = v[16] - v[17] - v[18] - v[19]
+    return v
+
+
+def _collective_income(r: _YearResult) -> dict:
+    """2004 收益及收益分配表 (财会〔2004〕12号: 经营收益 = 经营收入 + 发包及上交收入 + 投资收益 − 经营支出
+    − 管理费用; 本年收益 = 经营收益 + 农业税附加返还收入 + 补助收入 + 其他收入 − 其他支出)."""
+    v = {1: r.income("501"), 2: r.income("511"), 3: r.income("561"), 6: r.cost("502"), 7: r.cost("541")}
+    v[10] = v[1] + v[2] + v[3] - v[6] - v[7]
+    v[11], v[12], v[13], v[16] = r.income("521"), r.income("522"), r.income("531"), r.cost("551")
+    v[20] = v[10] + v[11] + v[12] + v[13] - v[16]
+    v[21], v[22], v[23] = v[20], r.opening, r.other
+    v[26] = v[21] + v[22] + v[23]
+    dist = dict(r.distribution)
+    v[27], v[28], v[29], v[30] = dist.pop("311", Z), dist.pop("212", Z), dist.pop("202", Z), dist.pop("113", Z)
+    v[31] = sum(dist.values(), Z)
+    v[35] = v[26] - v[27] - v[28] - v[29] - v[30] - v[31]
+    return v
+
+
+def surplus_statement(session: Session, entity: Entity, year: int) -> Statement:
+    """会农社02表 盈余及盈余分配表 (lines 1–20; 本年金额 and 上年金额), or for a collective the 2004
+    收益及收益分配表. Lines 15/17/18/19 (27–31) come from the entries of the run in force for the year."""
+    results = [_year_result(session, entity, y) for y in (year, year - 1)]
+    compute, layout = ((_collective_income, COLLECTIVE_INCOME) if entity.chart == "collective2004"
+                       else (_fpc_surplus, FPC_SURPLUS))
+    figures = [compute(r) for r in results]
+    notes = _surplus_notes(entity, results[0], figures[0])
+    return _statement(entity, year, "surplus", layout, figures, notes)
+
+
+def _surplus_notes(entity: Entity, result: _YearResult, v: dict) -> list[str]:
+    notes = [f"本年分配依据第 {result.run_id} 号分配方案（已过账）" if result.run_id else "本年尚无已过账的分配方案"]
+    if entity.kind == "farmer_coop" and result.run_id and v[16] > 0 and v[17] * 10 < v[16] * 6:
+        notes.append(f"盈余返还 {fmt(v[17])} 低于可分配盈余 {fmt(v[16])} 的 60%（农民专业合作社法第四十四条）")
+    return notes
+
+
+# ---------------------------------------------------------------------------- 03 成员权益变动表
+
+
+def _equity_movements(session: Session, entity: Entity, year: int) -> list[tuple]:
+    """The year's postings to 301/311/321/322 outside the runs, summed by (code, side, flags): side +1
+    debit / −1 credit; flags say what else the entry did — debited 321, debited 322, credited 301,
+    credited 332x — which is how 03表 tells 资本公积转增 from 成员增加出资, 弥补亏损 from 转为成员出资.
+    (The run in force is added from its own entries; a reversed run and its reversal cancel out.)"""
+    ids = dict(session.execute(select(Account.code, Account.id).where(Account.book_id == entity.book_id)).all())
+    p, q = Posting.__table__.alias("p"), Posting.__table__.alias("q")
+
+    def did(codes: tuple[str, ...], debit: bool):
+        side = q.c.amount > 0 if debit else q.c.amount < 0
+        found = select(q.c.id).where(q.c.entry_id == p.c.entry_id, q.c.account_id.in_([ids.get(c, -1) for c in codes]),
+                                     side).exists()
+        return case((found, 1), else_=0)
+
+    ordinary = or_(JournalEntry.source.is_(None), ~JournalEntry.source.like("run:%"))
+    rows = (select(p.c.account_id, case((p.c.amount > 0, 1), else_=-1).label("side"),
+                   did(("321",), True).label("d321"), did(("322",), True).label("d322"),
+                   did(("301",), False).label("c301"), did(("33201", "33202"), False).label("c332"),
+                   p.c.amount)
+            .join(JournalEntry, JournalEntry.id == p.c.entry_id)
+            .where(p.c.book_id == entity.book_id, p.c.year == year, ordinary,
+                   p.c.account_id.in_([ids.get(c, -1) for c in ("301", "311", "321", "322")]))
+            .subquery())
+    names = {v: k for k, v in ids.items()}
+    grouped = session.execute(
+        select(rows.c.account_id, rows.c.side, rows.c.d321, rows.c.d322, rows.c.c301, rows.c.c332,
+               money_sum(rows.c.amount))
+        .group_by(rows.c.account_id, rows.c.side, rows.c.d321, rows.c.d322, rows.c.c301, rows.c.c332)).all()
+    return [(names[acc], side, d321, d322, c301, c332, amount) for acc, side, d321, d322, c301, c332, amount in grouped]
+
+
+_COLUMN_OF = {"301": 0, "311": 1, "321": 2, "322": 3}
+
+
+def _classify(code: str, side: int, d321: int, d322: int, c301: int, c332: int) -> str | None:
+    """The 03表 item a gross movement belongs to (None: counted in the total only)."""
+    if side < 0:      # credits: increases
+        if code == "301":
+            return "from_capital_reserve" if d321 else "from_reserve" if d322 else "contributed"
+        if code == "321":
+            return "premium" if c301 else "revaluation"
+        return "drawn" if code == "322" else None      # 311 is split by the subsidy records
+    if code == "301":
+        return "withdrawn"
+    if code in ("321", "322") and c301:
+        return "converted"
+    return "loss_made_good" if code == "322" and c332 else None
+
+
+def _subsidies_by_kind(session: Session, entity: Entity, year: int) -> dict[str, Decimal]:
+    """Fiscal subsidies and donations received in ``year`` (03表 接受国家财政直接补助形成 / 接受他人捐赠形成)."""
+    rows = session.execute(select(Subsidy.kind, money_sum(Subsidy.amount)).where(
+        Subsidy.entity_id == entity.id, Subsidy.date >= dt.date(year, 1, 1), Subsidy.date <= dt.date(year, 12, 31))
+        .group_by(Subsidy.kind))
+    return dict(rows.all())
+
+
+def equity_changes(session: Session, entity: Entity, year: int) -> Statement | None:
+    """会农社03表 成员权益变动表: 年初余额, 本年增加数, 本年减少数 and 年末余额 of 股金, 专项基金, 资本公积,
+    盈余公积 and 未分配盈余, with the items that can be told from the books (None for a collective).
+
+    Each column reconciles: 年初 + 增加 − 减少 = 年末 = 01表 lines 36–40. 未分配盈余 moves as 02表 does."""
+    if entity.chart != "fpc2021":
+        return None
+    closing, opening = (_fpc_sheet(c) for c in _balances(session, entity, year))
+    result = _year_result(session, entity, year)
+    surplus = _fpc_surplus(result)
+    inc, dec, items = [Z] * 5, [Z] * 5, {}
+
+    def add(totals, column, key, amount):
+        totals[column] += amount
+        if key:
+            items[(key, column)] = items.get((key, column), Z) + amount
+
+    for code, side, *flags, amount in _equity_movements(session, entity, year):
+        key = _classify(code, side, *flags)
+        add(inc if side < 0 else dec, _COLUMN_OF[code], key, abs(amount))
+    subsidies = _subsidies_by_kind(session, entity, year)
+    items[("fiscal", 1)], items[("donation", 1)] = subsidies.get("fiscal", Z), subsidies.get("donation", Z)
+    add(inc, 0, "contributed", surplus[19])        # a run converting surplus to capital credits 301
+    add(inc, 3, "drawn", surplus[15])
+    for key, no in (("surplus", 12), ("other_in", 14)):
+        add(inc, 4, key, surplus[no])
+    for key, no in (("reserve", 15), ("patronage", 17), ("residual", 18), ("converted", 19)):
+        add(dec, 4, key, surplus[no])
+    figures = {"opening": [opening[n] for n in range(36, 41)], "closing": [closing[n] for n in range(36, 41)],
+               "inc": inc, "dec": dec}
+    return _equity_statement(entity, year, figures, items)
+
+
+def _equity_statement(entity: Entity, year: int, figures: dict, items: dict) -> Statement:
+    lines = []
+    for label, style, key in EQUITY_ROWS:
+        if isinstance(key, str):
+            values = list(figures[key])
+            lines.append(Line(label, None, (*values, sum(values, Z)), style))
+            continue
+        values = [items.get((k, col), Z) if (k := key.get(col)) else None for col in range(5)]
+        lines.append(Line(label, None, (*values, sum((x for x in values if x is not None), Z)), style))
+    form, title, period, columns = FORMS["equity-changes"][entity.chart]
+    return Statement(name="equity-changes", form=form, title=title, entity=entity.code, entity_name=entity.name,
+                     year=year, period=period.format(year), columns=columns, lines=tuple(lines))
+
+
+# --------------------------------------------------------------------------------------- 成员账户
+
+
+def _in_year(joined: dt.date, left: dt.date | None, year: int) -> bool:
+    return joined <= dt.date(year, 12, 31) and (left is None or left >= dt.date(year, 1, 1))
+
+
+def _members(session: Session, entity: Entity, year: int) -> list[tuple]:
+    """Members of ``year`` or of the year before: (id, code, no, name, address, in year, in year before)."""
+    member_entity = aliased(Entity)
+    rows = session.execute(
+        select(Member.id, Member.code, Member.member_no, Member.joined_on, Member.left_on,
+               func.coalesce(Household.head_name, member_entity.name, Member.code), Village.name)
+        .outerjoin(Household, Household.id == Member.household_id)
+        .outerjoin(Village, Village.id == Household.village_id)
+        .outerjoin(member_entity, member_entity.id == Member.member_entity_id)
+        .where(Member.entity_id == entity.id, Member.joined_on <= dt.date(year, 12, 31),
+               or_(Member.left_on.is_(None), Member.left_on >= dt.date(year - 1, 1, 1)))
+        .order_by(Member.member_no)).all()
+    return [(mid, code, no, name, village or "", _in_year(j, left, year), _in_year(j, left, year - 1))
+            for mid, code, no, j, left, name, village in rows]
+
+
+def _capital(session: Session, entity: Entity, year: int) -> dict[tuple[int, bool], tuple[Decimal, Decimal]]:
+    """``(member id, poverty asset?) -> (contributed before the year, contributed up to its end)``."""
+    before = CapitalContribution.date < dt.date(year, 1, 1)
+    rows = session.execute(
+        select(CapitalContribution.member_id, CapitalContribution.form,
+               money_sum(case((before, CapitalContribution.amount), else_=0)), money_sum(CapitalContribution.amount))
+        .where(CapitalContribution.entity_id == entity.id, CapitalContribution.date <= dt.date(year, 12, 31))
+        .group_by(CapitalContribution.member_id, CapitalContribution.form))
+    out: dict = {}
+    for mid, form, opening, closing in rows:
+        key = (mid, form == "poverty_asset")
+        o, c = out.get(key, (Z, Z))
+        out[key] = (o + opening, c + closing)
+    return out
+
+
+def _reserve_shares(session: Session, entity: Entity, year: int) -> dict[str, tuple[Decimal, Decimal]]:
+    """``member code -> (公积金份额 at the year's start, at its end)``: the member's credit balance on 322."""
+    code = account_for_role(entity.chart, "reserve")
+    rows = session.execute(
+        select(Party.code, money_sum(case((Posting.year < year, AMOUNT), else_=0)), money_sum(AMOUNT))
+        .join(Party, Party.id == Posting.party_id).join(Account, Account.id == Posting.account_id)
+        .where(Posting.book_id == entity.book_id, Account.code == code, Posting.year <= year)
+        .group_by(Party.code))
+    return {party: (-opening, -closing) for party, opening, closing in rows}
+
+
+def _funds(session: Session, entity: Entity, year: int) -> dict[str, tuple[Decimal, Decimal]]:
+    """``kind -> (fund to quantify at the year's start, at its end)`` for fiscal subsidies and donations."""
+    before = Subsidy.date < dt.date(year, 1, 1)
+    rows = session.execute(
+        select(Subsidy.kind, money_sum(case((before, Subsidy.amount), else_=0)), money_sum(Subsidy.amount))
+        .where(Subsidy.entity_id == entity.id, Subsidy.quantify, Subsidy.date <= dt.date(year, 12, 31))
+        .group_by(Subsidy.kind))
+    return {kind: (opening, closing) for kind, opening, closing in rows}
+
+
+def _quantified(fund: Decimal, members: dict[str, int]) -> dict[str, Decimal]:
+    """A fund quantified equally (平均量化) to ``members`` (code -> member no), to the fen."""
+    if not members:
+        return {}
+    return allocate(fund, dict.fromkeys(members, Decimal(1)), order=members.get)
+
+
+def _kg(quantity: Decimal | None, unit: str | None) -> Decimal | None:
+    if quantity is None or unit not in ("kg", "jin"):
+        return None
+    return quantity / 2 if unit == "jin" else quantity
+
+
+def _trade(session: Session, entity: Entity, year: int) -> dict[int, dict[str, list]]:
+    """``member id -> product -> [quantity in kg, amount]``: the year's deliveries and sales to members
+    (交易量 and 交易额; 斤 halved; a quantity without a unit is left out of 交易量)."""
+    out: dict[int, dict[str, list]] = {}
+    for model, member_filter in ((Delivery, true()), (Sale, Sale.member_id.is_not(None))):
+        quantity = type_coerce(func.coalesce(func.sum(model.quantity), 0), Quantity)
+        rows = session.execute(
+            select(model.member_id, model.product, model.unit, quantity, money_sum(model.amount))
+            .where(model.entity_id == entity.id, model.date >= dt.date(year, 1, 1), model.date <= dt.date(year, 12, 31),
+                   member_filter)
+            .group_by(model.member_id, model.product, model.unit))
+        for mid, product, unit, qty, amount in rows:
+            slot = out.setdefault(mid, {}).setdefault(product, [None, Z])
+            kg = _kg(qty, unit)
+            if kg is not None:
+                slot[0] = (slot[0] or Z) + kg
+            slot[1] += amount
+    return out
+
+
+def _run_shares(run: PayoutRun | None) -> dict[str, tuple[Decimal, Decimal]]:
+    """``member code -> (盈余返还, 剩余盈余分配)`` from the run in force: pools by member transactions are
+    returns (posted to 221), every other pool and fixed preferred return is residual (posted to 222)."""
+    if run is None:
+        return {}
+    out = {}
+    for m in run.result["members"]:
+        patronage = sum((Decimal(ln["amount"]) for ln in m["lines"] if ln["basis_kind"] == "transactions"), Z)
+        residual = sum((Decimal(ln["amount"]) for ln in m["lines"] if ln["basis_kind"] != "transactions"), Z)
+        residual += sum((Decimal(p["amount"]) for p in m["preferred"]), Z)
+        out[m["member"]] = (patronage, residual)
+    return out
+
+
+def member_accounts(session: Session, entity: Entity, year: int) -> MemberAccounts | None:
+    """The statutory 成员账户 of every member of ``year`` (system Art. 57; columns as domain.md §2.4):
+    rows 年初余额, the year's movements, 年末余额/总额. None for a collective.
+
+    成员出资 from the capital records (到户类扶贫项目资产 = form ``poverty_asset``); 公积金份额 from the
+    member's 322 sub-ledger; subsidy and donation shares are the funds to quantify, split equally among
+    the year's members (at the start: among the year before's); 交易量/交易额 are the year's deliveries
+    and sales to members per product; 盈余返还/剩余盈余分配 from the run in force."""
+    if entity.chart != "fpc2021":
+        return None
+    members = _members(session, entity, year)
+    capital, reserve = _capital(session, entity, year), _reserve_shares(session, entity, year)
+    funds, trade = _funds(session, entity, year), _trade(session, entity, year)
+    run = _run_in_force(session, entity, year)
+    shares = _run_shares(run)
+    groups = {"open": {code: no for _, code, no, _, _, _, there in members if there},
+              "close": {code: no for _, code, no, _, _, here, _ in members if here}}
+    quantified = {(kind, when): _quantified(funds.get(kind, (Z, Z))[i], groups[when])
+                  for kind in ("fiscal", "donation") for i, when in enumerate(("open", "close"))}
+    products = tuple(sorted({p for per_member in trade.values() for p in per_member}))
+    accounts = []
+    for mid, code, no, name, address, here, _ in members:
+        if here:
+            lines = _account_lines(year, _stocks(mid, code, capital, reserve, quantified), trade.get(mid, {}),
+                                   products, shares.get(code))
+            accounts.append(MemberAccount(code=code, member_no=no, name=name, address=address, lines=lines))
+    form, title, period, _ = FORMS["member-accounts"][entity.chart]
+    return MemberAccounts(name="member-accounts", form=form, title=title, entity=entity.code, entity_name=entity.name,
+                          year=year, period=period.format(year), products=products, members=tuple(accounts),
+                          run_id=run.id if run is not None else None)
+
+
+_STOCKS = ("capital_poverty", "capital_other", "reserve_share", "fiscal_share", "donation_share")
+_BLANK = dict.fromkeys(_STOCKS)
+
+
+def _stocks(mid: int, code: str, capital: dict, reserve: dict, quantified: dict) -> dict[str, dict[str, Decimal]]:
+    """A member's balance columns (出资 by source, 公积金份额, subsidy and donation shares) at the year's
+    start (``open``) and end (``close``)."""
+    return {when: {"capital_poverty": capital.get((mid, True), (Z, Z))[i],
+                   "capital_other": capital.get((mid, False), (Z, Z))[i],
+                   "reserve_share": reserve.get(code, (Z, Z))[i],
+                   "fiscal_share": quantified[("fiscal", when)].get(code, Z),
+                   "donation_share": quantified[("donation", when)].get(code, Z)}
+            for i, when in enumerate(("open", "close"))}
+
+
+def _account_lines(year: int, stocks: dict, trade: dict, products: tuple[str, ...],
+                   shares: tuple[Decimal, Decimal] | None) -> tuple[AccountLine, ...]:
+    """年初余额; 本年出资, 本年交易, 公积金份额量化, 财政补助/捐赠份额量化, 盈余分配 (each when it moved); 年末余额/总额."""
+    start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    no_trade = (None,) * len(products)
+    quantities = tuple(trade[p][0] if p in trade else None for p in products)
+    amounts = tuple(trade[p][1] if p in trade else None for p in products)
+    delta = {k: stocks["close"][k] - stocks["open"][k] for k in _STOCKS}
+
+    def line(summary, date, values=_BLANK, q=no_trade, a=no_trade, patronage=None, residual=None):
+        return AccountLine(summary, date, *(values[k] for k in _STOCKS), q, a, patronage, residual)
+
+    def moved(keys):
+        return {k: (delta[k] if k in keys else None) for k in _STOCKS}
+
+    lines = [line("年初余额", start, stocks["open"])]
+    if delta["capital_poverty"] or delta["capital_other"]:
+        lines.append(line("本年出资", end, moved(("capital_poverty", "capital_other"))))
+    if trade:
+        lines.append(line("本年交易", end, q=quantities, a=amounts))
+    if delta["reserve_share"]:
+        lines.append(line("公积金份额量化", end, moved(("reserve_share",))))
+    if delta["fiscal_share"] or delta["donation_share"]:
+        lines.append(line("财政补助、捐赠形成财产份额量化", end, moved(("fiscal_share", "donation_share"))))
+    if shares:
+        lines.append(line("盈余分配", end, patronage=shares[0], residual=shares[1]))
+    patronage, residual = shares if shares else (Z, Z)
+    lines.append(line("年末余额/总额", end, stocks["close"], quantities, amounts, patronage, residual))
+    return tuple(lines)
+
+
+# ------------------------------------------------------------------------------------- JSON and Excel
+
+
+def _money(value: Decimal | None) -> str | None:
+    return None if value is None else fmt(value)
+
+
+def _qty(value: Decimal | None) -> str | None:
+    return None if value is None else format(value, "f")
+
+
+def to_dict(report: Report) -> dict:
+    """JSON-ready primitives: every amount a string with exactly two decimals (quantities exact)."""
+    head = {"report": report.name, "form": report.form, "title": report.title, "entity": report.entity,
+            "entity_name": report.entity_name, "year": report.year, "period": report.period, "unit": UNIT}
+    if isinstance(report, Statement):
+        return {**head, "columns": list(report.columns), "notes": list(report.notes), "lines": [
+            {"no": ln.no, "label": ln.label, "style": ln.style, "values": [_money(v) for v in ln.values]}
+            for ln in report.lines]}
+    return {**head, "run": report.run_id, "products": list(report.products), "members": [
+        {"member": m.code, "member_no": m.member_no, "name": m.name, "address": m.address,
+         "lines": [_line_dict(ln, report.products) for ln in m.lines]} for m in report.members]}
+
+
+def _line_dict(ln: AccountLine, products: tuple[str, ...]) -> dict:
+    return {"summary": ln.summary, "date": ln.date.isoformat(),
+            **{k: _money(getattr(ln, k)) for k in _STOCKS},
+            "quantities": {p: _qty(q) for p, q in zip(products, ln.quantities, strict=True)},
+            "amounts": {p: _money(a) for p, a in zip(products, ln.amounts, strict=True)},
+            "patronage": _money(ln.patronage), "residual": _money(ln.residual)}
+
+
+MONEY_FORMAT = "#,##0.00"
+INDENT = {"heading": 0, "total": 0, "item": 1, "sub": 2}
+QUANTITY_FORMAT = "#,##0.###"
+
+
+def to_xlsx(report: Report) -> bytes:
+    """The report as an .xlsx workbook: the form's title, number, entity (编制单位), period and unit 元
+    above a table of Chinese headers; amounts are numbers (written exactly from the Decimals) shown
+    ``#,##0.00``."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = report.title
+    if isinstance(report, Statement):
+        _statement_sheet(ws, report)
+    else:
+        _member_sheet(ws, report)
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def _title_rows(ws, report: Report, width: int) -> None:
+    from openpyxl.styles import Alignment, Font
+
+    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=width)
+    ws.cell(1, 1, report.title).font = Font(bold=True, size=14)
+    ws.cell(1, 1).alignment = Alignment(horizontal="center")
+    if report.form:
+        ws.cell(2, width, report.form).alignment = Alignment(horizontal="right")
+    ws.cell(3, 1, f"编制单位：{report.entity_name}")
+    ws.cell(3, max(width // 2, 2), report.period)
+    ws.cell(3, width, f"单位：{UNIT}").alignment = Alignment(horizontal="right")
+
+
+def _statement_sheet(ws, report: Statement) -> None:
+    from openpyxl.styles import Alignment, Font
+
+    width = 2 + len(report.columns)
+    _title_rows(ws, report, width)
+    header = ("项目", "行次", *report.columns)
+    for col, text in enumerate(header, 1):
+        cell = ws.cell(4, col, text)
+        cell.font, cell.alignment = Font(bold=True), Alignment(horizontal="center")
+    row = 5
+    for line in report.lines:
+        label = ws.cell(row, 1, line.label)
+        label.alignment = Alignment(indent=INDENT[line.style])
+        if line.style in ("heading", "total"):
+            label.font = Font(bold=True)
+        if line.no is not None:
+            ws.cell(row, 2, line.no).alignment = Alignment(horizontal="center")
+        for col, value in enumerate(line.values, 3):
+            if value is not None:
+                ws.cell(row, col, value).number_format = MONEY_FORMAT
+        row += 1
+    for note in report.notes:
+        ws.cell(row + 1, 1, note)
+        row += 1
+    ws.column_dimensions["A"].width = 30
+    ws.column_dimensions["B"].width = 6
+    for col in range(3, width + 1):
+        ws.column_dimensions[_letter(col)].width = 18
+    ws.freeze_panes = "A5"
+
+
+def _letter(col: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return get_column_letter(col)
+
+
+def _member_sheet(ws, report: MemberAccounts) -> None:
+    """All members on one sheet, their rows one under another, under the 成员账户's grouped headers."""
+    from openpyxl.styles import Alignment, Font
+
+    n = len(report.products)
+    top = (("编号", 1), ("成员姓名（名称）", 1), ("日期", 1), ("摘要", 1), ("成员出资", 2), ("公积金份额", 1),
+           ("接受国家财政直接补助形成财产量化份额", 1), ("接受他人捐赠形成财产量化份额", 1),
+           ("交易量（公斤）", n), ("交易额", n), ("盈余返还金额", 1), ("剩余盈余分配金额", 1))
+    grouped = {"成员出资": ("来源于到户类扶贫项目资产的出资额", "其他来源的出资额"),
+               "交易量（公斤）": report.products, "交易额": report.products}
+    width = sum(span for _, span in top)
+    _title_rows(ws, report, width)
+    col = 1
+    for text, span in top:
+        if not span:
+            continue
+        ws.cell(4, col, text)
+        if text in grouped:
+            for i, sub in enumerate(grouped[text]):
+                ws.cell(5, col + i, sub)
+            if span > 1:
+                ws.merge_cells(start_row=4, start_column=col, end_row=4, end_column=col + span - 1)
+        else:
+            ws.merge_cells(start_row=4, start_column=col, end_row=5, end_column=col)
+        col += span
+    for r in (4, 5):
+        for c in range(1, width + 1):
+            cell = ws.cell(r, c)
+            cell.font, cell.alignment = Font(bold=True), Alignment(horizontal="center", wrap_text=True)
+    row = 6
+    for m in report.members:
+        for ln in m.lines:
+            _member_row(ws, row, m, ln)
+            row += 1
+    for letter, size in (("A", 8), ("B", 14), ("C", 12), ("D", 28)):
+        ws.column_dimensions[letter].width = size
+    for c in range(5, width + 1):
+        ws.column_dimensions[_letter(c)].width = 16
+    ws.freeze_panes = "E6"
+
+
+def _member_row(ws, row: int, m: MemberAccount, ln: AccountLine) -> None:
+    values = [m.member_no, m.name, ln.date, ln.summary, *(getattr(ln, k) for k in _STOCKS)]
+    for c, value in enumerate(values, 1):
+        if value is not None:
+            cell = ws.cell(row, c, value)
+            if isinstance(value, Decimal):
+                cell.number_format = MONEY_FORMAT
+            elif isinstance(value, dt.date):
+                cell.number_format = "yyyy-mm-dd"
+    col = 1 + len(values)
+    for fmt_, group in ((QUANTITY_FORMAT, ln.quantities), (MONEY_FORMAT, ln.amounts),
+                        (MONEY_FORMAT, (ln.patronage, ln.residual))):
+        for value in group:
+            if value is not None:
+                ws.cell(row, col, value).number_format = fmt_
+            col += 1

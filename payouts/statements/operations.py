@@ -1,0 +1,243 @@
+"""What households and accountants do with statements: verify a printed one, object to a line,
+answer, record a payout receipt (posting it to the ledger), confirm receipt, set a household's PIN.
+Each takes a Session, flushes, never commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from cooperatives.models import Entity, Household
+from cooperatives.operations import audit
+from cooperatives.privacy import mask_name
+from cooperatives.users import HASHER
+from ledger.chart import account_for_role
+from ledger.db import money_sum
+from ledger.entries import EntryDraft, PostingDraft
+from ledger.models import JournalEntry, Party, Posting
+from ledger.operations import post_entry
+from payouts.models import IN_FORCE, Objection, PayoutMember, PayoutRun, Receipt, StatementSnapshot
+from payouts.statements.context import digest_of
+
+
+class StatementError(ValueError):
+    """Refused for a reason the user can fix (outside the notice period, more than is owed…)."""
+
+
+# ------------------------------------------------------------------------------------------- verify
+
+
+@dataclass(frozen=True)
+class Verification:
+    found: bool
+    kind: str = ""                  # "statement" or "notice"
+    entity: str = ""
+    entity_code: str = ""
+    year: int = 0
+    name: str = ""                  # masked
+    net: Decimal | None = None
+    matches_ledger: bool = False
+    amount_matches: bool | None = None   # when the printed amount was given
+    status: str = ""                # the run's status
+    superseded_by: int | None = None
+    run_id: int | None = None
+
+
+def superseding_run(session: Session, run: PayoutRun) -> int | None:
+    """The run now in force for the same entity and year, when it is not ``run`` itself."""
+    current = session.scalar(select(PayoutRun.id).where(
+        PayoutRun.entity_id == run.entity_id, PayoutRun.year == run.year, PayoutRun.status.in_(IN_FORCE),
+        PayoutRun.id != run.id))
+    if current is None and run.status == "reversed":
+        return session.scalar(select(PayoutRun.id).where(PayoutRun.reverses_id == run.id))
+    return current
+
+
+def verify_code(session: Session, code: str, *, amount: Decimal | None = None) -> Verification:
+    """Does the statement or notice list printed with ``code`` match the ledger? Public: reveals
+    only the entity, the year, the masked name and the net."""
+    code = code.strip().upper()
+    snap = session.scalar(select(StatementSnapshot).where(StatementSnapshot.code == code))
+    if snap is not None:
+        run = snap.run
+        data = snap.content
+        net = Decimal(data["net"])
+        intact = digest_of(snap.data) == snap.digest and data["run_digest"] == run.digest
+        posted = _posted_total(session, run, snap.member_code)
+        stored = session.scalar(select(PayoutMember.net).where(PayoutMember.run_id == run.id,
+                                                               PayoutMember.code == snap.member_code))
+        matches = intact and stored == net and (posted is None or posted == Decimal(data["total"]))
+        return Verification(True, "statement", run.entity.name, run.entity.code, run.year,
+                            mask_name(data["member"]["name"]), net, matches,
+                            None if amount is None else amount == net, run.status,
+                            superseding_run(session, run), run.id)
+    run = session.scalar(select(PayoutRun).where(PayoutRun.notice_code == code))
+    if run is not None:
+        total = Decimal(run.result["distributable"])
+        return Verification(True, "notice", run.entity.name, run.entity.code, run.year, "", total,
+                            run.digest is not None, None if amount is None else amount == total, run.status,
+                            superseding_run(session, run), run.id)
+    return Verification(False)
+
+
+def _posted_total(session: Session, run: PayoutRun, party: str) -> Decimal | None:
+    """What the run's posted entries credited to the member (pools and preferred), or None if unposted."""
+    if run.status not in (*IN_FORCE, "reversed"):
+        return None
+    credited = session.scalar(
+        select(money_sum(Posting.__table__.c.amount)).join(JournalEntry, JournalEntry.id == Posting.entry_id)
+        .join(Party, Party.id == Posting.party_id)
+        .where(JournalEntry.book_id == run.entity.book_id, Party.code == party,
+               JournalEntry.source.like(f"run:{run.id}:pool:%") | (JournalEntry.source == f"run:{run.id}:preferred")))
+    return -credited
+
+
+# ---------------------------------------------------------------------------------------- objections
+
+
+def in_notice_period(run: PayoutRun, today: dt.date | None = None) -> bool:
+    today = today or dt.date.today()
+    return run.status == "published" and run.notice_until is not None and today <= run.notice_until
+
+
+def record_objection(session: Session, snap: StatementSnapshot, *, line: str, text: str,
+                     actor_id: int | None = None, today: dt.date | None = None) -> Objection:
+    """A household objects to one line of its statement; only while the notice period is open."""
+    if not in_notice_period(snap.run, today):
+        raise StatementError("objections are taken during the notice period only")
+    text = (text or "").strip()
+    if not text or len(text) > 1000:
+        raise StatementError("write the objection in 1 to 1000 characters")
+    lines = {ln["pool"] for ln in snap.content["lines"]} | {"deductions", "total", "contributed"}
+    if line not in lines:
+        raise StatementError(f"no line {line!r} on this statement")
+    objection = Objection(statement_id=snap.id, run_id=snap.run_id, line=line, text=text, created_by=actor_id)
+    session.add(objection)
+    session.flush()
+    audit(session, actor_id=actor_id, action="object", target=f"objection:{objection.id}",
+          entity_id=snap.run.entity_id)
+    return objection
+
+
+def answer_objection(session: Session, objection: Objection, *, answer: str, actor_id: int | None = None) -> Objection:
+    """The accountant's answer. A correction is a new run, never an edit of this one."""
+    answer = (answer or "").strip()
+    if not answer:
+        raise StatementError("write an answer")
+    objection.answer, objection.status = answer, "answered"
+    objection.answered_at, objection.answered_by = dt.datetime.now(dt.UTC), actor_id
+    audit(session, actor_id=actor_id, action="answer", target=f"objection:{objection.id}",
+          entity_id=objection.statement.run.entity_id)
+    session.flush()
+    return objection
+
+
+def open_objections(session: Session, entity_ids: list[int] | None = None) -> list[Objection]:
+    stmt = select(Objection).join(PayoutRun, PayoutRun.id == Objection.run_id).where(Objection.status == "open")
+    if entity_ids is not None:
+        stmt = stmt.where(PayoutRun.entity_id.in_(entity_ids))
+    return list(session.scalars(stmt.order_by(Objection.created_at)))
+
+
+# ------------------------------------------------------------------------------------------ receipts
+
+
+def paid_so_far(session: Session, snap: StatementSnapshot) -> Decimal:
+    return session.scalar(select(money_sum(Receipt.amount)).where(Receipt.statement_id == snap.id))
+
+
+def record_receipt(session: Session, snap: StatementSnapshot, *, amount: Decimal, method: str, on: dt.date,
+                   reference: str | None = None, signed: bool = False, actor_id: int | None = None) -> Receipt:
+    """Record a payout to the household and post it: Dr 221/222 (what the run owes it) / Cr bank or cash."""
+    run = snap.run
+    if run.status not in ("published", "paid", "posted"):
+        raise StatementError(f"run {run.id} is {run.status}: only a posted run is paid out")
+    if method not in ("bank", "cash", "mobile"):
+        raise StatementError("method must be bank, cash or mobile")
+    if method == "cash" and not signed:
+        raise StatementError("cash is paid against the household's signature or thumbprint on the roll")
+    net = Decimal(snap.content["net"])
+    already = paid_so_far(session, snap)
+    if amount <= 0 or already + amount > net:
+        raise StatementError(f"{amount} is more than the {net - already} still owed")
+    entity = session.get(Entity, run.entity_id)
+    receipt = Receipt(statement_id=snap.id, run_id=run.id, date=on, amount=amount, method=method,
+                      reference=reference, signed=signed, recorded_by=actor_id)
+    session.add(receipt)
+    session.flush()
+    legs = _payable_legs(entity, snap, amount, already)
+    legs.append(PostingDraft(account_for_role(entity.chart, "cash" if method == "cash" else "bank"), -amount))
+    receipt.entry_id = post_entry(session, entity.book, EntryDraft(
+        date=on, memo=f"支付{run.year}年收益分配 {snap.member_code}", source=f"receipt:{receipt.id}",
+        postings=tuple(legs)), actor_id=actor_id).id
+    session.execute(PayoutMember.__table__.update().where(
+        PayoutMember.run_id == run.id, PayoutMember.code == snap.member_code).values(paid=already + amount))
+    _mark_paid_when_done(session, run)
+    audit(session, actor_id=actor_id, action="receipt", target=f"receipt:{receipt.id}", entity_id=entity.id)
+    session.flush()
+    return receipt
+
+
+def _payable_legs(entity: Entity, snap: StatementSnapshot, amount: Decimal, already: Decimal) -> list[PostingDraft]:
+    """Pay the patronage payable (221) first, then the residual payable (222), net of deductions."""
+    data = snap.content
+    pools = {p["name"]: p["basis"] for p in data["policy_pools"]}
+    patronage = sum((Decimal(ln["amount"]) for ln in data["lines"] if pools.get(ln["pool"]) == "transactions"),
+                    Decimal(0))
+    patronage_net = max(patronage - Decimal(data["deductions_total"]), Decimal(0))
+    from_patronage = max(min(amount, patronage_net - already), Decimal(0))
+    legs = []
+    for role, part in (("patronage_payable", from_patronage), ("residual_payable", amount - from_patronage)):
+        if part:
+            legs.append(PostingDraft(account_for_role(entity.chart, role), part, snap.member_code))
+    return legs
+
+
+def _mark_paid_when_done(session: Session, run: PayoutRun) -> None:
+    if run.status != "published":
+        return
+    owing = session.scalar(select(func.count(PayoutMember.id)).where(
+        PayoutMember.run_id == run.id, PayoutMember.paid < PayoutMember.net))
+    if owing == 0:
+        run.status = "paid"
+
+
+def confirm_receipt(session: Session, snap: StatementSnapshot, *, actor_id: int | None = None) -> None:
+    """The household confirms, on its phone, that it received the payout."""
+    if snap.confirmed_at is None:
+        snap.confirmed_at = dt.datetime.now(dt.UTC)
+        audit(session, actor_id=actor_id, action="confirm", target=f"statement:{snap.id}",
+              entity_id=snap.run.entity_id)
+        session.flush()
+
+
+# ----------------------------------------------------------------------------------------------- PINs
+
+
+def set_pin(session: Session, household: Household, *, actor_id: int | None = None) -> str:
+    """Give the household a new 6-digit PIN (printed on its paper slip); returns it, stores its hash."""
+    pin = f"{secrets.randbelow(10**6):06d}"
+    household.pin_hash = HASHER.hash(pin)
+    audit(session, actor_id=actor_id, action="set-pin", target=f"household:{household.code}")
+    session.flush()
+    return pin
+
+
+def household_by_phone_and_pin(session: Session, phone: str, pin: str) -> Household | None:
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    phone = "".join(ch for ch in phone if ch.isdigit())
+    for household in session.scalars(select(Household).where(Household.phone == phone,
+                                                             Household.pin_hash.is_not(None))):
+        try:
+            HASHER.verify(household.pin_hash, pin)
+            return household
+        except (VerificationError, InvalidHashError):
+            continue
+    return None

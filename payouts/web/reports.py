@@ -1,0 +1,90 @@
+"""The statutory statements of an entity and year as pages, JSON and Excel downloads.
+
+``/e/<code>/reports/<year>`` lists them; ``…/<name>`` shows one, ``…/<name>.json`` and ``…/<name>.xlsx``
+download it, for ``name`` in :data:`payouts.reports.NAMES`. Staff only, within their scope: an entity
+outside it answers 404. Views load, build the report (``payouts.reports``), and render it.
+"""
+
+from __future__ import annotations
+
+from io import BytesIO
+
+from flask import Blueprint, abort, jsonify, render_template, request, send_file
+
+from cooperatives.web.access import entity_or_404
+from ledger.web.support import STAFF, get_session, rule
+from payouts import reports
+
+bp = Blueprint("reports", __name__, url_prefix="/e/<code>/reports")
+#: a plain placeholder, checked by :func:`_year` after the access rule has run (an anonymous visitor is sent
+#: to sign in whatever the year looks like)
+YEAR = "<year>"
+#: members shown per page of the 成员账户 page (the downloads hold every member)
+MEMBERS_PER_PAGE = 50
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@bp.context_processor
+def _helpers():
+    return {"REPORT_NAMES": reports.NAMES, "report_form": reports.form_of}
+
+
+def _year(text: str) -> int:
+    """The fiscal year in the URL; 404 unless it is four ASCII digits from 1949 to 2999."""
+    if not (len(text) == 4 and text.isascii() and text.isdigit() and 1949 <= int(text) <= 2999):
+        abort(404)
+    return int(text)
+
+
+def _report(code: str, year: str, name: str):
+    """(entity, year, report or None) — 404 for an unknown report or year, or an entity outside the user's
+    scope."""
+    if name not in reports.NAMES:
+        abort(404)
+    year_ = _year(year)
+    entity = entity_or_404(code)
+    return entity, year_, reports.build(get_session(), entity, year_, name)
+
+
+@bp.get(f"/{YEAR}")
+@rule(*STAFF, scope="entity")
+def index(code: str, year: str):
+    year = _year(year)
+    entity = entity_or_404(code)
+    available = [{"name": name, "form": reports.form_of(name, entity.chart),
+                  "statutory": reports.form_of(name, "fpc2021")} for name in reports.NAMES]
+    return render_template("payouts/reports/index.html", entity=entity, year=year, name=None, available=available)
+
+
+@bp.get(f"/{YEAR}/<name>")
+@rule(*STAFF, scope="entity")
+def show(code: str, year: str, name: str):
+    entity, year, report = _report(code, year, name)
+    if report is None:
+        return render_template("payouts/reports/unavailable.html", entity=entity, year=year, name=name)
+    if isinstance(report, reports.MemberAccounts):
+        page = max(request.args.get("page", 1, type=int), 1)
+        shown = report.members[(page - 1) * MEMBERS_PER_PAGE:page * MEMBERS_PER_PAGE]
+        pages = max(-(-len(report.members) // MEMBERS_PER_PAGE), 1)
+        return render_template("payouts/reports/member_accounts.html", entity=entity, year=year, name=name,
+                               report=report, members=shown, page=page, pages=pages)
+    return render_template("payouts/reports/statement.html", entity=entity, year=year, name=name, report=report)
+
+
+@bp.get(f"/{YEAR}/<name>.json")
+@rule(*STAFF, scope="entity")
+def as_json(code: str, year: str, name: str):
+    _, _, report = _report(code, year, name)
+    if report is None:
+        abort(404)
+    return jsonify(reports.to_dict(report))
+
+
+@bp.get(f"/{YEAR}/<name>.xlsx")
+@rule(*STAFF, scope="entity")
+def as_xlsx(code: str, year: str, name: str):
+    entity, year, report = _report(code, year, name)
+    if report is None:
+        abort(404)
+    return send_file(BytesIO(reports.to_xlsx(report)), mimetype=XLSX, as_attachment=True,
+                     download_name=f"{entity.code}-{year}-{name}.xlsx")

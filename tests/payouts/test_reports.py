@@ -1,0 +1,417 @@
+"""The statutory statements (会农社01/02/03表, 成员账户; a collective's 资产负债表 and 收益及收益分配表) on the
+worked example of reference/domain.md §1.3, imported, distributed, approved and posted through the
+command line; then their pages, JSON and Excel downloads, and who may see them."""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import re
+from decimal import Decimal
+
+import openpyxl
+import pytest
+from sqlalchemy import event, select
+
+from cooperatives.models import Entity
+from cooperatives.users import create_user
+from payouts.models import PayoutRun
+from payouts.reports import balance_sheet, equity_changes, member_accounts, surplus_statement, to_dict
+
+D = Decimal
+PASSWORD = "correct horse battery staple"
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*\bvalue="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+AMOUNT_RE = re.compile(r"^-?\d+\.\d{2}$")
+
+POLICY_70_30 = """
+reserve_pct = "10"
+reserve_quantify = "transactions"
+[[pools]]
+name = "patronage"
+pct = "70"
+basis = "transactions"
+[[pools]]
+name = "residual"
+pct = "30"
+basis = "capital"
+"""
+
+
+def worked_example_workbook():
+    """reference/domain.md §1.3: S 500,000; prior loss 20,000; trade 120k/60k/20k; capital 50k/30k/20k;
+    a fiscal subsidy of 90,000 quantified equally."""
+    return {
+        "entity": [["code", "name", "kind", "township"], ["WX", "例题合作社", "farmer_coop", "例乡"]],
+        "households": [["code", "head_name", "village"], ["H001", "甲", "一村"], ["H002", "乙", "一村"],
+                       ["H003", "丙", "一村"]],
+        "members": [["member", "member_no", "joined_on"], ["H001", 1, "2020-01-01"], ["H002", 2, "2020-01-01"],
+                    ["H003", 3, "2020-01-01"]],
+        "capital": [["date", "member", "amount"], ["2025-01-02", "H001", "50000"], ["2025-01-02", "H002", "30000"],
+                    ["2025-01-02", "H003", "20000"]],
+        "subsidies": [["date", "source", "kind", "amount"], ["2025-03-01", "县财政", "fiscal", "90000"]],
+        "deliveries": [["date", "member", "product", "quantity", "unit", "unit_price"],
+                       ["2025-05-01", "H001", "藤茶鲜叶", "20000", "kg", "6"],
+                       ["2025-05-01", "H002", "藤茶鲜叶", "10000", "kg", "6"],
+                       ["2025-05-02", "H003", "藤茶鲜叶", "4000", "kg", "5"]],
+        "sales": [["date", "buyer", "product", "amount"], ["2025-09-01", "茶企", "干茶", "700000"]],
+        "expenses": [["date", "category", "amount"], ["2024-06-30", "management", "20000"]],   # last year's loss
+    }
+
+
+def collective_workbook():
+    """A village collective: S = 150,000 − 50,000 = 100,000; 公积公益金 30 % → 70,000 by shares 4:3:3."""
+    return {
+        "entity": [["code", "name", "kind", "township", "village"],
+                   ["CV", "五星村股份经济合作社", "collective", "青铜峡镇", "五星村"]],
+        "households": [["code", "head_name", "village"]] + [[f"C{i}", f"户{i}", "五星村"] for i in (1, 2, 3)],
+        "members": [["member", "member_no", "joined_on"]] + [[f"C{i}", i, "2018-01-01"] for i in (1, 2, 3)],
+        "capital": [["date", "member", "amount"], ["2025-01-01", "C1", "4000"], ["2025-01-01", "C2", "3000"],
+                    ["2025-01-01", "C3", "3000"]],
+        "sales": [["date", "buyer", "product", "amount"], ["2025-07-01", "承包方", "土地发包", "150000"]],
+        "expenses": [["date", "category", "amount"], ["2025-08-01", "management", "50000"]],
+    }
+
+
+COLLECTIVE_POLICY = 'reserve_pct = "30"\nreserve_quantify = "none"\n[[pools]]\nname = "shares"\npct = "100"\nbasis = "capital"\n'
+
+
+def entity(session, code) -> Entity:
+    return session.scalar(select(Entity).where(Entity.code == code))
+
+
+def distribute_and_post(cli, code, policy, members=3) -> int:
+    result = cli("distribute", "--entity", code, "--year", "2025", "--policy", policy, "--json")
+    assert result.exit_code == 0, result.output
+    run = json.loads(result.stdout)["run"]
+    assert cli("run", "approve", str(run), "--meeting-date", "2026-03-15", "--attended", str(members),
+               "--votes-for", str(members)).exit_code == 0
+    posted = cli("run", "post", str(run))
+    assert posted.exit_code == 0, posted.output
+    return run
+
+
+@pytest.fixture
+def imported(session, cli, xlsx):
+    assert cli("import", xlsx(worked_example_workbook())).exit_code == 0
+    return entity(session, "WX")
+
+
+@pytest.fixture
+def posted(session, cli, imported, policy_file):
+    distribute_and_post(cli, "WX", policy_file(POLICY_70_30))
+    return entity(session, "WX")
+
+
+@pytest.fixture
+def collective(session, cli, xlsx, policy_file):
+    assert cli("import", xlsx(collective_workbook())).exit_code == 0
+    distribute_and_post(cli, "CV", policy_file(COLLECTIVE_POLICY))
+    return entity(session, "CV")
+
+
+def figures(statement, *numbers, column=0) -> list[Decimal]:
+    return [statement.line(n).values[column] for n in numbers]
+
+
+# ------------------------------------------------------------------------------------ 01 资产负债表
+
+
+def test_balance_sheet_balances_in_both_columns_after_the_run(session, posted):
+    sheet = balance_sheet(session, posted, 2025)
+    assert (sheet.form, sheet.title, sheet.columns) == ("会农社01表", "资产负债表", ("期末余额", "年初余额"))
+    assert [ln.no for ln in sheet.lines if ln.no] == list(range(1, 43))
+    for column in (0, 1):
+        assert sheet.line(22).values[column] == sheet.line(42).values[column]
+        assert sheet.line(42).values[column] == sheet.line(35).values[column] + sheet.line(41).values[column]
+    # cash: capital 100,000 + subsidy 90,000 + sales 700,000 − 2024 expense 20,000, less deliveries paid in cash
+    assert figures(sheet, 1, 2, 22) == [D("670000.00"), D("0.00"), D("670000.00")]
+    assert figures(sheet, 29, 30, 35) == [D("302400.00"), D("129600.00"), D("432000.00")]
+    assert figures(sheet, 36, 37, 39, 40, 41) == [D("100000.00"), D("90000.00"), D("48000.00"), D("0.00"),
+                                                   D("238000.00")]
+    # at the start of 2025 only the unclosed 2024 loss: cash −20,000 against 未分配盈余 −20,000
+    assert figures(sheet, 1, 22, 40, 42, column=1) == [D("-20000.00")] * 4
+    assert sheet.notes == ()
+
+
+def test_balance_sheet_balances_before_the_year_is_closed(session, imported):
+    """Nothing closed yet: the year's result sits in the income and expense accounts and is shown in
+    未分配盈余 with 331/332, so the sheet still balances."""
+    sheet = balance_sheet(session, imported, 2025)
+    assert figures(sheet, 22, 42) == [D("870000.00") - D("200000.00")] * 2
+    assert sheet.line(40).values[0] == D("480000.00")          # 500,000 this year − 20,000 brought in
+
+
+def test_members_owing_and_owed_split_into_receivables_and_payables(session, cli, imported, xlsx):
+    """成员往来 per member: a debit balance is 应收款项, a credit balance 应付款项 (never netted)."""
+    more = {"inputs": [["date", "member", "item", "amount"], ["2025-03-01", "H001", "化肥", "800"]],
+            "deliveries": [["date", "member", "product", "quantity", "unit", "unit_price", "paid"],
+                           ["2025-06-01", "H002", "藤茶鲜叶", "100", "kg", "6", "no"]]}
+    assert cli("import", xlsx(more), "--entity", "WX").exit_code == 0
+    sheet = balance_sheet(session, imported, 2025)
+    assert figures(sheet, 2, 24) == [D("800.00"), D("600.00")]
+    assert sheet.line(22).values[0] == sheet.line(42).values[0]
+
+
+# ------------------------------------------------------------------------- 02 盈余及盈余分配表
+
+
+def test_surplus_statement_lines_of_the_worked_example(session, posted):
+    statement = surplus_statement(session, posted, 2025)
+    assert (statement.form, statement.columns) == ("会农社02表", ("本年金额", "上年金额"))
+    assert [ln.no for ln in statement.lines] == list(range(1, 21))
+    assert figures(statement, 1, 3, 7, 10, 12) == [D("700000.00"), D("200000.00")] + [D("500000.00")] * 3
+    assert figures(statement, 13, 14, 15, 16) == [D("-20000.00"), D("0.00"), D("48000.00"), D("432000.00")]
+    assert figures(statement, 17, 18, 19, 20) == [D("302400.00"), D("129600.00"), D("0.00"), D("0.00")]
+    # last year: the 20,000 management cost was a loss, carried into this year's line 13
+    assert figures(statement, 5, 12, 20, column=1) == [D("20000.00"), D("-20000.00"), D("-20000.00")]
+    assert statement.line(20).values[1] == statement.line(13).values[0]
+    assert statement.line(20).values[0] == balance_sheet(session, posted, 2025).line(40).values[0]
+
+
+def test_a_reversed_run_leaves_nothing_distributed(session, cli, posted):
+    run_id = session.scalar(select(PayoutRun.id).where(PayoutRun.entity_id == posted.id))
+    assert cli("run", "reverse", str(run_id)).exit_code == 0
+    statement = surplus_statement(session, posted, 2025)
+    assert figures(statement, 15, 16, 17, 18, 20) == [D("0.00"), D("480000.00"), D("0.00"), D("0.00"),
+                                                      D("480000.00")]
+    sheet = balance_sheet(session, posted, 2025)
+    assert sheet.line(40).values[0] == D("480000.00") and sheet.line(22).values[0] == sheet.line(42).values[0]
+    _assert_equity_reconciles(session, posted)
+
+
+# ---------------------------------------------------------------------------- 03 成员权益变动表
+
+
+def _assert_equity_reconciles(session, entity):
+    changes = equity_changes(session, entity, 2025)
+    sheet = balance_sheet(session, entity, 2025)
+    opening, inc, dec, closing = (changes.row(label).values for label in
+                                  ("一、年初余额", "二、本年增加数", "三、本年减少数", "四、年末余额"))
+    for col in range(6):
+        assert opening[col] + inc[col] - dec[col] == closing[col], changes.columns[col]
+    assert list(closing[:5]) == [sheet.line(n).values[0] for n in range(36, 41)]
+    assert list(opening[:5]) == [sheet.line(n).values[1] for n in range(36, 41)]
+    return changes
+
+
+def test_equity_changes_reconcile_with_the_balance_sheet(session, posted):
+    changes = _assert_equity_reconciles(session, posted)
+    assert changes.columns == ("股金", "专项基金", "资本公积", "盈余公积", "未分配盈余", "合计")
+    assert changes.row("二、本年增加数").values == (D("100000.00"), D("90000.00"), D("0.00"), D("48000.00"),
+                                                D("500000.00"), D("738000.00"))
+    assert changes.row("成员增加出资").values[0] == D("100000.00")
+    assert changes.row("接受国家财政直接补助形成").values[1] == D("90000.00")
+    assert changes.row("接受他人捐赠形成").values[1] == D("0.00")
+    assert changes.row("从盈余中提取").values[3] == D("48000.00")
+    assert changes.row("三、本年减少数").values[4] == D("480000.00")
+    assert changes.row("盈余返还").values[4] == D("302400.00")
+    assert changes.row("转为成员出资").values[:2] == (None, None)       # not a 股金 / 专项基金 item
+    assert changes.row("四、年末余额").values[5] == D("238000.00")
+
+
+# ------------------------------------------------------------------------------------- 成员账户
+
+
+def test_member_account_of_the_first_household(session, posted):
+    accounts = member_accounts(session, posted, 2025)
+    assert accounts.products == ("藤茶鲜叶",) and accounts.run_id is not None
+    h001 = accounts.member("H001")
+    assert (h001.name, h001.address) == ("甲", "一村")
+    opening, closing = h001.lines[0], h001.closing
+    assert (opening.summary, closing.summary) == ("年初余额", "年末余额/总额")
+    assert (opening.capital_other, opening.reserve_share, opening.fiscal_share) == (D("0.00"),) * 3
+    assert (closing.capital_poverty, closing.capital_other) == (D("0.00"), D("50000.00"))
+    assert (closing.reserve_share, closing.fiscal_share, closing.donation_share) == (
+        D("28800.00"), D("30000.00"), D("0.00"))
+    assert (closing.quantities, closing.amounts) == ((D("20000.000"),), (D("120000.00"),))
+    assert (closing.patronage, closing.residual) == (D("181440.00"), D("59245.72"))
+    assert [m.closing.residual for m in accounts.members] == [D("59245.72"), D("40513.61"), D("29840.67")]
+    assert sum(m.closing.patronage for m in accounts.members) == D("302400.00")
+
+
+def test_trade_counts_deliveries_and_purchases_by_members_per_product(session, cli, imported, xlsx):
+    """交易量 in kg (斤 halved) and 交易额 per product, from deliveries and sales to members; a sale to a
+    non-member is not member trade."""
+    more = {"deliveries": [["date", "member", "product", "quantity", "unit", "unit_price"],
+                           ["2025-07-01", "H001", "藤茶鲜叶", "500", "jin", "3"]],
+            "sales": [["date", "buyer", "product", "quantity", "unit", "amount", "member"],
+                      ["2025-10-01", "甲", "茶苗", "30", "kg", "450", "H001"],
+                      ["2025-10-02", "外村", "茶苗", "99", "kg", "999", ""]]}
+    assert cli("import", xlsx(more), "--entity", "WX").exit_code == 0
+    accounts = member_accounts(session, imported, 2025)
+    assert accounts.products == ("茶苗", "藤茶鲜叶") and accounts.run_id is None
+    closing = accounts.member("H001").closing
+    assert closing.quantities == (D("30.000"), D("20250.000"))
+    assert closing.amounts == (D("450.00"), D("121500.00"))
+    assert (closing.patronage, closing.residual) == (D("0.00"), D("0.00"))
+    assert accounts.member("H002").closing.amounts == (None, D("60000.00"))
+
+
+def test_member_accounts_take_a_fixed_number_of_queries(session, cli, imported, xlsx):
+    engine = session.get_bind().engine
+    seen = [0]
+
+    def count(*_args):
+        seen[0] += 1
+
+    def queries() -> int:
+        seen[0] = 0
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            member_accounts(session, imported, 2025)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        return seen[0]
+
+    three = queries()
+    more = {"households": [["code", "head_name", "village"]] + [[f"N{i:03d}", f"新{i}", "一村"] for i in range(20)],
+            "members": [["member", "member_no", "joined_on"]] + [[f"N{i:03d}", 10 + i, "2025-06-01"] for i in range(20)],
+            "deliveries": [["date", "member", "product", "quantity", "unit", "unit_price", "paid"]]
+            + [["2025-12-01", f"N{i:03d}", "干茶", "10", "jin", "30", "yes"] for i in range(20)]}
+    assert cli("import", xlsx(more), "--entity", "WX").exit_code == 0
+    assert len(member_accounts(session, imported, 2025).members) == 23
+    assert queries() == three <= 12
+
+
+# ------------------------------------------------------------------------------------ collectives
+
+
+def test_a_collective_gets_its_own_two_statements(session, collective):
+    sheet = balance_sheet(session, collective, 2025)
+    assert (sheet.title, sheet.columns) == ("资产负债表", ("年初数", "年末数"))
+    assert sheet.line(32).values == sheet.line(56).values == (D("0.00"), D("110000.00"))
+    assert sheet.line(36).values[1] == D("70000.00")                   # 内部往来 owed to households
+    assert [sheet.line(n).values[1] for n in (50, 51, 52)] == [D("10000.00"), D("30000.00"), D("0.00")]
+    income = surplus_statement(session, collective, 2025)
+    assert income.title == "收益及收益分配表"
+    assert figures(income, 1, 7, 10, 20, 22, 26) == [D("150000.00"), D("50000.00"), D("100000.00"),
+                                                     D("100000.00"), D("0.00"), D("100000.00")]
+    assert figures(income, 27, 30, 35) == [D("30000.00"), D("70000.00"), D("0.00")]
+    assert equity_changes(session, collective, 2025) is None
+    assert member_accounts(session, collective, 2025) is None
+
+
+# ------------------------------------------------------------------------------- JSON and pages
+
+
+def test_json_amounts_are_two_decimal_strings(session, posted):
+    data = to_dict(surplus_statement(session, posted, 2025))
+    values = [v for line in data["lines"] for v in line["values"]]
+    assert values and all(AMOUNT_RE.match(v) for v in values)
+    assert {ln["no"]: ln["values"][0] for ln in data["lines"]}[16] == "432000.00"
+
+
+def _login(client, session, username, entity_id):
+    create_user(session, username=username, password=PASSWORD, role="accountant", entity_id=entity_id)
+    session.commit()
+    page = client.get("/login").get_data(as_text=True)
+    found = CSRF_RE.search(page)
+    token = html.unescape(found.group(1) or found.group(2))
+    response = client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token})
+    assert response.status_code == 302
+
+
+@pytest.fixture
+def accountant(app, session, posted):
+    client = app.test_client()
+    _login(client, session, "kuaiji-wx", posted.id)
+    return client
+
+
+PAGES = [("balance-sheet", "负债和所有者权益总计", "670,000.00"), ("surplus", "可分配盈余", "432,000.00"),
+         ("equity-changes", "从盈余中提取", "48,000.00"), ("member-accounts", "剩余盈余分配金额", "59,245.72")]
+
+
+@pytest.mark.parametrize("name, label, amount", PAGES)
+def test_pages_render_for_the_accountant(accountant, name, label, amount):
+    page = accountant.get(f"/e/WX/reports/2025/{name}")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert label in text and amount in text and "例题合作社" in text
+    assert '<div class="scroll">' in text and 'class="num"' in text
+    assert "<script" not in text and "style=" not in text
+
+
+def test_the_index_links_every_statement(accountant):
+    page = accountant.get("/e/WX/reports/2025")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    for name in ("balance-sheet", "surplus", "equity-changes", "member-accounts"):
+        assert f"/e/WX/reports/2025/{name}.xlsx" in text
+
+
+def test_json_downloads(accountant):
+    data = accountant.get("/e/WX/reports/2025/member-accounts.json").get_json()
+    h001 = next(m for m in data["members"] if m["member"] == "H001")
+    closing = h001["lines"][-1]
+    assert (closing["amounts"], closing["reserve_share"], closing["patronage"], closing["residual"],
+            closing["fiscal_share"]) == ({"藤茶鲜叶": "120000.00"}, "28800.00", "181440.00", "59245.72", "30000.00")
+    sheet = accountant.get("/e/WX/reports/2025/balance-sheet.json").get_json()
+    assert all(AMOUNT_RE.match(v) for ln in sheet["lines"] for v in ln["values"] if v is not None)
+    assert (sheet["form"], sheet["unit"]) == ("会农社01表", "元")
+
+
+def _workbook(response):
+    assert response.status_code == 200
+    assert response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return openpyxl.load_workbook(io.BytesIO(response.data)).active
+
+
+def _amount(value) -> Decimal:
+    return Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+def test_xlsx_downloads_hold_the_figures(accountant):
+    ws = _workbook(accountant.get("/e/WX/reports/2025/surplus.xlsx"))
+    assert ws["A1"].value == "盈余及盈余分配表" and "例题合作社" in ws["A3"].value
+    by_line = {row[1]: row[2:] for row in ws.iter_rows(min_row=5, values_only=True) if isinstance(row[1], int)}
+    assert [_amount(by_line[n][0]) for n in (12, 13, 15, 16, 17, 18, 20)] == [
+        D("500000.00"), D("-20000.00"), D("48000.00"), D("432000.00"), D("302400.00"), D("129600.00"), D("0.00")]
+    assert ws.cell(5 + 11, 3).number_format == "#,##0.00"
+    sheet = _workbook(accountant.get("/e/WX/reports/2025/balance-sheet.xlsx"))
+    totals = {row[1]: row[2:] for row in sheet.iter_rows(min_row=5, values_only=True) if isinstance(row[1], int)}
+    assert totals[22] == totals[42] and _amount(totals[42][0]) == D("670000.00")
+    accounts = _workbook(accountant.get("/e/WX/reports/2025/member-accounts.xlsx"))
+    rows = [row for row in accounts.iter_rows(min_row=6, values_only=True) if row[1] == "甲" and row[3] == "年末余额/总额"]
+    assert len(rows) == 1
+    row = rows[0]
+    # 编号 姓名 日期 摘要 | 出资×2 公积金 财政 捐赠 | 交易量 交易额 | 盈余返还 剩余盈余分配
+    assert [_amount(row[i]) for i in (5, 6, 7, 10, 11, 12)] == [
+        D("50000.00"), D("28800.00"), D("30000.00"), D("120000.00"), D("181440.00"), D("59245.72")]
+    assert accounts.column_dimensions["D"].width > 10
+
+
+@pytest.mark.parametrize("suffix", ["", "/balance-sheet", "/surplus.json", "/member-accounts.xlsx"])
+def test_an_accountant_of_another_entity_gets_404(app, session, cli, xlsx, posted, suffix):
+    assert cli("import", xlsx(collective_workbook())).exit_code == 0
+    client = app.test_client()
+    _login(client, session, "kuaiji-cv", entity(session, "CV").id)
+    assert client.get(f"/e/WX/reports/2025{suffix}").status_code == 404
+    assert client.get(f"/e/CV/reports/2025{suffix.replace('member-accounts', 'balance-sheet')}").status_code == 200
+
+
+def test_unknown_reports_and_anonymous_visitors(app, accountant, posted):
+    assert accountant.get("/e/WX/reports/2025/cash-flow").status_code == 404
+    assert accountant.get("/e/WX/reports/2025/cash-flow.json").status_code == 404
+    assert accountant.get("/e/NOPE/reports/2025/surplus").status_code == 404
+    for year in ("1948", "20x5", "٢٠٢٥", "02025"):
+        assert accountant.get(f"/e/WX/reports/{year}/surplus").status_code == 404, year
+    anonymous = app.test_client().get("/e/WX/reports/2025/surplus")
+    assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
+
+
+def test_a_collectives_reports_render(app, session, collective):
+    client = app.test_client()
+    _login(client, session, "kuaiji-cv", collective.id)
+    sheet = client.get("/e/CV/reports/2025/balance-sheet").get_data(as_text=True)
+    assert "资产负债表" in sheet and "110,000.00" in sheet and "未分配收益" in sheet
+    income = client.get("/e/CV/reports/2025/surplus").get_data(as_text=True)
+    assert "收益及收益分配表" in income and "70,000.00" in income and "农户分配" in income
+    for name, title in (("equity-changes", "成员权益变动表"), ("member-accounts", "成员账户")):
+        page = client.get(f"/e/CV/reports/2025/{name}")
+        text = page.get_data(as_text=True)
+        assert page.status_code == 200 and title in text and "<table" not in text     # says so, shows nothing
+        assert client.get(f"/e/CV/reports/2025/{name}.json").status_code == 404
+    ws = _workbook(client.get("/e/CV/reports/2025/surplus.xlsx"))
+    assert ws["A1"].value == "收益及收益分配表"
