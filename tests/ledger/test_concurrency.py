@@ -36,10 +36,16 @@ def _post_many(url: str, worker: int, count: int) -> None:
     engine.dispose()
 
 
-def test_eight_processes_posting_at_once_lose_and_double_nothing(isolated_db):
-    url = isolated_db
-    engine = make_engine(url)
+@pytest.fixture
+def engine(isolated_db):
+    engine = make_engine(isolated_db)
     Base.metadata.create_all(engine)
+    yield engine
+    engine.dispose()             # no pooled connection left for the garbage collector to complain about
+
+
+def test_eight_processes_posting_at_once_lose_and_double_nothing(isolated_db, engine):
+    url = isolated_db
     with Session(engine) as session:
         book = create_book(session, code="CONC", name="并发测试", chart="fpc2021")
         ensure_parties(session, book, {f"M{w}": f"成员{w}" for w in range(WRITERS)})
