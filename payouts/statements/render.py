@@ -58,6 +58,9 @@ def environment(locale: str) -> Environment:
     env.filters["qty"] = _qty
     env.globals["pool_label"] = lambda name: POOL_LABELS[lang].get(name, name)
     env.globals["lang"] = lang
+    # Chinese text takes full-width punctuation: 交售产品：藤茶鲜叶, 股金（现金）
+    env.globals.update(colon="：" if lang == "zh" else ": ", open_paren="（" if lang == "zh" else " (",
+                       close_paren="）" if lang == "zh" else ")")
     env.globals["FORM_LABELS"] = CAPITAL_FORMS
     env.globals["DEDUCTION_LABELS"] = DEDUCTION_LABELS
     return env

@@ -64,12 +64,14 @@ def test_a_household_checks_its_paper_then_opens_the_statement_with_phone_and_pi
     page.goto(f"{live.url}/verify")                                      # typed from the paper, no QR scanner
     page.fill("#code", code.lower().replace("-", " "))
     page.fill("#amount", f"{net + 100:.2f}")                             # the paper was altered
-    page.click("main button[type=submit]")
+    with page.expect_navigation():
+        page.click("main button[type=submit]")
     page.wait_for_url(f"**/verify/{code}?amount=*")
     assert page.locator("#amount-result.bad").count() == 1
     assert page.inner_text("#net").strip() == format_money(net)
     page.fill("#amount", f"{net:.2f}")
-    page.click("main button[type=submit]")
+    with page.expect_navigation():                     # wait for the new answer, not the old page
+        page.click("main button[type=submit]")
     assert page.locator("#amount-result.ok").count() == 1 and page.locator("#ledger.ok").count() == 1
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     page.screenshot(path=str(artifacts / "phone-verify.png"), full_page=True)
