@@ -16,10 +16,15 @@ payouts_cli = AppGroup("payouts", help="Distribution runs.")
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=5000, type=int)
 def serve_command(host: str, port: int):
-    """Run the web app with Flask's development server (use gunicorn in production)."""
+    """Serve the web app (Werkzeug's threaded server, for a village office or the demo; use gunicorn in
+    production). Flask's own ``app.run`` refuses to serve from inside a Flask command, so this calls
+    Werkzeug directly."""
     from flask import current_app
+    from werkzeug.serving import run_simple
 
-    current_app.run(host=host, port=port, debug=False, use_reloader=False)
+    app = current_app._get_current_object()
+    click.echo(f"coopledger on http://{host}:{port}/ (Ctrl-C to stop)")
+    run_simple(host, port, app, use_reloader=False, use_debugger=False, threaded=True)
 
 
 @payouts_cli.command("init")

@@ -103,3 +103,36 @@ def test_the_land_coop_books_its_base_rent_as_a_cost_and_shares_the_rest_by_land
     assert sum(rent) == D(accrued) == D("800") * D(area) == D("240000.00")
     assert [(p["basis"], p["basis_total"]) for p in land.result["pools"]] == [("land", "300.00")]
     assert D(land.result["reserves"][0]["amount"]) == (D(land.result["surplus"]) * D("0.1")).quantize(D("0.01"))
+
+
+def test_serve_command_really_serves(isolated_db, tmp_path):
+    """`make demo` ends in `coopledger serve`: it must answer HTTP (Flask's app.run would silently not)."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": isolated_db, "COOP_SECRET_KEY": "serve-test", "COOP_COOKIE_SECURE": "0"}
+    coopledger = str(Path(sys.executable).parent / "coopledger")
+    subprocess.run([coopledger, "init"], env=env, check=True, capture_output=True, cwd=tmp_path)
+    server = subprocess.Popen([coopledger, "serve", "--port", str(port)], env=env, cwd=tmp_path,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2) as response:
+                    assert response.status == 200 and "登录" in response.read().decode()
+                    break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            raise AssertionError("coopledger serve never answered")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
