@@ -258,7 +258,7 @@ def _write_members(session, entity: Entity, plan: _Plan) -> dict[str, int]:
                          "household_id": plan.households.get(v["member"]),
                          "member_entity_id": None if v["member"] in plan.households else plan.member_entities[v["member"]],
                          "joined_on": v["joined_on"], "left_on": v.get("left_on"),
-                         "farmer": v.get("farmer", True), "land_deduction_consent": False})
+                         "farmer": v.get("farmer", True), "land_deduction_consent": bool(v.get("land_consent"))})
         session.execute(insert(Member.__table__), rows)
     members = dict(session.execute(select(Member.code, Member.id).where(Member.entity_id == entity.id)).all())
     names = _member_names(session, entity)

@@ -14,7 +14,7 @@ COLUMN_LABELS = {
     "credit_code": N_("Credit code"), "head_name": N_("Head of household"), "phone": N_("Phone"),
     "id_number": N_("ID number"), "bank_account": N_("Bank account"), "monitoring": N_("Monitoring category"),
     "poverty_exited": N_("Exited poverty"), "member": N_("Member"), "member_no": N_("Member no."),
-    "joined_on": N_("Joined on"), "left_on": N_("Left on"), "farmer": N_("Farmer"), "date": N_("Date"),
+    "joined_on": N_("Joined on"), "land_consent": N_("Consents to deductions from land income"), "left_on": N_("Left on"), "farmer": N_("Farmer"), "date": N_("Date"),
     "amount": N_("Amount (yuan)"), "form": N_("Form"), "note": N_("Note"), "contract_no": N_("Contract no."),
     "area_mu": N_("Area (mu)"), "shares": N_("Shares"), "base_rent_per_mu": N_("Base rent per mu"),
     "start_on": N_("Start"), "end_on": N_("End"), "worker": N_("Worker"), "days": N_("Days"),

@@ -575,6 +575,8 @@ _SPECS = (
     SheetSpec("members", ("成员",), (
         _col("member", CODE, True), _col("member_no", INT, True), _col("joined_on", DATE, True),
         _col("left_on", DATE), _col("farmer", BOOL, default=True),
+        # consent on record to net debts against land income (土地承包法 Art. 39); an extension of INTERFACES §3
+        _col("land_consent", BOOL, default=False, also=("土地收益扣款同意", "同意从土地收益扣款")),
     ), unique=(("member", "member"), ("member_no", "member_no")), checks=(_not_before("left_on", "joined_on"),)),
     SheetSpec("capital", ("股金",), (
         _col("date", DATE, True), _col("member", CODE, True), _col("amount", MONEY, True),

@@ -408,6 +408,7 @@ def test_defaults_for_absent_columns(tmp_path):
     assert land["shares"] == Decimal("3.25") and land["base_rent_per_mu"] == 0 and land["end_on"] is None
     assert book.sheets["members"][0].values == {
         "member": "M1", "member_no": 7, "joined_on": date(2024, 1, 1), "left_on": None, "farmer": True,
+        "land_consent": False,
     }  # fmt: skip
     assert book.sheets["payments"][0].values["method"] == "bank"
     assert book.sheets["capital"][0].values["form"] == "cash"

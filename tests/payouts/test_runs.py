@@ -158,6 +158,23 @@ def test_village_collective_distributes_by_shares(session, cli, xlsx, policy_fil
         "C1": D("28000.00"), "C2": D("21000.00"), "C3": D("21000.00")}    # 内部往来: owed to households
 
 
+def test_consent_on_record_lets_debts_net_against_land_income(session, cli, xlsx, policy_file):
+    wb = {
+        "entity": [["code", "name", "kind", "township"], ["LK", "同意测试合作社", "land_coop", "测试乡"]],
+        "households": [["code", "head_name", "village"], ["K1", "甲", "一村"], ["K2", "乙", "一村"]],
+        "members": [["member", "member_no", "joined_on", "土地收益扣款同意"], ["K1", 1, "2020-01-01", "是"],
+                    ["K2", 2, "2020-01-01", "否"]],
+        "land": [["member", "contract_no", "area_mu", "start_on"], ["K1", "A", "5", "2025-01-01"],
+                 ["K2", "B", "5", "2025-01-01"]],
+        "advances": [["date", "member", "amount"], ["2025-03-01", "K1", "300"], ["2025-03-01", "K2", "300"]],
+        "sales": [["date", "buyer", "product", "amount"], ["2025-10-01", "粮站", "稻谷", "2000"]],
+    }
+    assert cli("import", xlsx(wb)).exit_code == 0
+    run = distribute(cli, "LK", 2025, policy_file('[[pools]]\nname = "land"\npct = "100"\nbasis = "land"\n'))
+    assert [(m["member"], m["total"], m["deductions"], m["net"]) for m in run["members"]] == [
+        ("K1", "1000.00", "300.00", "700.00"), ("K2", "1000.00", "0.00", "1000.00")]
+
+
 def test_land_share_cooperative_base_rent_then_dividend(session, cli, xlsx, policy_file):
     """保底 800 元/亩 (10, 6, 4 亩) is a cost of 16,000; sales 60,000, costs 4,000 → S 40,000;
     10 % reserve → 36,000 by land shares: 18,000 / 10,800 / 7,200. L3 owes 1,000 for inputs but gave no
