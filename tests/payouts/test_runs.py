@@ -26,27 +26,6 @@ basis = "capital"
 """
 
 
-def worked_example_workbook():
-    """reference/domain.md §1.3: S 500,000; prior loss 20,000; trade 120k/60k/20k; capital 50k/30k/20k;
-    a fiscal subsidy of 90,000 quantified equally."""
-    return {
-        "entity": [["code", "name", "kind", "township"], ["WX", "例题合作社", "farmer_coop", "例乡"]],
-        "households": [["code", "head_name", "village"], ["H001", "甲", "一村"], ["H002", "乙", "一村"],
-                       ["H003", "丙", "一村"]],
-        "members": [["member", "member_no", "joined_on"], ["H001", 1, "2020-01-01"], ["H002", 2, "2020-01-01"],
-                    ["H003", 3, "2020-01-01"]],
-        "capital": [["date", "member", "amount"], ["2025-01-02", "H001", "50000"], ["2025-01-02", "H002", "30000"],
-                    ["2025-01-02", "H003", "20000"]],
-        "subsidies": [["date", "source", "kind", "amount"], ["2025-03-01", "县财政", "fiscal", "90000"]],
-        "deliveries": [["date", "member", "product", "quantity", "unit", "unit_price"],
-                       ["2025-05-01", "H001", "藤茶鲜叶", "20000", "kg", "6"],
-                       ["2025-05-01", "H002", "藤茶鲜叶", "10000", "kg", "6"],
-                       ["2025-05-02", "H003", "藤茶鲜叶", "4000", "kg", "5"]],
-        "sales": [["date", "buyer", "product", "amount"], ["2025-09-01", "茶企", "干茶", "700000"]],
-        "expenses": [["date", "category", "amount"], ["2024-06-30", "management", "20000"]],   # last year's loss
-    }
-
-
 def distribute(cli, entity, year, policy=None):
     args = ["distribute", "--entity", entity, "--year", str(year), "--json"]
     if policy:
@@ -56,8 +35,8 @@ def distribute(cli, entity, year, policy=None):
     return json.loads(result.stdout)
 
 
-def test_worked_example_through_the_cli_to_the_fen(session, cli, xlsx, policy_file):
-    assert cli("import", xlsx(worked_example_workbook())).exit_code == 0
+def test_worked_example_through_the_cli_to_the_fen(session, cli, xlsx, policy_file, worked_example):
+    assert cli("import", xlsx(worked_example())).exit_code == 0
     run = distribute(cli, "WX", 2025, policy_file(POLICY_70_30))
     assert (run["status"], run["surplus"], run["prior_loss"], run["distributable"]) == (
         "draft", "500000.00", "20000.00", "432000.00")
@@ -74,8 +53,8 @@ def test_worked_example_through_the_cli_to_the_fen(session, cli, xlsx, policy_fi
     assert {c["rule"]: c["detail"] for c in run["checks"]}["patronage_min_60"].startswith("70.00% >= 60%")
 
 
-def test_posted_run_leaves_allocations_at_zero_and_payables_equal_to_the_lines(session, cli, xlsx, policy_file):
-    assert cli("import", xlsx(worked_example_workbook())).exit_code == 0
+def test_posted_run_leaves_allocations_at_zero_and_payables_equal_to_the_lines(session, cli, xlsx, policy_file, worked_example):
+    assert cli("import", xlsx(worked_example())).exit_code == 0
     run = distribute(cli, "WX", 2025, policy_file(POLICY_70_30))
     assert cli("run", "approve", str(run["run"]), "--meeting-date", "2026-03-15", "--attended", "3",
                "--votes-for", "2").exit_code == 0
@@ -100,8 +79,8 @@ def test_posted_run_leaves_allocations_at_zero_and_payables_equal_to_the_lines(s
     assert account_balance(session, book, "221") == -D("302400.00")
 
 
-def test_policy_returning_half_by_trade_is_drafted_but_not_approved(session, cli, xlsx, policy_file):
-    assert cli("import", xlsx(worked_example_workbook())).exit_code == 0
+def test_policy_returning_half_by_trade_is_drafted_but_not_approved(session, cli, xlsx, policy_file, worked_example):
+    assert cli("import", xlsx(worked_example())).exit_code == 0
     half = POLICY_70_30.replace('pct = "70"', 'pct = "50"').replace('pct = "30"', 'pct = "50"')
     run = distribute(cli, "WX", 2025, policy_file(half))
     assert run["status"] == "draft"
@@ -113,8 +92,8 @@ def test_policy_returning_half_by_trade_is_drafted_but_not_approved(session, cli
 
 
 @pytest.mark.parametrize("attended, votes, reason", [(1, 1, "quorum"), (3, 1, "more than half")])
-def test_meeting_without_quorum_cannot_approve(session, cli, xlsx, policy_file, attended, votes, reason):
-    assert cli("import", xlsx(worked_example_workbook())).exit_code == 0
+def test_meeting_without_quorum_cannot_approve(session, cli, xlsx, policy_file, attended, votes, reason, worked_example):
+    assert cli("import", xlsx(worked_example())).exit_code == 0
     run = distribute(cli, "WX", 2025, policy_file(POLICY_70_30))
     refused = cli("run", "approve", str(run["run"]), "--meeting-date", "2026-03-15", "--attended", str(attended),
                   "--votes-for", str(votes))
@@ -248,8 +227,8 @@ def test_three_level_cascade_from_project_to_village_to_household(session, cli, 
     assert cli("verify").exit_code == 0
 
 
-def test_reversing_a_run_undoes_it_everywhere_and_allows_a_new_one(session, cli, xlsx, policy_file):
-    assert cli("import", xlsx(worked_example_workbook())).exit_code == 0
+def test_reversing_a_run_undoes_it_everywhere_and_allows_a_new_one(session, cli, xlsx, policy_file, worked_example):
+    assert cli("import", xlsx(worked_example())).exit_code == 0
     run = distribute(cli, "WX", 2025, policy_file(POLICY_70_30))
     approve_and_post(cli, run["run"], 3)
     second = distribute(cli, "WX", 2025)
@@ -269,8 +248,8 @@ def test_reversing_a_run_undoes_it_everywhere_and_allows_a_new_one(session, cli,
     assert statuses[run["run"]] == "reversed" and statuses[second["run"]] == "posted"
 
 
-def test_close_year_prints_the_surplus_statement_and_refuses_later_records(session, cli, xlsx):
-    assert cli("import", xlsx(worked_example_workbook())).exit_code == 0
+def test_close_year_prints_the_surplus_statement_and_refuses_later_records(session, cli, xlsx, worked_example):
+    assert cli("import", xlsx(worked_example())).exit_code == 0
     closed = cli("close-year", "--entity", "WX", "--year", "2025")
     assert closed.exit_code == 0 and "500000.00" in closed.stdout and "-20000.00" in closed.stdout
     late = {"sales": [["date", "buyer", "product", "amount"], ["2025-12-30", "x", "y", "1"]]}

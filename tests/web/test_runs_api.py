@@ -32,28 +32,8 @@ TWO_DECIMALS = re.compile(r"^-?\d+\.\d{2}$")
 MEETING = {"meeting_date": "2026-03-15", "attended": 3, "votes_for": 2, "minutes": "2026-会-01"}
 
 
-def worked_example():
-    """reference/domain.md §1.3, as in tests/payouts/test_runs.py."""
-    return {
-        "entity": [["code", "name", "kind", "township"], ["WX", "例题合作社", "farmer_coop", "例乡"]],
-        "households": [["code", "head_name", "village"], ["H001", "甲", "一村"], ["H002", "乙", "一村"],
-                       ["H003", "丙", "一村"]],
-        "members": [["member", "member_no", "joined_on"], ["H001", 1, "2020-01-01"], ["H002", 2, "2020-01-01"],
-                    ["H003", 3, "2020-01-01"]],
-        "capital": [["date", "member", "amount"], ["2025-01-02", "H001", "50000"], ["2025-01-02", "H002", "30000"],
-                    ["2025-01-02", "H003", "20000"]],
-        "subsidies": [["date", "source", "kind", "amount"], ["2025-03-01", "县财政", "fiscal", "90000"]],
-        "deliveries": [["date", "member", "product", "quantity", "unit", "unit_price"],
-                       ["2025-05-01", "H001", "藤茶鲜叶", "20000", "kg", "6"],
-                       ["2025-05-01", "H002", "藤茶鲜叶", "10000", "kg", "6"],
-                       ["2025-05-02", "H003", "藤茶鲜叶", "4000", "kg", "5"]],
-        "sales": [["date", "buyer", "product", "amount"], ["2025-09-01", "茶企", "干茶", "700000"]],
-        "expenses": [["date", "category", "amount"], ["2024-06-30", "management", "20000"]],
-    }
-
-
 @pytest.fixture
-def wx(world, session, cli, xlsx):
+def wx(world, session, cli, xlsx, worked_example):
     result = cli("import", xlsx(worked_example()))
     assert result.exit_code == 0, result.output
     entity = session.scalar(select(Entity).where(Entity.code == "WX"))
