@@ -255,7 +255,7 @@ def _pause_for_crash_tests() -> None:
     pause = os.environ.get("COOPLEDGER_TEST_PAUSE_IN_POST")
     if pause:
         print("POSTING-PAUSED", flush=True)
-        time.sleep(float(pause))
+        time.sleep(int(pause))            # whole seconds: the crash test kills the process long before
 
 
 def run_entries(entity: Entity, run: PayoutRun, result) -> list[EntryDraft]:
