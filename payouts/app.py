@@ -92,21 +92,15 @@ def _register_blueprints(app: Flask) -> None:
     from cooperatives.web import api as coop_api
     from cooperatives.web import auth, home, records
     from ledger.web import views as ledger_views
+    from payouts.web import api as runs_api
+    from payouts.web import jobs, policies, reports, runs, statements
 
-    for bp in (auth.bp, home.bp, records.bp, ledger_views.bp):
+    for bp in (auth.bp, home.bp, records.bp, ledger_views.bp,   # members, records, books
+               reports.bp,                                      # statutory statements
+               policies.bp, runs.bp,                            # distribution policy and runs
+               statements.bp,                                   # household statements, verification, receipts
+               jobs.bp):                                        # statement PDF batches started from the web
         app.register_blueprint(bp)
-    app.register_blueprint(__import__("payouts.web.reports", fromlist=["bp"]).bp)   # statutory statements
-    from payouts.web import api as runs_api  # distribution policy and runs
-    from payouts.web import policies, runs
-
-    app.register_blueprint(policies.bp)
-    app.register_blueprint(runs.bp)
-    from payouts.web import statements  # household statements, verification, receipts, objections
-
-    app.register_blueprint(statements.bp)
-    from payouts.web import jobs  # statement PDF batches started from the web
-
-    app.register_blueprint(jobs.bp)
     coop_api.init_api(app, csrf)
     runs_api.init_runs_api(app, csrf)
 
