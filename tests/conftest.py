@@ -161,28 +161,9 @@ def policy_file(tmp_path):
     return write
 
 
-def _worked_example(code: str = "WX", township: str = "例乡") -> dict:
-    """reference/domain.md §1.3 as an import workbook: S 500,000; a 20,000 loss brought forward (2024);
-    member trade 120k/60k/20k; capital 50k/30k/20k; a fiscal subsidy of 90,000 quantified equally."""
-    return {
-        "entity": [["code", "name", "kind", "township"], [code, "例题合作社", "farmer_coop", township]],
-        "households": [["code", "head_name", "village"], ["H001", "甲", "一村"], ["H002", "乙", "一村"],
-                       ["H003", "丙", "一村"]],
-        "members": [["member", "member_no", "joined_on"], ["H001", 1, "2020-01-01"], ["H002", 2, "2020-01-01"],
-                    ["H003", 3, "2020-01-01"]],
-        "capital": [["date", "member", "amount"], ["2025-01-02", "H001", "50000"], ["2025-01-02", "H002", "30000"],
-                    ["2025-01-02", "H003", "20000"]],
-        "subsidies": [["date", "source", "kind", "amount"], ["2025-03-01", "县财政", "fiscal", "90000"]],
-        "deliveries": [["date", "member", "product", "quantity", "unit", "unit_price"],
-                       ["2025-05-01", "H001", "藤茶鲜叶", "20000", "kg", "6"],
-                       ["2025-05-01", "H002", "藤茶鲜叶", "10000", "kg", "6"],
-                       ["2025-05-02", "H003", "藤茶鲜叶", "4000", "kg", "5"]],
-        "sales": [["date", "buyer", "product", "amount"], ["2025-09-01", "茶企", "干茶", "700000"]],
-        "expenses": [["date", "category", "amount"], ["2024-06-30", "management", "20000"]],   # last year's loss
-    }
-
-
 @pytest.fixture
 def worked_example():
     """A function returning the worked example's workbook (``worked_example(code="WX", township="例乡")``)."""
-    return _worked_example
+    from samples import worked_example_workbook
+
+    return worked_example_workbook

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import openpyxl
 import pytest
+from samples import POLICY_70_30
 from sqlalchemy import event, select
 
 from cooperatives.models import Entity
@@ -24,18 +25,6 @@ PASSWORD = "correct horse battery staple"
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*\bvalue="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
 AMOUNT_RE = re.compile(r"^-?\d+\.\d{2}$")
 
-POLICY_70_30 = """
-reserve_pct = "10"
-reserve_quantify = "transactions"
-[[pools]]
-name = "patronage"
-pct = "70"
-basis = "transactions"
-[[pools]]
-name = "residual"
-pct = "30"
-basis = "capital"
-"""
 
 
 def collective_workbook():

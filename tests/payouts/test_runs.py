@@ -4,6 +4,7 @@ import json
 from decimal import Decimal
 
 import pytest
+from samples import POLICY_50_50, POLICY_70_30
 from sqlalchemy import select
 
 from cooperatives.models import Entity
@@ -12,18 +13,6 @@ from payouts.models import PayoutRun
 
 D = Decimal
 
-POLICY_70_30 = """
-reserve_pct = "10"
-reserve_quantify = "transactions"
-[[pools]]
-name = "patronage"
-pct = "70"
-basis = "transactions"
-[[pools]]
-name = "residual"
-pct = "30"
-basis = "capital"
-"""
 
 
 def distribute(cli, entity, year, policy=None):
@@ -81,7 +70,7 @@ def test_posted_run_leaves_allocations_at_zero_and_payables_equal_to_the_lines(s
 
 def test_policy_returning_half_by_trade_is_drafted_but_not_approved(session, cli, xlsx, policy_file, worked_example):
     assert cli("import", xlsx(worked_example())).exit_code == 0
-    half = POLICY_70_30.replace('pct = "70"', 'pct = "50"').replace('pct = "30"', 'pct = "50"')
+    half = POLICY_50_50
     run = distribute(cli, "WX", 2025, policy_file(half))
     assert run["status"] == "draft"
     refused = cli("run", "approve", str(run["run"]), "--meeting-date", "2026-03-15", "--attended", "3",

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import io
 import re
 from decimal import Decimal
 
-import openpyxl
 import pytest
+from samples import xlsx_bytes as xlsx
 from sqlalchemy import func, select
 
 from cooperatives.models import Delivery, Entity, Household, Member, User
@@ -302,17 +301,6 @@ def test_registering_a_member(client, world, token, session):
 # ------------------------------------------------------------------------------------------------ import
 
 
-def xlsx(sheets: dict[str, list[list]]) -> io.BytesIO:
-    book = openpyxl.Workbook()
-    book.remove(book.active)
-    for name, rows in sheets.items():
-        sheet = book.create_sheet(name)
-        for row in rows:
-            sheet.append(row)
-    data = io.BytesIO()
-    book.save(data)
-    data.seek(0)
-    return data
 
 
 WORKBOOK = {

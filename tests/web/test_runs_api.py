@@ -8,6 +8,7 @@ import json
 import re
 
 import pytest
+from samples import POLICY_50_50, POLICY_70_30
 from sqlalchemy import func, select
 
 from cooperatives.models import Entity, User
@@ -15,19 +16,6 @@ from cooperatives.users import create_user, issue_token
 from payouts.models import PayoutRun, PolicyVersion
 from payouts.policy import PolicyError, load_policy_text
 
-POLICY_70_30 = """
-reserve_pct = "10"
-reserve_quantify = "transactions"
-[[pools]]
-name = "patronage"
-pct = "70"
-basis = "transactions"
-[[pools]]
-name = "residual"
-pct = "30"
-basis = "capital"
-"""
-POLICY_50_50 = POLICY_70_30.replace('pct = "70"', 'pct = "50"').replace('pct = "30"', 'pct = "50"')
 TWO_DECIMALS = re.compile(r"^-?\d+\.\d{2}$")
 MEETING = {"meeting_date": "2026-03-15", "attended": 3, "votes_for": 2, "minutes": "2026-会-01"}
 

@@ -8,6 +8,7 @@ import json
 import re
 
 import pytest
+from samples import POLICY_50_50, POLICY_70_30
 from sqlalchemy import func, select
 
 from cooperatives.models import Entity
@@ -17,19 +18,6 @@ from payouts.models import PayoutRun, PolicyVersion
 from payouts.policy import DEFAULT_FPC_POLICY, PolicyError, load_policy_text
 from payouts.web.policies import policy_toml
 
-POLICY_70_30 = """
-reserve_pct = "10"
-reserve_quantify = "transactions"
-[[pools]]
-name = "patronage"
-pct = "70"
-basis = "transactions"
-[[pools]]
-name = "residual"
-pct = "30"
-basis = "capital"
-"""
-POLICY_50_50 = POLICY_70_30.replace('pct = "70"', 'pct = "50"').replace('pct = "30"', 'pct = "50"')
 BAD_POLICY = """
 reserve_pct = 10.5
 colour = "red"

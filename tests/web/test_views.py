@@ -9,8 +9,8 @@ import io
 import re
 from decimal import Decimal
 
-import openpyxl
 import pytest
+from samples import xlsx_bytes as xlsx
 from sqlalchemy import func, select
 
 from cooperatives.demo import DEMO_LOGINS
@@ -407,17 +407,6 @@ def test_no_page_ever_shows_a_full_id_or_bank_number(client, world, login, user)
 # ----------------------------------------------------------------------------------------------- import
 
 
-def xlsx(sheets: dict[str, list[list]]) -> io.BytesIO:
-    book = openpyxl.Workbook()
-    book.remove(book.active)
-    for name, rows in sheets.items():
-        sheet = book.create_sheet(name)
-        for row in rows:
-            sheet.append(row)
-    data = io.BytesIO()
-    book.save(data)
-    data.seek(0)
-    return data
 
 
 GOOD_WORKBOOK = {
