@@ -113,6 +113,8 @@ class Household(Base):
     bank_account_digest: Mapped[str | None] = mapped_column(String(64), index=True)
     monitoring: Mapped[str] = mapped_column(String(10), default="none")
     poverty_exited: Mapped[bool] = mapped_column(default=False)
+    #: people in the household (家庭人口), for per-capita benefit figures; unknown when None
+    persons: Mapped[int | None] = mapped_column(Integer)
     #: argon2 hash of the statement PIN
     pin_hash: Mapped[str | None] = mapped_column(String(200))
     locale: Mapped[str] = mapped_column(String(10), default="zh_Hans_CN")

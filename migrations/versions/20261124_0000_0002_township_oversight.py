@@ -7,8 +7,8 @@ Create Date: 2026-11-24 00:00:00
 
 from __future__ import annotations
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 
 revision = '0002'
@@ -18,8 +18,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table('coop_households') as batch:
+        batch.add_column(sa.Column('persons', sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table('coop_households') as batch:
+        batch.drop_column('persons')
