@@ -18,7 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from cooperatives.models import Entity, Household, Import, LandContract, Member, Township, Village
@@ -224,7 +224,7 @@ def _write(session: Session, wb: Workbook, plan: _Plan, counts: dict, actor_id) 
     session.add(imp)
     session.flush()
     _write_households(session, entity, plan)
-    member_ids = _write_members(session, entity, plan)
+    member_ids = _write_members(session, entity, plan, wb.sheets.get("members", []))
     entries = _write_records(session, wb, entity, imp, member_ids, actor_id)
     entries += _write_land(session, wb, entity, imp, member_ids, years, actor_id)
     audit(session, actor_id=actor_id, action="import", target=f"import:{imp.id}", entity_id=entity.id,
@@ -244,12 +244,13 @@ def _write_households(session, entity: Entity, plan: _Plan) -> None:
         village = villages.get(v["village"]) or villages.setdefault(v["village"], ensure_village(session, township, v["village"]))
         rows.append({"code": v["code"], "head_name": v["head_name"], "village_id": village.id, "phone": v.get("phone"),
                      "monitoring": v.get("monitoring") or "none", "poverty_exited": bool(v.get("poverty_exited")),
-                     "locale": "zh_Hans_CN", **household_fields(v.get("id_number"), v.get("bank_account"))})
+                     "persons": v.get("persons"), "locale": "zh_Hans_CN",
+                     **household_fields(v.get("id_number"), v.get("bank_account"))})
     session.execute(insert(Household.__table__), rows)
     plan.households.update(_existing(session, Household.code, [r["code"] for r in rows]))
 
 
-def _write_members(session, entity: Entity, plan: _Plan) -> dict[str, int]:
+def _write_members(session, entity: Entity, plan: _Plan, wb_members: list[Row] = ()) -> dict[str, int]:
     if plan.new_members:
         rows = []
         for row in plan.new_members:
@@ -260,6 +261,11 @@ def _write_members(session, entity: Entity, plan: _Plan) -> dict[str, int]:
                          "joined_on": v["joined_on"], "left_on": v.get("left_on"),
                          "farmer": v.get("farmer", True), "land_deduction_consent": bool(v.get("land_consent"))})
         session.execute(insert(Member.__table__), rows)
+    persons = [{"household_id": plan.households[r.values["member"]], "n_persons": r.values["persons"]}
+               for r in wb_members if r.values.get("persons") is not None and r.values["member"] in plan.households]
+    if persons:         # the members sheet's 家庭人口 fills the household record (new or registered before)
+        session.execute(update(Household.__table__).where(Household.__table__.c.id == bindparam("household_id"))
+                        .values(persons=bindparam("n_persons")), persons)
     members = dict(session.execute(select(Member.code, Member.id).where(Member.entity_id == entity.id)).all())
     names = _member_names(session, entity)
     ensure_parties(session, entity.book, {code: names.get(code, code) for code in members})

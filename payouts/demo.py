@@ -17,6 +17,9 @@ Names of people and of the villages of 百乐乡 are made up.
   traces its yuan back through the village to the project.
 * 五星村土地股份合作社 ``WX-LAND`` (青铜峡市青铜峡镇): 40 households, 300 亩 leased in at 保底 800 元/亩
   (a cost), a year of 稻蟹共养, and 二次分红 of the surplus by land shares after a 10 % reserve.
+* 金果坪乡溪口村高山蔬菜专业合作社 ``JGP-VEG`` (``payouts.demo_anomalies``): twelve households, 2024 and
+  2025, with one instance of every anomaly rule seeded on purpose for the township auditor; ``JGP-TEA``
+  beside it shows none. ``docs/DEMO.md`` lists each seeded anomaly.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ from cooperatives.demo import (
 from cooperatives.models import Entity, Household, Township, User
 from cooperatives.users import create_user
 from ledger.money import allocate, quantize
+from payouts.demo_anomalies import VEG as ANOMALIES
+from payouts.demo_anomalies import load_anomaly_coop
 from payouts.models import IN_FORCE, PayoutRun
 from payouts.operations import approve_run, create_run, post_run, publish_run, save_policy
 from payouts.policy import parse_policy
@@ -107,6 +112,9 @@ def load_demo_world(session: Session) -> bool:
     if _entity(session, LAND) is None:
         load_land_coop(session)
         loaded = True
+    if _entity(session, ANOMALIES) is None:
+        load_anomaly_coop(session)
+        loaded = True
     return _create_logins(session) or loaded
 
 
@@ -161,6 +169,7 @@ def village_workbook(rng: random.Random, index: int, code: str, village: str, ho
             "poverty_exited": "yes" if i == 1 or rng.random() < 0.35 else "no"})
         sheets["members"].append({"member": hcode, "member_no": i, "joined_on": "2020-06-30"})
         persons = rng.randint(1, 6)
+        sheets["households"][-1]["persons"] = persons        # one share per person (家庭人口)
         sheets["capital"].append({"date": f"{YEAR}-01-02", "member": hcode, "amount": f"{persons * 1000}.00",
                                   "form": "cash", "note": f"集体经营性资产收益权份额 {persons} 股（2020年产权制度改革量化）"})
     if index % 3 != 0:          # six villages have income of their own; three live on the project alone
@@ -235,6 +244,7 @@ def land_workbook(rng: random.Random) -> dict:
                     "village": "五星村"}],
         "households": [], "members": [], "land": [], "labor": [], "sales": [], "expenses": []}
     used: set[str] = set()
+    people = random.Random(20250602)        # 家庭人口, drawn apart so the year's figures stay as they were
     areas = allocate(LAND_AREA, {i: rng.randint(11, 19) for i in range(1, 41)}, unit=Decimal("0.5"))
     for i, area in areas.items():
         code = f"WX-H{i:03d}"
@@ -243,7 +253,8 @@ def land_workbook(rng: random.Random) -> dict:
             "code": code, "head_name": person_name(rng, used, HUI_SURNAMES), "village": "五星村",
             "phone": f"13{rng.randint(100000000, 999999999)}", "id_number": id_number(birth, i, "640381"),
             "bank_account": f"621799{rng.randint(10**12, 10**13 - 1)}",
-            "monitoring": rng.choices(["none", "unstable", "marginal"], [90, 6, 4])[0]})
+            "monitoring": rng.choices(["none", "unstable", "marginal"], [90, 6, 4])[0],
+            "persons": people.randint(2, 6)})
         sheets["members"].append({"member": code, "member_no": i, "joined_on": "2024-12-20"})
         sheets["land"].append({"member": code, "contract_no": f"WX-TD-{i:03d}", "area_mu": str(area),
                                "shares": str(area), "base_rent_per_mu": str(LAND_RENT), "start_on": "2025-01-01",

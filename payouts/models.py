@@ -206,3 +206,45 @@ class RenderJob(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[int | None] = mapped_column(Integer)
+
+
+class AuditOpinion(Base):
+    """A township auditor's opinion on one entity's year (乡镇审计意见): no issue, or issues with their text.
+
+    Never edited: a later opinion on the same entity and year supersedes the earlier one (the latest is
+    shown; the history stays)."""
+
+    __tablename__ = "oversight_audit_opinions"
+    __table_args__ = (CheckConstraint("verdict IN ('no_issue', 'issues')", name="verdict"),
+                      Index("ix_oversight_audit_opinions_entity_year", "entity_id", "year"))
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    entity_id: Mapped[int] = mapped_column(ForeignKey("coop_entities.id"))
+    year: Mapped[int] = mapped_column(Integer)
+    verdict: Mapped[str] = mapped_column(String(10))
+    text: Mapped[str | None] = mapped_column(Text)
+    auditor_id: Mapped[int] = mapped_column(ForeignKey("coop_users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    entity: Mapped[Entity] = relationship()
+
+
+class IntegrityCheck(Base):
+    """One run of ``verify`` over an entity's book, started from the township pages: who, when, how long,
+    and what it found (``problems`` is None when the book verified)."""
+
+    __tablename__ = "oversight_integrity_checks"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    entity_id: Mapped[int] = mapped_column(ForeignKey("coop_entities.id"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("coop_users.id"))
+    checked_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    #: wall-clock time the verification took
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    ok: Mapped[bool] = mapped_column()
+    #: entries read back and verified
+    entries: Mapped[int] = mapped_column(Integer, default=0)
+    #: one difference per line, as ``verify`` names it
+    problems: Mapped[str | None] = mapped_column(Text)
+
+    entity: Mapped[Entity] = relationship()

@@ -12,8 +12,8 @@ from ledger.models import JournalEntry
 from ledger.operations import draft_of
 from ledger.queries import account_balance, party_balances
 from ledger.verify import verify_books
-from payouts.demo import CLUSTER, LAND, VILLAGES, WORLD_LOGINS, load_demo_world
-from payouts.models import PayoutRun
+from payouts.demo import ANOMALIES, CLUSTER, LAND, VILLAGES, WORLD_LOGINS, load_demo_world
+from payouts.models import IN_FORCE, PayoutRun
 
 D = Decimal
 
@@ -27,7 +27,9 @@ def world(app, session):
 
 
 def runs(session) -> dict[str, PayoutRun]:
-    return {run.entity.code: run for run in session.scalars(select(PayoutRun))}
+    """Each entity's 2025 run in force (the anomaly cooperative also has 2024 and a reversed 2025 run)."""
+    return {run.entity.code: run for run in session.scalars(
+        select(PayoutRun).where(PayoutRun.status.in_(IN_FORCE), PayoutRun.year == 2025))}
 
 
 def test_the_demo_command_loads_the_world_once_and_prints_every_login(session, cli):
@@ -38,7 +40,8 @@ def test_the_demo_command_loads_the_world_once_and_prints_every_login(session, c
     assert again.exit_code == 0 and "Demo world was already loaded." in again.stdout
     assert load_demo_world(session) is False
     assert [session.scalar(select(func.count()).select_from(model))
-            for model in (Entity, PayoutRun, User, JournalEntry)] == counts == [12, 12, 9, counts[3]]
+            for model in (Entity, PayoutRun, User, JournalEntry)] == counts == [13, 16, 9, counts[3]]
+    # 13 entities: 12 + the anomaly cooperative, whose 4 runs are 2024, 2025 (reversed), its reversal, 2025
     for role, username, password, _ in WORLD_LOGINS:
         assert f"{username} " in again.stdout and password in again.stdout
         user = authenticate(session, username, password)
@@ -52,7 +55,7 @@ def test_the_demo_command_loads_the_world_once_and_prints_every_login(session, c
 def test_every_book_verifies_and_every_run_is_published_with_its_checks_ok(world):
     assert verify_books(world) == []
     found = runs(world)
-    assert sorted(found) == sorted(["JGP-TEA", CLUSTER, LAND, *(code for code, *_ in VILLAGES)])
+    assert sorted(found) == sorted(["JGP-TEA", CLUSTER, LAND, ANOMALIES, *(code for code, *_ in VILLAGES)])
     for code, run in found.items():
         assert run.status == "published" and run.notice_until is not None, code
         assert run.result["checks"] and all(c["ok"] for c in run.result["checks"]), code

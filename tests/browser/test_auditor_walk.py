@@ -1,0 +1,95 @@
+"""Issue 5's acceptance in a real browser: the township auditor of 金果坪乡 signs in on the demo world, opens
+the township overview (charts drawn server-side, no script), goes to the anomalies, follows a finding to
+the record behind it, and on a phone the overview fits the screen. Screenshots go to ``tests/artifacts/``."""
+
+from __future__ import annotations
+
+import re
+import threading
+
+import pytest
+
+AUDITOR, PASSWORD = "nongjing", "demo-audit-2025"
+
+
+@pytest.fixture
+def demo_url(isolated_db):
+    """The demo world (every entity, every run, the seeded anomalies) served by the real app."""
+    from werkzeug.serving import make_server
+
+    from ledger.db import Base
+    from payouts.app import create_app
+    from payouts.demo import load_demo_world
+    from payouts.settings import Settings
+
+    app = create_app(Settings(database_url=isolated_db, secret_key="walk", cookie_secure=False))
+    makers = app.extensions["ledger.sessionmaker"]
+    Base.metadata.create_all(makers["engine"])
+    with makers["write"]() as session:
+        assert load_demo_world(session)
+        session.commit()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="coopledger-walk", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        makers["engine"].dispose()
+
+
+def sign_in(page, url: str) -> None:
+    page.goto(f"{url}/login")
+    page.fill("#username", AUDITOR)
+    page.fill("#password", PASSWORD)
+    with page.expect_navigation():
+        page.click("main button[type=submit]")
+
+
+def test_an_auditor_walks_from_the_overview_to_an_anomaly_to_its_record(demo_url, browser, artifacts):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    sign_in(page, demo_url)
+
+    with page.expect_navigation():
+        page.click("header.top a[href='/oversight/']")                  # 乡镇监管
+    assert page.inner_text("h1").startswith("金果坪乡")
+    assert page.locator("figure.chart svg rect").count() >= 2            # the charts, server-rendered
+    assert page.locator("script").count() == 0
+    assert page.locator("#overview tbody tr").count() >= 2               # every entity of the township
+    assert "JGP-TEA" in page.inner_text("#overview") and "TL-GRAPE" not in page.content()
+    page.screenshot(path=str(artifacts / "auditor-overview.png"), full_page=True)
+
+    with page.expect_navigation():
+        page.click("nav.sub a[href='/oversight/anomalies']")            # 异常线索
+    findings = page.locator("li.finding")
+    assert findings.count() >= 1
+    finding = findings.first
+    link = finding.locator("a.record").first
+    href = link.get_attribute("href")
+    entity_code = re.match(r"/e/([^/]+)/", href).group(1)
+    assert entity_code in page.content()
+    page.screenshot(path=str(artifacts / "auditor-anomalies.png"), full_page=True)
+
+    with page.expect_navigation() as navigation:
+        link.click()
+    assert navigation.value.status == 200
+    assert page.url.endswith(href)
+    assert entity_code in page.content()                                 # the record's page of that entity
+    page.screenshot(path=str(artifacts / "auditor-anomaly-record.png"), full_page=True)
+    assert (artifacts / "auditor-anomaly-record.png").stat().st_size > 10_000
+    context.close()
+
+
+def test_the_overview_fits_a_phone(demo_url, phone, artifacts):
+    page = phone().new_page()
+    sign_in(page, demo_url)
+    page.goto(f"{demo_url}/oversight/")
+    assert page.locator("figure.chart svg").count() >= 1
+    box = page.locator("figure.chart svg").first.bounding_box()
+    assert box["width"] <= 360
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360   # wide tables scroll in their box
+    page.screenshot(path=str(artifacts / "auditor-overview-phone.png"), full_page=True)

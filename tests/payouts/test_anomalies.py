@@ -1,0 +1,409 @@
+"""The township auditor's anomaly rules: each one found on a small hand-built world (and not found just
+short of it), each one found in the demo's anomaly cooperative with links an auditor can open, none in
+the clean tea cooperative, and a fixed number of queries whatever the size of the township."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import event, select
+
+from cooperatives.models import Entity, Member
+from cooperatives.operations import (
+    create_entity,
+    ensure_village,
+    record,
+    record_land_contract,
+    register_household,
+    register_member,
+)
+from payouts.models import StatementSnapshot
+from payouts.operations import approve_run, create_run, post_run, publish_run, reverse_run, save_policy
+from payouts.oversight.anomalies import RULES, find_anomalies, findings_table
+from payouts.policy import parse_policy
+from payouts.statements.operations import answer_objection, record_objection, record_receipt
+
+D = Decimal
+POLICY = {"reserve_pct": "10", "reserve_quantify": "transactions", "deduct": ["inputs", "advances"], "notice_days": 7,
+          "pools": [{"name": "patronage", "pct": "60", "basis": "transactions"},
+                    {"name": "residual", "pct": "40", "basis": "capital"}]}
+TODAY = dt.date(2026, 11, 1)
+
+
+# ------------------------------------------------------------------------------------ a small world
+
+
+class Small:
+    """One township, one farmer cooperative ``T-COOP`` with households H1–H4 (H3 monitored), capital and
+    deliveries in 2025, sales and costs: clean until a test adds something."""
+
+    def __init__(self, session, *, households: int = 4, township: str = "测试乡", code: str = "T-COOP"):
+        self.session = session
+        self.entity = create_entity(session, code=code, name="测试蔬菜专业合作社", kind="farmer_coop",
+                                    township=township, village="一村", first_year=2024)
+        self.village = ensure_village(session, self.entity.township, "一村")
+        self.codes = []
+        for i in range(1, households + 1):
+            self.household(f"{code}-H{i}", monitoring="unstable" if i == 3 else "none", account=f"62170000{code}{i:04d}")
+            self.member(f"{code}-H{i}", i, dt.date(2020, 1, 1))
+            self.rec("capital", date="2025-01-10", member=f"{code}-H{i}", amount="1000.00")
+            self.rec("deliveries", date="2025-06-10", member=f"{code}-H{i}", product="白菜", quantity=str(500 + 100 * i),
+                     unit="jin", unit_price="1.00")
+        self.rec("sales", date="2025-09-01", buyer="批发市场", product="白菜", amount="20000.00")
+        self.rec("expenses", date="2025-10-01", category="operating", amount="3000.00")
+
+    def household(self, code, *, monitoring="none", account=None, village=None):
+        register_household(self.session, code=code, head_name=f"户主{code[-2:]}", village=village or self.village,
+                           bank_account=account, monitoring=monitoring)
+        self.codes.append(code)
+
+    def member(self, code, no, joined, left=None):
+        return register_member(self.session, self.entity, code=code, member_no=no, joined_on=joined, left_on=left)
+
+    def rec(self, kind, entity=None, **raw):
+        from cooperatives.forms import parse_form
+
+        values, problems = parse_form(kind, raw)
+        assert not problems, problems
+        if kind == "land":
+            return record_land_contract(self.session, entity or self.entity, values, through_year=2025)
+        return record(self.session, entity or self.entity, kind, values)
+
+    def run(self, year=2025, *, policy=POLICY, notice_days=None, published=None, before_post=None):
+        version = save_policy(self.session, self.entity, parse_policy(policy))
+        run = create_run(self.session, self.entity, year, policy_version=version)
+        if before_post:
+            before_post()
+        n = len(run.result["members"])
+        approve_run(self.session, run, meeting_date=dt.date(year + 1, 3, 1), attended=n, votes_for=n)
+        post_run(self.session, run)
+        publish_run(self.session, run, notice_days=notice_days, today=published)
+        if published:
+            run.published_at = dt.datetime.combine(published, dt.time(9), tzinfo=dt.UTC)
+        self.session.flush()
+        return run
+
+    def find(self, **kwargs):
+        kwargs.setdefault("today", TODAY)
+        return find_anomalies(self.session, township_id=self.entity.township_id, **kwargs)
+
+
+@pytest.fixture
+def small(app, session):
+    """(``app`` configures the keys that encrypt and hash bank accounts.)"""
+    return Small(session)
+
+
+def rules(findings) -> list[str]:
+    return [f.rule for f in findings]
+
+
+def test_a_clean_cooperative_with_a_posted_run_shows_nothing(small):
+    small.run(published=dt.date(2026, 3, 2))
+    assert small.find() == []
+    assert small.find(year=2025, entity_id=small.entity.id) == []
+
+
+# --------------------------------------------------------------------------------------------- rules
+
+
+def test_patronage_is_measured_against_the_books_not_the_stale_draft(small):
+    late = lambda: small.rec("sales", date="2025-12-28", buyer="食堂", product="白菜", amount="30000.00")  # noqa: E731
+    run = small.run(before_post=late)
+    (found,) = small.find()
+    assert found.rule == "patronage_below_60" and found.entity_code == "T-COOP" and found.year == 2025
+    # the run saw 20,000 − 3,000 costs − 3,000 deliveries = 14,000: reserve 1,400, DS 12,600, 60 % = 7,560;
+    # the books have 30,000 more: 44,000 − the run's reserve 1,400 = 42,600, of which 7,560 is 17.75 %
+    assert (found.params["run_distributable"], found.params["patronage"]) == ("12,600.00", "7,560.00")
+    assert (found.params["distributable"], found.params["share"]) == ("42,600.00", "17.75%")
+    assert found.links[0].endpoint == "runs.show" and found.links[0].values["run_id"] == run.id
+
+
+def test_a_run_drafted_on_the_final_books_passes_the_patronage_rule(small):
+    small.rec("sales", date="2025-12-28", buyer="食堂", product="白菜", amount="30000.00")
+    small.run()
+    assert "patronage_below_60" not in rules(small.find())
+
+
+def test_run_lines_for_a_year_the_register_shows_no_membership(small, session):
+    small.run(published=dt.date(2026, 3, 2))
+    assert small.find() == []
+    member = session.scalar(select(Member).where(Member.code == "T-COOP-H2"))
+    member.left_on = dt.date(2025, 6, 30)            # left during the year: still a member of 2025
+    session.flush()
+    assert small.find() == []
+    member.joined_on, member.left_on = dt.date(2026, 2, 1), None       # register corrected afterwards
+    session.flush()
+    found, trade = small.find()       # its 2025 deliveries are now non-member trade too
+    assert trade.rule == "non_member_trade"
+    assert (found.rule, found.year, found.params["household"]) == ("payout_to_non_member", 2025, "T-COOP-H2 户主H2")
+    assert found.message.startswith("%(household)s receives")
+
+
+def test_member_payments_before_joining_or_long_after_leaving(small):
+    small.household("T-COOP-H5")
+    small.member("T-COOP-H5", 5, dt.date(2026, 1, 1))
+    small.household("T-COOP-H6")
+    small.member("T-COOP-H6", 6, dt.date(2020, 1, 1), dt.date(2024, 12, 31))
+    small.rec("payments", date="2026-01-01", member="T-COOP-H5", amount="100.00")      # on the day: fine
+    small.rec("payments", date="2025-12-31", member="T-COOP-H6", amount="100.00")      # settlement: fine
+    assert small.find() == []
+    small.rec("payments", date="2025-12-20", member="T-COOP-H5", amount="2000.00")
+    small.rec("payments", date="2026-01-05", member="T-COOP-H6", amount="300.00")
+    found = small.find()
+    assert rules(found) == ["payout_to_non_member"] * 2
+    assert {f.params["household"]: f.params["amount"] for f in found} == {"T-COOP-H5 户主H5": "2,000.00",
+                                                                          "T-COOP-H6 户主H6": "300.00"}
+    assert {f.params["membership"] for f in found} == {"2026-01-01 ~", "2020-01-01 ~ 2024-12-31"}
+
+
+def test_deliveries_outside_the_membership_are_non_member_trade(small):
+    small.household("T-COOP-H5")
+    small.member("T-COOP-H5", 5, dt.date(2025, 7, 1))
+    small.rec("deliveries", date="2025-07-01", member="T-COOP-H5", product="白菜", quantity="100", unit="jin",
+              unit_price="1.00")
+    assert small.find() == []
+    for on in ("2025-04-02", "2025-06-30"):
+        small.rec("deliveries", date=on, member="T-COOP-H5", product="白菜", quantity="50", unit="jin", unit_price="1.20")
+    (found,) = small.find()
+    assert found.rule == "non_member_trade"
+    assert (found.params["count"], found.params["amount"], found.params["first"], found.params["last"]) == (
+        "2", "120.00", "2025-04-02", "2025-06-30")
+    assert [link.endpoint for link in found.links] == ["entities.member", "entities.records"]
+
+
+def test_labour_days_beyond_the_month_for_one_worker_even_across_entities(small, session):
+    small.rec("labor", date="2025-01-15", member="T-COOP-H1", worker="张三", days="16", rate="100")
+    small.rec("labor", date="2025-01-31", member="T-COOP-H1", worker="张三", days="15", rate="100")
+    small.rec("labor", date="2025-01-31", member="T-COOP-H1", worker="李四", days="20", rate="100")   # another person
+    small.rec("labor", date="2025-02-28", member="T-COOP-H2", days="28", rate="100")
+    assert small.find() == []                  # 31 days in January, 28 in February 2025: possible
+    other = create_entity(session, code="T-OTHER", name="测试茶叶合作社", kind="farmer_coop", township="测试乡",
+                          first_year=2025)
+    register_member(session, other, code="T-COOP-H1", member_no=1, joined_on=dt.date(2020, 1, 1))
+    small.rec("labor", other, date="2025-01-20", member="T-COOP-H1", worker=" 张三 ", days="1", rate="100")
+    found = small.find()
+    assert rules(found) == ["labor_days_beyond_period"] * 2
+    assert {f.entity_code for f in found} == {"T-COOP", "T-OTHER"}
+    assert found[0].params == {"worker": "张三", "household": "T-COOP-H1", "days": "32", "month": "2025-01",
+                               "limit": "31", "entities": "T-COOP、T-OTHER"}
+    assert "%(entities)s" in found[0].message
+
+
+def test_land_shares_beyond_the_contracted_area(small):
+    small.rec("land", member="T-COOP-H1", contract_no="TD-1", area_mu="5", shares="5", start_on="2025-01-01")
+    assert small.find() == []
+    small.rec("land", member="T-COOP-H2", contract_no="TD-2", area_mu="5", shares="5.5", start_on="2025-01-01",
+              end_on="2025-12-31")
+    (found,) = small.find()
+    assert (found.rule, found.year, found.params["shares"], found.params["area"]) == (
+        "land_shares_beyond_area", None, "5.5", "5")
+    assert small.find(year=2026) == []           # the contract ended with 2025
+
+
+def test_one_bank_account_for_several_households_of_the_township(small, session):
+    far = ensure_village(session, create_entity(session, code="F-COOP", name="外乡合作社", kind="farmer_coop",
+                                                township="外乡", first_year=2025).township, "外村")
+    small.household("F-H1", account="62170000T-COOP0001", village=far)        # the same number, another township
+    assert small.find() == []
+    small.household("T-COOP-H5", account="62170000T-COOP0001")
+    small.member("T-COOP-H5", 5, dt.date(2020, 1, 1))
+    (found,) = small.find()
+    assert found.rule == "shared_bank_account" and found.params["count"] == "2"
+    assert found.params["households"] == "T-COOP-H1 户主H1、T-COOP-H5 户主H5"
+    assert "0001" in found.params["account"] and "62170000T-COOP0001" not in str(found.params)   # masked only
+    assert [link.values["member_code"] for link in found.links] == ["T-COOP-H1", "T-COOP-H5"]
+
+
+def test_large_cash_payments_at_the_threshold(small):
+    small.rec("payments", date="2025-12-01", member="T-COOP-H1", amount="4999.99", method="cash")
+    small.rec("payments", date="2025-12-01", member="T-COOP-H2", amount="9000.00", method="bank")
+    small.rec("deliveries", date="2025-08-01", member="T-COOP-H4", product="白菜", quantity="6000", unit="jin",
+              unit_price="1.00", paid="no")
+    assert "large_cash_payment" not in rules(small.find())
+    small.rec("payments", date="2025-12-02", member="T-COOP-H1", amount="5000.00", method="cash")
+    small.rec("advances", date="2025-05-02", member="T-COOP-H3", amount="6000.00")
+    small.rec("deliveries", date="2025-08-01", member="T-COOP-H2", product="白菜", quantity="6000", unit="jin",
+              unit_price="1.00", paid="yes")
+    found = [f for f in small.find() if f.rule == "large_cash_payment"]
+    assert sorted((f.params["household"], f.params["amount"]) for f in found) == [
+        ("T-COOP-H1 户主H1", "5,000.00"), ("T-COOP-H2 户主H2", "6,000.00"), ("T-COOP-H3 户主H3", "6,000.00")]
+    lower = [f for f in small.find(cash_threshold=D("4000")) if f.rule == "large_cash_payment"]
+    assert len(lower) == 4 and {f.params["threshold"] for f in lower} == {"4,000.00"}
+
+
+def test_cash_payouts_of_a_run_against_signature(small, session):
+    run = small.run(published=dt.date(2026, 3, 2))
+    snap = session.scalar(select(StatementSnapshot).where(StatementSnapshot.run_id == run.id,
+                                                          StatementSnapshot.member_code == "T-COOP-H4"))
+    net = D(snap.content["net"])
+    record_receipt(session, snap, amount=net, method="cash", on=dt.date(2026, 4, 1), signed=True)
+    assert small.find(cash_threshold=net + D("0.01")) == []
+    (found,) = small.find(cash_threshold=net)
+    assert found.message.startswith("%(household)s: payout of") and found.links[1].endpoint == "statements.run_statements"
+
+
+def test_reversal_and_new_run_after_the_year_was_closed(small, session):
+    first = small.run(published=dt.date(2026, 3, 2))
+    assert small.find() == []
+    reverse_run(session, first)
+    small.run(policy={**POLICY, "reserve_pct": "15"}, published=dt.date(2026, 3, 20))
+    (found,) = small.find()
+    assert (found.rule, found.year) == ("entries_after_close", 2025)
+    assert int(found.params["count"]) >= 2 and found.params["first"] > found.params["closing"]
+    assert [link.endpoint for link in found.links] == ["ledger.journal", "runs.index"]
+
+
+def test_notice_period_shorter_than_the_policy(small):
+    small.run(notice_days=6, published=dt.date(2026, 3, 2))
+    (found,) = small.find()
+    assert found.rule == "notice_too_short"
+    assert (found.params["days"], found.params["policy_days"], found.params["until"]) == ("6", "7", "2026-03-08")
+
+
+def test_objection_unanswered_after_the_notice_period(small, session):
+    run = small.run(published=dt.date(2026, 3, 2))
+    snap = session.scalar(select(StatementSnapshot).where(StatementSnapshot.run_id == run.id))
+    objection = record_objection(session, snap, line="total", text="数量不对", today=dt.date(2026, 3, 3))
+    assert small.find(today=dt.date(2026, 3, 9)) == []            # the notice runs to 2026-03-09
+    (found,) = small.find(today=dt.date(2026, 3, 10))
+    assert found.rule == "objection_unanswered" and found.params["until"] == "2026-03-09"
+    assert found.links[0].endpoint == "statements.objections"
+    answer_objection(session, objection, answer="已核实，数量无误。")
+    assert small.find(today=dt.date(2026, 3, 10)) == []
+
+
+def test_monitored_household_that_received_nothing_while_a_member(small):
+    small.household("T-COOP-H5", monitoring="marginal")
+    small.member("T-COOP-H5", 5, dt.date(2025, 3, 1))
+    small.household("T-COOP-H6", monitoring="hardship")
+    small.member("T-COOP-H6", 6, dt.date(2026, 1, 1))              # not a member in 2025
+    assert small.find() == []                                        # no run for 2025 yet: nothing to judge
+    small.run(published=dt.date(2026, 3, 2))
+    (found,) = small.find()
+    assert (found.rule, found.year, found.params["household"]) == ("monitored_household_benefit", 2025,
+                                                                   "T-COOP-H5 户主H5")
+    assert found.message.endswith("received nothing from this entity")
+
+
+def test_monitored_household_whose_benefit_fell_year_on_year(small):
+    for code, qty in (("T-COOP-H1", "800"), ("T-COOP-H3", "2000")):          # H3 monitored: 2,000 -> 800 斤
+        small.rec("deliveries", date="2024-06-10", member=code, product="白菜", quantity=qty, unit="jin",
+                  unit_price="1.00")
+    small.rec("capital", date="2024-01-10", member="T-COOP-H1", amount="500.00")
+    small.rec("sales", date="2024-09-01", buyer="批发市场", product="白菜", amount="9000.00")
+    assert small.find() == []              # 2025 has no run yet: the year is not complete
+    small.run(2024, published=dt.date(2025, 3, 2))
+    small.run(2025, published=dt.date(2026, 3, 2))
+    (found,) = small.find()
+    assert (found.rule, found.year, found.params["previous"]) == ("monitored_household_benefit", 2025, "2024")
+    assert D(found.params["before"].replace(",", "")) > D(found.params["now"].replace(",", "")) > 0
+    assert small.find(year=2024) == []
+
+
+# ------------------------------------------------------------------------------------ shape and cost
+
+
+def test_findings_are_sorted_and_the_table_keeps_message_and_params(small):
+    small.rec("land", member="T-COOP-H1", contract_no="TD-1", area_mu="1", shares="2", start_on="2025-01-01")
+    small.rec("payments", date="2025-12-02", member="T-COOP-H1", amount="5000.00", method="cash")
+    small.run(notice_days=3, published=dt.date(2026, 3, 2))
+    found = small.find()
+    assert rules(found) == ["land_shares_beyond_area", "large_cash_payment", "notice_too_short"]
+    table = findings_table(found)
+    assert [c.key for c in table.columns] == ["entity", "entity_name", "year", "rule", "detail"]
+    row = table.rows[1]
+    assert row["rule"] == RULES["large_cash_payment"].title and row["message"] % row["params"] == row["detail"]
+    assert row["year"] == 2025 and table.rows[0]["year"] is None
+    assert "%" not in "".join(r.title + r.explanation for r in RULES.values())    # safe for gettext %-formatting
+
+
+def count_queries(session, fn) -> int:
+    engine = session.get_bind().engine
+    seen = [0]
+
+    def before(*_args):
+        seen[0] += 1
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        fn()
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+    return seen[0]
+
+
+def test_a_fixed_number_of_queries_whatever_the_size_of_the_township(app, session):
+    def world(code, households, extra):
+        small = Small(session, households=households, township=f"乡{code}", code=code)
+        for i in range(1, households + 1):
+            for month in range(1, extra + 1):
+                small.rec("labor", date=f"2025-{month:02d}-10", member=f"{code}-H{i}", days="3", rate="100")
+                small.rec("payments", date=f"2025-{month:02d}-12", member=f"{code}-H{i}", amount="6000.00",
+                          method="cash")
+        small.rec("land", member=f"{code}-H1", contract_no=f"{code}-TD", area_mu="1", shares="2", start_on="2025-01-01")
+        small.run(notice_days=3, published=dt.date(2026, 3, 2))
+        return small
+
+    little, large = world("S", 3, 1), world("L", 25, 4)
+    counts = {}
+    for name, w in (("small", little), ("large", large)):
+        findings = []
+        counts[name] = count_queries(session, lambda w=w, findings=findings: findings.extend(w.find()))
+        assert len([f for f in findings if f.rule == "large_cash_payment"]) == (3 if name == "small" else 100)
+    assert counts["small"] == counts["large"] <= 25
+
+
+# ----------------------------------------------------------------------------------------- the demo
+
+
+CSRF = re.compile(r'name="csrf_token"[^>]*\bvalue="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+
+
+def test_the_demo_holds_every_rule_in_its_anomaly_coop_and_none_in_the_tea_coop(app, session):
+    from flask import url_for
+
+    from payouts.demo import load_demo_world
+    from payouts.demo_anomalies import VEG
+
+    load_demo_world(session)
+    session.commit()
+    veg = session.scalar(select(Entity).where(Entity.code == VEG))
+    tea = session.scalar(select(Entity).where(Entity.code == "JGP-TEA"))
+    assert veg.township_id == tea.township_id
+    found = find_anomalies(session, township_id=veg.township_id, today=TODAY)
+    assert {f.rule for f in found} == set(RULES) and len(RULES) == 11
+    assert {f.entity_code for f in found} == {VEG}
+    assert find_anomalies(session, township_id=tea.township_id, entity_id=tea.id, today=TODAY) == []
+    assert tea.id in {e for (e,) in session.execute(select(Entity.id).where(Entity.township_id == tea.township_id))}
+    for township_id in {e.township_id for e in session.scalars(select(Entity).where(Entity.code != VEG))} - {
+            veg.township_id}:
+        assert find_anomalies(session, township_id=township_id, today=TODAY) == []
+
+    client = app.test_client()
+    page = client.get("/login").data.decode()
+    token = next(g for g in CSRF.search(page).groups() if g)
+    assert client.post("/login", data={"username": "nongjing", "password": "demo-audit-2025",
+                                       "csrf_token": token}).status_code == 302
+    urls = set()
+    with app.test_request_context():
+        for finding in found:
+            assert finding.links, finding.rule
+            for link in finding.links:
+                urls.add(url_for(link.endpoint, **link.values))
+    for url in sorted(urls):
+        assert client.get(url).status_code == 200, url
+
+
+def test_the_cash_threshold_setting_from_the_environment():
+    from payouts.settings import Settings
+
+    base = {"COOP_SECRET_KEY": "k"}
+    assert Settings.from_env(base).cash_payment_threshold == D("5000.00")
+    assert Settings.from_env({**base, "COOP_CASH_PAYMENT_THRESHOLD": "8000"}).cash_payment_threshold == D("8000.00")
+    for bad in ("abc", "-1", "0", "12.345", "NaN"):
+        with pytest.raises(ValueError, match="COOP_CASH_PAYMENT_THRESHOLD"):
+            Settings.from_env({**base, "COOP_CASH_PAYMENT_THRESHOLD": bad})
