@@ -67,3 +67,15 @@ def create_user_command(username, role, entity_code, township, household, passwo
         raise click.ClickException(str(exc)) from None
     session.commit()
     click.echo(f"created {role} {username}")
+
+
+@coop_cli.command("rotate-keys")
+def rotate_keys_command():
+    """Re-encrypt every ID and bank number under the first key of COOP_DATA_KEYS (run after adding a new
+    key in front; the old keys may be removed afterwards). Logged in the audit log."""
+    from cooperatives.privacy import rotate_keys
+
+    session = get_session()
+    count = rotate_keys(session)
+    session.commit()
+    click.echo(f"re-encrypted the personal data of {count} households under the newest key")

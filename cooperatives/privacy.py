@@ -74,3 +74,59 @@ def mask_name(name: str) -> str:
 
 def mask_phone(phone: str | None) -> str | None:
     return mask(phone, head=3, tail=4)
+
+
+# ------------------------------------------------------------------------------------ reveal and rotation
+# (Operations on households: they take a Session, flush, never commit.)
+
+#: the fields a reveal may show, as named in the audit log
+REVEALABLE = ("id_number", "bank_account")
+REASON_MAX = 200
+
+
+def reveal(session, household, *, actor_id: int | None, entity_id: int | None, reason: str) -> dict[str, str | None]:
+    """The full ID and bank numbers of ``household``, for a stated reason (e.g. to pay by bank transfer).
+
+    Every reveal is written to the audit log (who, when, which household, which fields, why), in the same
+    transaction as whatever the caller commits; the numbers themselves are never logged.
+    """
+    from cooperatives.models import AuditLog
+
+    reason = " ".join((reason or "").split())
+    if not reason or len(reason) > REASON_MAX:
+        raise ValueError("a reason of 1 to 200 characters is needed")
+    values = {"id_number": decrypt(household.id_number_enc), "bank_account": decrypt(household.bank_account_enc)}
+    shown = [name for name in REVEALABLE if values[name]]
+    session.add(AuditLog(actor_id=actor_id, action="reveal", target=f"household:{household.code}",
+                         entity_id=entity_id, detail=f"{','.join(shown) or '-'}: {reason}"))
+    session.flush()
+    return values
+
+
+def rotate_keys(session, *, actor_id: int | None = None, batch: int = 1000) -> int:
+    """Re-encrypt every household's ID and bank number under the newest data key, and recompute the bank
+    digests under the current index key. Returns the number of households rewritten.
+
+    Run after putting a new key first in ``COOP_DATA_KEYS`` (the old ones stay listed until this has run,
+    then may be dropped). Bulk: one UPDATE per ``batch`` households (SQLAlchemy Core executemany).
+    """
+    from sqlalchemy import bindparam, select, update
+
+    from cooperatives.models import AuditLog, Household
+
+    table = Household.__table__
+    stmt = (update(table).where(table.c.id == bindparam("_id"))
+            .values(id_number_enc=bindparam("_id_enc"), bank_account_enc=bindparam("_bank_enc"),
+                    bank_account_digest=bindparam("_digest")))
+    rows = session.execute(select(table.c.id, table.c.id_number_enc, table.c.bank_account_enc)
+                           .where((table.c.id_number_enc.is_not(None)) | (table.c.bank_account_enc.is_not(None)))
+                           .order_by(table.c.id)).all()
+    done = 0
+    for start in range(0, len(rows), batch):
+        params = [{"_id": r.id, "_id_enc": rotate(r.id_number_enc), "_bank_enc": rotate(r.bank_account_enc),
+                   "_digest": digest(decrypt(r.bank_account_enc))} for r in rows[start:start + batch]]
+        session.execute(stmt, params)
+        done += len(params)
+    session.add(AuditLog(actor_id=actor_id, action="rotate-keys", target="households", detail=f"{done} rewritten"))
+    session.flush()
+    return done

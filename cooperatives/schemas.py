@@ -4,49 +4,137 @@ Amounts cross JSON as strings with two decimals."""
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields
+import functools
+import math
+import re
+from decimal import Decimal
+
+from flask_smorest.fields import Upload
+from marshmallow import Schema, ValidationError, fields, validate
 
 from cooperatives.forms import parse_form
-from cooperatives.workbook import SHEETS
+from cooperatives.workbook import _TEXT_LIMITS, MAX_PERSONS, SHEETS, _Decimal, _Enum
 
-_TYPES = {"date": fields.Date, "int": fields.Integer, "bool": fields.Boolean}
+_NUMBER_TEXT = r"^[0-9]{1,12}(\.[0-9]{1,%d})?$"       # below the workbook's largest number, 10**12
+#: whitespace to Python (``str.strip``) and to JSON Schema's regular expressions alike, and NUL
+_SPACE = r"\s\x00\x1c-\x1f\x85\ufeff"
+CODE_PATTERN = rf"^[^{_SPACE}]+$"                          # a code: no spaces
+TEXT_PATTERN = r"^[^\x00]*$"                               # any text but NUL
+FILLED_PATTERN = rf"^[^\x00]*[^{_SPACE}][^\x00]*$"        # required text: not blank
+
+
+class DecimalValue(fields.Field):
+    """A decimal as a JSON string (``"12.50"``) or a JSON number; the workbook column rules check the rest."""
+
+    def __init__(self, places: int, positive: bool, **kwargs):
+        number = {"type": "number", "minimum": 0, "maximum": 10 ** 12, "exclusiveMaximum": True}
+        text = {"type": "string", "pattern": _NUMBER_TEXT % places}
+        if positive:
+            number.update(exclusiveMinimum=True)
+            text["not"] = {"pattern": r"^[0.]*$"}
+        # the form only; the workbook rule then says what else is wrong (sign, size, decimal places)
+        self.places, self.text = places, re.compile(r"-?[0-9]+(\.[0-9]+)?")
+        kind = "positive" if positive else "non-negative"
+        super().__init__(**kwargs, metadata={
+            "description": f"{kind} decimal, at most {places} decimal places, as a string (\"12.50\") or a number",
+            "anyOf": [text, number]})
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise ValidationError("must be a decimal as a string (\"12.50\") or a number")
+        if isinstance(value, str) and not self.text.fullmatch(value):
+            raise ValidationError(f"not a number: must be written like \"12.50\" (at most {self.places} decimal places)")
+        return value
+
+
+class YesNo(fields.Field):
+    """A JSON boolean, or one of the workbook's words for it (``yes``/``no``/``是``/``否`` …)."""
+
+    WORDS = ("yes", "no", "y", "n", "true", "false", "1", "0", "是", "否")
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs, metadata={"description": "a boolean, or yes/no (是/否)",
+                                             "anyOf": [{"type": "boolean"}, {"type": "string", "enum": list(self.WORDS)}]})
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or (isinstance(value, str) and value in self.WORDS):
+            return value
+        raise ValidationError("must be true or false (or yes/no)")
+
+
+def _field_for(column, *, required: bool | None = None):
+    """The JSON field of a workbook column: its JSON type and limits documented and enforced here;
+    the column's own parser (:func:`cooperatives.forms.parse_form`) then applies the import rules."""
+    required = column.required if required is None else required
+    common = {"required": required, "allow_none": not required}
+    kind, limit = column.type, _TEXT_LIMITS.get(column.name)
+    if kind.name == "date":
+        return fields.Date(**common, metadata={"description": "YYYY-MM-DD"})
+    if kind.name == "int":
+        top = MAX_PERSONS if column.name == "persons" else 10 ** 15 - 1
+        return fields.Integer(strict=True, validate=validate.Range(min=1, max=top), **common)
+    if kind.name == "bool":
+        return YesNo(**common)
+    if isinstance(kind, _Decimal):
+        return DecimalValue(kind.places, kind.positive, **common)
+    if isinstance(kind, _Enum) and kind.closed:
+        choices = sorted({*kind.values, *(a for a in kind.table if not a.isascii())})
+        return fields.String(validate=validate.OneOf(choices), **common)
+    checks = [validate.Length(max=limit)] if limit else []
+    if kind.name == "code":
+        checks += [validate.Regexp(CODE_PATTERN, error="must not be empty or contain spaces")]
+    elif required or kind.name != "str":        # required text, or an open choice (the unit of a sale)
+        checks += [validate.Regexp(FILLED_PATTERN, error="must not be blank or contain NUL")]
+    else:
+        checks += [validate.Regexp(TEXT_PATTERN, error="must not contain NUL")]
+    return fields.String(validate=checks, **common)
 
 
 class SpecSchema(Schema):
-    """Base of the generated record schemas: validation is delegated to the workbook rules."""
+    """Base of the generated record schemas: JSON types checked by the fields, then the workbook rules.
+
+    ``null`` means the field is left out. Unknown fields are refused.
+    """
 
     record_kind: str = ""     # the sheet this schema validates (not a field: subsidies have a ``kind`` column)
 
     def load(self, data, *, many=None, partial=None, unknown=None, **kwargs):  # noqa: D102
         if not isinstance(data, dict):
             raise ValidationError({"_schema": ["expected a JSON object"]})
-        raw = {}
-        for key, value in data.items():
-            if key not in self.fields:
-                continue
-            if isinstance(value, bool):
-                value = "yes" if value else "no"
-            elif isinstance(value, (int, float)):
-                value = repr(value) if isinstance(value, float) else str(value)
-            elif value is not None and not isinstance(value, str):
-                raise ValidationError({key: ["must be a string, a number or a boolean"]})
-            raw[key] = value
-        values, problems = parse_form(self.record_kind, raw)
-        if problems:
-            errors: dict[str, list[str]] = {}
-            for p in problems:
+        errors = json_type_errors(self, data)
+        values, problems = parse_form(self.record_kind, _raw(data, self.fields, skip=errors))
+        for p in problems:
+            if (p.column or "_schema") not in errors:
                 errors.setdefault(p.column or "_schema", []).append(p.reason)
+        if errors:
             raise ValidationError(errors)
         return values
 
 
-def _field_for(column):
-    type_name = getattr(column.type, "name", "str")
-    if type_name in _TYPES:
-        return _TYPES[type_name](required=column.required, metadata={"description": column.name})
-    if type_name == "money" or type(column.type).__name__ == "_Decimal":
-        return fields.String(required=column.required, metadata={"description": "decimal as a string, e.g. \"12.50\""})
-    return fields.String(required=column.required)
+def json_type_errors(schema: Schema, data: dict) -> dict[str, list[str]]:
+    """``{field: [messages]}`` for values of the wrong JSON type, too long, not a choice, or unknown fields."""
+    try:
+        Schema.load(schema, data)
+    except ValidationError as exc:
+        return {str(k): list(v) if isinstance(v, list) else [str(v)] for k, v in exc.normalized_messages().items()}
+    return {}
+
+
+def _raw(data: dict, known, skip=()) -> dict:
+    """The body as the workbook's cells: booleans as yes/no, numbers as written, null left out (and the
+    fields in ``skip``, already refused for their JSON type)."""
+    raw = {}
+    for key, value in data.items():
+        if key not in known or value is None or key in skip:
+            continue
+        if isinstance(value, bool):
+            value = "yes" if value else "no"
+        elif isinstance(value, float):       # as written, in plain notation (1e-07 -> 0.0000001)
+            value = format(Decimal(repr(value)), "f") if math.isfinite(value) else repr(value)
+        elif isinstance(value, int):
+            value = str(value)
+        raw[key] = value
+    return raw
 
 
 def record_schema(kind: str) -> type[Schema]:
@@ -61,18 +149,83 @@ RECORD_INPUT_SCHEMAS = {kind: record_schema(kind) for kind in (
     "income")}
 
 
-class MemberInputSchema(Schema):
-    code = fields.String(required=True)
-    head_name = fields.String(required=True)
-    village = fields.String(required=True)
-    phone = fields.String()
-    id_number = fields.String()
-    bank_account = fields.String()
-    monitoring = fields.String()
-    member_no = fields.Integer(required=True)
-    joined_on = fields.Date(required=True)
-    left_on = fields.Date()
-    farmer = fields.Boolean()
+def _member_fields() -> dict:
+    households, members = SHEETS["households"], SHEETS["members"]
+    out = {c.name: _field_for(c) for c in households.columns if c.name not in ("poverty_exited",)}
+    out.update({c.name: _field_for(c) for c in members.columns if c.name in ("member_no", "joined_on", "left_on",
+                                                                             "farmer")})
+    return out
+
+
+MemberInputSchema = type("MemberInputSchema", (Schema,), _member_fields())
+
+
+@functools.cache
+def record_output_schema(kind: str, model) -> type[Schema]:
+    """A stored record as the API returns it (documentation only: the view builds the JSON)."""
+    from sqlalchemy import Boolean, Date, DateTime, Integer
+
+    hidden = ("entity_id", "import_id", "member_id", "entry_id")
+    attrs: dict = {}
+    for column in model.__table__.columns:
+        if column.name in hidden:
+            continue
+        nullable = bool(column.nullable)
+        if isinstance(column.type, Boolean):
+            attrs[column.name] = fields.Boolean(allow_none=nullable)
+        elif isinstance(column.type, DateTime):
+            attrs[column.name] = fields.DateTime(allow_none=nullable)
+        elif isinstance(column.type, Date):
+            attrs[column.name] = fields.Date(allow_none=nullable)
+        elif isinstance(column.type, Integer):
+            attrs[column.name] = fields.Integer(allow_none=nullable)
+        else:            # text, and amounts/quantities as decimal strings
+            attrs[column.name] = fields.String(allow_none=nullable)
+    if "member_id" in model.__table__.columns:
+        attrs["member"] = fields.String(allow_none=True, metadata={"description": "member code"})
+    attrs["entry_id"] = fields.Integer(allow_none=True)
+    attrs["voucher"] = fields.String(allow_none=True, metadata={"description": "voucher number of its entry"})
+    attrs["kind"] = fields.String(required=True)
+    return type(f"Stored{kind.title()}Schema", (Schema,), attrs)
+
+
+@functools.cache
+def record_page_schema(kind: str, model) -> type[Schema]:
+    record = record_output_schema(kind, model)
+    return type(f"Stored{kind.title()}PageSchema", (Schema,), {
+        "records": fields.List(fields.Nested(record), required=True),
+        "page": fields.Integer(required=True), "total": fields.Integer(required=True)})
+
+
+class PageArgsSchema(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10 ** 9),
+                          metadata={"description": "page number (100 records a page)"})
+
+
+class YearArgsSchema(Schema):
+    year = fields.Integer(validate=validate.Range(min=1, max=9999), metadata={"description": "fiscal year"})
+
+
+class ImportArgsSchema(Schema):
+    dry_run = fields.String(validate=validate.OneOf(["0", "1"]),
+                            metadata={"description": "1: check the workbook, import nothing"})
+
+
+class ImportFileSchema(Schema):
+    workbook = Upload(metadata={"description": "the .xlsx workbook (or .csv files, one per sheet)"})
+
+
+class ImportResultSchema(Schema):
+    entity = fields.String(required=True)
+    import_ = fields.Integer(data_key="import", allow_none=True)
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer())
+    vouchers = fields.Integer(metadata={"description": "journal entries posted"})
+    dry_run = fields.Boolean()
+
+
+class MeSchema(Schema):
+    username = fields.String(required=True)
+    role = fields.String(required=True)
 
 
 class EntitySchema(Schema):
@@ -104,15 +257,21 @@ class RecordSchema(Schema):
     values = fields.Dict()
 
 
+#: an amount in the JSON: yuan as a string with exactly two decimals
+YUAN = {"type": "string", "pattern": r"^-?[0-9]+\.[0-9]{2}$", "description": "yuan, two decimals"}
+
+
 class TrialBalanceRowSchema(Schema):
     code = fields.String()
     name = fields.String()
     type = fields.String()
-    opening = fields.Decimal(as_string=True, places=2)
-    debit = fields.Decimal(as_string=True, places=2)
-    credit = fields.Decimal(as_string=True, places=2)
-    closing = fields.Decimal(as_string=True, places=2)
+    opening = fields.Decimal(as_string=True, places=2, metadata=YUAN)
+    debit = fields.Decimal(as_string=True, places=2, metadata=YUAN)
+    credit = fields.Decimal(as_string=True, places=2, metadata=YUAN)
+    closing = fields.Decimal(as_string=True, places=2, metadata=YUAN)
 
 
 class ErrorSchema(Schema):
-    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+    """Every error of the API: ``{"errors": {field: [messages]}}`` with a 4xx status."""
+
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), required=True)

@@ -14,7 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cooperatives.models import ApiToken, User
+from cooperatives.models import ApiToken, AuditLog, User
 
 HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 ROLES = ("admin", "accountant", "auditor", "member")
@@ -54,11 +54,50 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     return user
 
 
-def change_password(session: Session, user: User, password: str) -> None:
-    """Set a new password and end every session of the user (the session version is part of the login)."""
+#: ASVS 5.0 V6.2.1: at least 8 characters; we ask for 10 (a phrase is easier to remember than symbols)
+PASSWORD_MIN = 10
+PASSWORD_MAX = 200
+
+
+def check_password(user: User, password: str) -> bool:
+    """Whether ``password`` is the user's current password (Argon2id verify)."""
+    try:
+        return HASHER.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def password_problem(user: User, password: str) -> str | None:
+    """Why ``password`` may not become the user's new password (``too_short``, ``too_long``,
+    ``is_username``, ``unchanged``), or None."""
+    if len(password) < PASSWORD_MIN:
+        return "too_short"
+    if len(password) > PASSWORD_MAX:
+        return "too_long"
+    if password.strip().lower() == user.username.lower():
+        return "is_username"
+    if check_password(user, password):
+        return "unchanged"
+    return None
+
+
+def change_password(session: Session, user: User, password: str, *, actor_id: int | None = None) -> None:
+    """Set a new password and end every session of the user (the session version is part of the login).
+    Recorded in the audit log (who changed whose password; never the password)."""
     user.password_hash = hash_password(password)
     user.session_version += 1
+    session.add(AuditLog(actor_id=actor_id if actor_id is not None else user.id,
+                         action="password" if actor_id in (None, user.id) else "reset-password",
+                         target=f"user:{user.username}", entity_id=user.entity_id))
     session.flush()
+
+
+def reset_password(session: Session, user: User, *, actor_id: int) -> str:
+    """An admin's reset: a new random password (shown once to the admin, never stored readable);
+    every session of the user ends."""
+    password = secrets.token_urlsafe(12)
+    change_password(session, user, password, actor_id=actor_id)
+    return password
 
 
 def issue_token(session: Session, user: User, name: str) -> str:

@@ -46,6 +46,23 @@ def entity_or_404(code: str, *, write: bool = False) -> Entity:
     return entity
 
 
+def check_declared_rule(user) -> None:
+    """Enforce the endpoint's declared rule for ``user`` before anything reads the request body.
+
+    The API parses and validates a body before its view runs; calling this first (from the API's
+    authentication) makes a member or an auditor get 403 and another tenant's entity 404 whatever the
+    body holds, exactly as the pages answer, instead of learning how the body would have been judged.
+    """
+    from flask import current_app, request
+
+    declared = getattr(current_app.view_functions.get(request.endpoint), "access_rule", None)
+    if declared is None or user.role not in declared.roles or (declared.write and user.role == "auditor"):
+        abort(403)
+    code = (request.view_args or {}).get("code")
+    if declared.scope == "entity" and code is not None:
+        entity_or_404(code, write=declared.write)
+
+
 def may_write(code: str) -> bool:
     """Whether the current user may change entity ``code`` (for templates: show the write links or not)."""
     entity = get_session().scalar(select(Entity).where(Entity.code == code))

@@ -1,0 +1,100 @@
+"""The audit log page (who did what, when) and the one door to a full ID or bank number.
+
+* ``/audit`` — the township auditor reads the log of every entity of their township (the admin: all of
+  it, including sign-ins and password changes of users without an entity), newest first, filtered by
+  entity or action. Read only: nothing here changes the log.
+* ``POST /e/<code>/members/<member_code>/reveal`` — the entity's accountant (or the admin) sees a
+  household's full ID and bank numbers, for a stated reason (e.g. a bank transfer); the reveal is logged
+  with who, when, which household, which fields and why. Auditors and members see masked numbers only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, abort, current_app, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from cooperatives import privacy
+from cooperatives.models import AuditLog, Entity, Household, Member, User
+from cooperatives.web.access import entity_or_404
+from ledger.i18n import N_
+from ledger.web.support import get_session, rule
+
+bp = Blueprint("audit", __name__)
+PER_PAGE = 100
+CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
+ACTION_LABELS = {
+    "login": N_("Signed in"), "password": N_("Changed own password"), "reset-password": N_("Reset a password"),
+    "reveal": N_("Viewed full ID or bank number"), "rotate-keys": N_("Re-encrypted personal data"),
+    "create": N_("Registered"), "record": N_("Recorded"), "import": N_("Imported a workbook"),
+    "policy": N_("Saved the distribution policy"), "close-year": N_("Closed the year"),
+    "draft-run": N_("Drafted a run"), "approve-run": N_("Approved a run"), "post-run": N_("Posted a run"),
+    "publish-run": N_("Published a run"), "reverse-run": N_("Reversed a run"), "object": N_("Objection"),
+    "answer": N_("Answered an objection"), "receipt": N_("Recorded a payment"), "confirm": N_("Confirmed receipt"),
+    "set-pin": N_("Gave a new PIN"),
+}
+
+
+def china_time(moment: dt.datetime | None) -> str:
+    """A stored moment (UTC; naive on SQLite) as the time in China, to the second."""
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@bp.get("/audit")
+@rule("auditor", "admin", scope="township")
+def log():
+    db = get_session()
+    stmt = (select(AuditLog, User.username, User.display_name, Entity.code, Entity.name)
+            .outerjoin(User, User.id == AuditLog.actor_id).outerjoin(Entity, Entity.id == AuditLog.entity_id))
+    if current_user.role == "auditor":
+        stmt = stmt.where(Entity.township_id == current_user.township_id)
+    entity = None
+    if request.args.get("entity"):
+        entity = entity_or_404(request.args["entity"])
+        stmt = stmt.where(AuditLog.entity_id == entity.id)
+    action = request.args.get("action", "")
+    if action:
+        stmt = stmt.where(AuditLog.action == action[:40])
+    total = db.scalar(select(func.count()).select_from(stmt.subquery()))
+    pages = max(-(-total // PER_PAGE), 1)
+    page = min(max(request.args.get("page", 1, type=int), 1), pages)
+    rows = db.execute(stmt.order_by(AuditLog.id.desc()).limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
+    entries = [{"id": r.AuditLog.id, "at": china_time(r.AuditLog.at), "who": r.display_name or "",
+                "username": r.username or "", "action": r.AuditLog.action,
+                "label": _(ACTION_LABELS[r.AuditLog.action]) if r.AuditLog.action in ACTION_LABELS
+                else r.AuditLog.action, "target": r.AuditLog.target, "entity": r.code or "",
+                "detail": r.AuditLog.detail or ""} for r in rows]
+    return render_template("cooperatives/audit_log.html", entries=entries, entity=entity, action=action,
+                           actions=ACTION_LABELS, page=page, pages=pages, total=total)
+
+
+@bp.post("/e/<code>/members/<member_code>/reveal")
+@rule("admin", "accountant", write=True, scope="entity")
+def reveal(code: str, member_code: str):
+    entity = entity_or_404(code, write=True)
+    db = get_session()
+    household = db.scalar(select(Household).join(Member, Member.household_id == Household.id)
+                          .where(Member.entity_id == entity.id, Member.code == member_code))
+    if household is None:
+        abort(404)
+    back = url_for("entities.member", code=entity.code, member_code=member_code)
+    try:
+        values = privacy.reveal(db, household, actor_id=current_user.id, entity_id=entity.id,
+                                reason=request.form.get("reason", ""))
+    except ValueError:
+        db.rollback()
+        return render_template("cooperatives/reveal.html", entity=entity, household=household, values=None,
+                               back=back, error=_("Say why the full numbers are needed (at most 200 characters), "
+                                                  "e.g. 'bank transfer of the 2025 payout'.")), 422
+    db.commit()
+    response = current_app.make_response(render_template(
+        "cooperatives/reveal.html", entity=entity, household=household, values=values, back=back, error=None))
+    response.headers["Cache-Control"] = "no-store"
+    return response
