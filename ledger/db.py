@@ -143,8 +143,15 @@ def raw_converters(table, columns, dialect_name: str) -> list:
 
 def insert_raw(connection, table, columns: list[str], rows: list[tuple]) -> None:
     """INSERT ``rows`` (tuples in ``columns`` order, already converted by :func:`raw_converters`)
-    with one driver-level executemany. The bulk path for large imports."""
+    with one driver-level executemany (``COPY`` on PostgreSQL). The bulk path for large imports."""
     if not rows:
+        return
+    if connection.dialect.name == "postgresql":
+        # COPY: on PostgreSQL several times faster than a pipelined executemany (bench/README.md, import)
+        with connection.connection.dbapi_connection.cursor() as cursor, \
+                cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
         return
     mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"

@@ -150,6 +150,8 @@ class Posting(Base):
     __table_args__ = (
         CheckConstraint("amount <> 0", name="amount_nonzero"),
         Index("ix_ledger_postings_book_account", "book_id", "year", "account_id", "party_id", "amount"),
+        #: the trial balance's: a whole book grouped by account, read in order from the index alone
+        Index("ix_ledger_postings_book_account_year", "book_id", "account_id", "year", "amount"),
         Index("ix_ledger_postings_entry_id", "entry_id"),
         Index("ix_ledger_postings_party", "party_id", "account_id"),
     )

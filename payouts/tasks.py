@@ -15,6 +15,45 @@ celery_app.conf.update(task_serializer="json", result_serializer="json", accept_
                        task_acks_late=True, worker_prefetch_multiplier=1, result_expires=86400)
 
 
+_engines: dict = {}
+
+
+def _engine(url: str):
+    """One engine (and connection pool) per worker process and database."""
+    from ledger.db import make_engine
+
+    if url not in _engines:
+        _engines[url] = make_engine(url)
+    return _engines[url]
+
+
+@celery_app.task(name="coopledger.import_workbook")
+def import_workbook(path: str, entity_code: str | None = None, actor_id: int | None = None) -> dict:
+    """Import a workbook (.xlsx or CSV folder on storage the worker shares) into ``DATABASE_URL``, all or
+    nothing: the same code as ``coopledger import``. Returns ``{"ok": true, "entity", "import_id", "counts",
+    "entries"}`` or ``{"ok": false, "problems": ["sheet:row:column: reason", …]}`` (nothing written)."""
+    from sqlalchemy.orm import Session
+
+    from cooperatives import privacy
+    from cooperatives.importer import ImportRefused, import_path
+    from cooperatives.workbook import WorkbookError
+    from ledger.db import writer
+    from payouts.settings import Settings
+
+    settings = Settings.from_env()
+    privacy.configure(list(settings.data_keys), settings.index_key.encode())
+    with Session(writer(_engine(settings.database_url))) as session:
+        try:
+            result = import_path(session, path, entity_code=entity_code, actor_id=actor_id)
+        except WorkbookError as exc:
+            return {"ok": False, "problems": [str(p) for p in exc.problems]}
+        except ImportRefused as exc:
+            return {"ok": False, "problems": [str(exc)]}
+        session.commit()
+    return {"ok": True, "entity": result.entity_code, "import_id": result.import_id, "counts": result.counts,
+            "entries": result.entries}
+
+
 @celery_app.task(name="coopledger.render_statements")
 def render_statements(items: list[dict], out_dir: str, locale: str, base_url: str) -> list[str]:
     from payouts.statements.batch import render_job
