@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 CATALOGS := $(wildcard payouts/translations/*/LC_MESSAGES/messages.po)
 
-.PHONY: install system translations demo test lint soak clean
+.PHONY: install system translations demo test lint soak bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,24 @@ demo: install
 
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# county-scale benchmark (issue 7): 10,000 households, 1,000,000 deliveries and transactions; about an hour on
+# 2 quiet cores. Writes bench/results.json and bench/results.md. Smaller: make bench BENCH_ARGS="--households 500
+# --deliveries 20000 --transactions 20000 --duration 5"; one section: BENCH_ARGS="--only web"
+bench: install
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# reliability soak (issue 6): 100 SIGKILL trials each of `coopledger import` and `run post` (bench/soak.py), and
+# the concurrent-writers test at full size (SQLite 4×250; PostgreSQL 16×500), and 20,000 schemathesis cases. With TEST_DATABASE_URL (a
+# scratch PostgreSQL database, as for make test) the same runs on PostgreSQL too. SOAK_TRIALS=N to change 100.
+SOAK_TRIALS ?= 100
+soak: install translations
+	$(BIN)/python bench/soak.py --import-trials $(SOAK_TRIALS) --post-trials $(SOAK_TRIALS)
+	env -u TEST_DATABASE_URL COOP_CONC_ENTRIES=250 $(BIN)/pytest -q -p no:cacheprovider tests/ledger/test_concurrency.py
+	SCHEMATHESIS_CASES=20000 $(BIN)/pytest -q -s -p no:cacheprovider tests/web/test_schemathesis.py -k openapi_document
+	@if [ -n "$(TEST_DATABASE_URL)" ]; then \
+	  $(BIN)/python bench/soak.py --db "$(TEST_DATABASE_URL)" --import-trials $(SOAK_TRIALS) --post-trials $(SOAK_TRIALS) && \
+	  $(BIN)/pytest -q -p no:cacheprovider tests/ledger/test_concurrency.py; fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

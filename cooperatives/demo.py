@@ -75,6 +75,7 @@ def tea_workbook(rng: random.Random) -> dict[str, list[dict]]:
     sheets["entity"].append({"code": TEA, "name": "金果坪藤茶种植专业合作社", "kind": "farmer_coop",
                              "township": TOWNSHIP, "village": VILLAGES[0], "credit_code": "93430821MA4L0TEA1X"})
     used_names = set()
+    people = random.Random(20250101)        # 家庭人口: its own stream, so the year's figures stay as they were
     for i in range(1, 81):
         code = f"JGP-H{i:03d}"
         name = person_name(rng, used_names)
@@ -85,7 +86,8 @@ def tea_workbook(rng: random.Random) -> dict[str, list[dict]]:
         sheets["households"].append({
             "code": code, "head_name": name, "village": VILLAGES[i % 2], "phone": f"13{rng.randint(100000000, 999999999)}",
             "id_number": id_number(birth, i), "bank_account": f"621799{rng.randint(10**12, 10**13 - 1)}",
-            "monitoring": monitoring, "poverty_exited": "yes" if rng.random() < 0.2 else "no"})
+            "monitoring": monitoring, "poverty_exited": "yes" if rng.random() < 0.2 else "no",
+            "persons": people.randint(1, 6)})
         sheets["members"].append({"member": code, "member_no": i, "joined_on": "2019-03-15" if i <= 60 else "2023-02-01",
                                   "farmer": "no" if i in (79, 80) else "yes"})
         sheets["capital"].append({"date": "2025-01-10", "member": code, "amount": f"{rng.choice([500, 1000, 2000, 3000, 5000])}.00",

@@ -379,3 +379,30 @@ class LandAccrual(Base):
     year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     amount: Mapped[Decimal] = mapped_column(Money)
     entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
+
+
+class IdempotencyKey(Base):
+    """An API write sent with an ``Idempotency-Key`` header (:mod:`cooperatives.web.idempotency`).
+
+    The row is claimed in the same transaction as the write it guards, so it exists only when the
+    write took effect; the response is kept so that a retry with the same key and the same request
+    gets the same answer and changes nothing. One row per user and key (the unique constraint is what
+    makes concurrent retries safe).
+    """
+
+    __tablename__ = "coop_idempotency_keys"
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("coop_users.id"))
+    key: Mapped[str] = mapped_column(String(255))
+    #: sha256 of method, path, query and body (JSON canonicalised; uploaded files by their digest)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str] = mapped_column(String(500))
+    #: the response to replay; NULL between the write's commit and the response being kept
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    response_body: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -16,8 +16,9 @@ Sheets (Chinese name) and columns, ``*`` = required; :data:`SHEETS` is the autho
 
     entity (主体)        exactly one row: code*, name*, kind*, township*, village, credit_code
     households (农户)    code* (户号), head_name*, village*, phone, id_number, bank_account,
-                         monitoring (default none), poverty_exited (default no)
-    members (成员)       member*, member_no*, joined_on*, left_on, farmer (default yes)
+                         monitoring (default none), poverty_exited (default no), persons (家庭人口)
+    members (成员)       member*, member_no*, joined_on*, left_on, farmer (default yes), land_consent,
+                         persons (家庭人口: fills the member household's record)
     capital (股金)       date*, member*, amount*, form (default cash), note
     land (土地)          member*, contract_no*, area_mu*, shares (default area_mu),
                          base_rent_per_mu (default 0), start_on*, end_on
@@ -195,7 +196,8 @@ class _Invalid(Exception):
 
 
 _BLANK: Any = object()  # what a converter returns for an empty cell
-_MAX = Decimal(10) ** 15  # every number must be smaller than this in absolute value
+_MAX = Decimal(10) ** 12  # every number must be smaller than this in absolute value (a trillion: the fen of
+#                          ~90,000 such amounts still fit a 64-bit balance, on SQLite too)
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 _GROUPED_NUMBER = re.compile(r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?")
 _PLACES = {0: "zero", 1: "one", 2: "two", 3: "three", 4: "four"}
@@ -519,6 +521,31 @@ def _not_before(later: str, earlier: str) -> RowCheck:
     return check
 
 
+#: the most people a household (户) can plausibly have; more is a typing mistake
+MAX_PERSONS = 30
+
+
+def _at_most(name: str, limit: int) -> RowCheck:
+    def check(values: dict[str, Any]) -> tuple[str, str] | None:
+        value = values.get(name)
+        if value is not None and value > limit:
+            return name, f"at most {limit}"
+        return None
+
+    return check
+
+
+def _product_below_max(first: str, second: str, what: str) -> RowCheck:
+    """``first × second`` (an amount the operation computes) must stay below the largest number."""
+    def check(values: dict[str, Any]) -> tuple[str, str] | None:
+        a, b = values.get(first), values.get(second)
+        if a is not None and b is not None and a * b >= _MAX:
+            return second, f"{what} is too large"
+        return None
+
+    return check
+
+
 def _delivery_amount(values: dict[str, Any]) -> Decimal:
     product = values["quantity"] * values["unit_price"]
     amount = quantize(product) if product < _MAX else _MAX
@@ -571,13 +598,18 @@ _SPECS = (
         _col("code", CODE, True, also=("户号",)), _col("head_name", TEXT, True), _col("village", TEXT, True),
         _col("phone", TEXT), _col("id_number", TEXT), _col("bank_account", TEXT),
         _col("monitoring", MONITORING, default="none"), _col("poverty_exited", BOOL, default=False),
-    ), unique=(("code", "household code"),)),
+        # people in the household (家庭人口), for per-capita benefit figures; an extension of INTERFACES §3
+        _col("persons", INT, also=("家庭人口", "人口")),
+    ), unique=(("code", "household code"),), checks=(_at_most("persons", MAX_PERSONS),)),
     SheetSpec("members", ("成员",), (
         _col("member", CODE, True), _col("member_no", INT, True), _col("joined_on", DATE, True),
         _col("left_on", DATE), _col("farmer", BOOL, default=True),
         # consent on record to net debts against land income (土地承包法 Art. 39); an extension of INTERFACES §3
         _col("land_consent", BOOL, default=False, also=("土地收益扣款同意", "同意从土地收益扣款")),
-    ), unique=(("member", "member"), ("member_no", "member_no")), checks=(_not_before("left_on", "joined_on"),)),
+        # the household's people (家庭人口), filling its household record; an extension of INTERFACES §3
+        _col("persons", INT, also=("家庭人口", "人口")),
+    ), unique=(("member", "member"), ("member_no", "member_no")),
+        checks=(_not_before("left_on", "joined_on"), _at_most("persons", MAX_PERSONS))),
     SheetSpec("capital", ("股金",), (
         _col("date", DATE, True), _col("member", CODE, True), _col("amount", MONEY, True),
         _col("form", CAPITAL_FORM, default="cash"), _col("note", TEXT),
@@ -587,11 +619,13 @@ _SPECS = (
         _col("shares", decimal(4), default=Derived(_shares_from_area, "area_mu")),
         _col("base_rent_per_mu", decimal(2, positive=False), default=_ZERO_MONEY),
         _col("start_on", DATE, True), _col("end_on", DATE),
-    ), unique=(("contract_no", "contract_no"),), checks=(_not_before("end_on", "start_on"),)),
+    ), unique=(("contract_no", "contract_no"),), checks=(
+        _not_before("end_on", "start_on"),
+        _product_below_max("area_mu", "base_rent_per_mu", "the yearly base rent (area_mu × base_rent_per_mu)"))),
     SheetSpec("labor", ("用工",), (
         _col("date", DATE, True), _col("member", CODE, True), _col("worker", TEXT),
         _col("days", decimal(2), True), _col("rate", decimal(2, positive=False), True), _col("task", TEXT),
-    )),
+    ), checks=(_product_below_max("days", "rate", "the wage (days × rate)"),)),
     SheetSpec("deliveries", ("交售",), (
         _col("date", DATE, True), _col("member", CODE, True), _col("product", TEXT, True), _col("grade", TEXT),
         _col("quantity", _QUANTITY, True), _col("unit", UNIT, True),
@@ -641,6 +675,27 @@ def sheet_kind(name: str) -> str | None:
 
 _NOT_CACHED: Any = object()
 _CACHE_LIMIT = 50_000  # distinct cell texts remembered per column
+#: the longest text each column's database field holds (a longer value is a row problem, never a database error)
+_TEXT_LIMITS = {
+    "code": 40, "name": 200, "township": 100, "village": 100, "credit_code": 40, "head_name": 100, "phone": 30,
+    "id_number": 30, "bank_account": 40, "member": 40, "contract_no": 60, "worker": 100, "task": 200,
+    "product": 100, "grade": 40, "item": 100, "buyer": 200, "invoice_no": 60, "payee": 200, "source": 200,
+    "reference": 100, "unit": 5,
+}  # fmt: skip
+
+
+def _limited(parse: Callable[[Any], Any], limit: int | None) -> Callable[[Any], Any]:
+    """``parse``, refusing text longer than ``limit`` or holding a NUL (no database stores one in text)."""
+    def parse_within(raw: Any) -> Any:
+        value = parse(raw)
+        if value.__class__ is str:
+            if limit is not None and len(value) > limit:
+                raise _Invalid(f"too long: at most {limit} characters")
+            if "\x00" in value:
+                raise _Invalid("must not contain a NUL character")
+        return value
+
+    return parse_within
 
 
 def _is_blank(cells: Sequence[Any]) -> bool:
@@ -720,6 +775,8 @@ class _SheetReader:
     def _add_field(self, index: int, column: Column, header: str) -> None:
         self.columns[column.name] = header
         parse, cache = column.type.parse, {None: _BLANK}
+        if column.type.name in ("str", "code", "unit") or column.name in _TEXT_LIMITS:
+            parse = _limited(parse, _TEXT_LIMITS.get(column.name))
         self.fields.append(_Field(index, column.name, header, parse, column.required, _initial(column), cache))
 
     def _row(self, cells: Sequence[Any], number: int) -> Row | None:
@@ -933,6 +990,11 @@ def _canonical(value: Any) -> str:
     return str(value)
 
 
+#: optional columns added after workbooks were already imported: left out of the digest when empty, so a
+#: workbook imported before they existed keeps its digest (and is still refused a second time)
+_LATE_COLUMNS = frozenset({"persons"})
+
+
 def digest(sheets: dict[str, list[Row]]) -> str:
     """SHA-256 hex of the canonical content: kinds sorted, rows in order, spec column order."""
     hasher = hashlib.sha256(b"coopledger-workbook-1\n")
@@ -941,5 +1003,6 @@ def digest(sheets: dict[str, list[Row]]) -> str:
         hasher.update(f"[{kind}]\t{len(sheets[kind])}\n".encode())
         for row in sheets[kind]:
             values = row.values
-            hasher.update(("\t".join([_canonical(values[name]) for name in names]) + "\n").encode())
+            hasher.update(("\t".join([_canonical(values[name]) for name in names
+                                      if name not in _LATE_COLUMNS or values[name] is not None]) + "\n").encode())
     return hasher.hexdigest()

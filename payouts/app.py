@@ -48,8 +48,12 @@ def make_sessionmakers(url: str) -> dict:
             "engine": engine}
 
 
-def create_app(settings: Settings | None = None) -> Flask:
-    """Build the web app. Registers every package's blueprint and CLI group; runs no query."""
+def create_app(settings: Settings | None = None, *, web: bool = True) -> Flask:
+    """Build the web app. Registers every package's blueprint and CLI group; runs no query.
+
+    ``web=False`` leaves the blueprints out (and with them WeasyPrint, the API and the page modules): the
+    app the command line builds for commands that serve no page, so ``coopledger trial-balance`` or
+    ``import`` starts in a fraction of the time (bench/README.md)."""
     settings = settings or Settings.from_env()
     app = Flask(__name__, template_folder=str(TEMPLATES_DIR), static_folder=str(STATIC_DIR),
                 instance_path=str(ROOT / "instance"))
@@ -65,6 +69,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         BABEL_DEFAULT_LOCALE=settings.default_locale,
     )
     app.extensions["coop.settings"] = settings
+    if settings.proxy_hops:       # trust exactly this many proxies' X-Forwarded-For (rate limits key on it)
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops)
     app.extensions["ledger.sessionmaker"] = make_sessionmakers(settings.database_url)
     privacy.configure(list(settings.data_keys), settings.index_key.encode())
     app.teardown_appcontext(close_session)
@@ -81,7 +89,8 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     login_manager.user_loader(load_user)
     app.extensions["ledger.book_access"] = lambda code, write=False: entity_or_404(code, write=write).book
-    _register_blueprints(app)
+    if web:
+        _register_blueprints(app)
     _register_cli(app)
     _guard_undeclared_routes(app)
     _security_headers(app)
@@ -90,8 +99,9 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 def _register_blueprints(app: Flask) -> None:
     from cooperatives.web import api as coop_api
-    from cooperatives.web import auth, home, records
+    from cooperatives.web import audit, auth, home, records
     from ledger.web import views as ledger_views
+    from payouts.oversight import web as oversight
     from payouts.web import api as runs_api
     from payouts.web import jobs, policies, reports, runs, statements
 
@@ -99,7 +109,9 @@ def _register_blueprints(app: Flask) -> None:
                reports.bp,                                      # statutory statements
                policies.bp, runs.bp,                            # distribution policy and runs
                statements.bp,                                   # household statements, verification, receipts
-               jobs.bp):                                        # statement PDF batches started from the web
+               jobs.bp,                                         # statement PDF batches started from the web
+               oversight.bp,                                    # the township auditor's workspace
+               audit.bp):                                       # audit log; the logged reveal of ID/bank numbers
         app.register_blueprint(bp)
     coop_api.init_api(app, csrf)
     runs_api.init_runs_api(app, csrf)
@@ -139,4 +151,6 @@ def _security_headers(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        if app.config["SESSION_COOKIE_SECURE"]:        # served over HTTPS: browsers keep to HTTPS for a year
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         return response

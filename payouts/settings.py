@@ -8,6 +8,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from cryptography.fernet import Fernet
@@ -27,9 +28,16 @@ class Settings:
     supported_locales: tuple[str, ...] = ("zh_Hans_CN", "en")
     cookie_secure: bool = True
     ratelimit_storage_uri: str = "memory://"
+    #: reverse proxies in front of the app that append to X-Forwarded-For (0: none; the client address is
+    #: then the peer's). Rate limits key on the address this yields, so a client cannot choose it.
+    proxy_hops: int = 0
     celery_broker_url: str | None = None
     #: where households reach the app: printed under the QR codes of statements and notice lists
     public_url: str = "http://127.0.0.1:5000"
+    #: a single cash payment (坐支 risk) at or above this many yuan is listed as an anomaly; county rules
+    #: commonly require transfers instead of cash from about 5,000 元 (现金管理暂行条例 sets 1,000 元 as the
+    #: settlement threshold, which village payouts routinely exceed)
+    cash_payment_threshold: Decimal = Decimal("5000.00")
     testing: bool = False
 
     def __post_init__(self):
@@ -53,9 +61,25 @@ class Settings:
             default_locale=environ.get("COOP_DEFAULT_LOCALE", "zh_Hans_CN"),
             cookie_secure=environ.get("COOP_COOKIE_SECURE", "1") not in ("0", "false", "no"),
             ratelimit_storage_uri=environ.get("COOP_RATELIMIT_STORAGE_URI", "memory://"),
+            proxy_hops=int(environ.get("COOP_PROXY_HOPS", "0") or 0),
             celery_broker_url=environ.get("CELERY_BROKER_URL") or None,
             public_url=(environ.get("COOP_PUBLIC_URL") or "http://127.0.0.1:5000").rstrip("/"),
+            cash_payment_threshold=_threshold(environ.get("COOP_CASH_PAYMENT_THRESHOLD")),
         )
+
+
+def _threshold(raw: str | None) -> Decimal:
+    """COOP_CASH_PAYMENT_THRESHOLD in yuan (e.g. ``5000`` or ``5000.00``); default 5,000.00."""
+    if raw is None or not raw.strip():
+        return Decimal("5000.00")
+    try:
+        value = Decimal(raw.strip())
+    except InvalidOperation:
+        raise ValueError(f"COOP_CASH_PAYMENT_THRESHOLD must be an amount in yuan, such as 5000, not {raw!r}") from None
+    if not value.is_finite() or value <= 0 or value != value.quantize(Decimal("0.01")):
+        raise ValueError(f"COOP_CASH_PAYMENT_THRESHOLD must be a positive amount in yuan with at most two decimals, "
+                         f"not {raw!r}")
+    return value.quantize(Decimal("0.01"))
 
 
 def _derive_fernet_key(secret: str) -> str:

@@ -24,13 +24,26 @@ from cooperatives.operations import RECORD_MODELS
 from cooperatives.schemas import (
     RECORD_INPUT_SCHEMAS,
     EntitySchema,
+    ErrorSchema,
+    ImportArgsSchema,
+    ImportFileSchema,
+    ImportResultSchema,
     MemberInputSchema,
     MemberSchema,
+    MeSchema,
+    PageArgsSchema,
     TrialBalanceRowSchema,
+    YearArgsSchema,
+    _raw,
+    json_type_errors,
+    record_output_schema,
+    record_page_schema,
 )
 from cooperatives.users import user_for_token
-from cooperatives.web.access import entity_or_404, visible_entities
+from cooperatives.web.access import check_declared_rule, entity_or_404, visible_entities
 from cooperatives.web.display import MONEY_COLUMNS, PRICE_COLUMNS
+from cooperatives.web.idempotency import document as document_idempotency
+from cooperatives.web.idempotency import protect as idempotent_writes
 from cooperatives.web.writes import ImportFailed, Refused, enrol, import_upload, parse_member, post_values
 from ledger.i18n import N_
 from ledger.models import JournalEntry
@@ -42,6 +55,26 @@ blp = Blueprint("api", __name__, url_prefix="/api/v1", description="coopledger A
 PAGE = 100
 WRITERS = ("admin", "accountant")
 HIDDEN_COLUMNS = ("entity_id", "import_id", "member_id", "entry_id")
+
+
+#: what each documented error status means (every error body is ``{"errors": {field: [messages]}}``)
+ERROR_DOCS = {
+    401: "no bearer token, or an unknown or revoked one",
+    403: "the token's user may not do this (an auditor writing, a member reading books)",
+    404: "no such entity or run, or not in the token's scope",
+    409: "the state of the books or of the run does not allow this",
+    422: "invalid input: every problem listed by field",
+}
+
+
+def errors_doc(*codes: int):
+    """Document the error responses ``codes`` of a view (401 on every one: a token is required)."""
+    def decorate(view):
+        for code in sorted({401, *codes}, reverse=True):
+            view = blp.alt_response(code, schema=ErrorSchema, description=ERROR_DOCS[code])(view)
+        return view
+
+    return decorate
 
 
 def error(status: int, errors: dict):
@@ -59,7 +92,11 @@ def _authenticate():
     if user is None:
         return error(401, {"auth": ["unknown or revoked token"]})
     g._login_user = user
+    check_declared_rule(user)        # role, write and entity scope before the body is parsed
     return None
+
+
+idempotent_writes(blp)      # Idempotency-Key on every write (after authentication: keys are per user)
 
 
 def _json_value(column: str, value):
@@ -92,6 +129,7 @@ def _vouchers(session, rows) -> dict[int, str]:
 
 @blp.route("/entities")
 @blp.response(200, EntitySchema(many=True))
+@errors_doc(403)
 @rule(*STAFF, scope="any")
 def list_entities():
     """Entities the token's user may see."""
@@ -100,6 +138,7 @@ def list_entities():
 
 @blp.route("/entities/<code>")
 @blp.response(200, EntitySchema)
+@errors_doc(403, 404)
 @rule(*STAFF, scope="entity")
 def get_entity(code: str):
     return entity_or_404(code)
@@ -107,6 +146,7 @@ def get_entity(code: str):
 
 @blp.route("/entities/<code>/members", methods=["GET"])
 @blp.response(200, MemberSchema(many=True))
+@errors_doc(403, 404)
 @rule(*STAFF, scope="entity")
 def list_members(code: str):
     entity = entity_or_404(code)
@@ -121,9 +161,10 @@ class MemberBodySchema(MemberInputSchema):
     def load(self, data, *, many=None, partial=None, unknown=None, **kwargs):  # noqa: D102
         if not isinstance(data, dict):
             raise ValidationError({"_schema": ["expected a JSON object"]})
-        raw = {k: ("yes" if v else "no") if isinstance(v, bool) else ("" if v is None else str(v))
-               for k, v in data.items() if k in self.fields}
-        errors = parse_member(raw)[1]
+        errors = json_type_errors(self, data)           # JSON types, lengths, choices, unknown fields
+        raw = _raw(data, self.fields, skip=errors)
+        for field, messages in parse_member(raw)[1].items():
+            errors.setdefault(field, messages)
         if errors:
             raise ValidationError(errors)
         return raw
@@ -132,6 +173,7 @@ class MemberBodySchema(MemberInputSchema):
 @blp.route("/entities/<code>/members", methods=["POST"])
 @blp.arguments(MemberBodySchema)
 @blp.response(201, MemberSchema)
+@errors_doc(403, 404, 422)
 @rule(*WRITERS, write=True, scope="entity")
 def create_member(data, code: str):
     """Register a household (unless already registered in this township) and make it a member."""
@@ -147,9 +189,9 @@ def _record_routes(kind: str) -> None:
     model = LandContract if kind == "land" else RECORD_MODELS[kind]
 
     @rule(*STAFF, scope="entity")
-    def list_view(code: str):
+    def list_view(args: dict, code: str):
         entity = entity_or_404(code)
-        page = max(request.args.get("page", 1, type=int), 1)
+        page = args["page"]
         session = get_session()
         stmt = select(model).where(model.entity_id == entity.id)
         if hasattr(model, "member"):
@@ -172,9 +214,13 @@ def _record_routes(kind: str) -> None:
     list_view.__name__, create_view.__name__ = f"list_{kind}", f"create_{kind}"
     list_view.__doc__ = f"List {kind} records of an entity ({PAGE} per page, ``?page=``)."
     create_view.__doc__ = f"Record one {kind} entry and post it to the ledger."
-    blp.route(f"/entities/<code>/{kind}", methods=["GET"], endpoint=f"list_{kind}")(list_view)
+    blp.route(f"/entities/<code>/{kind}", methods=["GET"], endpoint=f"list_{kind}")(
+        blp.arguments(PageArgsSchema, location="query")(
+            blp.alt_response(200, schema=record_page_schema(kind, model), success=True)(
+                errors_doc(403, 404, 422)(list_view))))
     blp.route(f"/entities/<code>/{kind}", methods=["POST"], endpoint=f"create_{kind}")(
-        blp.arguments(schema)(create_view))
+        blp.arguments(schema)(blp.alt_response(201, schema=record_output_schema(kind, model), success=True)(
+            errors_doc(403, 404, 422)(create_view))))
 
 
 for _kind in RECORD_INPUT_SCHEMAS:
@@ -182,17 +228,24 @@ for _kind in RECORD_INPUT_SCHEMAS:
 
 
 @blp.route("/entities/<code>/trial-balance")
+@blp.arguments(YearArgsSchema, location="query")
 @blp.response(200, TrialBalanceRowSchema(many=True))
+@errors_doc(403, 404, 422)
 @rule(*STAFF, scope="entity")
-def get_trial_balance(code: str):
+def get_trial_balance(args: dict, code: str):
     """Trial balance of the entity, all time or ``?year=``."""
     entity = entity_or_404(code)
-    return trial_balance(get_session(), entity.book, request.args.get("year", type=int))
+    return trial_balance(get_session(), entity.book, args.get("year"))
 
 
 @blp.route("/entities/<code>/imports", methods=["POST"])
+@blp.arguments(ImportArgsSchema, location="query")
+@blp.arguments(ImportFileSchema, location="files")
+@blp.alt_response(200, schema=ImportResultSchema, success=True, description="dry run: checked, nothing imported")
+@blp.alt_response(201, schema=ImportResultSchema, success=True, description="imported")
+@errors_doc(403, 404, 409, 422)
 @rule(*WRITERS, write=True, scope="entity")
-def create_import(code: str):
+def create_import(args: dict, _files: dict, code: str):
     """Import an .xlsx workbook (or .csv files) sent as multipart field ``workbook``; ``?dry_run=1`` checks only."""
     entity = entity_or_404(code, write=True)
     files = [f for f in request.files.getlist("workbook") if f.filename]
@@ -200,7 +253,7 @@ def create_import(code: str):
         return error(422, {"workbook": ["send the .xlsx file as multipart field 'workbook'"]})
     try:
         result = import_upload(get_session(), entity, files, actor_id=current_user.id,
-                               dry_run=request.args.get("dry_run") == "1")
+                               dry_run=args.get("dry_run") == "1")
     except ImportFailed as exc:
         return error(exc.status, {"workbook": exc.lines})
     return {"entity": result.entity_code, "import": result.import_id, "counts": result.counts,
@@ -208,6 +261,8 @@ def create_import(code: str):
 
 
 @blp.route("/me")
+@blp.alt_response(200, schema=MeSchema, success=True)
+@errors_doc()
 @rule(*ALL_USERS, scope="any")
 def me():
     """Who the token belongs to."""
@@ -215,12 +270,22 @@ def me():
 
 
 def init_api(app, csrf) -> None:
-    api = Api(app, spec_kwargs={"components": {"securitySchemes": {
+    api = CoopApi(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
+    document_idempotency(api)           # the Idempotency-Key header on every write operation
     api.register_blueprint(blp)
     csrf.exempt(blp)
     for status in (400, 401, 403, 404, 405, 409, 413, 422, 429):
         app.register_error_handler(status, _json_or_page)
+
+
+class CoopApi(Api):
+    """flask-smorest's Api with this API's error shape, documented and answered for every status."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def handle_http_exception(self, error):     # statuses without a handler of their own
+        return _json_or_page(error)
 
 
 def _flatten(messages) -> dict[str, list[str]]:

@@ -15,7 +15,9 @@ for auditors on writes. The write paths are the pages' (:func:`payouts.web.runs.
 
 from __future__ import annotations
 
-from flask import abort, jsonify
+import datetime as dt
+
+from flask import abort, current_app, jsonify, request
 from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate
@@ -23,7 +25,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from cooperatives.web.access import can_read_entity, can_write_entity, entity_or_404
-from cooperatives.web.api import _authenticate, error
+from cooperatives.web.api import _authenticate, error, errors_doc
+from cooperatives.web.idempotency import protect as idempotent_writes
 from ledger.money import fmt
 from ledger.web.support import STAFF, get_session, rule
 from payouts.commands import run_json
@@ -34,6 +37,8 @@ from payouts.web.runs import ActionRefused, MeetingSchema, _runs_of, draft, perf
 
 blp = Blueprint("runs_api", __name__, url_prefix="/api/v1", description="Distribution runs")
 blp.before_request(_authenticate)
+blp.before_request(lambda: _run_scope_first())      # a run out of scope is 404 before its body is read
+idempotent_writes(blp)      # Idempotency-Key on every write (cooperatives.web.idempotency)
 WRITERS = ("admin", "accountant")
 
 
@@ -162,15 +167,28 @@ def _run_in_scope(run_id: int, *, write: bool = False) -> PayoutRun:
     return run
 
 
+def _run_scope_first() -> None:
+    run_id = (request.view_args or {}).get("run_id")
+    if run_id is not None:
+        declared = getattr(current_app.view_functions.get(request.endpoint), "access_rule", None)
+        _run_in_scope(run_id, write=bool(declared and declared.write))
+
+
+def _utc(moment: dt.datetime | None) -> dt.datetime | None:
+    """Times are stored in UTC; SQLite hands them back without their zone, which RFC 3339 requires."""
+    return moment.replace(tzinfo=dt.UTC) if moment is not None and moment.tzinfo is None else moment
+
+
 def _run_response(run: PayoutRun, status: int = 200, **extra):
     response = jsonify({**run_json(run), **extra})
     response.status_code = status
     return response
 
 
-@blp.route("/runs/<int:run_id>")
+@blp.route("/runs/<int(min=1, max=2147483647):run_id>")
 @blp.response(200, RunSchema)
 @blp.alt_response(404, schema=RunErrorsSchema, description="no such run, or not in the token's scope")
+@errors_doc(403)
 @rule(*STAFF, scope="entity")
 def get_run(run_id: int):
     """A distribution run, exactly as ``coopledger distribute --json`` prints it."""
@@ -179,14 +197,15 @@ def get_run(run_id: int):
 
 @blp.route("/entities/<code>/runs", methods=["GET"])
 @blp.response(200, RunSummarySchema(many=True))
+@errors_doc(403, 404)
 @rule(*STAFF, scope="entity")
 def list_runs(code: str):
     """The entity's runs, newest year first (summaries; ``GET /runs/<id>`` for the figures)."""
     entity = entity_or_404(code)
     return [{"run": r.id, "entity": entity.code, "year": r.year, "status": r.status,
              "distributable": fmt(r.distributable), "policy_version": r.policy.version if r.policy else None,
-             "created_at": r.created_at, "meeting_date": r.meeting_date, "approved_at": r.approved_at,
-             "posted_at": r.posted_at, "published_at": r.published_at, "notice_until": r.notice_until,
+             "created_at": _utc(r.created_at), "meeting_date": r.meeting_date, "approved_at": _utc(r.approved_at),
+             "posted_at": _utc(r.posted_at), "published_at": _utc(r.published_at), "notice_until": r.notice_until,
              "reverses": r.reverses_id} for r in _runs_of(get_session(), entity)]
 
 
@@ -194,6 +213,7 @@ def list_runs(code: str):
 @blp.arguments(RunDraftSchema)
 @blp.response(201, RunSchema)
 @blp.alt_response(422, schema=RunErrorsSchema, description="invalid year or policy (every problem listed)")
+@errors_doc(403, 404)
 @rule(*WRITERS, write=True, scope="entity")
 def create_run(data: dict, code: str):
     """Draft a run of ``year`` from the books as they stand, under the entity's policy — or under
@@ -213,11 +233,12 @@ def create_run(data: dict, code: str):
     return _run_response(run, 201)
 
 
-@blp.route("/runs/<int:run_id>/approve", methods=["POST"])
+@blp.route("/runs/<int(min=1, max=2147483647):run_id>/approve", methods=["POST"])
 @blp.arguments(RunMeetingSchema)
 @blp.response(200, RunSchema)
 @blp.alt_response(409, schema=RunErrorsSchema, description="the run is not a draft")
 @blp.alt_response(422, schema=RunErrorsSchema, description="a check fails or the meeting's quorum is short")
+@errors_doc(403, 404)
 @rule(*WRITERS, write=True, scope="entity")
 def approve_run(data: dict, run_id: int):
     """Record the members' meeting that approved the run (refused when a check or the quorum fails)."""
@@ -243,9 +264,9 @@ def _action_route(action: str, doc: str) -> None:
 
     view.__name__ = f"{action}_run"
     view.__doc__ = doc
-    blp.route(f"/runs/<int:run_id>/{action}", methods=["POST"], endpoint=f"{action}_run")(
+    blp.route(f"/runs/<int(min=1, max=2147483647):run_id>/{action}", methods=["POST"], endpoint=f"{action}_run")(
         blp.alt_response(409, schema=RunErrorsSchema, description="the run's state does not allow this")(
-            blp.response(200, RunSchema)(view)))
+            blp.response(200, RunSchema)(errors_doc(403, 404)(view))))
 
 
 _action_route("post", "Post the approved run to the ledger, once (posting it again posts nothing).")

@@ -60,6 +60,7 @@ from ledger.i18n import N_
 from ledger.money import D, to_fen
 from ledger.web.support import PUBLIC, STAFF, Rule, get_session, rule
 from payouts.models import IN_FORCE, Objection, PayoutMember, PayoutRun, Receipt, StatementSnapshot
+from payouts.statements.cache import statement_bodies
 from payouts.statements.operations import (
     StatementError,
     answer_objection,
@@ -291,7 +292,9 @@ def _statement_page(snap: StatementSnapshot, who: Viewer, *, status: int = 200, 
     household = None
     if who.staff and snap.household_id is not None and can_write_entity(current_user, run.entity):
         household = db.get(Household, snap.household_id)
-    body = Markup(render_statement_body(data, locale=_locale(), verify_url=_verify_url(snap.code)))
+    locale, verify_url = _locale(), _verify_url(snap.code)
+    body = Markup(statement_bodies.get((snap.digest, locale, verify_url), lambda: render_statement_body(
+        data, locale=locale, verify_url=verify_url)))
     return render_template(
         "payouts/statements/show.html", snap=snap, run=run, data=data, body=body, net=net, paid=paid,
         state=payment_state(net, paid), receipts=receipts, objections=objections, lines=lines,

@@ -16,9 +16,10 @@ import re
 from dataclasses import dataclass, field
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 from cooperatives.forms import parse_form
+from cooperatives.models import User
 from cooperatives.operations import (
     create_entity,
     ensure_village,
@@ -27,7 +28,7 @@ from cooperatives.operations import (
     register_household,
     register_member,
 )
-from cooperatives.users import create_user
+from cooperatives.users import create_user, issue_token
 
 PASSWORD = "correct horse battery staple"
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*\bvalue="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
@@ -235,3 +236,16 @@ def queries(session):
             event.remove(engine, "before_cursor_execute", before)
 
     return counting
+
+
+@pytest.fixture
+def token(session, world):
+    """``token(username)`` -> the Authorization header of a fresh API token of that user."""
+
+    def make(username: str) -> dict[str, str]:
+        user = session.scalar(select(User).where(User.username == username))
+        value = issue_token(session, user, "test script")
+        session.commit()
+        return {"Authorization": f"Bearer {value}"}
+
+    return make

@@ -10,7 +10,6 @@ from samples import xlsx_bytes as xlsx
 from sqlalchemy import func, select
 
 from cooperatives.models import Delivery, Entity, Household, Member, User
-from cooperatives.users import issue_token
 from ledger.models import JournalEntry
 from ledger.queries import account_balance, member_balances, trial_balance
 
@@ -20,19 +19,6 @@ KINDS = ("capital", "land", "labor", "deliveries", "inputs", "sales", "expenses"
 TWO_DECIMALS = re.compile(r"^-?\d+\.\d{2}$")
 DELIVERY = {"date": "2025-09-01", "member": "A-H002", "product": "藤茶鲜叶", "grade": "二级", "quantity": "85.5",
             "unit": "jin", "unit_price": "4.20", "paid": False}
-
-
-@pytest.fixture
-def token(session, world):
-    """``token(username)`` -> the Authorization header of a fresh API token of that user."""
-
-    def make(username: str) -> dict[str, str]:
-        user = session.scalar(select(User).where(User.username == username))
-        value = issue_token(session, user, "test script")
-        session.commit()
-        return {"Authorization": f"Bearer {value}"}
-
-    return make
 
 
 def entity(session, code) -> Entity:

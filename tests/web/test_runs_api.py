@@ -11,8 +11,8 @@ import pytest
 from samples import POLICY_50_50, POLICY_70_30
 from sqlalchemy import func, select
 
-from cooperatives.models import Entity, User
-from cooperatives.users import create_user, issue_token
+from cooperatives.models import Entity
+from cooperatives.users import create_user
 from payouts.models import PayoutRun, PolicyVersion
 from payouts.policy import PolicyError, load_policy_text
 
@@ -34,14 +34,9 @@ def wx(world, session, cli, xlsx, worked_example):
 
 
 @pytest.fixture
-def token(session, wx):
-    def make(username: str) -> dict[str, str]:
-        user = session.scalar(select(User).where(User.username == username))
-        value = issue_token(session, user, "test script")
-        session.commit()
-        return {"Authorization": f"Bearer {value}"}
-
-    return make
+def token(token, wx):
+    """The shared ``token`` fixture, with the worked-example entity and its users in place."""
+    return token
 
 
 def distribute(cli, policy_file, policy=POLICY_70_30) -> dict:

@@ -180,11 +180,27 @@ def post_routes(app):
             yield rule.endpoint, fill(rule)
 
 
+#: the auditor's own records (payouts.oversight): integrity checks and audit opinions — never the books
+AUDITOR_OWN_POSTS = {"oversight.run_integrity", "oversight.record_opinion_view"}
+
+
+def test_the_only_posts_open_to_auditors_are_their_own_records(app):
+    open_to_auditors = {r.endpoint for r in app.url_map.iter_rules()
+                        if "POST" in r.methods and r.endpoint.startswith("oversight.")
+                        and "auditor" in app.view_functions[r.endpoint].access_rule.roles}
+    assert open_to_auditors == AUDITOR_OWN_POSTS
+    for endpoint in AUDITOR_OWN_POSTS:
+        declared = app.view_functions[endpoint].access_rule
+        assert declared.scope == "township" and not declared.roles & {"accountant", "member"}
+
+
 def test_auditor_gets_403_on_every_post(app, client, world, login, csrf, session):
     login(client, "aud_a")
     token = csrf(client, "/")
     before = count(session, JournalEntry)
-    routes = [(e, p) for e, p in post_routes(app) if e != "auth.logout"]
+    # signing out and changing one's own password are every user's own account, not the books
+    routes = [(e, p) for e, p in post_routes(app)
+              if e not in ("auth.logout", "auth.change_own_password") and e not in AUDITOR_OWN_POSTS]
     routes += [("entities.add_record", f"/e/{A}/records/{kind}") for kind in KINDS]
     assert {"entities.add_member", "entities.add_record", "entities.import_workbook"} <= {e for e, _ in routes}
     for endpoint, path in routes:
