@@ -359,10 +359,13 @@ def test_the_login_limit_holds_across_app_instances_with_redis(isolated_db, stor
                               ratelimit_storage_uri=storage))
     client = app.test_client()
     client.environ_base["REMOTE_ADDR"] = address
-    for _ in range(10):
-        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', text(client.get("/login"))).group(1)
-        assert client.post("/login", data={"username": "nobody", "password": "x", "csrf_token": token}
-                           ).status_code == 401
+    try:
+        for _ in range(10):
+            token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', text(client.get("/login"))).group(1)
+            assert client.post("/login", data={"username": "nobody", "password": "x", "csrf_token": token}
+                               ).status_code == 401
+    finally:
+        app.extensions["ledger.sessionmaker"]["engine"].dispose()    # no pooled connection left to the GC
     result = subprocess.run([sys.executable, "-c", SECOND_INSTANCE, isolated_db, storage, address],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
