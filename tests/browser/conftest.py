@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from live import cli_of, live_app, served
 from sqlalchemy import select
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -91,26 +91,14 @@ def artifacts() -> Path:
 
 @pytest.fixture
 def live(isolated_db, xlsx, policy_file):
-    from werkzeug.serving import make_server
-
     from cooperatives.models import Household
     from cooperatives.users import create_user
-    from ledger.db import Base
-    from payouts.app import create_app
     from payouts.models import PayoutMember, StatementSnapshot
-    from payouts.settings import Settings
     from payouts.statements.operations import record_receipt, set_pin
 
-    app = create_app(Settings(database_url=isolated_db, secret_key="x", cookie_secure=False))
+    app = live_app(isolated_db)
     makers = app.extensions["ledger.sessionmaker"]
-    Base.metadata.create_all(makers["engine"])
-    runner = app.test_cli_runner()
-
-    def cli(*args) -> str:
-        result = runner.invoke(args=list(args), catch_exceptions=False)
-        assert result.exit_code == 0, result.output
-        return result.stdout
-
+    cli = cli_of(app)
     cli("import", xlsx(WORKBOOK))
     run_id = json.loads(cli("distribute", "--entity", "BR-TEA", "--year", "2025", "--policy", policy_file(POLICY),
                             "--json"))["run"]
@@ -132,13 +120,5 @@ def live(isolated_db, xlsx, policy_file):
         db.commit()
         codes = {code: snap.code for code, snap in snaps.items()}
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="coopledger-live", daemon=True)
-    thread.start()
-    try:
-        yield Live(f"http://127.0.0.1:{server.server_port}", run_id, codes, nets, users, pins)
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-        makers["engine"].dispose()
+    with served(app) as url:
+        yield Live(url, run_id, codes, nets, users, pins)

@@ -5,9 +5,9 @@ the record behind it, and on a phone the overview fits the screen. Screenshots g
 from __future__ import annotations
 
 import re
-import threading
 
 import pytest
+from live import live_app, served
 
 AUDITOR, PASSWORD = "nongjing", "demo-audit-2025"
 
@@ -15,29 +15,14 @@ AUDITOR, PASSWORD = "nongjing", "demo-audit-2025"
 @pytest.fixture
 def demo_url(isolated_db):
     """The demo world (every entity, every run, the seeded anomalies) served by the real app."""
-    from werkzeug.serving import make_server
-
-    from ledger.db import Base
-    from payouts.app import create_app
     from payouts.demo import load_demo_world
-    from payouts.settings import Settings
 
-    app = create_app(Settings(database_url=isolated_db, secret_key="walk", cookie_secure=False))
-    makers = app.extensions["ledger.sessionmaker"]
-    Base.metadata.create_all(makers["engine"])
-    with makers["write"]() as session:
+    app = live_app(isolated_db, secret_key="walk")
+    with app.extensions["ledger.sessionmaker"]["write"]() as session:
         assert load_demo_world(session)
         session.commit()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="coopledger-walk", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-        makers["engine"].dispose()
+    with served(app, "coopledger-walk") as url:
+        yield url
 
 
 def sign_in(page, url: str) -> None:

@@ -27,6 +27,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from live import cli_of, live_app, served
 from sqlalchemy import select
 
 PAYLOADS = [line for line in (Path(__file__).parents[1] / "data" / "xss_payloads.txt")
@@ -59,26 +60,14 @@ def workbook() -> dict:
 
 @pytest.fixture
 def hostile_live(isolated_db, xlsx, policy_file):
-    from werkzeug.serving import make_server
-
     from cooperatives.models import Entity, Household
     from cooperatives.users import create_user
-    from ledger.db import Base
-    from payouts.app import create_app
     from payouts.models import StatementSnapshot
-    from payouts.settings import Settings
     from payouts.statements.operations import record_objection
 
-    app = create_app(Settings(database_url=isolated_db, secret_key="x", cookie_secure=False))
+    app = live_app(isolated_db)
     makers = app.extensions["ledger.sessionmaker"]
-    Base.metadata.create_all(makers["engine"])
-    runner = app.test_cli_runner()
-
-    def cli(*args) -> str:
-        result = runner.invoke(args=list(args), catch_exceptions=False)
-        assert result.exit_code == 0, result.output
-        return result.stdout
-
+    cli = cli_of(app)
     cli("import", xlsx(workbook()))
     run = json.loads(cli("distribute", "--entity", CODE, "--year", "2025", "--policy", policy_file(POLICY),
                          "--json"))["run"]
@@ -99,16 +88,8 @@ def hostile_live(isolated_db, xlsx, policy_file):
             record_objection(db, snap, line=line, text=text)
         db.commit()
         statement = snap.code
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="coopledger-xss", daemon=True)
-    thread.start()
-    try:
-        yield {"url": f"http://127.0.0.1:{server.server_port}", "run": run, "statement": statement}
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-        makers["engine"].dispose()
+    with served(app, "coopledger-xss") as url:
+        yield {"url": url, "run": run, "statement": statement}
 
 
 class Watch:

@@ -20,8 +20,9 @@ import uuid
 import pytest
 import test_authz_matrix
 from argon2 import PasswordHasher, Type, extract_parameters
-from sqlalchemy import func, select
+from sqlalchemy import select
 from test_authz_matrix import routes, variants
+from test_views import count, text
 
 from cooperatives.models import AuditLog, Household, User
 from ledger.models import JournalEntry
@@ -31,17 +32,6 @@ from payouts.statements.operations import set_pin
 A = "TA-COOP"
 objects = test_authz_matrix.objects      # the matrix's fixture: published runs, statements, jobs, a PIN
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
-
-
-def text(response) -> str:
-    return response.get_data(as_text=True)
-
-
-def count(session, model, **where) -> int:
-    stmt = select(func.count()).select_from(model)
-    for key, value in where.items():
-        stmt = stmt.where(getattr(model, key) == value)
-    return session.scalar(stmt)
 
 
 def user_id(session, username: str) -> int:
