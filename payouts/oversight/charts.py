@@ -66,7 +66,7 @@ def bar_chart(groups: list[tuple[str, list[Decimal]]], series: tuple[str, ...], 
     for i, (label, values) in enumerate(groups):
         start = LEFT + i * slot + (slot - bar_w * len(values)) / 2
         for s, value in enumerate(values):
-            h = float(max(value, Decimal(0)) / top) * plot_h
+            h = max(value, Decimal(0)) / top * plot_h      # Decimal: figures never pass through float
             chart.bars.append(Bar(round(start + s * bar_w, 1), round(TOP + plot_h - h, 1), round(bar_w - 2, 1),
                                   round(h, 1), s, f"{label} {series[s]} {fmt(value)}"))
         chart.labels.append((round(LEFT + i * slot + slot / 2, 1), height - BOTTOM + 16, label))
