@@ -17,6 +17,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from operator import itemgetter
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
@@ -32,10 +33,10 @@ from cooperatives.operations import (
     household_fields,
     prepare_values,
 )
-from cooperatives.postings import RECORD_MEMOS, leg_shape, merge_legs
+from cooperatives.postings import RECORD_MEMOS, SHAPE_KEYS, leg_shape, legs_of
 from cooperatives.workbook import Problem, Row, Workbook, WorkbookError, problem, read_workbook_partial
-from ledger.db import insert_raw, raw_converters
-from ledger.entries import EntryDraft, PostingDraft
+from ledger.db import insert_raw, keyed_in, raw_converters
+from ledger.entries import EntryDraft
 from ledger.models import Period
 from ledger.operations import ensure_parties, post_entries
 
@@ -136,10 +137,7 @@ def _resolve_entity(session, wb, entity_code, problems) -> _Plan | None:
 
 
 def _existing(session, column, codes) -> dict:
-    codes, found = list(codes), {}
-    for start in range(0, len(codes), 500):
-        found.update(session.execute(select(column, column.class_.id).where(column.in_(codes[start:start + 500]))).all())
-    return found
+    return keyed_in(session, column, column.class_.id, codes)
 
 
 def _check_households(session, wb, plan: _Plan, problems) -> None:
@@ -281,44 +279,47 @@ def _member_names(session, entity: Entity) -> dict[str, str]:
 
 
 def _write_records(session, wb, entity: Entity, imp: Import, member_ids, actor_id) -> int:
-    """One summary voucher per (day, kind); records written with one driver-level executemany per kind.
+    """One summary voucher per (day, kind); records written with one driver-level bulk insert per chunk.
 
-    This is the hot loop of a large import: one pass per row, plain tuples, no ORM objects and no
-    per-row SQLAlchemy processing (values are converted to their stored form here).
+    This is the hot path of a large import, in two passes over each sheet's rows so that no second
+    copy of a large sheet is ever held: the first sums every record's legs per (day, kind) for the
+    vouchers; once they are posted (their ids are the records' ``entry_id``), the second converts
+    the rows to their stored form and inserts them in chunks of :data:`CHUNK` — plain tuples, no ORM
+    objects, no per-row SQLAlchemy processing — in date order (file order within a day), which keeps
+    the (entity, date, member) index's inserts local: on the county benchmark, 3.6 s instead of 7.5 s
+    for 700,000 deliveries on SQLite.
     """
     chart, entity_id, import_id = entity.chart, entity.id, imp.id
     dialect = session.get_bind().dialect.name
     sums: dict[tuple[dt.date, int], dict[tuple[str, str | None], Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    prepared: dict[int, tuple[list[str], list[list], list[tuple[dt.date, int]]]] = {}
     for order, kind in enumerate(RECORD_ORDER):
         rows = wb.sheets.get(kind)
         if not rows:
             continue
-        table = RECORD_MODELS[kind].__table__
-        first = prepare_values(kind, rows[0].values)
-        columns = [c for c in table.columns.keys() if c in first]
-        converters = list(enumerate(raw_converters(table, columns, dialect)))
-        member_kind, has_member = kind in MEMBER_KINDS, "member_id" in table.columns
-        out, keys = [], []
+        member_kind = kind in MEMBER_KINDS
+        # records alike in day, member and what decides their accounts (postings.SHAPE_KEYS) post alike:
+        # sum their amounts first (one dict update a row), then spread each group's sum over its legs
+        shaped = [k for k in SHAPE_KEYS if k in rows[0].values]
+        alike = itemgetter("date", "member" if member_kind else "date", *shaped)   # (day, member or day, shape)
+        groups: dict[tuple, list] = {}
         for row in rows:
             values = prepare_values(kind, row.values)
-            code = values.get("member")
-            key = (values["date"], order)
-            totals, amount = sums[key], values["amount"]
-            for account, sign, party in leg_shape(kind, chart, values, code if member_kind else None):
-                totals[(account, party)] += amount if sign > 0 else -amount
-            record = [values[c] for c in columns]
-            for i, convert in converters:
-                if convert is not None and record[i] is not None:
-                    record[i] = convert(record[i])
-            if has_member:
-                record.append(member_ids[code] if code else None)
-            out.append(record)
-            keys.append(key)
-        prepared[order] = (columns + (["member_id"] if has_member else []), out, keys)
+            group = groups.get(key := alike(values))
+            if group is None:
+                groups[key] = [values["amount"], values]
+            else:
+                group[0] += values["amount"]
+        shapes: dict[tuple, tuple] = {}
+        for (on, member, *how), (amount, values) in groups.items():
+            shape = shapes.get(how := tuple(how))
+            if shape is None:       # where records like this post, the member's legs marked _MEMBER
+                shape = shapes[how] = leg_shape(kind, chart, values, _MEMBER if member_kind else None)
+            totals = sums[(on, order)]
+            for account, sign, party in shape:
+                totals[(account, member if party is _MEMBER else None)] += amount if sign > 0 else -amount
     drafts, entry_keys = [], []
     for on, order in sorted(sums):
-        legs = merge_legs([PostingDraft(a, amount, p) for (a, p), amount in sums[(on, order)].items()])
+        legs = legs_of(sums[(on, order)])
         if legs:            # a day of zero-amount records (e.g. produce taken at price 0) posts nothing
             entry_keys.append((on, order))
             drafts.append(EntryDraft(date=on, memo=f"{RECORD_MEMOS[RECORD_ORDER[order]]}汇总 {on.isoformat()}",
@@ -326,11 +327,59 @@ def _write_records(session, wb, entity: Entity, imp: Import, member_ids, actor_i
                                      postings=legs))
     entry_ids = dict(zip(entry_keys, post_entries(session, entity.book, drafts, actor_id=actor_id), strict=True))
     connection = session.connection()
-    for order, (columns, rows, keys) in prepared.items():
-        table = RECORD_MODELS[RECORD_ORDER[order]].__table__
-        insert_raw(connection, table, [*columns, "entity_id", "import_id", "entry_id"],
-                   [(*row, entity_id, import_id, entry_ids.get(key)) for row, key in zip(rows, keys, strict=True)])
+    for order, kind in enumerate(RECORD_ORDER):
+        rows = wb.sheets.get(kind)
+        if rows:
+            _insert_records(connection, dialect, kind, rows, member_ids,
+                            {on: entry_id for (on, o), entry_id in entry_ids.items() if o == order},
+                            (entity_id, import_id))
     return len(drafts)
+
+
+_MEMBER = "\x00member"     #: stands for the member in a cached leg shape
+
+CHUNK = 50_000      #: records converted and inserted at a time (bounds the import's memory beyond the workbook)
+
+
+def _insert_records(connection, dialect: str, kind: str, rows: list[Row], member_ids: dict[str, int],
+                    entry_of_day: dict[dt.date, int], tail: tuple[int, int]) -> None:
+    table = RECORD_MODELS[kind].__table__
+    first = prepare_values(kind, rows[0].values)
+    columns = [c for c in table.columns.keys() if c in first]
+    converters = [(i, {None: None}, convert) for i, convert in enumerate(raw_converters(table, columns, dialect))
+                  if convert is not None]        # per column, a cache: amounts and days repeat across a sheet
+    has_member = "member_id" in table.columns
+    pick = itemgetter(*columns)         # every record kind has several columns (date, amount, …): a tuple
+    names = [*columns, *(["member_id"] if has_member else []), "entity_id", "import_id", "entry_id"]
+    ordered = sorted(rows, key=_row_date)           # stable: file order within a day
+    for start in range(0, len(ordered), CHUNK):
+        out = []
+        for row in ordered[start:start + CHUNK]:
+            values = prepare_values(kind, row.values)
+            record = list(pick(values))
+            for i, cache, convert in converters:
+                value = record[i]
+                stored = cache.get(value, _MISSING)
+                if stored is _MISSING:
+                    stored = convert(value)
+                    if len(cache) < CACHE_LIMIT and value.__class__ in (Decimal, dt.date):
+                        cache[value] = stored
+                record[i] = stored
+            if has_member:
+                code = values.get("member")
+                record.append(member_ids[code] if code else None)
+            record.extend(tail)
+            record.append(entry_of_day.get(values["date"]))
+            out.append(tuple(record))
+        insert_raw(connection, table, names, out)
+
+
+def _row_date(row: Row) -> dt.date:
+    return row.values["date"]
+
+
+_MISSING = object()
+CACHE_LIMIT = 100_000     #: distinct values remembered per column
 
 
 def _write_land(session, wb, entity: Entity, imp: Import, member_ids, years, actor_id) -> int:

@@ -98,6 +98,11 @@ def merge_legs(legs: list[PostingDraft]) -> tuple[PostingDraft, ...]:
     for leg in legs:
         key = (leg.account, leg.party)
         totals[key] = totals.get(key, Decimal(0)) + leg.amount
+    return legs_of(totals)
+
+
+def legs_of(totals: dict[tuple[str, str | None], Decimal]) -> tuple[PostingDraft, ...]:
+    """The legs of ``{(account, member): net amount}``, as :func:`merge_legs` orders them (debits first)."""
     ordered = sorted(totals.items(), key=lambda kv: (kv[1] < 0, kv[0][0], kv[0][1] or ""))
     return tuple(PostingDraft(account, amount, party) for (account, party), amount in ordered if amount != 0)
 

@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ledger.chart import CHARTS
+from ledger.db import keyed_in
 from ledger.entries import EntryDraft, PostingDraft, check_entry, reversal_of
 from ledger.errors import (
     AlreadyReversed,
@@ -56,15 +57,7 @@ def ensure_parties(session: Session, book: Book, parties: dict[str, str]) -> dic
 
 
 def _party_ids(session: Session, book_id: int, codes: Iterable[str]) -> dict[str, int]:
-    codes = list(codes)
-    if not codes:
-        return {}
-    found: dict[str, int] = {}
-    for start in range(0, len(codes), 500):
-        chunk = codes[start:start + 500]
-        found.update(session.execute(
-            select(Party.code, Party.id).where(Party.book_id == book_id, Party.code.in_(chunk))).tuples().all())
-    return found
+    return keyed_in(session, Party.code, Party.id, codes, Party.book_id == book_id)
 
 
 def post_entry(session: Session, book: Book, draft: EntryDraft, *, actor_id: int | None = None) -> JournalEntry:
@@ -155,11 +148,9 @@ def _refuse_duplicate_sources(session: Session, book: Book, drafts: Sequence[Ent
         if source in seen:
             raise DuplicateSource(book.code, source)
         seen.add(source)
-    for start in range(0, len(sources), 500):
-        taken = session.scalars(select(JournalEntry.source).where(
-            JournalEntry.book_id == book.id, JournalEntry.source.in_(sources[start:start + 500]))).first()
-        if taken is not None:
-            raise DuplicateSource(book.code, taken)
+    taken = keyed_in(session, JournalEntry.source, JournalEntry.id, sources, JournalEntry.book_id == book.id)
+    if taken:
+        raise DuplicateSource(book.code, min(taken))
 
 
 def _lock_book(session: Session, book: Book, count: int) -> str:

@@ -5,8 +5,6 @@ Flask's own ``run`` is replaced by ``serve`` because ``coopledger run …`` mana
 
 from __future__ import annotations
 
-from flask.cli import FlaskGroup, routes_command, shell_command
-
 #: commands that serve no page and render nothing through a view: the command line builds the app for them
 #: without its blueprints (start-up in about half the time; they are timed in bench/run.py)
 LEAN_COMMANDS = frozenset({"import", "trial-balance", "verify", "export", "init", "close-year", "distribute"})
@@ -20,16 +18,20 @@ def _create_app():
     return create_app(web=not (len(sys.argv) > 1 and sys.argv[1] in LEAN_COMMANDS))
 
 
-class CoopGroup(FlaskGroup):
-    def main(self, *args, **kwargs):
-        kwargs.setdefault("prog_name", "coopledger")
-        return super().main(*args, **kwargs)
+def build_cli():
+    """The ``coopledger`` command group (Flask's CLI; imported here so that ``trial-balance`` never loads Flask)."""
+    from flask.cli import FlaskGroup, routes_command, shell_command
 
+    class CoopGroup(FlaskGroup):
+        def main(self, *args, **kwargs):
+            kwargs.setdefault("prog_name", "coopledger")
+            return super().main(*args, **kwargs)
 
-cli = CoopGroup(create_app=_create_app, add_default_commands=False, add_version_option=False,
-                load_dotenv=False, help="coopledger — benefit-sharing ledger for village cooperatives.")
-cli.add_command(shell_command)
-cli.add_command(routes_command)
+    cli = CoopGroup(create_app=_create_app, add_default_commands=False, add_version_option=False,
+                    load_dotenv=False, help="coopledger — benefit-sharing ledger for village cooperatives.")
+    cli.add_command(shell_command)
+    cli.add_command(routes_command)
+    return cli
 
 
 def main() -> None:
@@ -37,9 +39,11 @@ def main() -> None:
 
     if sys.argv[1:2] == ["trial-balance"]:
         # the county-scale report (bench/run.py): answered without building the app at all
-        from ledger.cli import standalone_trial_balance
-        from payouts.settings import Settings
+        import os
 
-        standalone_trial_balance(Settings.from_env().database_url, sys.argv[2:])
+        from ledger.report_cli import standalone_trial_balance
+        from payouts.settings import database_url_from
+
+        standalone_trial_balance(database_url_from(os.environ), sys.argv[2:])
         return
-    cli.main()
+    build_cli().main()

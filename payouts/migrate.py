@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -26,10 +28,32 @@ def _ensure_sqlite_dir(engine: Engine) -> None:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     _ensure_sqlite_dir(engine)
-    with engine.begin() as connection:
+    with _migrating(engine) as connection:
         command.upgrade(alembic_config(connection), revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
-    with engine.begin() as connection:
+    with _migrating(engine) as connection:
         command.downgrade(alembic_config(connection), revision)
+
+
+@contextmanager
+def _migrating(engine: Engine) -> Iterator:
+    """A connection in a transaction for migrations. On SQLite, foreign keys are off meanwhile — SQLite's
+    procedure for rebuilding a table (its ALTER TABLE is limited) requires it, since dropping the old table
+    would otherwise delete or refuse its children's references — and are checked in full before commit:
+    any violation rolls the migration back."""
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:      # a PRAGMA that is a no-op inside a transaction: on the driver connection, before BEGIN
+            connection.connection.dbapi_connection.execute("PRAGMA foreign_keys = OFF")
+        try:
+            with connection.begin():
+                yield connection
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                    if broken:
+                        raise RuntimeError(f"migration left {len(broken)} broken reference(s), e.g. {broken[0]}")
+        finally:
+            if sqlite:
+                connection.connection.dbapi_connection.execute("PRAGMA foreign_keys = ON")

@@ -1,4 +1,4 @@
-"""Typed, frozen settings. ``from_env`` is the only place that reads the environment."""
+"""Typed, frozen settings. ``from_env`` reads the environment (``database_url_from`` alone, for ``trial-balance``)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from cryptography.fernet import Fernet
-
 DEFAULT_DATABASE_URL = "sqlite:///instance/coopledger.db"
+
+
+def database_url_from(environ: Mapping[str, str]) -> str:
+    """The database the settings name (``DATABASE_URL``, else ``COOP_DATABASE_URL``, else the local file)."""
+    return environ.get("DATABASE_URL") or environ.get("COOP_DATABASE_URL") or DEFAULT_DATABASE_URL
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,7 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
         """Settings from ``COOP_*`` variables (and ``DATABASE_URL``); for a local install, keys are
         generated once into ``instance/keys.json`` (mode 0600) when the environment has none."""
-        url = environ.get("DATABASE_URL") or environ.get("COOP_DATABASE_URL") or DEFAULT_DATABASE_URL
+        url = database_url_from(environ)
         keys = _local_keys() if "COOP_SECRET_KEY" not in environ else {}
         secret = environ.get("COOP_SECRET_KEY") or keys["secret_key"]
         data_keys = tuple(k for k in (environ.get("COOP_DATA_KEYS") or "").split(",") if k) or tuple(
@@ -92,6 +95,8 @@ def _local_keys(path: Path = Path("instance/keys.json")) -> dict:
     if path.exists():
         return json.loads(path.read_text())
     path.parent.mkdir(parents=True, exist_ok=True)
+    from cryptography.fernet import Fernet  # here: `coopledger trial-balance` never needs it
+
     keys = {"secret_key": secrets.token_urlsafe(32), "data_keys": [Fernet.generate_key().decode()],
             "index_key": secrets.token_urlsafe(32)}
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

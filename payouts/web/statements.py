@@ -47,8 +47,9 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_url
+from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import defer, joinedload
 
 from cooperatives.models import Entity, Household, Member
@@ -60,7 +61,7 @@ from ledger.i18n import N_
 from ledger.money import D, to_fen
 from ledger.web.support import PUBLIC, STAFF, Rule, get_session, rule
 from payouts.models import IN_FORCE, Objection, PayoutMember, PayoutRun, Receipt, StatementSnapshot
-from payouts.statements.cache import statement_bodies
+from payouts.statements.cache import RenderedCache, statement_bodies
 from payouts.statements.operations import (
     StatementError,
     answer_objection,
@@ -307,7 +308,55 @@ def _statement_page(snap: StatementSnapshot, who: Viewer, *, status: int = 200, 
 @household_rule()
 def show(code: str):
     who = viewer()
-    return _statement_page(statement_or_404(code, who), who)
+    key = None if who.staff or session.get("_flashes") else _household_page_key(code, who)
+    if key is None:                 # staff, a message to show, or not this household's: the page as it is
+        return _statement_page(statement_or_404(code, who), who)
+    token = generate_csrf()         # the page's forms carry this visitor's own token, cached page or not
+
+    def render() -> str:
+        page, _status = _statement_page(statement_or_404(code, who), who)
+        return page.replace(token, _TOKEN)
+
+    return current_app.extensions[PAGES].get(key, render).replace(_TOKEN, token)
+
+
+#: a household's whole statement page, kept per app (so per worker): payout day brings every household to
+#: its page at once (bench/README.md, "Statement page"). Keyed by everything the page shows besides the
+#: frozen snapshot; pages are ~10 KB, so a full cache costs a worker ~20 MB.
+PAGES = "coop.statement_pages"
+_TOKEN = "\x00csrf-token\x00"
+bp.record_once(lambda state: state.app.extensions.setdefault(PAGES, RenderedCache(maxsize=2048)))
+
+
+@functools.cache
+def _page_state_query():
+    """The one statement behind :func:`_household_page_key`, built once (its SQL and cache key reused)."""
+    s = StatementSnapshot
+
+    def of_statement(model, *columns):          # one correlated subquery per figure of the statement's rows
+        return [select(c).where(model.statement_id == s.id).scalar_subquery() for c in columns]
+
+    return (select(s.id, s.household_id, s.digest, s.confirmed_at, PayoutRun.status, PayoutRun.notice_until,
+                   PayoutMember.paid,
+                   *of_statement(Receipt, func.count(Receipt.id), func.max(Receipt.id), func.sum(Receipt.amount)),
+                   *of_statement(Objection, func.count(Objection.id), func.max(Objection.id),
+                                 func.count(Objection.answered_at), func.max(Objection.answered_at)))
+            .join(PayoutRun, PayoutRun.id == s.run_id)
+            .outerjoin(PayoutMember, (PayoutMember.run_id == s.run_id) & (PayoutMember.code == s.member_code))
+            .where(s.code == bindparam("code")))
+
+
+def _household_page_key(code: str, who: Viewer) -> tuple | None:
+    """Everything a household's statement page depends on, read in one statement — the snapshot (by its
+    digest), the run's state and notice period, what has been paid, receipts, confirmation, objections
+    and their answers, the language, the path and the signed-in member — or None when the page is not
+    this visitor's to read (the uncached path then answers 404) or the amount paid is not stored."""
+    row = get_session().execute(_page_state_query(), {"code": normal_code(code)}).one_or_none()
+    if row is None or row.household_id != who.household_id or row.status not in HOUSEHOLD_STATUSES \
+            or row.paid is None:
+        return None
+    user = (current_user.id, current_user.display_name) if current_user.is_authenticated else None
+    return (*row, in_notice_period(row), _locale(), request.full_path, user)      # the row has status, notice_until
 
 
 @bp.get("/s/<code>.pdf")

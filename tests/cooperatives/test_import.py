@@ -143,3 +143,43 @@ def test_import_posts_one_summary_voucher_per_kind_and_day(session, cli, tmp_pat
     assert legs == [D("-560.00"), D("-212.10"), D("772.10")]
     assert session.scalar(select(func.count(Member.id))) == 2
     assert dt.date(2025, 5, 1) == rows[0].date
+
+
+def test_records_are_stored_in_date_order_file_order_within_a_day(session, cli, tmp_path, monkeypatch):
+    """The bulk path inserts each sheet's records sorted by date (stable), in chunks; every record keeps its
+    day's voucher whichever chunk it lands in."""
+    import cooperatives.importer as importer
+
+    monkeypatch.setattr(importer, "CHUNK", 2)          # 5 deliveries in 3 chunks
+    sheets = dict(GOOD, deliveries=[
+        ["date", "member", "product", "quantity", "unit", "unit_price", "paid"],
+        ["2025-05-03", "T-H1", "藤茶鲜叶", "3", "kg", "10", "no"],
+        ["2025-05-01", "T-H2", "藤茶鲜叶", "1", "kg", "10", "no"],
+        ["2025-05-03", "T-H2", "藤茶鲜叶", "4", "kg", "10", "yes"],
+        ["2025-05-02", "T-H1", "藤茶鲜叶", "2", "kg", "10", "no"],
+        ["2025-05-01", "T-H1", "藤茶鲜叶", "5", "kg", "10", "yes"]])
+    assert cli("import", write_xlsx(tmp_path / "shuffled.xlsx", sheets)).exit_code == 0
+    rows = session.execute(select(Delivery.date, Delivery.quantity, JournalEntry.date)
+                           .join(JournalEntry, JournalEntry.id == Delivery.entry_id).order_by(Delivery.id)).all()
+    assert [(r[0].day, r[1]) for r in rows] == [(1, D("1.000")), (1, D("5.000")), (2, D("2.000")), (3, D("3.000")),
+                                                (3, D("4.000"))]
+    assert all(delivered == voucher for delivered, _, voucher in rows)
+    book = get_book(session, "T-COOP")
+    assert account_balance(session, book, "114", party="T-H1") == -(D("30.00") + D("20.00") + D("756.16"))
+    assert account_balance(session, book, "114", party="T-H2") == D("-10.00")
+    assert cli("verify", "--entity", "T-COOP").exit_code == 0
+
+
+def test_keyed_in_finds_keys_past_any_chunk_size(session):
+    """``ledger.db.keyed_in`` (one = ANY(array) on PostgreSQL, IN lists of 500 on SQLite) finds every key of a
+    long list and nothing else."""
+    from ledger.db import keyed_in
+    from ledger.models import Party
+    from ledger.operations import create_book, ensure_parties
+
+    book = create_book(session, code="KEYED", name="键查找", chart="fpc2021")
+    ids = ensure_parties(session, book, {f"P{n:04d}": f"户{n}" for n in range(1203)})
+    asked = [f"P{n:04d}" for n in range(1203)] + ["NOPE", "P9999"]
+    found = keyed_in(session, Party.code, Party.id, asked, Party.book_id == book.id)
+    assert found == ids and len(found) == 1203
+    assert keyed_in(session, Party.code, Party.id, [], Party.book_id == book.id) == {}

@@ -47,3 +47,40 @@ def test_every_revision_goes_down_and_up(engine):
     upgrade(engine)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM ledger_books")).scalar() == 0
+
+
+def test_a_table_rebuild_keeps_the_data_and_refuses_to_leave_a_broken_reference(engine):
+    """On SQLite, 0005 rebuilds payout_runs (its JSON last) with foreign keys off, as SQLite's procedure
+    requires: rows and references survive, and a reference broken meanwhile rolls the migration back."""
+    from sqlalchemy import inspect
+
+    upgrade(engine, "0004")
+    with engine.begin() as conn:      # a run and a statement pointing at it; then an orphan statement
+        conn.execute(text("INSERT INTO coop_townships (id, name) VALUES (1, '甲乡')"))
+        conn.execute(text("INSERT INTO ledger_books (id, code, name, chart, head_hash, entry_count) "
+                          "VALUES (1, 'M', 'm', 'fpc2021', '', 0)"))
+        conn.execute(text("INSERT INTO coop_entities (id, code, name, kind, township_id, book_id, first_year) "
+                          "VALUES (1, 'M', 'm', 'farmer_coop', 1, 1, 2025)"))
+        conn.execute(text("INSERT INTO payout_policies (id, entity_id, version, body) VALUES (1, 1, 1, '')"))
+        conn.execute(text("INSERT INTO payout_runs (id, entity_id, year, policy_id, status, input_json, result_json, "
+                          "digest, distributable) VALUES (7, 1, 2025, 1, 'draft', '{\"in\": 1}', '{\"out\": 2}', "
+                          "'d', 100)"))
+    upgrade(engine, "0005")
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT id, status, input_json, result_json, distributable FROM payout_runs")).one()
+        assert tuple(row) == (7, "draft", '{"in": 1}', '{"out": 2}', 100)
+    if engine.dialect.name == "sqlite":
+        columns = [c["name"] for c in inspect(engine).get_columns("payout_runs")]
+        assert columns[-2:] == ["input_json", "result_json"]
+        downgrade(engine, "0004")
+        raw = engine.raw_connection()
+        try:                          # a run pointing at a policy that is not there, written with the guard off
+            raw.execute("PRAGMA foreign_keys = OFF")
+            raw.execute("UPDATE payout_runs SET policy_id = 99")
+            raw.commit()
+        finally:
+            raw.close()
+        with pytest.raises(RuntimeError, match="broken reference"):
+            upgrade(engine, "0005")
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"

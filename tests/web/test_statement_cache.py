@@ -83,3 +83,76 @@ def test_households_never_get_each_others_cached_body(app, run, session, login, 
     assert by_id(page_1, "net") == "3,500.00" and by_id(page_2, "net") == "6,500.00"
     assert "李秀英" in page_2 and "李秀英" not in page_1
     assert sorted(renders) == [("V1", "en"), ("V2", "en")]
+
+
+@pytest.fixture
+def pages_built(app, monkeypatch):
+    """Counts the household statement pages actually rendered (not served from the page cache)."""
+    import payouts.web.statements as views
+
+    built = []
+    real = views._statement_page
+
+    def counting(snap, who, **kwargs):
+        built.append(snap.member_code)
+        return real(snap, who, **kwargs)
+
+    monkeypatch.setattr(views, "_statement_page", counting)
+    return built
+
+
+def _pin_visitor(app, session, post_form, household="V2"):
+    from sqlalchemy import select
+
+    from cooperatives.models import Household
+    from payouts.statements.operations import set_pin
+
+    pin = set_pin(session, session.scalar(select(Household).where(Household.code == household)))
+    session.commit()
+    client = pages.english(app.test_client())
+    assert post_form(client, "/s/pin", {"phone": f"1390000000{household[-1]}", "pin": pin}).status_code == 302
+    return client
+
+
+def test_a_household_page_is_rendered_once_and_each_visitor_gets_its_own_csrf_token(app, run, session, post_form,
+                                                                                     pages_built):
+    import re
+
+    code = snap_of(session, "V2").code
+    first, second = _pin_visitor(app, session, post_form), _pin_visitor(app, session, post_form)
+    page_1, page_2 = text(first.get(f"/s/{code}")), text(second.get(f"/s/{code}"))
+    assert pages_built == ["V2"]                                   # the second visit came from the cache
+
+    def tokens(page):
+        return set(re.findall(r'name="csrf_token" value="([^"]+)"', page))
+
+    assert len(tokens(page_1)) == 1 and len(tokens(page_2)) == 1 and tokens(page_1) != tokens(page_2)
+    assert page_1.replace(tokens(page_1).pop(), "T") == page_2.replace(tokens(page_2).pop(), "T")
+    # the cached page's token is the second visitor's own: its form is accepted
+    assert post_form(second, f"/s/{code}/confirm", {}, token_path=f"/s/{code}").status_code == 302
+    after = text(second.get(f"/s/{code}"))                         # with the thank-you message: not cached
+    assert "confirmation of receipt is recorded" in after and "Receipt confirmed on" in by_id(after, "confirmed")
+    again = text(first.get(f"/s/{code}"))                          # confirmed: a new page for everyone
+    assert "Receipt confirmed on" in by_id(again, "confirmed") and "confirmation of receipt" not in again
+    assert pages_built == ["V2", "V2", "V2"]
+
+
+def test_a_cached_household_page_follows_payments_objections_and_their_answers(app, run, session, post_form,
+                                                                                pages_built):
+    from payouts.models import Objection
+    from payouts.statements.operations import answer_objection, record_objection
+
+    visitor = _pin_visitor(app, session, post_form)
+    snap = snap_of(session, "V2")
+    assert by_id(text(visitor.get(f"/s/{snap.code}")), "paid-state") == "Not paid yet"
+    record_receipt(session, snap_of(session, "V2"), amount=NET["V2"] - 1, method="bank", on=dt.date.today())
+    session.commit()
+    assert by_id(text(visitor.get(f"/s/{snap.code}")), "paid-state").startswith("Partly paid")
+    objection = record_objection(session, snap_of(session, "V2"), line="residual", text="股金少记 500 元")
+    session.commit()
+    assert "股金少记 500 元" in text(visitor.get(f"/s/{snap.code}"))
+    answer_objection(session, session.get(Objection, objection.id), answer="已核对：股金 1000 元无误。")
+    session.commit()
+    assert "已核对：股金 1000 元无误。" in text(visitor.get(f"/s/{snap.code}"))
+    assert visitor.get(f"/s/{snap_of(session, 'V1').code}").status_code == 404     # another household's: never
+    assert len(pages_built) == 4
