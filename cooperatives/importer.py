@@ -339,6 +339,8 @@ def _write_records(session, wb, entity: Entity, imp: Import, member_ids, actor_i
 _MEMBER = "\x00member"     #: stands for the member in a cached leg shape
 
 CHUNK = 50_000      #: records converted and inserted at a time (bounds the import's memory beyond the workbook)
+CACHE_LIMIT = 100_000     #: distinct converted values remembered per column
+_MISSING = object()
 
 
 def _insert_records(connection, dialect: str, kind: str, rows: list[Row], member_ids: dict[str, int],
@@ -376,10 +378,6 @@ def _insert_records(connection, dialect: str, kind: str, rows: list[Row], member
 
 def _row_date(row: Row) -> dt.date:
     return row.values["date"]
-
-
-_MISSING = object()
-CACHE_LIMIT = 100_000     #: distinct values remembered per column
 
 
 def _write_land(session, wb, entity: Entity, imp: Import, member_ids, years, actor_id) -> int:
