@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 CATALOGS := $(wildcard payouts/translations/*/LC_MESSAGES/messages.po)
 
-.PHONY: install system translations demo test lint soak bench clean
+.PHONY: install system translations demo test test-quick lint soak bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ demo: install
 
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# while working: everything but the dozen tests marked slow (Chromium, the 339 demo PDFs, SIGKILL trials,
+# Schemathesis, concurrent writers, hostile renders); `make test` and CI run them all
+test-quick: install
+	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
 # county-scale benchmark (issue 7): 10,000 households, 1,000,000 deliveries and transactions; about an hour on
 # 2 quiet cores. Writes bench/results.json and bench/results.md. Smaller: make bench BENCH_ARGS="--households 500

@@ -27,8 +27,8 @@ import cooperatives.models  # noqa: F401
 import payouts.models  # noqa: F401
 from cooperatives.models import Township
 from ledger.db import Base, make_engine
+from payouts.admin.demo import load_demo_world
 from payouts.app import create_app
-from payouts.demo import load_demo_world
 from payouts.oversight.anomalies import find_anomalies
 from payouts.oversight.linkage import linkage_table
 from payouts.settings import Settings

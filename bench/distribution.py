@@ -65,8 +65,8 @@ from sqlalchemy.orm import Session
 from cooperatives import privacy
 from cooperatives.models import Entity
 from ledger.db import make_engine, writer
-from payouts.operations import create_run, save_policy
-from payouts.policy import parse_policy
+from payouts.runs.operations import create_run, save_policy
+from payouts.runs.policy import parse_policy
 privacy.configure(["y-_aJ2dYi3Z6AGvXIqT7D6w3mrb2sFdaGJvUJLqRFMQ="], b"bench")
 def peak_mib():
     # VmHWM is this process's own high-water mark; ru_maxrss would include the parent's size at fork

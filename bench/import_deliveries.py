@@ -32,7 +32,7 @@ from cooperatives import privacy  # noqa: E402
 from cooperatives.importer import import_path  # noqa: E402
 from cooperatives.workbook import read_workbook  # noqa: E402
 from ledger.db import make_engine, writer  # noqa: E402
-from payouts.migrate import upgrade  # noqa: E402
+from payouts.admin.migrate import upgrade  # noqa: E402
 
 HOUSEHOLDS = 1000
 

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/overview.py [--runs 30] [--url DATABASE_URL]
 
-Loads the demo world (``payouts.demo.load_demo_world``: every entity imported, every 2025 run posted and
+Loads the demo world (``payouts.admin.demo.load_demo_world``: every entity imported, every 2025 run posted and
 published) into a fresh database (a temporary SQLite file unless ``--url`` names an empty database),
 signs in as each township auditor through the login form, and times ``GET /oversight/`` — the whole
 request: routing, access rule, every query, the SVG charts, Jinja — in one warm process with the
@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import event  # noqa: E402
 
 from ledger.db import Base  # noqa: E402
+from payouts.admin.demo import load_demo_world  # noqa: E402
 from payouts.app import create_app  # noqa: E402
-from payouts.demo import load_demo_world  # noqa: E402
 from payouts.settings import Settings  # noqa: E402
 
 AUDITORS = (("nongjing", "demo-audit-2025"), ("bl-nongjing", "demo-audit-2025"))

@@ -459,7 +459,7 @@ from sqlalchemy.orm import Session
 from cooperatives import privacy
 from cooperatives.models import Entity
 from ledger.db import make_engine, writer
-from payouts.operations import create_run, current_policy_version
+from payouts.runs.operations import create_run, current_policy_version
 privacy.configure([{key!r}], b"bench")
 def peak_mib():
     for line in open("/proc/self/status"):
@@ -501,8 +501,8 @@ def save_bench_policy(url: str) -> None:
 
     from cooperatives.models import Entity
     from ledger.db import make_engine, writer
-    from payouts.operations import current_policy_version, save_policy
-    from payouts.policy import parse_policy
+    from payouts.runs.operations import current_policy_version, save_policy
+    from payouts.runs.policy import parse_policy
 
     with Session(writer(make_engine(url))) as session:
         entity = session.scalar(select(Entity).where(Entity.code == UNION))
@@ -522,7 +522,7 @@ def publish_for_web(url: str) -> dict:
     from cooperatives.users import create_user
     from ledger.db import make_engine, writer
     from payouts.models import PayoutRun, StatementSnapshot
-    from payouts.operations import approve_run, post_run, publish_run
+    from payouts.runs.operations import approve_run, post_run, publish_run
 
     privacy.configure([DATA_KEY], b"bench")
     with Session(writer(make_engine(url))) as session:

@@ -330,7 +330,7 @@ class Harness:
 
     def retry_post(self, run_id: int) -> bool:
         """Post the run again as ``coopledger run post`` does; True if it posted (False: already posted)."""
-        from payouts.operations import post_run
+        from payouts.runs.operations import post_run
 
         with Session(writer(self.engine)) as session:
             posted = post_run(session, session.get(PayoutRun, run_id))
@@ -341,8 +341,8 @@ class Harness:
     def approved_run(self, code: str) -> int:
         """Import a workbook for ``code`` and draft and approve its 2025 run, in this process."""
         from cooperatives.importer import import_path
-        from payouts.operations import approve_run, create_run, save_policy
-        from payouts.policy import parse_policy
+        from payouts.runs.operations import approve_run, create_run, save_policy
+        from payouts.runs.policy import parse_policy
 
         folder = self.new_workbook(code)
         with Session(writer(self.engine), expire_on_commit=False) as session:

@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ledger.numerals import capital_numerals  # noqa: E402
-from payouts.explain import explain_line  # noqa: E402
+from payouts.runs.explain import explain_line  # noqa: E402
 from payouts.statements.batch import render_locally  # noqa: E402
 from payouts.statements.render import html_to_pdf, render_statement_html  # noqa: E402
 

@@ -3,7 +3,7 @@ real import path (a generated CSV workbook), plus one login per role.
 
 Deterministic (fixed seed) and idempotent (an entity that exists is not loaded again). The whole demo
 world — this cooperative's distribution, a cluster project owned by nine village collectives and a
-land-share cooperative — is ``payouts.demo.load_demo_world``, which builds on the helpers here.
+land-share cooperative — is ``payouts.admin.demo.load_demo_world``, which builds on the helpers here.
 
 金果坪藤茶种植专业合作社 (JGP-TEA), 金果坪乡: 80 households in 茶园村 and 溪口村, about 230 亩 of
 land-share contracts at 600 元/亩, a year (2025) of fresh-leaf deliveries in 斤, labour days, fertiliser

@@ -9,7 +9,6 @@ import math
 import re
 from decimal import Decimal
 
-from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate
 
 from cooperatives.forms import parse_form
@@ -209,10 +208,6 @@ class YearArgsSchema(Schema):
 class ImportArgsSchema(Schema):
     dry_run = fields.String(validate=validate.OneOf(["0", "1"]),
                             metadata={"description": "1: check the workbook, import nothing"})
-
-
-class ImportFileSchema(Schema):
-    workbook = Upload(metadata={"description": "the .xlsx workbook (or .csv files, one per sheet)"})
 
 
 class ImportResultSchema(Schema):

@@ -89,6 +89,8 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> Flask:
 
     login_manager.user_loader(load_user)
     app.extensions["ledger.book_access"] = lambda code, write=False: entity_or_404(code, write=write).book
+    if settings.celery_broker_url:       # features send jobs through this; they never import payouts.tasks
+        app.extensions["coop.celery"] = _celery_tasks()
     if web:
         _register_blueprints(app)
     _register_cli(app)
@@ -97,13 +99,22 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> Flask:
     return app
 
 
+def _celery_tasks():
+    import payouts.tasks
+
+    return payouts.tasks
+
+
 def _register_blueprints(app: Flask) -> None:
     from cooperatives.web import api as coop_api
     from cooperatives.web import audit, auth, home, records
     from ledger.web import views as ledger_views
     from payouts.oversight import web as oversight
-    from payouts.web import api as runs_api
-    from payouts.web import jobs, policies, reports, runs, statements
+    from payouts.reports import web as reports
+    from payouts.runs.web import api as runs_api
+    from payouts.runs.web import policies, runs
+    from payouts.statements import web as statements
+    from payouts.statements.web import jobs
 
     for bp in (auth.bp, home.bp, records.bp, ledger_views.bp,   # members, records, books
                reports.bp,                                      # statutory statements
@@ -120,9 +131,11 @@ def _register_blueprints(app: Flask) -> None:
 def _register_cli(app: Flask) -> None:
     from cooperatives.cli import coop_cli
     from ledger.cli import ledger_cli
-    from payouts.commands import payouts_cli
+    from payouts.admin.cli import admin_cli
+    from payouts.runs.cli import runs_cli
+    from payouts.statements.cli import statements_cli
 
-    for group in (ledger_cli, coop_cli, payouts_cli):
+    for group in (ledger_cli, coop_cli, admin_cli, runs_cli, statements_cli):
         for name, command in group.commands.items():
             app.cli.add_command(command, name)
 

@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     func,
     text,
 )
@@ -30,6 +31,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from cooperatives.models import Entity
 from ledger.db import Base, Money
 from ledger.models import Id
+from payouts import ddl
 
 RUN_STATES = ("draft", "approved", "posted", "published", "paid", "reversed", "discarded")
 IN_FORCE = ("posted", "published", "paid")
@@ -250,3 +252,7 @@ class IntegrityCheck(Base):
     problems: Mapped[str | None] = mapped_column(Text)
 
     entity: Mapped[Entity] = relationship()
+
+
+for _table, _ddl in ddl.triggers_for(Base.metadata):     # opinions and integrity checks: append-only
+    event.listen(_table, "after_create", _ddl)

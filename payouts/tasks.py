@@ -59,3 +59,20 @@ def render_statements(items: list[dict], out_dir: str, locale: str, base_url: st
     from payouts.statements.batch import render_job
 
     return render_job(items, out_dir, locale, base_url)
+
+
+def render_with_celery(items: list[dict], out_dir: str, *, locale: str, base_url: str,
+                       progress=None, timeout: float = 3600) -> list[str]:
+    """The same jobs, sent to Celery workers (CELERY_BROKER_URL); waits for them, reporting progress."""
+    from pathlib import Path
+
+    from payouts.statements.batch import chunks
+
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    pending = [(render_statements.delay(part, out_dir, locale, base_url), len(part)) for part in chunks(items)]
+    names: list[str] = []
+    for result, size in pending:
+        names += result.get(timeout=timeout)
+        if progress:
+            progress(size)
+    return sorted(names)

@@ -14,7 +14,8 @@ from flask import abort, g, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Api, Blueprint
-from marshmallow import ValidationError
+from flask_smorest.fields import Upload
+from marshmallow import Schema, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import HTTPException
@@ -26,7 +27,6 @@ from cooperatives.schemas import (
     EntitySchema,
     ErrorSchema,
     ImportArgsSchema,
-    ImportFileSchema,
     ImportResultSchema,
     MemberInputSchema,
     MemberSchema,
@@ -65,6 +65,10 @@ ERROR_DOCS = {
     409: "the state of the books or of the run does not allow this",
     422: "invalid input: every problem listed by field",
 }
+
+
+class ImportFileSchema(Schema):
+    workbook = Upload(metadata={"description": "the .xlsx workbook (or .csv files, one per sheet)"})
 
 
 def errors_doc(*codes: int):

@@ -8,7 +8,7 @@ SQLite stores a row's columns in order and spills a long value onto overflow pag
 that follows one means walking its whole overflow chain. A county-sized run keeps ~11 MB of JSON in
 ``input_json``/``result_json``, which sat before ``digest``, ``notice_until``, ``notice_code`` … — so every
 page that showed the run (a household's statement, the run lists, the oversight pages) paid ~2.4 ms per
-read (bench/README.md). The table is rebuilt with the JSON last (``payouts.migrate`` turns SQLite's foreign
+read (bench/README.md). The table is rebuilt with the JSON last (``payouts.admin.migrate`` turns SQLite's foreign
 keys off around migrations, as SQLite's ALTER TABLE procedure requires, and checks them before commit).
 PostgreSQL keeps long values out of line (TOAST) whatever the column order: nothing to do there.
 """

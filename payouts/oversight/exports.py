@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from ledger.money import fmt
 from payouts.oversight.tables import Table
-from payouts.reports import MONEY_FORMAT, QUANTITY_FORMAT
+from payouts.reports.statutory import MONEY_FORMAT, QUANTITY_FORMAT
 
 FORMATS = {"money": MONEY_FORMAT, "quantity": QUANTITY_FORMAT, "int": "0", "percent": '0.00"%"',
            "date": "yyyy-mm-dd"}

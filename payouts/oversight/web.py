@@ -38,7 +38,7 @@ from payouts.oversight.opinions import (
 )
 from payouts.oversight.overview import build_overview, households_of, kind_labels, township_entities
 from payouts.oversight.review import runs_table
-from payouts.web.runs import RULE_LABELS, STATUS_LABELS
+from payouts.runs.labels import RULE_LABELS, STATUS_LABELS
 
 bp = Blueprint("oversight", __name__, url_prefix="/oversight")
 READERS = ("auditor", "admin")

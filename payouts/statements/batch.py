@@ -1,5 +1,6 @@
 """Rendering every statement of a run: one job function, run by a local process pool or by Celery
-workers (``payouts.tasks``), so both paths produce the same files.
+workers (``payouts.tasks``, which sends these same jobs; this module knows nothing of Celery), so both
+paths produce the same files.
 
 A job gets plain data (statement snapshots), renders PDFs into a folder and returns the file names;
 it never touches the database, so it can run on any machine that shares the output folder.
@@ -67,19 +68,4 @@ def render_locally(items: list[dict], out_dir: str, *, workers: int, locale: str
             names += future.result()
             if progress:
                 progress(futures[future])
-    return sorted(names)
-
-
-def render_with_celery(items: list[dict], out_dir: str, *, locale: str, base_url: str,
-                       progress: Callable[[int], None] | None = None, timeout: float = 3600) -> list[str]:
-    """The same jobs, sent to Celery workers (CELERY_BROKER_URL); waits for them, reporting progress."""
-    from payouts.tasks import render_statements
-
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    pending = [(render_statements.delay(part, out_dir, locale, base_url), len(part)) for part in chunks(items)]
-    names: list[str] = []
-    for result, size in pending:
-        names += result.get(timeout=timeout)
-        if progress:
-            progress(size)
     return sorted(names)

@@ -31,8 +31,8 @@ from cooperatives.models import (
 from ledger.db import fixed_sum, money_sum
 from ledger.money import ZERO, fmt
 from ledger.numerals import capital_numerals
-from payouts.explain import explain_line
 from payouts.models import PayoutRun, StatementSnapshot
+from payouts.runs.explain import explain_line
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"     # no 0/O, 1/I/L: read aloud and typed from paper
 

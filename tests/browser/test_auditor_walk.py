@@ -15,7 +15,7 @@ AUDITOR, PASSWORD = "nongjing", "demo-audit-2025"
 @pytest.fixture
 def demo_url(isolated_db):
     """The demo world (every entity, every run, the seeded anomalies) served by the real app."""
-    from payouts.demo import load_demo_world
+    from payouts.admin.demo import load_demo_world
 
     app = live_app(isolated_db, secret_key="walk")
     with app.extensions["ledger.sessionmaker"]["write"]() as session:

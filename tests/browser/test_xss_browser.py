@@ -147,6 +147,7 @@ def sign_in(page, base: str, username: str) -> None:
     page.wait_for_load_state("load")
 
 
+@pytest.mark.slow
 def test_no_payload_runs_in_chromium(hostile_live, browser):
     base, run, statement = hostile_live["url"], hostile_live["run"], hostile_live["statement"]
     watch = Watch(base)

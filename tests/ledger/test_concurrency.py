@@ -91,6 +91,7 @@ def engine(isolated_db):
     engine.dispose()             # no pooled connection left for the garbage collector to complain about
 
 
+@pytest.mark.slow
 def test_concurrent_writers_lose_and_double_nothing_and_readers_see_exact_books(isolated_db, engine):
     url = isolated_db
     writers, entries, readers = sizes(engine.dialect.name)

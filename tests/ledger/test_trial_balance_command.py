@@ -16,7 +16,7 @@ from cooperatives.operations import create_entity
 from ledger.db import make_engine, writer
 from ledger.entries import EntryDraft, PostingDraft
 from ledger.operations import post_entries
-from payouts.migrate import upgrade
+from payouts.admin.migrate import upgrade
 
 COOPLEDGER = str(Path(sys.executable).parent / "coopledger")
 D = Decimal
@@ -68,7 +68,7 @@ def test_the_command_does_not_build_the_web_app(books):
     code = ("import sys; sys.argv = ['coopledger', 'trial-balance', '--entity', 'TBX']\n"
             "from payouts.cli import main\n"
             "try:\n    main()\nexcept SystemExit as exit:\n    assert exit.code in (0, None)\n"
-            "print('LOADED', sorted(m for m in ('payouts.app', 'weasyprint', 'payouts.web.statements') "
+            "print('LOADED', sorted(m for m in ('payouts.app', 'weasyprint', 'payouts.statements.web') "
             "if m in sys.modules))")
     env = {**os.environ, "DATABASE_URL": books, "COOP_SECRET_KEY": "test-trial-balance"}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from ledger.db import Base, make_engine
-from payouts.migrate import alembic_config, downgrade, upgrade
+from payouts.admin.migrate import alembic_config, downgrade, upgrade
 
 
 @pytest.fixture

@@ -21,9 +21,9 @@ from cooperatives.operations import (
     register_member,
 )
 from payouts.models import StatementSnapshot
-from payouts.operations import approve_run, create_run, post_run, publish_run, reverse_run, save_policy
 from payouts.oversight.anomalies import RULES, find_anomalies, findings_table
-from payouts.policy import parse_policy
+from payouts.runs.operations import approve_run, create_run, post_run, publish_run, reverse_run, save_policy
+from payouts.runs.policy import parse_policy
 from payouts.statements.operations import answer_objection, record_objection, record_receipt
 
 D = Decimal
@@ -366,8 +366,8 @@ CSRF = re.compile(r'name="csrf_token"[^>]*\bvalue="([^"]+)"|value="([^"]+)"[^>]*
 def test_the_demo_holds_every_rule_in_its_anomaly_coop_and_none_in_the_tea_coop(app, session):
     from flask import url_for
 
-    from payouts.demo import load_demo_world
-    from payouts.demo_anomalies import VEG
+    from payouts.admin.demo import load_demo_world
+    from payouts.admin.demo_anomalies import VEG
 
     load_demo_world(session)
     session.commit()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from payouts.statements.batch import render_job, render_with_celery
+from payouts.statements.batch import render_job
 
 CELERY = str(Path(sys.executable).parent / "celery")
 BROKER = "redis://127.0.0.1:6379/15"
@@ -66,6 +66,8 @@ def sample(n: int) -> list[dict]:
 
 def test_a_statement_batch_renders_on_a_celery_worker(worker, tmp_path):
     items = sample(3)
+    from payouts.tasks import render_with_celery
+
     names = render_with_celery(items, str(tmp_path / "celery"), locale="zh_Hans_CN", base_url="http://x",
                                timeout=120)
     assert names == ["00001-C1.pdf", "00002-C2.pdf", "00003-C3.pdf"]

@@ -15,7 +15,7 @@ from test_celery import BROKER, CELERY, redis_up
 from cooperatives.models import Delivery, Entity
 from ledger.db import make_engine
 from ledger.queries import trial_balance
-from payouts.migrate import upgrade
+from payouts.admin.migrate import upgrade
 
 pytestmark = pytest.mark.skipif(not redis_up(), reason="no Redis at 127.0.0.1:6379")
 

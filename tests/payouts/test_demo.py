@@ -12,7 +12,7 @@ from ledger.models import JournalEntry
 from ledger.operations import draft_of
 from ledger.queries import account_balance, party_balances
 from ledger.verify import verify_books
-from payouts.demo import ANOMALIES, CLUSTER, LAND, VILLAGES, WORLD_LOGINS, load_demo_world
+from payouts.admin.demo import ANOMALIES, CLUSTER, LAND, VILLAGES, WORLD_LOGINS, load_demo_world
 from payouts.models import IN_FORCE, PayoutRun
 
 D = Decimal

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from cooperatives import privacy
 from cooperatives.models import Household, Member
 from ledger.numerals import capital_numerals
-from payouts.demo import load_demo_world
+from payouts.admin.demo import load_demo_world
 from payouts.models import PayoutRun, StatementSnapshot
 
 pytestmark = [
@@ -25,6 +25,7 @@ def pdf_text(path) -> str:
     return subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
 
 
+@pytest.mark.slow
 def test_every_demo_statement_and_notice_list(session, cli, tmp_path):
     load_demo_world(session)
     session.commit()

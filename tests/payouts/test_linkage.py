@@ -20,9 +20,9 @@ from cooperatives.operations import (
     register_household,
     register_member,
 )
-from payouts.operations import approve_run, create_run, post_run, publish_run, save_policy
 from payouts.oversight.linkage import household_benefits, linkage_households, linkage_table
-from payouts.policy import parse_policy
+from payouts.runs.operations import approve_run, create_run, post_run, publish_run, save_policy
+from payouts.runs.policy import parse_policy
 
 D = Decimal
 POLICY = {"reserve_pct": "10", "reserve_quantify": "transactions", "deduct": [],

@@ -60,6 +60,7 @@ def run_status(engine) -> str:
         return conn.scalar(select(PayoutRun.status).where(PayoutRun.id == 1))
 
 
+@pytest.mark.slow
 def test_two_processes_posting_the_same_run_post_it_once(approved_run):
     run, env, engine = approved_run
     procs = [subprocess.Popen([COOPLEDGER, "run", "post", "1"], env=env, stdout=subprocess.PIPE,
@@ -73,6 +74,7 @@ def test_two_processes_posting_the_same_run_post_it_once(approved_run):
     assert run("verify").returncode == 0
 
 
+@pytest.mark.slow
 def test_killed_while_posting_leaves_nothing_and_a_retry_posts_once(approved_run):
     run, env, engine = approved_run
     proc = subprocess.Popen([COOPLEDGER, "run", "post", "1"], env={**env, "COOPLEDGER_TEST_PAUSE_IN_POST": "60"},

@@ -204,6 +204,7 @@ def render_in_child(tmp_path: Path, mode: str, html: str, statement: dict | None
     return report, text
 
 
+@pytest.mark.slow
 def test_hostile_resources_are_never_fetched(tmp_path, server, canaries):
     base, hits = server
     report, text = render_in_child(tmp_path, "ours", hostile_html(base, canaries))
@@ -221,6 +222,7 @@ def test_hostile_resources_are_never_fetched(tmp_path, server, canaries):
     assert "结算单" in text and "<script>alert(1)</script>" not in text   # HTML handed over as HTML renders
 
 
+@pytest.mark.slow
 def test_the_instruments_see_a_fetch_when_there_is_one(tmp_path, server, canaries):
     """Control: WeasyPrint's default fetcher on the same document hits the server and reads the canary;
     the guard still stops the connection to 169.254.169.254."""

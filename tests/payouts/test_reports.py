@@ -18,7 +18,7 @@ from sqlalchemy import event, select
 from cooperatives.models import Entity
 from cooperatives.users import create_user
 from payouts.models import PayoutRun
-from payouts.reports import balance_sheet, equity_changes, member_accounts, surplus_statement, to_dict
+from payouts.reports.statutory import balance_sheet, equity_changes, member_accounts, surplus_statement, to_dict
 
 D = Decimal
 PASSWORD = "correct horse battery staple"

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from payouts.policy import PolicyError, parse_policy
-from payouts.rules import MemberInput, RunInput, Trade, compute_run
+from payouts.runs.policy import PolicyError, parse_policy
+from payouts.runs.rules import MemberInput, RunInput, Trade, compute_run
 
 D = Decimal
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from cooperatives.models import Household
 from ledger.queries import account_balance, get_book, party_balances
 from payouts.models import PayoutRun, StatementSnapshot
-from payouts.operations import publish_run
+from payouts.runs.operations import publish_run
 from payouts.statements.operations import (
     StatementError,
     answer_objection,

@@ -22,7 +22,7 @@ from ledger.db import make_engine
 from ledger.models import Book
 from ledger.queries import trial_balance
 from ledger.verify import verify_books
-from payouts.backup import manifest_path
+from payouts.admin.backup import manifest_path
 
 
 def _app(url: str):

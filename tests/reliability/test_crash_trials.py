@@ -42,6 +42,7 @@ def test_the_workbook_is_a_few_thousand_rows_and_the_states_count_them(harness, 
     assert harness.retry_import(folder) is True            # a repeat is refused
 
 
+@pytest.mark.slow
 def test_killed_imports_leave_all_or_nothing(harness):
     summary = harness.import_trials(TRIALS)
     assert summary.failures == []
@@ -50,6 +51,7 @@ def test_killed_imports_leave_all_or_nothing(harness):
     assert harness.final_checks() == []
 
 
+@pytest.mark.slow
 def test_killed_run_posts_leave_all_or_nothing(harness):
     summary = harness.post_trials(TRIALS)
     assert summary.failures == []
@@ -60,6 +62,7 @@ def test_killed_run_posts_leave_all_or_nothing(harness):
     assert harness.final_checks() == []
 
 
+@pytest.mark.slow
 def test_a_partial_state_would_be_caught(harness, monkeypatch):
     """The checker itself: a state that is neither before nor complete is reported as PARTIAL."""
     import soak

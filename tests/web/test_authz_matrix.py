@@ -306,7 +306,7 @@ def send(client, rule, method: str, path: str, principal: Principal):
 @pytest.fixture
 def walk(app, session, objects, login, csrf, post_form, monkeypatch):
     """``walk(principal_name)`` -> (cells checked, mismatches)."""
-    monkeypatch.setattr("payouts.web.statements.html_to_pdf", lambda html: b"%PDF-1.4\n")   # access, not rendering
+    monkeypatch.setattr("payouts.statements.web.household.html_to_pdf", lambda html: b"%PDF-1.4\n")   # access, not rendering
     connection = session.get_bind()
 
     def run(name: str):

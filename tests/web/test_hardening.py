@@ -369,7 +369,7 @@ def test_security_headers_and_no_inline_script_on_every_page(app, objects, login
     """W1 over every GET route (own objects) for the admin, the member and a PIN visitor, served as over
     HTTPS: strict CSP without 'unsafe-inline', HSTS ≥ 1 year, nosniff, DENY framing, a referrer policy;
     and no rendered HTML page carries a <script> or an inline style or event handler."""
-    monkeypatch.setattr("payouts.web.statements.html_to_pdf", lambda html: b"%PDF-1.4\n")
+    monkeypatch.setattr("payouts.statements.web.household.html_to_pdf", lambda html: b"%PDF-1.4\n")
     app.config.update(SESSION_COOKIE_SECURE=True)
     https = {"base_url": "https://localhost"}
     post = {**https, "headers": {"Referer": "https://localhost/"}}

@@ -20,10 +20,10 @@ from sqlalchemy import func, select
 from cooperatives.models import AuditLog, Entity, Household
 from cooperatives.users import create_user
 from ledger.models import Book
-from payouts import reports
 from payouts.models import AuditOpinion, IntegrityCheck, PayoutMember
-from payouts.operations import approve_run, create_run, post_run, publish_run, save_policy
-from payouts.policy import load_policy_text
+from payouts.reports import statutory as reports
+from payouts.runs.operations import approve_run, create_run, post_run, publish_run, save_policy
+from payouts.runs.policy import load_policy_text
 
 A, B = "TA-COOP", "TB-COOP"
 

@@ -12,10 +12,10 @@ from sqlalchemy import select
 
 from cooperatives.models import Entity
 from cooperatives.users import create_user
-from payouts.operations import approve_run, create_run, post_run, publish_run, save_policy
 from payouts.oversight.integrity import check_integrity
 from payouts.oversight.opinions import record_opinion
-from payouts.policy import load_policy_text
+from payouts.runs.operations import approve_run, create_run, post_run, publish_run, save_policy
+from payouts.runs.policy import load_policy_text
 
 TOWNSHIP = "例乡"
 PAGES = ["/oversight/", "/oversight/?year=2024", "/oversight/runs", "/oversight/integrity", "/oversight/anomalies",

@@ -110,7 +110,7 @@ def test_keys_can_be_rotated(app, world, session):
 def test_no_response_shows_a_full_number(app, objects, world, session, login, csrf, post_form, monkeypatch, principal):
     """D2: every GET route (pages, JSON API, Excel and CSV exports, statements — the PDF's HTML source)
     for each principal: 0 full ID or bank numbers; masked forms only."""
-    monkeypatch.setattr("payouts.web.statements.html_to_pdf", lambda html: html.encode())
+    monkeypatch.setattr("payouts.statements.web.household.html_to_pdf", lambda html: html.encode())
     who = sign_in(app, session, objects, principal, login, csrf, post_form)
     client = app.test_client()
     if who.cookie:

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from cooperatives.models import Entity
 from cooperatives.users import create_user
 from payouts.models import PayoutRun, PolicyVersion
-from payouts.policy import PolicyError, load_policy_text
+from payouts.runs.policy import PolicyError, load_policy_text
 
 TWO_DECIMALS = re.compile(r"^-?\d+\.\d{2}$")
 MEETING = {"meeting_date": "2026-03-15", "attended": 3, "votes_for": 2, "minutes": "2026-会-01"}

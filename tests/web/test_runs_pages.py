@@ -15,8 +15,8 @@ from cooperatives.models import Entity
 from cooperatives.users import create_user
 from ledger.models import JournalEntry
 from payouts.models import PayoutRun, PolicyVersion
-from payouts.policy import DEFAULT_FPC_POLICY, PolicyError, load_policy_text
-from payouts.web.policies import policy_toml
+from payouts.runs.policy import DEFAULT_FPC_POLICY, PolicyError, load_policy_text
+from payouts.runs.web.policies import policy_toml
 
 BAD_POLICY = """
 reserve_pct = 10.5

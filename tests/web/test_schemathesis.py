@@ -96,6 +96,7 @@ def fuzz(operation, examples: int, headers: dict, known: dict, seen: Counter, st
     check()
 
 
+@pytest.mark.slow
 def test_api_meets_its_openapi_document(api):
     schema, headers, known = api
     operations = [result.ok() for result in schema.get_all_operations()]   # a broken document fails here

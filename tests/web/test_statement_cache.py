@@ -46,7 +46,7 @@ def test_the_cache_builds_once_per_key_and_forgets_the_least_recently_used():
 @pytest.fixture
 def renders(monkeypatch):
     """Counts the statement bodies actually rendered by the page."""
-    import payouts.web.statements as views
+    import payouts.statements.web.household as views
 
     calls = []
     real = views.render_statement_body
@@ -95,7 +95,7 @@ def test_households_never_get_each_others_cached_body(app, run, session, login, 
 @pytest.fixture
 def pages_built(app, monkeypatch):
     """Counts the household statement pages actually rendered (not served from the page cache)."""
-    import payouts.web.statements as views
+    import payouts.statements.web.household as views
 
     built = []
     real = views._statement_page

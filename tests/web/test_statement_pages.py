@@ -255,7 +255,7 @@ def test_phone_and_pin_open_the_household_statements_only(app, run, session, pos
 
 
 def test_a_pin_visit_ends_after_some_hours(app, run, session, post_form, monkeypatch):
-    from payouts.web import statements
+    from payouts.statements.web import support as statements
 
     v1 = session.scalar(select(Household).where(Household.code == "V1"))
     pin = set_pin(session, v1)
@@ -264,8 +264,8 @@ def test_a_pin_visit_ends_after_some_hours(app, run, session, post_form, monkeyp
     code = snap_of(session, "V1").code
     assert post_form(client, "/s/pin", {"phone": "13900000001", "pin": pin}).status_code == 302
     assert client.get(f"/s/{code}").status_code == 200
-    later = statements._now() + statements.PIN_SESSION_SECONDS + 1
-    monkeypatch.setattr(statements, "_now", lambda: later)
+    later = statements.now_seconds() + statements.PIN_SESSION_SECONDS + 1
+    monkeypatch.setattr(statements, "now_seconds", lambda: later)
     assert client.get(f"/s/{code}").status_code == 302
 
 

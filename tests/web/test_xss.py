@@ -235,6 +235,7 @@ def crawl(client, starts, limit: int = 300, per_shape: int = 3) -> dict[str, str
 # -------------------------------------------------------------------------------------------------- pages
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(PDFTOTEXT is None, reason="pdftotext (poppler-utils) is not installed")
 def test_no_payload_gets_through_to_a_page_or_a_pdf(hostile, tmp_path):
     """(One test: recording the corpus is the expensive part.)"""

@@ -4,7 +4,7 @@ state (approve, post, publish, reverse). Auditors read, and may re-run a run fro
 
 The run page reads the stored result (one JSON document) and shows the households a page at a time:
 its queries do not grow with the number of members. The write paths here are shared with the JSON
-API (:mod:`payouts.web.api`): :func:`perform` runs an action, commits once, or rolls back and raises
+API (:mod:`payouts.runs.web.api`): :func:`perform` runs an action, commits once, or rolls back and raises
 :class:`ActionRefused` with ``{field: [messages]}`` and the HTTP status to answer.
 """
 
@@ -29,9 +29,10 @@ from cooperatives.web.display import FormField
 from ledger.errors import LedgerError
 from ledger.i18n import N_
 from ledger.web.support import STAFF, get_session, rule
-from payouts.explain import explain_line, explain_preferred
 from payouts.models import PayoutRun, PolicyVersion
-from payouts.operations import (
+from payouts.runs.explain import explain_line, explain_preferred
+from payouts.runs.labels import ACTION_DONE, ACTION_LABELS, BASIS_LABELS, RULE_LABELS, STATUS_LABELS
+from payouts.runs.operations import (
     RunRefused,
     approve_run,
     create_run,
@@ -41,7 +42,7 @@ from payouts.operations import (
     rerun,
     reverse_run,
 )
-from payouts.transitions import TRANSITIONS, InvalidTransition
+from payouts.runs.transitions import TRANSITIONS, InvalidTransition
 
 bp = Blueprint("runs", __name__, url_prefix="/e/<code>")
 #: run ids in page URLs are a plain path segment, checked by :func:`_run_or_404` (404 unless digits)
@@ -49,23 +50,6 @@ WRITERS = ("admin", "accountant")
 MEMBERS_PER_PAGE = 100
 ACTIONS = ("approve", "post", "publish", "reverse")
 
-STATUS_LABELS = {"draft": N_("draft"), "approved": N_("approved"), "posted": N_("posted"),
-                 "published": N_("published"), "paid": N_("paid"), "reversed": N_("reversed"),
-                 "discarded": N_("discarded")}
-#: shown through Jinja's gettext, which always %-formats: a literal percent sign is written "%%"
-RULE_LABELS = {
-    "sums_exact": N_("Every pool is shared out exactly"),
-    "pool_has_basis": N_("Every pool has members with a basis"),
-    "has_members": N_("The entity has members"),
-    "patronage_min_60": N_("At least 60 %% returned by member trade (law Art. 44)"),
-    "residual_capital_only": N_("The remainder by capital-type bases only (law Art. 44)"),
-    "farmer_members_80": N_("At least 80 %% of members are farmers (law Art. 20)"),
-}
-ACTION_LABELS = {"approve": N_("approve"), "post": N_("post"), "publish": N_("publish"), "reverse": N_("reverse")}
-ACTION_DONE = {"approve": N_("approved"), "post": N_("posted"), "publish": N_("published"), "reverse": N_("reversed"),
-               "discard": N_("discarded"), "pay": N_("paid")}
-BASIS_LABELS = {"transactions": N_("member trade"), "capital": N_("capital"), "land": N_("land shares"),
-                "labor": N_("labour days"), "equal": N_("equal shares")}
 #: line bases whose figures are money (the others are kg, shares or days)
 MONEY_BASES = frozenset({("transactions", "amount"), ("capital", "amount")})
 APPROVE_FIELDS = (

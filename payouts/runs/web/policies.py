@@ -2,7 +2,7 @@
 
 ``/e/<code>/policy`` shows the current version as TOML and as a table, the history of versions
 (``?version=N`` shows an older one), and — for the accountant and the admin — a form to save a new
-version: the TOML is validated by :func:`payouts.policy.load_policy_text` and every problem is listed
+version: the TOML is validated by :func:`payouts.runs.policy.load_policy_text` and every problem is listed
 (422) before anything is stored. Auditors read only.
 """
 
@@ -18,29 +18,23 @@ from sqlalchemy import select
 
 from cooperatives.models import User
 from cooperatives.web.access import can_write_entity, entity_or_404
-from ledger.i18n import N_
 from ledger.web.support import STAFF, get_session, rule
 from payouts.models import PolicyVersion
-from payouts.operations import save_policy
-from payouts.policy import DEFAULT_FPC_POLICY, PolicyError, load_policy_text
+from payouts.runs.labels import (
+    BASIS_DESCRIPTIONS,
+    MEASURE_LABELS,
+    POLICY_DEDUCTION_LABELS,
+    QUANTIFY_LABELS,
+    TRADE_LABELS,
+)
+from payouts.runs.operations import save_policy
+from payouts.runs.policy import DEFAULT_FPC_POLICY, PolicyError, load_policy_text
 
 bp = Blueprint("policies", __name__, url_prefix="/e/<code>")
 WRITERS = ("admin", "accountant")
 #: the longest policy text accepted from the form (a real policy is well under 2 KB)
 MAX_TEXT = 20_000
 
-BASIS_LABELS = {
-    "transactions": N_("member trade (transactions)"),
-    "capital": N_("capital, reserve share and quantified subsidies"),
-    "land": N_("land shares"),
-    "labor": N_("labour days"),
-    "equal": N_("equal shares"),
-}
-MEASURE_LABELS = {"amount": N_("amount (yuan)"), "quantity": N_("quantity (kg)")}
-QUANTIFY_LABELS = {"transactions": N_("by member trade"), "capital": N_("by capital"), "equal": N_("equally"),
-                   "none": N_("not quantified to members")}
-DEDUCTION_LABELS = {"inputs": N_("inputs bought on credit"), "advances": N_("advances")}
-TRADE_LABELS = {"deliveries": N_("deliveries"), "sales": N_("sales to members"), "inputs": N_("inputs")}
 DEFAULT_INCLUDE = ["deliveries", "sales"]
 
 
@@ -119,8 +113,8 @@ def _page(entity, *, text: str | None = None, problems: list[str] | None = None,
         "payouts/policies/show.html", entity=entity, can_write=can_write_entity(current_user, entity),
         versions=versions, current=current, shown=shown, policy=data,
         toml=policy_toml(data) if data is not None else None, text=text, problems=problems or [],
-        actors=actors, trade_pct=trade_pct, BASIS_LABELS=BASIS_LABELS, MEASURE_LABELS=MEASURE_LABELS,
-        QUANTIFY_LABELS=QUANTIFY_LABELS, DEDUCTION_LABELS=DEDUCTION_LABELS, TRADE_LABELS=TRADE_LABELS,
+        actors=actors, trade_pct=trade_pct, BASIS_LABELS=BASIS_DESCRIPTIONS, MEASURE_LABELS=MEASURE_LABELS,
+        QUANTIFY_LABELS=QUANTIFY_LABELS, DEDUCTION_LABELS=POLICY_DEDUCTION_LABELS, TRADE_LABELS=TRADE_LABELS,
         DEFAULT_INCLUDE=DEFAULT_INCLUDE), status
 
 

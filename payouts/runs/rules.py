@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from ledger.money import ZERO, allocate, quantize
-from payouts.policy import Policy
+from payouts.runs.policy import Policy
 
 HUNDRED = Decimal(100)
 CAPITAL_BASES = ("capital",)

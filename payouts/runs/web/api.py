@@ -10,7 +10,7 @@
 Authentication, CSRF exemption and the error shape are those of :mod:`cooperatives.web.api`: a bearer
 token, ``{"errors": {field: [messages]}}``; 422 for invalid input, a failed check or a short quorum,
 409 when the run's state (or the books) does not allow the action, 404 outside the token's scope, 403
-for auditors on writes. The write paths are the pages' (:func:`payouts.web.runs.perform`).
+for auditors on writes. The write paths are the pages' (:func:`payouts.runs.web.runs.perform`).
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ from cooperatives.web.api import _authenticate, error, errors_doc
 from cooperatives.web.idempotency import protect as idempotent_writes
 from ledger.money import fmt
 from ledger.web.support import STAFF, get_session, rule
-from payouts.commands import run_json
 from payouts.models import PayoutRun
-from payouts.operations import current_policy_version, save_policy
-from payouts.policy import PolicyError, load_policy_text, parse_policy
-from payouts.web.runs import ActionRefused, MeetingSchema, _runs_of, draft, perform
+from payouts.runs.operations import current_policy_version, save_policy
+from payouts.runs.policy import PolicyError, load_policy_text, parse_policy
+from payouts.runs.snapshot import run_json
+from payouts.runs.web.runs import ActionRefused, MeetingSchema, _runs_of, draft, perform
 
 blp = Blueprint("runs_api", __name__, url_prefix="/api/v1", description="Distribution runs")
 blp.before_request(_authenticate)

@@ -1,8 +1,8 @@
 """The statutory statements of an entity and year as pages, JSON and Excel downloads.
 
 ``/e/<code>/reports/<year>`` lists them; ``…/<name>`` shows one, ``…/<name>.json`` and ``…/<name>.xlsx``
-download it, for ``name`` in :data:`payouts.reports.NAMES`. Staff only, within their scope: an entity
-outside it answers 404. Views load, build the report (``payouts.reports``), and render it.
+download it, for ``name`` in :data:`payouts.reports.statutory.NAMES`. Staff only, within their scope: an entity
+outside it answers 404. Views load, build the report (``payouts.reports.statutory``), and render it.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from flask import Blueprint, abort, jsonify, render_template, request, send_file
 
 from cooperatives.web.access import entity_or_404
 from ledger.web.support import STAFF, get_session, rule
-from payouts import reports
+from payouts.reports import statutory as reports
 
 bp = Blueprint("reports", __name__, url_prefix="/e/<code>/reports")
 #: a plain placeholder, checked by :func:`_year` after the access rule has run (an anonymous visitor is sent

@@ -2,7 +2,7 @@
 
 Each entity's year comes in as a generated CSV workbook through ``cooperatives.importer`` (what an
 accountant would upload), and each distribution goes draft → approved → posted → published through
-``payouts.operations``, so the demo exercises exactly what users do. Deterministic (fixed seeds);
+``payouts.runs.operations``, so the demo exercises exactly what users do. Deterministic (fixed seeds);
 idempotent (each part is loaded only if it is not there yet, each login only if its name is free).
 Names of people and of the villages of 百乐乡 are made up.
 
@@ -17,7 +17,7 @@ Names of people and of the villages of 百乐乡 are made up.
   traces its yuan back through the village to the project.
 * 五星村土地股份合作社 ``WX-LAND`` (青铜峡市青铜峡镇): 40 households, 300 亩 leased in at 保底 800 元/亩
   (a cost), a year of 稻蟹共养, and 二次分红 of the surplus by land shares after a 10 % reserve.
-* 金果坪乡溪口村高山蔬菜专业合作社 ``JGP-VEG`` (``payouts.demo_anomalies``): twelve households, 2024 and
+* 金果坪乡溪口村高山蔬菜专业合作社 ``JGP-VEG`` (``payouts.admin.demo_anomalies``): twelve households, 2024 and
   2025, with one instance of every anomaly rule seeded on purpose for the township auditor; ``JGP-TEA``
   beside it shows none. ``docs/DEMO.md`` lists each seeded anomaly.
 """
@@ -44,11 +44,11 @@ from cooperatives.demo import (
 from cooperatives.models import Entity, Household, Township, User
 from cooperatives.users import create_user
 from ledger.money import allocate, quantize
-from payouts.demo_anomalies import VEG as ANOMALIES
-from payouts.demo_anomalies import load_anomaly_coop
+from payouts.admin.demo_anomalies import VEG as ANOMALIES
+from payouts.admin.demo_anomalies import load_anomaly_coop
 from payouts.models import IN_FORCE, PayoutRun
-from payouts.operations import approve_run, create_run, post_run, publish_run, save_policy
-from payouts.policy import parse_policy
+from payouts.runs.operations import approve_run, create_run, post_run, publish_run, save_policy
+from payouts.runs.policy import parse_policy
 
 CLUSTER = "TL-GRAPE"
 CLUSTER_TOWNSHIP = "田林县百乐乡"

@@ -30,11 +30,11 @@ from ledger.money import ZERO
 from ledger.operations import begin_closing, draft_of, lock_book, period_status, post_entries
 from ledger.queries import party_balances, retained_before, year_profit
 from payouts.models import IN_FORCE, PayoutMember, PayoutRun, PolicyVersion
-from payouts.policy import Policy, parse_policy
-from payouts.rules import MemberInput, RunInput, Trade, compute_run
-from payouts.snapshot import input_to_json, result_from_json, result_to_json
+from payouts.runs.policy import Policy, parse_policy
+from payouts.runs.rules import MemberInput, RunInput, Trade, compute_run
+from payouts.runs.snapshot import input_to_json, result_from_json, result_to_json
+from payouts.runs.transitions import next_state
 from payouts.statements.context import build_statements
-from payouts.transitions import next_state
 
 
 class RunRefused(ValueError):
@@ -171,7 +171,7 @@ def create_run(session: Session, entity: Entity, year: int, *, policy_version: P
 
 def rerun(run: PayoutRun) -> dict:
     """Recompute the run from its stored snapshot and policy (the auditor's check); returns the JSON."""
-    from payouts.snapshot import input_from_json
+    from payouts.runs.snapshot import input_from_json
 
     stored = run.input
     result = compute_run(input_from_json(stored), parse_policy(stored["policy"]))

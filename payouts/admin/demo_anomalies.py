@@ -24,8 +24,8 @@ from cooperatives.demo import TOWNSHIP, id_number, import_sheets
 from cooperatives.models import Entity
 from cooperatives.operations import record
 from payouts.models import PayoutRun, StatementSnapshot
-from payouts.operations import approve_run, create_run, post_run, publish_run, reverse_run, save_policy
-from payouts.policy import parse_policy
+from payouts.runs.operations import approve_run, create_run, post_run, publish_run, reverse_run, save_policy
+from payouts.runs.policy import parse_policy
 from payouts.statements.operations import record_objection
 
 VEG = "JGP-VEG"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from ledger.money import fmt
-from payouts.rules import Check, Line, MemberInput, MemberResult, RunInput, RunResult, Trade
+from payouts.runs.rules import Check, Line, MemberInput, MemberResult, RunInput, RunResult, Trade
 
 
 def fmt_basis(value: Decimal) -> str:
@@ -91,3 +91,8 @@ def result_from_json(data: dict) -> RunResult:
             subsidy_share=D(m["subsidy_share"]), sources=tuple((s["from"], D(s["amount"])) for s in m["sources"]))
             for m in data["members"]),
         checks=tuple(Check(c["rule"], c["ok"], c["detail"]) for c in data["checks"]))
+
+
+def run_json(run) -> dict:
+    """A run as ``coopledger distribute --json`` and ``GET /api/v1/runs/<id>`` give it (INTERFACES §5)."""
+    return {"run": run.id, "status": run.status, **run.result}

@@ -1,0 +1,40 @@
+"""What a run's states, checks, actions, pool bases and policy choices are called, in words people read.
+
+Module-level labels marked with ``N_`` and translated where they are shown; every page, export and
+message about runs takes its words from here (web modules never import each other's labels).
+"""
+
+from __future__ import annotations
+
+from ledger.i18n import N_
+
+STATUS_LABELS = {"draft": N_("draft"), "approved": N_("approved"), "posted": N_("posted"),
+                 "published": N_("published"), "paid": N_("paid"), "reversed": N_("reversed"),
+                 "discarded": N_("discarded")}
+#: shown through Jinja's gettext, which always %-formats: a literal percent sign is written "%%"
+RULE_LABELS = {
+    "sums_exact": N_("Every pool is shared out exactly"),
+    "pool_has_basis": N_("Every pool has members with a basis"),
+    "has_members": N_("The entity has members"),
+    "patronage_min_60": N_("At least 60 %% returned by member trade (law Art. 44)"),
+    "residual_capital_only": N_("The remainder by capital-type bases only (law Art. 44)"),
+    "farmer_members_80": N_("At least 80 %% of members are farmers (law Art. 20)"),
+}
+ACTION_LABELS = {"approve": N_("approve"), "post": N_("post"), "publish": N_("publish"), "reverse": N_("reverse")}
+ACTION_DONE = {"approve": N_("approved"), "post": N_("posted"), "publish": N_("published"), "reverse": N_("reversed"),
+               "discard": N_("discarded"), "pay": N_("paid")}
+BASIS_LABELS = {"transactions": N_("member trade"), "capital": N_("capital"), "land": N_("land shares"),
+                "labor": N_("labour days"), "equal": N_("equal shares")}
+#: the long form, on the policy page
+BASIS_DESCRIPTIONS = {
+    "transactions": N_("member trade (transactions)"),
+    "capital": N_("capital, reserve share and quantified subsidies"),
+    "land": N_("land shares"),
+    "labor": N_("labour days"),
+    "equal": N_("equal shares"),
+}
+MEASURE_LABELS = {"amount": N_("amount (yuan)"), "quantity": N_("quantity (kg)")}
+QUANTIFY_LABELS = {"transactions": N_("by member trade"), "capital": N_("by capital"), "equal": N_("equally"),
+                   "none": N_("not quantified to members")}
+POLICY_DEDUCTION_LABELS = {"inputs": N_("inputs bought on credit"), "advances": N_("advances")}
+TRADE_LABELS = {"deliveries": N_("deliveries"), "sales": N_("sales to members"), "inputs": N_("inputs")}

@@ -1,0 +1,1 @@
+"""The distribution runs\x27 pages and JSON API."""

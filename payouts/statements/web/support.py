@@ -1,0 +1,200 @@
+"""What every statements page shares: who the visitor is (a household by its member user or by phone +
+PIN, or staff), the access rule of household pages, statement lookup, and how figures are shown."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+import time
+import unicodedata
+from dataclasses import dataclass
+from decimal import Decimal
+
+from flask import (
+    abort,
+    current_app,
+    redirect,
+    request,
+    session,
+)
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user, login_url
+from sqlalchemy import select
+from sqlalchemy.orm import defer, joinedload
+
+from cooperatives.web.access import can_read_entity
+from ledger.i18n import N_
+from ledger.money import D, to_fen
+from ledger.web.support import STAFF, Rule, get_session
+from payouts.models import PayoutMember, PayoutRun, StatementSnapshot
+from payouts.statements.operations import (
+    paid_so_far,
+)
+from payouts.statements.render import POOL_LABELS
+from payouts.statements.web import bp
+
+WRITERS = ("admin", "accountant")
+#: a household sees the statements of these runs; staff also see posted (not yet published) and reversed ones
+HOUSEHOLD_STATUSES = ("published", "paid")
+STAFF_STATUSES = ("posted", "published", "paid", "reversed")
+#: the Flask session key holding the household that entered its phone number and PIN
+PIN_KEY = "pin_household"
+#: a phone + PIN visit lasts this long (a shared phone does not stay open on a household's pages for days)
+PIN_SESSION_SECONDS = 8 * 3600
+#: failed PIN attempts, per client address and per phone number (a 6-digit PIN must not be guessable)
+PIN_LIMIT = "10 per minute;50 per hour"
+PIN_PHONE_LIMIT = "20 per day"
+VERIFY_LIMIT = "60 per minute"
+OBJECTION_MAX = 500
+STATEMENTS_PER_PAGE = 100
+RECEIPT_METHODS = {"bank": N_("bank transfer"), "cash": N_("cash (signed or thumb-printed roll)"),
+                   "mobile": N_("mobile payment")}
+STATUS_LABELS = {"posted": N_("posted, not yet published"), "published": N_("published"), "paid": N_("paid out"),
+                 "reversed": N_("reversed")}
+LINE_LABELS = {"deductions": N_("Deductions"), "total": N_("Total payable"), "contributed": N_("What we contributed")}
+_CODE_CHARS = re.compile(r"[^0-9A-Z]")
+#: dates of confirmations and answers are shown as the villager's calendar day (China has one time zone)
+CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+def normal_code(text: str) -> str:
+    """A verification code as printed (``ABCD-EFGH-JKMN``) from what was typed: any case, spaces or none."""
+    raw = _CODE_CHARS.sub("", unicodedata.normalize("NFKC", text or "").upper())
+    return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}" if len(raw) == 12 else raw
+
+
+def parse_amount(text: str) -> Decimal | None:
+    """A yuan amount typed from paper (``3,500.00``, ``￥3500``, ``３５００元``), or None if it is not one."""
+    cleaned = unicodedata.normalize("NFKC", text or "").replace(" ", "").strip("¥￥元")
+    if not cleaned:
+        return None
+    try:
+        amount = D(cleaned)
+        to_fen(amount)
+    except (ValueError, ArithmeticError):
+        return None
+    return amount if amount >= 0 else None
+
+
+def page_locale() -> str:
+    return str(get_locale() or "zh_Hans_CN")
+
+
+def verify_url_of(code: str) -> str:
+    return f"{current_app.extensions['coop.settings'].public_url}/verify/{code}"
+
+
+def pool_label(name: str) -> str:
+    """The name of a distribution line in the page's language (the statement's own labels)."""
+    if name in LINE_LABELS:
+        return _(LINE_LABELS[name])
+    lang = "zh" if page_locale().startswith("zh") else "en"
+    return POOL_LABELS[lang].get(name, POOL_LABELS["en"].get(name, name))
+
+
+def local_date(moment: dt.datetime | None) -> str:
+    """The calendar day in China of a stored moment (UTC; naive on SQLite)."""
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(CHINA).date().isoformat()
+
+
+@bp.context_processor
+def _template_helpers():
+    return {"pool_label": pool_label, "local_date": local_date, "RECEIPT_METHODS": RECEIPT_METHODS,
+            "STATEMENT_STATUS": STATUS_LABELS}
+
+
+def pin_household_id() -> int | None:
+    """The household whose phone number and PIN this browser entered (within the last few hours), if any."""
+    value = session.get(PIN_KEY)
+    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) for v in value)):
+        return None
+    household_id, since = value
+    return household_id if 0 <= now_seconds() - since < PIN_SESSION_SECONDS else None
+
+
+def now_seconds() -> float:
+    return time.time()
+
+
+def refuse_staff() -> None:
+    """Households write here (PIN, confirm, object); staff never do so on a household's behalf."""
+    if current_user.is_authenticated and current_user.role in STAFF:
+        abort(403)
+
+
+def household_rule(*, write: bool = False):
+    """Declare a household page: the household's member user, a phone + PIN session, or (read only)
+    staff of the entity. Anyone else is sent to sign in; *which* household is checked by the view,
+    with :func:`statement_or_404`."""
+    roles = frozenset({"anonymous", "member", *STAFF})
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated and pin_household_id() is None:
+                return redirect(login_url("auth.login", next_url=request.full_path.rstrip("?")))
+            if write:
+                refuse_staff()
+            return view(*args, **kwargs)
+
+        wrapped.access_rule = Rule(roles, write, "household")
+        return wrapped
+
+    return decorate
+
+
+@dataclass(frozen=True)
+class Viewer:
+    household_id: int | None      # the household this visitor acts for (member user or PIN); None for staff
+    staff: bool
+    actor_id: int | None
+
+
+def viewer() -> Viewer:
+    if current_user.is_authenticated:
+        if current_user.role == "member":
+            return Viewer(current_user.household_id, False, current_user.id)
+        return Viewer(None, True, current_user.id)
+    return Viewer(pin_household_id(), False, None)
+
+
+def statement_or_404(code: str, who: Viewer) -> StatementSnapshot:
+    """The statement printed with ``code`` if ``who`` may read it; else 404 (as for an unknown code)."""
+    snap = get_session().scalar(
+        select(StatementSnapshot)
+        .options(joinedload(StatementSnapshot.run).options(defer(PayoutRun.input_json), defer(PayoutRun.result_json),
+                                                           joinedload(PayoutRun.entity)))
+        .where(StatementSnapshot.code == normal_code(code)))
+    if snap is None:
+        abort(404)
+    run = snap.run
+    if who.staff:
+        if not can_read_entity(current_user, run.entity) or run.status not in STAFF_STATUSES:
+            abort(404)
+    elif who.household_id is None or snap.household_id != who.household_id or run.status not in HOUSEHOLD_STATUSES:
+        abort(404)
+    return snap
+
+
+def paid_of(snap: StatementSnapshot) -> Decimal:
+    paid = get_session().scalar(select(PayoutMember.paid).where(PayoutMember.run_id == snap.run_id,
+                                                                PayoutMember.code == snap.member_code))
+    return paid if paid is not None else paid_so_far(get_session(), snap)
+
+
+def payment_state(net: Decimal, paid: Decimal) -> str:
+    """``paid``, ``partly``, ``unpaid`` or ``nothing`` (all of it went to deductions)."""
+    if net <= 0:
+        return "nothing"
+    if paid >= net:
+        return "paid"
+    return "partly" if paid > 0 else "unpaid"

@@ -1,1 +1,0 @@
-"""Web pages of the payouts package: the statutory statements (``reports``)."""
