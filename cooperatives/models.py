@@ -23,10 +23,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     func,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from cooperatives import ddl
 from ledger.db import Area, Base, Money, Quantity, Rate
 from ledger.i18n import N_
 from ledger.models import Book, Id
@@ -356,10 +358,25 @@ class ApiToken(Base):
     user: Mapped[User] = relationship()
 
 
+class AuditHead(Base):
+    """The last row of one audit chain. Moved by the database itself when a row is inserted (``cooperatives.ddl``);
+    writers lock it (a no-op ``UPDATE … RETURNING``) so that one transaction at a time extends a chain."""
+
+    __tablename__ = "coop_audit_heads"
+
+    chain: Mapped[str] = mapped_column(String(40), primary_key=True)
+    #: the last row's sequence number (0 before the first) and hash ("" before the first)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
 class AuditLog(Base):
-    """Every write and every reveal of personal data: who, when, what."""
+    """Every write and every reveal of personal data: who, when, what. Append-only, written only by
+    :func:`cooperatives.audit.audit`: one hash chain per entity (``entity:<id>``; rows of no entity on
+    ``global``), numbered 1, 2, 3 … in ``seq``, each row's ``hash`` covering its content and ``prev_hash``."""
 
     __tablename__ = "coop_audit_log"
+    __table_args__ = (UniqueConstraint("chain", "seq"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
@@ -368,6 +385,10 @@ class AuditLog(Base):
     target: Mapped[str] = mapped_column(String(100))
     entity_id: Mapped[int | None] = mapped_column(Integer, index=True)
     detail: Mapped[str | None] = mapped_column(Text)
+    chain: Mapped[str] = mapped_column(ForeignKey("coop_audit_heads.chain"))
+    seq: Mapped[int] = mapped_column(Integer)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 class LandAccrual(Base):
@@ -406,3 +427,7 @@ class IdempotencyKey(Base):
     response_body: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+for _table, _ddl in ddl.triggers_for(Base.metadata):
+    event.listen(_table, "after_create", _ddl)

@@ -58,8 +58,11 @@ class RecordError(ValueError):
 
 
 def audit(session: Session, *, actor_id: int | None, action: str, target: str, entity_id: int | None = None,
-          detail: str | None = None) -> None:
-    session.add(AuditLog(actor_id=actor_id, action=action, target=target, entity_id=entity_id, detail=detail))
+          detail: str | None = None) -> AuditLog:
+    """Append an event to the audit log's hash chain: :func:`cooperatives.audit.audit`, the one writer."""
+    from cooperatives.audit import audit as append
+
+    return append(session, actor_id=actor_id, action=action, target=target, entity_id=entity_id, detail=detail)
 
 
 def ensure_township(session: Session, name: str) -> Township:

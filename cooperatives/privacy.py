@@ -90,15 +90,15 @@ def reveal(session, household, *, actor_id: int | None, entity_id: int | None, r
     Every reveal is written to the audit log (who, when, which household, which fields, why), in the same
     transaction as whatever the caller commits; the numbers themselves are never logged.
     """
-    from cooperatives.models import AuditLog
+    from cooperatives.audit import audit
 
     reason = " ".join((reason or "").split())
     if not reason or len(reason) > REASON_MAX:
         raise ValueError("a reason of 1 to 200 characters is needed")
     values = {"id_number": decrypt(household.id_number_enc), "bank_account": decrypt(household.bank_account_enc)}
     shown = [name for name in REVEALABLE if values[name]]
-    session.add(AuditLog(actor_id=actor_id, action="reveal", target=f"household:{household.code}",
-                         entity_id=entity_id, detail=f"{','.join(shown) or '-'}: {reason}"))
+    audit(session, actor_id=actor_id, action="reveal", target=f"household:{household.code}",
+          entity_id=entity_id, detail=f"{','.join(shown) or '-'}: {reason}")
     session.flush()
     return values
 
@@ -112,7 +112,8 @@ def rotate_keys(session, *, actor_id: int | None = None, batch: int = 1000) -> i
     """
     from sqlalchemy import bindparam, select, update
 
-    from cooperatives.models import AuditLog, Household
+    from cooperatives.audit import audit
+    from cooperatives.models import Household
 
     table = Household.__table__
     stmt = (update(table).where(table.c.id == bindparam("_id"))
@@ -127,6 +128,6 @@ def rotate_keys(session, *, actor_id: int | None = None, batch: int = 1000) -> i
                    "_digest": digest(decrypt(r.bank_account_enc))} for r in rows[start:start + batch]]
         session.execute(stmt, params)
         done += len(params)
-    session.add(AuditLog(actor_id=actor_id, action="rotate-keys", target="households", detail=f"{done} rewritten"))
+    audit(session, actor_id=actor_id, action="rotate-keys", target="households", detail=f"{done} rewritten")
     session.flush()
     return done

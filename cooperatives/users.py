@@ -14,7 +14,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cooperatives.models import ApiToken, AuditLog, User
+from cooperatives.audit import audit
+from cooperatives.models import ApiToken, User
 
 HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 ROLES = ("admin", "accountant", "auditor", "member")
@@ -86,9 +87,9 @@ def change_password(session: Session, user: User, password: str, *, actor_id: in
     Recorded in the audit log (who changed whose password; never the password)."""
     user.password_hash = hash_password(password)
     user.session_version += 1
-    session.add(AuditLog(actor_id=actor_id if actor_id is not None else user.id,
-                         action="password" if actor_id in (None, user.id) else "reset-password",
-                         target=f"user:{user.username}", entity_id=user.entity_id))
+    audit(session, actor_id=actor_id if actor_id is not None else user.id,
+          action="password" if actor_id in (None, user.id) else "reset-password",
+          target=f"user:{user.username}", entity_id=user.entity_id)
     session.flush()
 
 

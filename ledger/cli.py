@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from ledger.beancount import export_beancount
@@ -22,6 +23,10 @@ def verify_command(entity_code: str | None):
     session = get_session()
     books = [book_or_fail(session, entity_code)] if entity_code else None
     diffs = verify_books(session, books)
+    # what the layers above keep beside the books (the audit log's chains): they register a
+    # ``verifier(session, entity_code or None) -> differences``, so the ledger imports none of them
+    for verifier in current_app.extensions.get("ledger.verifiers", ()):
+        diffs.extend(verifier(session, entity_code))
     if diffs:
         for diff in diffs:
             click.echo(f"DIFFERENCE {diff}", err=True)

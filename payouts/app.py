@@ -84,11 +84,13 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> Flask:
     login_manager.login_message = None
     register_filters(app)
 
+    from cooperatives.audit import verify_for_command as verify_audit_chains
     from cooperatives.web.access import entity_or_404
     from cooperatives.web.auth import load_user
 
     login_manager.user_loader(load_user)
     app.extensions["ledger.book_access"] = lambda code, write=False: entity_or_404(code, write=write).book
+    app.extensions["ledger.verifiers"] = [verify_audit_chains]      # `coopledger verify`: the audit log too
     if settings.celery_broker_url:       # features send jobs through this; they never import payouts.tasks
         app.extensions["coop.celery"] = _celery_tasks()
     if web:

@@ -20,7 +20,8 @@ from sqlalchemy.orm import joinedload
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from cooperatives.models import AuditLog, User
+from cooperatives.audit import audit
+from cooperatives.models import User
 from cooperatives.users import (
     PASSWORD_MAX,
     PASSWORD_MIN,
@@ -86,7 +87,7 @@ def login():
         if user is None:
             flash(_("Wrong username or password."), "error")
             return render_template("auth/login.html", form=form), 401
-        db.add(AuditLog(actor_id=user.id, action="login", target=f"user:{user.username}", entity_id=user.entity_id))
+        audit(db, actor_id=user.id, action="login", target=f"user:{user.username}", entity_id=user.entity_id)
         db.commit()
         _sign_in(user)
         return redirect(safe_next(request.args.get("next")) or url_for("home.index"))
