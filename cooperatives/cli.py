@@ -79,3 +79,75 @@ def rotate_keys_command():
     count = rotate_keys(session)
     session.commit()
     click.echo(f"re-encrypted the personal data of {count} households under the newest key")
+
+
+@coop_cli.group("token")
+def token_cli():
+    """API tokens: issue (shown once), list, revoke."""
+
+
+def _user_named(session, username: str):
+    from sqlalchemy import select
+
+    from cooperatives.models import User
+
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise click.ClickException(f"no user {username!r}")
+    return user
+
+
+@token_cli.command("issue")
+@click.option("--user", "username", required=True, help="Whose token: it acts with this user's rights.")
+@click.option("--name", default="script", show_default=True, help="What the token is for.")
+@click.option("--days", default=90, show_default=True, type=click.IntRange(1, 365), help="How long it lives.")
+def token_issue_command(username: str, name: str, days: int):
+    """Issue an API token and print it: it is shown this once, only its hash is kept."""
+    from cooperatives.users import issue_token
+
+    session = get_session()
+    token = issue_token(session, _user_named(session, username), name, days=days)
+    session.commit()
+    click.echo(token)
+    click.echo(f"(shown once; {username}'s token {name!r} expires in {days} days)", err=True)
+
+
+@token_cli.command("list")
+@click.option("--user", "username", help="Only this user's tokens.")
+def token_list_command(username: str | None):
+    """List tokens (never the tokens themselves): id, user, name, created, expires, last used, state."""
+    import datetime as dt
+
+    from cooperatives.users import as_utc, list_tokens, token_state
+
+    session = get_session()
+    rows = list_tokens(session, _user_named(session, username) if username else None)
+
+    def when(moment) -> str:
+        return as_utc(moment).astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if moment is not None else "-"
+
+    click.echo("id\tuser\tname\tcreated\texpires\tlast used\tstate")
+    for t in rows:
+        state = token_state(t)
+        if state == "revoked":
+            state = f"revoked {when(t.revoked_at)}"
+        click.echo("\t".join((str(t.id), t.user.username, t.name, when(t.created_at), when(t.expires_at),
+                              when(t.last_used_at), state)))
+
+
+@token_cli.command("revoke")
+@click.argument("token_id", type=int)
+def token_revoke_command(token_id: int):
+    """Revoke the token with this id (see ``token list``): it stops working at once."""
+    from cooperatives.models import ApiToken
+    from cooperatives.users import revoke_token
+
+    session = get_session()
+    token = session.get(ApiToken, token_id)
+    if token is None:
+        raise click.ClickException(f"no token {token_id}")
+    if not revoke_token(session, token):
+        click.echo(f"token {token_id} was already revoked")
+        return
+    session.commit()
+    click.echo(f"revoked token {token_id} ({token.name}) of {token.user.username}")

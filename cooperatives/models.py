@@ -347,14 +347,20 @@ class User(Base):
 
 
 class ApiToken(Base):
+    """A bearer token of the API (``cooperatives.users``): valid until ``expires_at`` unless revoked."""
+
     __tablename__ = "coop_api_tokens"
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("coop_users.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("coop_users.id"), index=True)
     name: Mapped[str] = mapped_column(String(100))
     #: sha256 of the token; the token itself is shown once
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: when a request last authenticated with it (to the hour: it is written at most once an hour)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     user: Mapped[User] = relationship()
 
 

@@ -1,17 +1,20 @@
 """Users, passwords and API tokens (no Flask here).
 
 Passwords are hashed with Argon2id at the OWASP minimum or above (m = 19 MiB, t = 2, p = 1), and
-re-hashed on login when the parameters change. API tokens are random, shown once, stored as SHA-256.
+re-hashed on login when the parameters change. API tokens are random, shown once, stored as SHA-256;
+each expires (90 days unless chosen, at most 365) and can be revoked; a password change or an admin's
+reset revokes every token of the user. Issuing and revoking are in the audit log.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from cooperatives.audit import audit
@@ -25,6 +28,16 @@ _DUMMY_HASH = HASHER.hash("not-a-real-password")
 
 def hash_password(password: str) -> str:
     return HASHER.hash(password)
+
+
+def verify_secret(stored: str | None, secret: str) -> bool:
+    """Whether ``secret`` matches the Argon2 hash ``stored``. With no hash (no such user, a phone without a
+    PIN) a fixed dummy hash is verified instead and the answer is False: one verification either way, so
+    the time taken does not tell whether the account or PIN exists."""
+    try:
+        return HASHER.verify(stored or _DUMMY_HASH, secret) and stored is not None
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 def create_user(session: Session, *, username: str, password: str, role: str, display_name: str | None = None,
@@ -90,6 +103,8 @@ def change_password(session: Session, user: User, password: str, *, actor_id: in
     audit(session, actor_id=actor_id if actor_id is not None else user.id,
           action="password" if actor_id in (None, user.id) else "reset-password",
           target=f"user:{user.username}", entity_id=user.entity_id)
+    revoke_user_tokens(session, user, actor_id=actor_id if actor_id is not None else user.id,
+                       reason="password changed" if actor_id in (None, user.id) else "password reset")
     session.flush()
 
 
@@ -101,13 +116,120 @@ def reset_password(session: Session, user: User, *, actor_id: int) -> str:
     return password
 
 
-def issue_token(session: Session, user: User, name: str) -> str:
+# ------------------------------------------------------------------------------------------ API tokens
+
+#: lifetime of a new token unless chosen, and the longest one may choose (days)
+TOKEN_DAYS = 90
+TOKEN_MAX_DAYS = 365
+TOKEN_NAME_MAX = 100
+#: ``last_used_at`` is written at most this often (a write per API request would be a write per read)
+TOKEN_USE_GRANULARITY = dt.timedelta(hours=1)
+
+
+def utcnow() -> dt.datetime:
+    """Now, in UTC (tests move this clock)."""
+    return dt.datetime.now(dt.UTC)
+
+
+def as_utc(moment: dt.datetime | None) -> dt.datetime | None:
+    """A stored moment as an aware UTC time (SQLite gives back naive times; they were written in UTC)."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=dt.UTC)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def token_state(token: ApiToken, now: dt.datetime | None = None) -> str:
+    """``active``, ``expired`` or ``revoked``."""
+    if token.revoked_at is not None:
+        return "revoked"
+    return "active" if as_utc(token.expires_at) > (now or utcnow()) else "expired"
+
+
+def issue_token(session: Session, user: User, name: str, *, days: int = TOKEN_DAYS,
+                actor_id: int | None = None) -> str:
+    """A new API token of ``user`` valid for ``days`` days (1 to 365); returns the token itself, which is
+    never stored (only its SHA-256) and cannot be shown again. ``actor_id`` is who issued it (None: the
+    command line). Logged."""
+    if not 1 <= days <= TOKEN_MAX_DAYS:
+        raise ValueError(f"a token lives 1 to {TOKEN_MAX_DAYS} days, not {days}")
+    name = (name or "").strip()[:TOKEN_NAME_MAX] or "token"
     token = "cl_" + secrets.token_urlsafe(32)
-    session.add(ApiToken(user_id=user.id, name=name, token_hash=hashlib.sha256(token.encode()).hexdigest()))
+    now = utcnow()
+    row = ApiToken(user_id=user.id, name=name, token_hash=_digest(token), created_at=now,
+                   expires_at=now + dt.timedelta(days=days))
+    session.add(row)
+    session.flush()
+    audit(session, actor_id=actor_id, action="issue-token", target=f"user:{user.username}",
+          entity_id=user.entity_id, detail=f"token {row.id} ({name}), {days} days")
     session.flush()
     return token
 
 
+def revoke_token(session: Session, token: ApiToken, *, actor_id: int | None = None) -> bool:
+    """Revoke one token (False if it already was). Logged."""
+    if token.revoked_at is not None:
+        return False
+    token.revoked_at = utcnow()
+    user = token.user
+    audit(session, actor_id=actor_id, action="revoke-token", target=f"user:{user.username}",
+          entity_id=user.entity_id, detail=f"token {token.id} ({token.name})")
+    session.flush()
+    return True
+
+
+def revoke_user_tokens(session: Session, user: User, *, actor_id: int | None = None, reason: str = "") -> int:
+    """Revoke every token of ``user`` not yet revoked (a password change, an admin's reset); returns how
+    many. Logged once when there were any."""
+    result = session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+                             .values(revoked_at=utcnow()).execution_options(synchronize_session="fetch"))
+    count = result.rowcount or 0
+    if count:
+        audit(session, actor_id=actor_id, action="revoke-token", target=f"user:{user.username}",
+              entity_id=user.entity_id, detail=f"all {count} token(s)" + (f": {reason}" if reason else ""))
+    session.flush()
+    return count
+
+
+def list_tokens(session: Session, user: User | None = None) -> list[ApiToken]:
+    """Tokens of ``user`` (every user's when None), newest first, their users loaded."""
+    from sqlalchemy.orm import joinedload
+
+    stmt = select(ApiToken).options(joinedload(ApiToken.user)).order_by(ApiToken.created_at.desc(),
+                                                                         ApiToken.id.desc())
+    if user is not None:
+        stmt = stmt.where(ApiToken.user_id == user.id)
+    return list(session.scalars(stmt))
+
+
+def token_for(session: Session, token: str, *, now: dt.datetime | None = None) -> ApiToken | None:
+    """The live token row of ``token`` (known, not revoked, not expired, its user active), or None."""
+    if not token or len(token) > 200:
+        return None
+    now = now or utcnow()
+    return session.scalar(select(ApiToken).join(User, User.id == ApiToken.user_id)
+                          .where(ApiToken.token_hash == _digest(token), ApiToken.revoked_at.is_(None),
+                                 ApiToken.expires_at > now, User.active))
+
+
 def user_for_token(session: Session, token: str) -> User | None:
-    digest = hashlib.sha256(token.encode()).hexdigest()
-    return session.scalar(select(User).join(ApiToken).where(ApiToken.token_hash == digest, User.active))
+    """The user a bearer token authenticates (None: unknown, revoked or expired, or the user inactive)."""
+    row = token_for(session, token)
+    return row.user if row is not None else None
+
+
+def note_token_use(session: Session, token: ApiToken, *, now: dt.datetime | None = None) -> bool:
+    """Record that ``token`` was just used, at most once per :data:`TOKEN_USE_GRANULARITY` (a conditional
+    UPDATE, so racing requests write it once). True when a row was written; the caller commits."""
+    now = now or utcnow()
+    last = as_utc(token.last_used_at)
+    if last is not None and now - last < TOKEN_USE_GRANULARITY:
+        return False
+    result = session.execute(update(ApiToken).where(
+        ApiToken.id == token.id,
+        or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= now - TOKEN_USE_GRANULARITY))
+        .values(last_used_at=now).execution_options(synchronize_session=False))
+    return bool(result.rowcount)

@@ -97,6 +97,9 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> Flask:
         _register_blueprints(app)
     _register_cli(app)
     _guard_undeclared_routes(app)
+    from cooperatives.web import sessions
+
+    sessions.install(app)                # idle sessions are signed out (COOP_IDLE_MINUTES)
     _security_headers(app)
     return app
 
@@ -168,4 +171,8 @@ def _security_headers(app: Flask) -> None:
         response.headers.setdefault("Referrer-Policy", "same-origin")
         if app.config["SESSION_COOKIE_SECURE"]:        # served over HTTPS: browsers keep to HTTPS for a year
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        # every answer but a static file is private (a signed-in user's or a PIN visit's page, a form with a
+        # CSRF token, personal data): no browser or proxy keeps a copy (shared phones, the back button)
+        if request.endpoint != "static" and "no-store" not in response.headers.get("Cache-Control", ""):
+            response.headers["Cache-Control"] = "no-store"
         return response

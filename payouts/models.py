@@ -254,5 +254,19 @@ class IntegrityCheck(Base):
     entity: Mapped[Entity] = relationship()
 
 
+class PinVisit(Base):
+    """A household's phone + PIN visit (``payouts.statements.operations``). The browser's signed session
+    holds a random id; only its SHA-256 is kept here, so a visit can be ended on the server ("leave", a new
+    PIN for the household) and every copy of its cookie stops working."""
+
+    __tablename__ = "payout_pin_visits"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("coop_households.id"), index=True)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 for _table, _ddl in ddl.triggers_for(Base.metadata):     # opinions and integrity checks: append-only
     event.listen(_table, "after_create", _ddl)

@@ -41,6 +41,9 @@ class Settings:
     #: commonly require transfers instead of cash from about 5,000 元 (现金管理暂行条例 sets 1,000 元 as the
     #: settlement threshold, which village payouts routinely exceed)
     cash_payment_threshold: Decimal = Decimal("5000.00")
+    #: a browser session (signed in, or a phone + PIN visit) with no request for this many minutes is
+    #: signed out; the same for every role (cooperatives.web.sessions says why)
+    idle_minutes: int = 30
     testing: bool = False
 
     def __post_init__(self):
@@ -68,7 +71,21 @@ class Settings:
             celery_broker_url=environ.get("CELERY_BROKER_URL") or None,
             public_url=(environ.get("COOP_PUBLIC_URL") or "http://127.0.0.1:5000").rstrip("/"),
             cash_payment_threshold=_threshold(environ.get("COOP_CASH_PAYMENT_THRESHOLD")),
+            idle_minutes=_idle_minutes(environ.get("COOP_IDLE_MINUTES")),
         )
+
+
+def _idle_minutes(raw: str | None) -> int:
+    """COOP_IDLE_MINUTES: whole minutes, 1 to 1440 (a day); default 30."""
+    if raw is None or not raw.strip():
+        return 30
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 1440:
+        raise ValueError(f"COOP_IDLE_MINUTES must be a whole number of minutes from 1 to 1440, not {raw!r}")
+    return value
 
 
 def _threshold(raw: str | None) -> Decimal:

@@ -1,6 +1,7 @@
 """The JSON API under /api/v1 (flask-smorest, OpenAPI at /api/v1/openapi.json).
 
-Scripts authenticate with ``Authorization: Bearer <token>`` (tokens from ``coopledger`` or the admin);
+Scripts authenticate with ``Authorization: Bearer <token>`` (tokens from ``coopledger token issue`` or
+``/account/tokens``; a token past its expiry or revoked is refused, its last use noted to the hour);
 session cookies are not accepted here, which is why the API needs no CSRF token. Errors are
 ``{"errors": {field: [messages]}}`` with a 4xx status. Bodies are validated by the import workbook's
 rules and written through the same functions as the pages (:mod:`cooperatives.web.writes`).
@@ -39,7 +40,7 @@ from cooperatives.schemas import (
     record_output_schema,
     record_page_schema,
 )
-from cooperatives.users import user_for_token
+from cooperatives.users import note_token_use, token_for
 from cooperatives.web.access import check_declared_rule, entity_or_404, visible_entities
 from cooperatives.web.display import MONEY_COLUMNS, PRICE_COLUMNS
 from cooperatives.web.idempotency import document as document_idempotency
@@ -59,7 +60,7 @@ HIDDEN_COLUMNS = ("entity_id", "import_id", "member_id", "entry_id")
 
 #: what each documented error status means (every error body is ``{"errors": {field: [messages]}}``)
 ERROR_DOCS = {
-    401: "no bearer token, or an unknown or revoked one",
+    401: "no bearer token, or an unknown, expired or revoked one",
     403: "the token's user may not do this (an auditor writing, a member reading books)",
     404: "no such entity or run, or not in the token's scope",
     409: "the state of the books or of the run does not allow this",
@@ -92,9 +93,14 @@ def _authenticate():
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
         return error(401, {"auth": ["a bearer token is required (Authorization: Bearer <token>)"]})
-    user = user_for_token(get_session(), header[7:].strip())
-    if user is None:
-        return error(401, {"auth": ["unknown or revoked token"]})
+    db = get_session()
+    token = token_for(db, header[7:].strip())
+    if token is None:
+        return error(401, {"auth": ["unknown, expired or revoked token"]})
+    user = token.user
+    db.commit()                      # ends the read; the use is noted in a transaction of its own
+    if note_token_use(db, token):
+        db.commit()
     g._login_user = user
     check_declared_rule(user)        # role, write and entity scope before the body is parsed
     return None

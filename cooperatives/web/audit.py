@@ -35,6 +35,7 @@ ACTION_LABELS = {
     "publish-run": N_("Published a run"), "reverse-run": N_("Reversed a run"), "object": N_("Objection"),
     "answer": N_("Answered an objection"), "receipt": N_("Recorded a payment"), "confirm": N_("Confirmed receipt"),
     "set-pin": N_("Gave a new PIN"),
+    "issue-token": N_("Issued an API token"), "revoke-token": N_("Revoked an API token"),
 }
 
 

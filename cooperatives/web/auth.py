@@ -3,7 +3,13 @@
 Sessions live in a signed cookie whose login id carries the user's session version
 (``User.get_id`` = ``"<id>:<version>"``); :func:`load_user` refuses a cookie whose version is not the
 current one. Logout, a password change and an admin's reset bump the version, so every copy of every
-older cookie of that user stops working at once (reliability.md §2.7 S2).
+older cookie of that user stops working at once (reliability.md §2.7 S2). A session idle for
+``COOP_IDLE_MINUTES`` is signed out (:mod:`cooperatives.web.sessions`).
+
+Guessing is limited per client address (:mod:`cooperatives.web.ratelimit`): each attempt is counted
+before the password is checked, atomically in the limiter's storage, and a right password gives its
+attempt back. ``/account/tokens``: every user issues, lists and revokes their own API tokens (the admin
+also revokes anyone's from ``/users``).
 """
 
 from __future__ import annotations
@@ -17,26 +23,37 @@ from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
-from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms import IntegerField, PasswordField, StringField
+from wtforms.validators import DataRequired, Length, NumberRange
 
 from cooperatives.audit import audit
-from cooperatives.models import User
+from cooperatives.models import ApiToken, User
 from cooperatives.users import (
     PASSWORD_MAX,
     PASSWORD_MIN,
+    TOKEN_DAYS,
+    TOKEN_MAX_DAYS,
+    TOKEN_NAME_MAX,
     authenticate,
     change_password,
     check_password,
+    issue_token,
+    list_tokens,
     password_problem,
     reset_password,
+    revoke_token,
+    token_state,
 )
+from cooperatives.web import sessions
+from cooperatives.web.audit import china_time
 from cooperatives.web.display import safe_next
+from cooperatives.web.ratelimit import forgive_attempt
 from ledger.i18n import N_
 from ledger.web.support import ALL_USERS, PUBLIC, get_session, rule
 
 bp = Blueprint("auth", __name__)
-#: failed sign-ins are limited per client address (storage: RATELIMIT_STORAGE_URI, e.g. Redis in production)
+#: sign-ins are limited per client address (storage: RATELIMIT_STORAGE_URI, e.g. Redis in production); every
+#: attempt is counted before the password is checked and a right one gives it back (cooperatives.web.ratelimit)
 limiter = Limiter(key_func=get_remote_address)
 LOGIN_LIMIT = "10 per minute;50 per hour"
 #: wrong current passwords on the change form (a stolen session must not become a password oracle)
@@ -47,6 +64,12 @@ bp.record_once(lambda state: limiter.init_app(state.app))
 class LoginForm(FlaskForm):
     username = StringField(_l("Username"), validators=[DataRequired(), Length(max=80)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
+
+
+class TokenForm(FlaskForm):
+    name = StringField(_l("What it is for"), validators=[DataRequired(), Length(max=TOKEN_NAME_MAX)])
+    days = IntegerField(_l("Valid for (days)"), default=TOKEN_DAYS,
+                        validators=[DataRequired(), NumberRange(min=1, max=TOKEN_MAX_DAYS)])
 
 
 class PasswordForm(FlaskForm):
@@ -63,22 +86,25 @@ PASSWORD_PROBLEMS = {
     "is_username": _l("The password may not be the username."),
     "unchanged": _l("Choose a password other than the current one."),
 }
+TOKEN_STATES = {"active": _l("valid"), "expired": _l("expired"), "revoked": _l("revoked")}
 
 
 @bp.app_context_processor
 def _role_labels():
-    return {"ROLE_LABELS": ROLE_LABELS}
+    return {"ROLE_LABELS": ROLE_LABELS, "TOKEN_STATES": TOKEN_STATES, "token_state": token_state,
+            "china_time": china_time}
 
 
 def _sign_in(user: User) -> None:
     """Start a fresh session for ``user``: nothing from before (a PIN visit, a CSRF token) survives."""
     session.clear()
     login_user(user)
+    sessions.mark_active()
 
 
 @bp.route("/login", methods=["GET", "POST"])
 @rule(*PUBLIC, scope="public")
-@limiter.limit(LOGIN_LIMIT, methods=["POST"], deduct_when=lambda response: response.status_code == 401)
+@limiter.limit(LOGIN_LIMIT, methods=["POST"])
 def login():
     form = LoginForm()
     if form.validate_on_submit():
@@ -87,6 +113,7 @@ def login():
         if user is None:
             flash(_("Wrong username or password."), "error")
             return render_template("auth/login.html", form=form), 401
+        forgive_attempt(limiter)
         audit(db, actor_id=user.id, action="login", target=f"user:{user.username}", entity_id=user.entity_id)
         db.commit()
         _sign_in(user)
@@ -109,7 +136,7 @@ def logout():
 
 @bp.route("/account/password", methods=["GET", "POST"])
 @rule(*ALL_USERS, scope="any")
-@limiter.limit(PASSWORD_CHANGE_LIMIT, methods=["POST"], deduct_when=lambda response: response.status_code == 401)
+@limiter.limit(PASSWORD_CHANGE_LIMIT, methods=["POST"])
 def change_own_password():
     """A user changes their own password with the current one. Every other session of theirs ends; this
     browser stays signed in with a new session."""
@@ -121,6 +148,7 @@ def change_own_password():
     if not check_password(user, form.current.data):
         return render_template("auth/password.html", form=form,
                                errors={"current": [_("This is not your current password.")]}), 401
+    forgive_attempt(limiter)
     problem = password_problem(user, form.new.data)
     errors = {}
     if problem:
@@ -132,8 +160,53 @@ def change_own_password():
     change_password(db, user, form.new.data, actor_id=user.id)
     db.commit()
     _sign_in(user)                        # the new session version: this browser only
-    flash(_("Password changed. You were signed out everywhere else."))
+    flash(_("Password changed. You were signed out everywhere else, and your API tokens were revoked."))
     return redirect(url_for("home.index"))
+
+
+# ------------------------------------------------------------------------------------------- API tokens
+
+
+def _tokens_page(form: TokenForm, *, shown: str | None = None, error: str | None = None, status: int = 200):
+    response = current_app.make_response((render_template(
+        "auth/tokens.html", form=form, tokens=list_tokens(get_session(), current_user), shown=shown,
+        error=error, max_days=TOKEN_MAX_DAYS), status))
+    response.headers["Cache-Control"] = "no-store"       # a new token is on this page once
+    return response
+
+
+@bp.route("/account/tokens", methods=["GET", "POST"])
+@rule(*ALL_USERS, scope="any")
+def tokens():
+    """One's own API tokens: listed (never the token itself), and a new one issued with a name and a
+    lifetime in days — shown once, on this answer only."""
+    form = TokenForm()
+    if request.method != "POST":
+        return _tokens_page(form)
+    if not form.validate_on_submit():
+        return _tokens_page(form, status=422)
+    db = get_session()
+    user = db.get(User, current_user.id)
+    shown = issue_token(db, user, form.name.data, days=form.days.data, actor_id=user.id)
+    db.commit()
+    return _tokens_page(TokenForm(formdata=None), shown=shown)
+
+
+@bp.post("/account/tokens/revoke")
+@rule(*ALL_USERS, scope="any")
+def revoke_api_token():
+    """Revoke one of one's own tokens (the admin: anyone's). Another user's token or none: 404."""
+    raw = request.form.get("token_id", "")
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+        return _tokens_page(TokenForm(formdata=None), error=_("Choose a token to revoke."), status=422)
+    db = get_session()
+    token = db.get(ApiToken, int(raw))
+    if token is None or (token.user_id != current_user.id and current_user.role != "admin"):
+        abort(404)
+    revoke_token(db, token, actor_id=current_user.id)
+    db.commit()
+    flash(_("The token “%(name)s” is revoked: it no longer works.", name=token.name))
+    return redirect(safe_next(request.form.get("next")) or url_for(".tokens"))
 
 
 # ------------------------------------------------------------------------------------------- admin
@@ -142,9 +215,14 @@ def change_own_password():
 @bp.get("/users")
 @rule("admin", scope="any")
 def users():
-    rows = get_session().scalars(select(User).options(joinedload(User.entity), joinedload(User.township),
-                                                      joinedload(User.household)).order_by(User.username)).all()
-    return render_template("auth/users.html", users=rows)
+    db = get_session()
+    rows = db.scalars(select(User).options(joinedload(User.entity), joinedload(User.township),
+                                           joinedload(User.household)).order_by(User.username)).all()
+    live: dict[int, list[ApiToken]] = {}
+    for token in list_tokens(db):
+        if token_state(token) == "active":
+            live.setdefault(token.user_id, []).append(token)
+    return render_template("auth/users.html", users=rows, tokens=live)
 
 
 @bp.post("/users/<int:user_id>/password")

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from cooperatives.models import Entity, Household
 from cooperatives.operations import audit
 from cooperatives.privacy import mask_name
-from cooperatives.users import HASHER
+from cooperatives.users import HASHER, verify_secret
 from ledger.chart import account_for_role
 from ledger.db import money_sum
 from ledger.entries import EntryDraft, PostingDraft
@@ -24,6 +24,7 @@ from ledger.models import JournalEntry, Party, Posting
 from ledger.operations import post_entry
 from payouts.models import IN_FORCE, Objection, PayoutMember, PayoutRun, Receipt, StatementSnapshot
 from payouts.statements.context import digest_of
+from payouts.statements.visits import end_visits
 
 
 class StatementError(ValueError):
@@ -224,20 +225,23 @@ def set_pin(session: Session, household: Household, *, actor_id: int | None = No
     """Give the household a new 6-digit PIN (printed on its paper slip); returns it, stores its hash."""
     pin = f"{secrets.randbelow(10**6):06d}"
     household.pin_hash = HASHER.hash(pin)
+    end_visits(session, household.id)          # a copy of an old visit's cookie no longer opens its pages
     audit(session, actor_id=actor_id, action="set-pin", target=f"household:{household.code}")
     session.flush()
     return pin
 
 
 def household_by_phone_and_pin(session: Session, phone: str, pin: str) -> Household | None:
-    from argon2.exceptions import InvalidHashError, VerificationError
-
+    """The household with this phone number and PIN, or None. One Argon2 verification whether the number
+    is unknown, has no PIN or has one (a fixed dummy hash stands in), so the time taken does not tell which
+    numbers have a PIN; a number shared by several households with PINs costs one per household."""
     phone = "".join(ch for ch in phone if ch.isdigit())
-    for household in session.scalars(select(Household).where(Household.phone == phone,
-                                                             Household.pin_hash.is_not(None))):
-        try:
-            HASHER.verify(household.pin_hash, pin)
+    candidates = session.scalars(select(Household).where(Household.phone == phone, Household.pin_hash.is_not(None))
+                                 .order_by(Household.id)).all()
+    if not candidates:
+        verify_secret(None, pin)
+        return None
+    for household in candidates:
+        if verify_secret(household.pin_hash, pin):
             return household
-        except (VerificationError, InvalidHashError):
-            continue
     return None

@@ -8,13 +8,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 
-def live_app(database_url: str, secret_key: str = "x"):
-    """``create_app`` on ``database_url`` with its tables created, cookies allowed over plain HTTP."""
+def live_app(database_url: str, secret_key: str = "x", **settings):
+    """``create_app`` on ``database_url`` with its tables created, cookies allowed over plain HTTP
+    (``settings``: more fields of ``Settings``, e.g. ``proxy_hops=1``)."""
     from ledger.db import Base
     from payouts.app import create_app
     from payouts.settings import Settings
 
-    app = create_app(Settings(database_url=database_url, secret_key=secret_key, cookie_secure=False))
+    app = create_app(Settings(database_url=database_url, secret_key=secret_key, cookie_secure=False, **settings))
     Base.metadata.create_all(app.extensions["ledger.sessionmaker"]["engine"])
     return app
 

@@ -14,6 +14,7 @@ from decimal import Decimal
 from flask import (
     abort,
     current_app,
+    g,
     redirect,
     request,
     session,
@@ -33,17 +34,19 @@ from payouts.statements.operations import (
     paid_so_far,
 )
 from payouts.statements.render import POOL_LABELS
+from payouts.statements.visits import PIN_VISIT_SECONDS, household_of_visit
 from payouts.statements.web import bp
 
 WRITERS = ("admin", "accountant")
 #: a household sees the statements of these runs; staff also see posted (not yet published) and reversed ones
 HOUSEHOLD_STATUSES = ("published", "paid")
 STAFF_STATUSES = ("posted", "published", "paid", "reversed")
-#: the Flask session key holding the household that entered its phone number and PIN
+#: the Flask session key holding the id of this browser's phone + PIN visit (payouts.statements.visits)
 PIN_KEY = "pin_household"
 #: a phone + PIN visit lasts this long (a shared phone does not stay open on a household's pages for days)
-PIN_SESSION_SECONDS = 8 * 3600
-#: failed PIN attempts, per client address and per phone number (a 6-digit PIN must not be guessable)
+PIN_SESSION_SECONDS = PIN_VISIT_SECONDS
+#: PIN attempts, per client address and per phone number (a 6-digit PIN must not be guessable): each is
+#: counted before the PIN is checked, and a right PIN gives its attempt back (cooperatives.web.ratelimit)
 PIN_LIMIT = "10 per minute;50 per hour"
 PIN_PHONE_LIMIT = "20 per day"
 VERIFY_LIMIT = "60 per minute"
@@ -113,16 +116,24 @@ def _template_helpers():
 
 
 def pin_household_id() -> int | None:
-    """The household whose phone number and PIN this browser entered (within the last few hours), if any."""
-    value = session.get(PIN_KEY)
-    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) for v in value)):
+    """The household whose phone number and PIN this browser entered (within the last few hours), if any:
+    the visit id in the session must name a visit the server has not ended (left, a new PIN). Looked up
+    once per request."""
+    if PIN_KEY not in session:
         return None
-    household_id, since = value
-    return household_id if 0 <= now_seconds() - since < PIN_SESSION_SECONDS else None
+    if "pin_visit" not in g:
+        g.pin_visit = household_of_visit(get_session(), session.get(PIN_KEY), now=now_utc(),
+                                         max_seconds=PIN_SESSION_SECONDS)
+    return g.pin_visit
 
 
 def now_seconds() -> float:
     return time.time()
+
+
+def now_utc() -> dt.datetime:
+    """:func:`now_seconds` as an aware UTC time (the clock of PIN visits)."""
+    return dt.datetime.fromtimestamp(now_seconds(), dt.UTC)
 
 
 def refuse_staff() -> None:
