@@ -24,7 +24,7 @@ def parse_form(kind: str, data: Mapping[str, Any]) -> tuple[dict | None, list[Pr
             value = value[0] if value else None
         cells.append("" if value is None else value)
     problems: list[Problem] = []
-    rows = _SheetReader(spec, kind, problems).read(iter([names, cells]))
+    rows = _SheetReader(spec, kind, problems).read(iter([(1, names), (2, cells)]))
     if not rows and not problems:        # an empty form is a blank row to the reader: name what is missing
         problems = [Problem(kind, 2, c.name, "required value is missing") for c in spec.columns if c.required]
     if problems or not rows:

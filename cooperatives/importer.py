@@ -22,6 +22,7 @@ from operator import itemgetter
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from cooperatives.limits import DEFAULT_LIMITS, ReadLimits
 from cooperatives.models import Entity, Household, Import, LandContract, Member, Township, Village
 from cooperatives.operations import (
     MEMBER_KINDS,
@@ -71,10 +72,10 @@ class _Plan:
 
 
 def import_path(session: Session, path, *, entity_code: str | None = None, actor_id: int | None = None,
-                dry_run: bool = False) -> ImportResult:
-    """Read the workbook at ``path`` and import it; every problem of the file — cell problems and
-    problems against the database alike — is reported together in one WorkbookError."""
-    wb, problems = read_workbook_partial(path)
+                dry_run: bool = False, limits: ReadLimits = DEFAULT_LIMITS) -> ImportResult:
+    """Read the workbook at ``path`` (within ``limits``) and import it; every problem of the file — cell
+    problems and problems against the database alike — is reported together in one WorkbookError."""
+    wb, problems = read_workbook_partial(path, limits)
     return import_workbook(session, wb, entity_code=entity_code, actor_id=actor_id, dry_run=dry_run,
                            problems=problems)
 

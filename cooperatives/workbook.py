@@ -37,7 +37,8 @@ Within a sheet, household codes, member codes, member numbers and land contract 
 unique; ``left_on``/``end_on`` must not be before ``joined_on``/``start_on``.
 
 Row 1 is the header, data starts at row 2; rows whose cells are all blank are skipped but keep
-their numbering.  Cell values:
+their numbering.  Columns right of the header's last filled cell are not read (a filled cell there
+still makes its row non-blank).  Cell values:
 
 * text is stripped of surrounding whitespace, and an empty cell is a missing value;
 * ``code`` values (household and member codes) must not contain whitespace;
@@ -62,6 +63,11 @@ applied, or raises :class:`WorkbookError` listing *every* problem found in the f
 escapes for bad input: a missing path, an unreadable file or something that is not a workbook is
 reported as a :class:`WorkbookError` too (row 0; row 0 always means "the whole file").
 
+Reading is bounded in time and memory by :class:`~cooperatives.limits.ReadLimits` (the ``limits``
+argument): a file past a limit — a zip that unpacks to too much, a row numbered past ``max_rows``, too
+many sheets or CSV files — is a problem like any other, found before the data it concerns is
+decompressed or parsed; a sheet's XML is streamed, each row forgotten once checked.
+
 References between sheets (a member code used in ``deliveries`` but not listed in ``members``) are
 *not* checked here; the loader checks them against the database and the file, and reports them in
 the same format with :func:`problem`.
@@ -78,15 +84,25 @@ import hashlib
 import os
 import re
 import warnings
+import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-import openpyxl
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import iterparse
+from openpyxl.cell.text import Text
+from openpyxl.reader.excel import ExcelReader
+from openpyxl.styles.stylesheet import apply_stylesheet
+from openpyxl.utils.cell import coordinate_to_tuple
+from openpyxl.worksheet._reader import CELL_TAG, ROW_TAG, WorkSheetParser
+from openpyxl.xml.constants import SHARED_STRINGS, SHEET_MAIN_NS
 
+from cooperatives.limits import DEFAULT_LIMITS, MIB, ReadLimits
+from ledger.i18n import N_, msg
 from ledger.money import D, quantize
 
 __all__ = [
@@ -101,6 +117,7 @@ __all__ = [
     "ColumnType",
     "Derived",
     "Problem",
+    "ReadLimits",
     "Row",
     "SheetSpec",
     "Workbook",
@@ -675,6 +692,9 @@ def sheet_kind(name: str) -> str | None:
 
 _NOT_CACHED: Any = object()
 _CACHE_LIMIT = 50_000  # distinct cell texts remembered per column
+#: stands, past the header's last column, for the filled cells of a row beyond it: the row is not blank (and
+#: is checked, as when the whole row was read) but no column reads it
+_BEYOND: Any = object()
 #: the longest text each column's database field holds (a longer value is a row problem, never a database error)
 _TEXT_LIMITS = {
     "code": 40, "name": 200, "township": 100, "village": 100, "credit_code": 40, "head_name": 100, "phone": 30,
@@ -738,12 +758,17 @@ class _SheetReader:
         self.count = 0
         self.incomplete = False  # a required column is missing: rows are checked but never complete
 
-    def read(self, rows: Iterator[Sequence[Any]]) -> list[Row]:
-        header = next(rows, None)
-        if header is not None:
-            self._plan(header)
+    def read(self, rows: Iterator[tuple[int, Sequence[Any]]]) -> list[Row]:
+        """Validate ``rows``, (row number, cells) pairs in file order, the header (row 1) first.
+
+        Rows come numbered because a spreadsheet's rows are (rows left out are blank), and problems
+        name the number the user sees.
+        """
+        first = next(rows, None)
+        if first is not None:
+            self._plan(first[1])
         out: list[Row] = []
-        for number, cells in enumerate(rows, 2):
+        for number, cells in rows:
             if not _is_blank(cells):
                 self.count += 1
                 row = self._row(cells, number)
@@ -844,64 +869,428 @@ class _SheetReader:
 
 
 class _ReadError(Exception):
-    """The file underneath a sheet failed while being read; ``args[0]`` is the reason."""
+    """The file underneath a sheet failed, or broke a limit, while being read; ``args[0]`` is the reason
+    and ``row`` the row it is about (0: the whole sheet, or the whole file before any sheet is read)."""
+
+    def __init__(self, reason: str, row: int = 0):
+        super().__init__(reason)
+        self.row = row
 
 
-def _guarded(rows: Iterable[Sequence[Any]], what: str) -> Iterator[Sequence[Any]]:
+def _entities_refused() -> str:
+    return msg(N_("XML entity declarations are refused (Excel and WPS never write them)"))
+
+
+def _past_last_row(number: int, limits: ReadLimits) -> _ReadError:
+    reason = msg(N_("row %(row)s is past the limit of %(limit)s rows per sheet"), row=number, limit=limits.max_rows)
+    return _ReadError(reason, number)
+
+
+def _guarded(rows: Iterable[tuple[int, Sequence[Any]]], what: str) -> Iterator[tuple[int, Sequence[Any]]]:
     """Yield ``rows``, turning any failure of the underlying reader into :class:`_ReadError`."""
     iterator = iter(rows)
     while True:
         try:
-            cells = next(iterator)
+            row = next(iterator)
         except StopIteration:
             return
+        except _ReadError:
+            raise
         except UnicodeDecodeError:
             raise _ReadError(f"cannot read {what}: not UTF-8 text (save it as “CSV UTF-8”)") from None
-        except Exception as exc:  # openpyxl and csv raise many kinds of errors on damaged files
+        except DefusedXmlException:  # a "billion laughs" sheet: refused before any entity is expanded
+            raise _ReadError(_entities_refused()) from None
+        except Exception as exc:  # openpyxl, XML, zip and csv raise many kinds of errors on damaged files
             raise _ReadError(f"cannot read {what}: {exc}") from None
-        yield cells
+        yield row
 
 
-def _csv_rows(path: Path) -> Iterator[Sequence[Any]]:
+def _header_width(cells: Sequence[Any]) -> int:
+    """How many columns the header spans: up to its last filled cell."""
+    for index in range(len(cells) - 1, -1, -1):
+        if not _is_blank((cells[index],)):
+            return index + 1
+    return 0
+
+
+def _clip(cells: list[Any], width: int) -> list[Any]:
+    """``cells`` cut to the header's ``width``, with :data:`_BEYOND` after them if a cut cell was filled."""
+    if len(cells) <= width:
+        return cells
+    return cells[:width] + [_BEYOND] if not _is_blank(cells[width:]) else cells[:width]
+
+
+class _CsvLines:
+    """The lines of a CSV file for ``csv.reader``, refusing a record longer than ``limit`` characters
+    before the csv module builds it (a 60 MiB line of commas would be a list of 60 million fields).
+
+    The reader of the records sets ``used = 0`` and ``number`` (of the next record) after each one.
+    """
+
+    def __init__(self, handle: IO[str], limit: int):
+        self.handle, self.limit, self.used, self.number = handle, limit, 0, 1
+
+    def __iter__(self) -> _CsvLines:
+        return self
+
+    def __next__(self) -> str:
+        line = self.handle.readline(self.limit + 1 - self.used)  # never more than the record may still take
+        if not line:
+            raise StopIteration
+        self.used += len(line)
+        if self.used > self.limit:
+            reason = msg(N_("the row is longer than %(limit)s characters"), limit=self.limit)
+            raise _ReadError(reason, self.number)
+        return line
+
+
+def _csv_rows(path: Path, limits: ReadLimits) -> Iterator[tuple[int, Sequence[Any]]]:
+    """(row number, cells) of a CSV file: the header (row 1, at most ``max_columns`` cells), then the data
+    rows cut to the header's width; refused at the first row past ``max_rows``."""
     with open(path, encoding="utf-8-sig", newline="") as handle:
-        yield from csv.reader(handle)
+        lines = _CsvLines(handle, limits.max_csv_row_chars)
+        width = limits.max_columns
+        for number, cells in enumerate(csv.reader(lines), 1):
+            if number > limits.max_rows:
+                raise _past_last_row(number, limits)
+            if number == 1:
+                cells = cells[:width]
+                width = _header_width(cells)
+            yield number, _clip(cells, width)
+            lines.used, lines.number = 0, number + 1
 
 
-def _csv_sheets(folder: Path, source: str) -> Iterator[tuple[str, Iterator[Sequence[Any]]]]:
+def _csv_files(folder: Path, source: str, limits: ReadLimits) -> list[Path]:
+    """The folder's ``.csv`` files by name; refused when there are none, or more than ``max_csv_files``."""
+    files: list[Path] = []
     try:
-        files = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".csv" and p.is_file())
+        for path in folder.iterdir():
+            if path.suffix.lower() == ".csv" and path.is_file():
+                files.append(path)
+                if len(files) > limits.max_csv_files:
+                    reason = msg(N_("the folder has more than %(limit)s CSV files"), limit=limits.max_csv_files)
+                    raise WorkbookError([Problem(source, 0, "", reason)])
     except OSError as exc:
         raise _not_a_workbook(source, f"cannot list the folder ({exc.strerror or exc})") from None
     if not files:
         raise _not_a_workbook(source, "the folder has no .csv files")
-    for path in files:
-        yield path.stem, _guarded(_csv_rows(path), "file")
+    return sorted(files)
 
 
-def _xlsx_sheets(book: Any) -> Iterator[tuple[str, Iterator[Sequence[Any]]]]:
-    for sheet in book.worksheets:
-        sheet.reset_dimensions()  # do not trust the stored dimensions; read every row there is
-        yield sheet.title, _guarded(sheet.iter_rows(values_only=True), "sheet")
+def _csv_sheets(
+    folder: Path, source: str, limits: ReadLimits
+) -> Iterator[tuple[str, Iterator[tuple[int, Sequence[Any]]]]]:
+    for path in _csv_files(folder, source, limits):
+        yield path.stem, _guarded(_csv_rows(path, limits), "file")
 
 
-def _open_xlsx(path: Path, source: str) -> tuple[Any, Any]:
-    """Open an xlsx file read-only; returns (file handle, workbook)."""
+# --------------------------------------------------------------------------- xlsx within limits
+
+#: the compressions Excel writes; zipfile decompresses bzip2 and lzma a whole chunk at a time, unbounded
+_BOUNDED_COMPRESSIONS = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED})
+_CHUNK = 64 * 1024  # bytes decompressed at a time (zipfile's read() of a whole part does it in one call)
+_DIRECTORY_ENTRY = 1024  # bytes of zip central directory allowed per member (a real entry takes under 200)
+#: XML elements inside one cell or shared text (rich-text runs and their formatting take about ten each)
+_MAX_PARTS = 10_000
+_SI_TAG, _T_TAG = f"{{{SHEET_MAIN_NS}}}si", f"{{{SHEET_MAIN_NS}}}t"
+
+
+def _too_many_members(limits: ReadLimits) -> _ReadError:
+    return _ReadError(msg(N_("the workbook holds more than %(limit)s files"), limit=limits.max_members))
+
+
+def _check_directory_size(handle: IO[bytes], limits: ReadLimits) -> None:
+    """Refuse a zip whose central directory is too large before zipfile reads it: zipfile builds an object
+    for every entry (800,000 empty entries fit in a 64 MiB upload and take 830 MiB and 8 s).
+
+    zipfile's own reader of the end-of-directory record is private but has not changed since Python 2; it
+    knows zip64, comments and data before the zip.
+    """
+    end = zipfile._EndRecData(handle)
+    if end is None:
+        return  # not a zip: zipfile says so next
+    entries, size = end[zipfile._ECD_ENTRIES_TOTAL], end[zipfile._ECD_SIZE]
+    if entries > limits.max_members or size > limits.max_members * _DIRECTORY_ENTRY:
+        raise _too_many_members(limits)
+
+
+def _check_members(infos: list[zipfile.ZipInfo], limits: ReadLimits) -> None:
+    """Refuse, from the central directory alone, a zip with too many members, one that unpacks to more than
+    ``max_unzipped_mib`` (zipfile never produces more than the sizes it declares), or a compression whose
+    output zipfile cannot bound."""
+    if len(infos) > limits.max_members:
+        raise _too_many_members(limits)
+    for info in infos:
+        if info.compress_type not in _BOUNDED_COMPRESSIONS:
+            raise _ReadError(msg(N_("part %(part)s of the workbook uses a compression that Excel does not use; "
+                                    "save the workbook again in Excel or WPS"), part=info.filename))
+    if sum(info.file_size for info in infos) > limits.max_unzipped_mib * MIB:
+        raise _ReadError(msg(N_("the workbook unpacks to more than %(limit)s MiB"), limit=limits.max_unzipped_mib))
+
+
+class _BoundedZip(zipfile.ZipFile):
+    """The zip of an .xlsx, whose parts are decompressed a chunk at a time and within the limits.
+
+    zipfile cuts a part at its declared size, but ``read()`` of a whole part first decompresses all of it
+    in one call: a part declaring 1 KiB that really holds 512 MiB takes 1 GiB before being cut. Every part
+    opened here is read in chunks of :data:`_CHUNK`, so a lying part costs no more than it declares.
+    openpyxl parses the parts it opens whole into a tree, so those must be within ``max_part_mib``; the
+    sheets and shared strings, which this module streams, are opened with :meth:`stream`.
+    """
+
+    def __init__(self, handle: IO[bytes], limits: ReadLimits):
+        super().__init__(handle)
+        self.limits = limits
+
+    def open(self, name: Any, mode: str = "r", pwd: bytes | None = None, *, force_zip64: bool = False) -> IO[bytes]:
+        info = name if isinstance(name, zipfile.ZipInfo) else self.getinfo(name)
+        if info.file_size > self.limits.max_part_mib * MIB:
+            raise _ReadError(msg(N_("part %(part)s of the workbook unpacks to more than %(limit)s MiB"),
+                                 part=info.filename, limit=self.limits.max_part_mib))
+        return self._chunked(super().open(info, mode, pwd, force_zip64=force_zip64))
+
+    def stream(self, name: str) -> IO[bytes]:
+        """A part this module parses as a stream (its size is bounded by ``max_unzipped_mib``)."""
+        return self._chunked(super().open(name))
+
+    @staticmethod
+    def _chunked(part: Any) -> IO[bytes]:
+        part.MAX_N = _CHUNK  # what ZipExtFile.read() without a size asks the decompressor for at a time
+        return part
+
+
+def _stream(source: IO[bytes], part: str, kept: int) -> Iterator[tuple[str, Any, int]]:
+    """``(event, element, depth)`` for the starts of the elements of ``source`` above depth ``kept`` (the
+    root is at depth 1) and the ends of those down to it, parsed with entity declarations refused
+    (defusedxml).
+
+    Each element at depth ``kept`` or less is dropped from the tree once its end has been handled, so
+    memory stays flat however long the part is (openpyxl's parsers keep every row they have seen); the
+    elements below one at depth ``kept`` (a cell's value, a text's runs) stay until it ends, and there
+    may be at most :data:`_MAX_PARTS` of them, which also bounds the nesting.
+    """
+    path: list[Any] = []  # the open elements, root first
+    parts = 0
+    for event, element in iterparse(source, events=("start", "end")):
+        if event == "start":
+            path.append(element)
+            depth = len(path)
+            if depth < kept:
+                yield event, element, depth
+            elif depth > kept:
+                parts += 1
+                if parts > _MAX_PARTS:
+                    raise _ReadError(msg(N_("%(part)s is too complex to read: more than %(limit)s XML elements "
+                                            "in one cell or text"), part=part, limit=_MAX_PARTS))
+            continue
+        depth = len(path)
+        path.pop()
+        if depth <= kept:
+            yield event, element, depth
+            parts = 0
+            if path:
+                del path[-1][:]  # the parent's only child: its earlier ones were dropped when they ended
+
+
+def _shared_strings(archive: _BoundedZip, package: Any, limits: ReadLimits) -> list[str]:
+    """The workbook's shared strings, streamed within ``max_shared_strings_mib``.
+
+    openpyxl's reader keeps every ``<si>`` element it has parsed (16 MiB of ``<si/>`` take 400 MiB); here
+    each is dropped once read, and repeated texts share one string. Texts as openpyxl reads them.
+    """
+    found = package.find(SHARED_STRINGS)
+    if found is None:
+        return []
+    part = found.PartName[1:]
+    if archive.getinfo(part).file_size > limits.max_shared_strings_mib * MIB:
+        raise _ReadError(msg(N_("the workbook's table of texts (%(part)s) unpacks to more than %(limit)s MiB"),
+                             part=part, limit=limits.max_shared_strings_mib))
+    strings: list[str] = []
+    known: dict[str, str] = {}
+    with archive.stream(part) as source:
+        for event, element, depth in _stream(source, part, 2):
+            if event == "end" and depth == 2 and element.tag == _SI_TAG:
+                text = _shared_text(element)
+                strings.append(known.setdefault(text, text) if len(known) < _CACHE_LIMIT else known.get(text, text))
+    return strings
+
+
+def _shared_text(item: Any) -> str:
+    """The text of a shared-string item as openpyxl reads it; a plain ``<si><t>…</t></si>``, by far the most
+    common, directly (openpyxl's Text.from_tree takes 20 µs an item)."""
+    if len(item) == 1 and item[0].tag == _T_TAG and len(item[0]) == 0:
+        text = item[0].text or ""
+    else:
+        text = Text.from_tree(item).content
+    return text.replace("x005F_", "")
+
+
+@dataclass
+class _Xlsx:
+    """An open .xlsx: its worksheets as (title, part) in order, and what decoding their cells needs."""
+
+    handle: IO[bytes]
+    archive: _BoundedZip
+    sheets: list[tuple[str, str]]
+    strings: list[str]
+    epoch: Any
+    date_formats: Any
+    timedelta_formats: Any
+
+    def close(self) -> None:
+        self.archive.close()
+        self.handle.close()
+
+
+def _load_xlsx(handle: IO[bytes], limits: ReadLimits) -> _Xlsx:
+    """Check the zip's directory, then read what the sheets need with openpyxl's own readers: the content
+    types, the workbook, the styles (for dates) and the shared strings. Not ``load_workbook``: even
+    read-only, it parses a sheet without a stored size from end to end to size it."""
+    _check_directory_size(handle, limits)
+    archive = _BoundedZip(handle, limits)
+    _check_members(archive.infolist(), limits)
+    reader = ExcelReader(handle, read_only=True, data_only=True, keep_links=False)
+    reader.archive.close()
+    reader.archive = archive  # every part openpyxl reads goes through the bounded zip
+    reader.read_manifest()
+    reader.read_workbook()
+    if len(reader.parser.sheets) > limits.max_sheets:
+        raise _ReadError(msg(N_("the workbook has more than %(limit)s sheets"), limit=limits.max_sheets))
+    apply_stylesheet(archive, reader.wb)
+    sheets = [(sheet.name, rel.target) for sheet, rel in reader.parser.find_sheets()
+              if rel.target in reader.valid_files and "chartsheet" not in rel.Type]  # as load_workbook
+    strings = _shared_strings(archive, reader.package, limits)
+    book = reader.wb
+    return _Xlsx(handle, archive, sheets, strings, book.epoch, book._date_formats, book._timedelta_formats)
+
+
+def _open_xlsx(path: Path, source: str, limits: ReadLimits) -> _Xlsx:
+    """Open an xlsx file within ``limits``; a limit broken is one problem about the whole file (row 0)."""
     try:
         handle = open(path, "rb")
     except OSError as exc:
         raise _not_a_workbook(source, f"cannot open the file ({exc.strerror or exc})") from None
     try:
-        return handle, openpyxl.load_workbook(handle, read_only=True, data_only=True)
+        return _load_xlsx(handle, limits)
+    except _ReadError as exc:
+        handle.close()
+        raise WorkbookError([Problem(source, 0, "", exc.args[0])]) from None
+    except DefusedXmlException:
+        handle.close()
+        raise WorkbookError([Problem(source, 0, "", _entities_refused())]) from None
     except Exception as exc:  # zipfile, XML and openpyxl errors alike mean "not an xlsx file"
         handle.close()
         raise _not_a_workbook(source, f"not an .xlsx file ({type(exc).__name__}: {exc})") from None
+
+
+def _row_number(text: str | None, previous: int) -> int:
+    """A row element's number as openpyxl reads it: its ``r``, else one more than the row before."""
+    if text is None:
+        return previous + 1
+    try:
+        return int(text)
+    except ValueError:
+        number = float(text)
+        if not number.is_integer():
+            raise ValueError(f"{text} is not a valid row number") from None
+        return int(number)
+
+
+def _row_cells(values: dict[int, Any], width: int, beyond: bool) -> list[Any]:
+    """A row's cells as a list (``values`` maps column numbers from 1), :data:`_BEYOND` after ``width``."""
+    cells = [None] * (width if beyond else max(values, default=0))
+    for column, value in values.items():
+        cells[column - 1] = value
+    if beyond:
+        cells.append(_BEYOND)
+    return cells
+
+
+class _SheetParser(WorkSheetParser):
+    """openpyxl's worksheet parser — its decoding of cells (shared strings, dates, numbers, booleans) —
+    driven row by row within the limits rather than through ``iter_rows``, which fills in every missing
+    row and pads every row to the widest cell (one row numbered 2,000,000,000,000 would take days)."""
+
+    def __init__(self, source: IO[bytes], book: _Xlsx, part: str, limits: ReadLimits):
+        super().__init__(source, book.strings, data_only=True, epoch=book.epoch,  # as ReadOnlyWorksheet does
+                         date_formats=book.date_formats, timedelta_formats=book.timedelta_formats)
+        self.part, self.limits = part, limits
+
+    def numbered_rows(self) -> Iterator[tuple[int, list[Any]]]:
+        """(row number, cells) of each row in order, the header (row 1, blank if absent) first; data rows
+        hold the columns up to the header's width (see :func:`_clip`)."""
+        width, number, previous = self.limits.max_columns, 0, 0
+        values: dict[int, Any] = {}
+        beyond = False
+        for event, element, depth in _stream(self.source, self.part, 4):
+            if depth == 3 and element.tag == ROW_TAG:
+                if event == "start":
+                    number = self._start_row(element.get("r"), previous)
+                    if previous == 0 and number > 1:
+                        yield 1, []  # no header row
+                        width = 0
+                    values, beyond = {}, False
+                    continue
+                cells = _row_cells(values, width, beyond)
+                if number == 1:
+                    width = _header_width(cells)
+                yield number, cells
+                previous, number = number, 0
+            elif depth == 4 and number and element.tag == CELL_TAG:  # (its end: starts at 4 are not given)
+                beyond = self._cell(element, values, width, beyond, number == 1)
+
+    def _start_row(self, text: str | None, previous: int) -> int:
+        """The number of the row starting; refused past ``max_rows`` — before any row is filled in — or
+        when not after the previous one (openpyxl drops such a row silently)."""
+        number = _row_number(text, previous)
+        if number > self.limits.max_rows:
+            raise _past_last_row(number, self.limits)
+        if number <= previous:
+            raise _ReadError(msg(N_("row %(row)s comes after row %(previous)s: the rows are out of order; "
+                                    "save the workbook again in Excel or WPS"), row=number, previous=previous),
+                             number)
+        self.row_counter, self.col_counter = number, 0
+        return number
+
+    def _cell(self, element: Any, values: dict[int, Any], width: int, beyond: bool, header: bool) -> bool:
+        """Put a cell's value in ``values`` if it is within ``width``; return whether the row has a filled
+        cell past it (never for the header). A cell past the width is decoded only while that is not yet
+        known, and an empty one (no value: it only carries a format) never."""
+        if len(element) == 0:
+            self._column(element.get("r"))
+            return beyond
+        if beyond or header:  # nothing past the width matters: look at the reference only
+            column = self._column(element.get("r"))
+            if column > width:
+                return beyond
+            self.col_counter = column - 1  # parse_cell counts the column again when the cell has no reference
+        cell = self.parse_cell(element)
+        if cell["column"] <= width:
+            values[cell["column"]] = cell["value"]
+            return beyond
+        return not _is_blank((cell["value"],))
+
+    def _column(self, ref: str | None) -> int:
+        """The column of a cell from its reference, else the one after the previous cell (as openpyxl)."""
+        self.col_counter = self.col_counter + 1 if ref is None else coordinate_to_tuple(ref)[1]
+        return self.col_counter
+
+
+def _xlsx_rows(book: _Xlsx, part: str, limits: ReadLimits) -> Iterator[tuple[int, list[Any]]]:
+    with book.archive.stream(part) as source:
+        yield from _SheetParser(source, book, part, limits).numbered_rows()
+
+
+def _xlsx_sheets(book: _Xlsx, limits: ReadLimits) -> Iterator[tuple[str, Iterator[tuple[int, Sequence[Any]]]]]:
+    for title, part in book.sheets:
+        yield title, _guarded(_xlsx_rows(book, part, limits), "sheet")
 
 
 # --------------------------------------------------------------------------- the workbook
 
 
 def _read_sheets(
-    sources: Iterable[tuple[str, Iterator[Sequence[Any]]]], problems: list[Problem]
+    sources: Iterable[tuple[str, Iterator[tuple[int, Sequence[Any]]]]], problems: list[Problem]
 ) -> dict[str, list[Row]]:
     sheets: dict[str, list[Row]] = {}
     labels: dict[str, str] = {}
@@ -909,7 +1298,7 @@ def _read_sheets(
         kind = sheet_kind(label)
         try:
             if kind is None:
-                if not all(_is_blank(cells) for cells in rows):
+                if not all(_is_blank(cells) for _, cells in rows):
                     problems.append(Problem(label, 1, "", f"unknown sheet (expected one of {', '.join(SHEETS)})"))
             elif kind in labels:
                 problems.append(Problem(label, 1, "", f"duplicate sheet: {labels[kind]!r} is also {kind!r}"))
@@ -917,52 +1306,55 @@ def _read_sheets(
                 labels[kind] = label
                 sheets[kind] = _SheetReader(SHEETS[kind], label, problems).read(rows)
         except _ReadError as exc:
-            problems.append(Problem(label, 0, "", exc.args[0]))
+            problems.append(Problem(label, exc.row, "", exc.args[0]))
     return sheets
 
 
-def _read_container(path: Path, source: str, problems: list[Problem]) -> dict[str, list[Row]]:
+def _read_container(path: Path, source: str, problems: list[Problem], limits: ReadLimits) -> dict[str, list[Row]]:
     if path.is_dir():
-        return _read_sheets(_csv_sheets(path, source), problems)
+        return _read_sheets(_csv_sheets(path, source, limits), problems)
     if not path.exists():
         raise _not_a_workbook(source, "no such file or folder")
     if not path.is_file():
         raise _not_a_workbook(source, "not a file or folder")
-    handle, book = _open_xlsx(path, source)
+    book = _open_xlsx(path, source, limits)
     try:
-        return _read_sheets(_xlsx_sheets(book), problems)
+        return _read_sheets(_xlsx_sheets(book, limits), problems)
     finally:
         book.close()
-        handle.close()
 
 
-def read_workbook(path: str | os.PathLike[str]) -> Workbook:
+def read_workbook(path: str | os.PathLike[str], limits: ReadLimits = DEFAULT_LIMITS) -> Workbook:
     """Read and validate the workbook at ``path`` (an .xlsx file or a folder of CSV files).
 
-    Returns a fully valid :class:`Workbook`, or raises :class:`WorkbookError` with every problem.
+    Returns a fully valid :class:`Workbook`, or raises :class:`WorkbookError` with every problem. Reading
+    stays within ``limits`` (see :class:`ReadLimits`): a file beyond them is a problem, never a hang.
     """
     source = os.fsdecode(path)
     problems: list[Problem] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # openpyxl warns about styles and extensions it ignores
-        sheets = _read_container(Path(source), source, problems)
+        sheets = _read_container(Path(source), source, problems, limits)
     if problems:
         raise WorkbookError(problems)
     return Workbook(sheets, source, digest(sheets))
 
 
-def read_workbook_partial(path: str | os.PathLike[str]) -> tuple[Workbook, list[Problem]]:
+def read_workbook_partial(
+    path: str | os.PathLike[str], limits: ReadLimits = DEFAULT_LIMITS
+) -> tuple[Workbook, list[Problem]]:
     """Like :func:`read_workbook`, but return the valid rows *and* the problems, so the loader can
     check the valid rows against the database and report every problem of the workbook at once.
 
     A sheet with a problem in its header (a missing required column, a duplicate column) is left
-    out entirely: its rows cannot be trusted. Raises WorkbookError only when ``path`` is not a workbook.
+    out entirely: its rows cannot be trusted; so is a sheet that could not be read to its end (a limit).
+    Raises WorkbookError only when ``path`` is not a workbook, or breaks a limit as a whole.
     """
     source = os.fsdecode(path)
     problems: list[Problem] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sheets = _read_container(Path(source), source, problems)
+        sheets = _read_container(Path(source), source, problems, limits)
     broken = {p.sheet for p in problems if p.row <= 1}
     sheets = {kind: rows for kind, rows in sheets.items() if not rows or rows[0].sheet_label not in broken}
     return Workbook(sheets, source, digest(sheets)), problems

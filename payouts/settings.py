@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from cooperatives.limits import ReadLimits
+
 DEFAULT_DATABASE_URL = "sqlite:///instance/coopledger.db"
 
 
@@ -41,6 +43,9 @@ class Settings:
     #: commonly require transfers instead of cash from about 5,000 元 (现金管理暂行条例 sets 1,000 元 as the
     #: settlement threshold, which village payouts routinely exceed)
     cash_payment_threshold: Decimal = Decimal("5000.00")
+    #: an uploaded workbook's most rows per sheet, and most MiB once unzipped (cooperatives.limits.ReadLimits)
+    import_max_rows: int = ReadLimits.max_rows
+    import_max_unzipped_mb: int = ReadLimits.max_unzipped_mib
     #: a browser session (signed in, or a phone + PIN visit) with no request for this many minutes is
     #: signed out; the same for every role (cooperatives.web.sessions says why)
     idle_minutes: int = 30
@@ -72,7 +77,14 @@ class Settings:
             public_url=(environ.get("COOP_PUBLIC_URL") or "http://127.0.0.1:5000").rstrip("/"),
             cash_payment_threshold=_threshold(environ.get("COOP_CASH_PAYMENT_THRESHOLD")),
             idle_minutes=_idle_minutes(environ.get("COOP_IDLE_MINUTES")),
+            import_max_rows=int(environ.get("COOP_IMPORT_MAX_ROWS") or ReadLimits.max_rows),
+            import_max_unzipped_mb=int(environ.get("COOP_IMPORT_MAX_UNZIPPED_MB") or ReadLimits.max_unzipped_mib),
         )
+
+    def read_limits(self) -> ReadLimits:
+        """The limits for reading an uploaded workbook (``import_path(..., limits=settings.read_limits())``);
+        a setting that is not a positive whole number is refused here, not ignored."""
+        return ReadLimits(max_rows=self.import_max_rows, max_unzipped_mib=self.import_max_unzipped_mb)
 
 
 def _idle_minutes(raw: str | None) -> int:
