@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from cooperatives import codes
 from cooperatives.forms import parse_form
 from cooperatives.workbook import _TEXT_LIMITS, MAX_PERSONS, SHEETS, _Decimal, _Enum
 
@@ -80,8 +81,9 @@ def _field_for(column, *, required: bool | None = None):
         choices = sorted({*kind.values, *(a for a in kind.table if not a.isascii())})
         return fields.String(validate=validate.OneOf(choices), **common)
     checks = [validate.Length(max=limit)] if limit else []
-    if kind.name == "code":
+    if kind.name == "code":         # documented exactly (cooperatives.codes); the column says why it refuses one
         checks += [validate.Regexp(CODE_PATTERN, error="must not be empty or contain spaces")]
+        common["metadata"] = {"pattern": codes.PATTERN}
     elif required or kind.name != "str":        # required text, or an open choice (the unit of a sale)
         checks += [validate.Regexp(FILLED_PATTERN, error="must not be blank or contain NUL")]
     else:

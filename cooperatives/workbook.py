@@ -264,10 +264,14 @@ class _Code(ColumnType):
     name = "code"
 
     def parse(self, raw: Any) -> Any:
+        from cooperatives.codes import code_problem, normalize_code  # one spelling per code, no look-alikes
+
         text = super().parse(raw)
         if text is not _BLANK and len(text.split()) != 1:
             raise _Invalid(f"must not contain spaces: {_show(text)}")
-        return text
+        if text is not _BLANK and (problem := code_problem(text)) is not None:
+            raise _Invalid(problem)
+        return text if text is _BLANK else normalize_code(text)
 
 
 def _iso_date(text: str) -> date:

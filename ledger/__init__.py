@@ -14,5 +14,8 @@ gapless per book and year; every book is a hash chain that ``verify`` recomputes
   postings, periods; ``ddl`` — the triggers;
 * ``operations`` — posting (the only writer of the ledger's tables); ``queries`` — balances, trial
   balance; ``verify``; ``beancount`` — the export; ``i18n`` — translatable messages and money formats;
-* ``web/support`` — the Flask glue every layer's web code shares; ``cli``/``report_cli`` — commands.
+* ``cells`` — spreadsheet cells that are never formulas (every XLSX and CSV export writes through it);
+  ``nesting`` — how deeply a JSON or TOML text nests, measured before a parser recurses;
+* ``web/support`` — the Flask glue every layer's web code shares; ``web/bounds`` — what the app refuses
+  before any view (ids beyond 64 bits, JSON nested too deep); ``cli``/``report_cli`` — commands.
 """

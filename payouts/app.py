@@ -12,6 +12,7 @@ from sqlalchemy.orm import sessionmaker
 
 from cooperatives import privacy
 from ledger.db import make_engine, writer
+from ledger.web.bounds import install as install_bounds
 from ledger.web.support import close_session, register_filters
 from payouts.settings import Settings
 
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> Flask:
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
     register_filters(app)
+    install_bounds(app)         # the <id:…> URL converter and the JSON depth guard, before any route
 
     from cooperatives.audit import verify_for_command as verify_audit_chains
     from cooperatives.web.access import entity_or_404

@@ -225,7 +225,7 @@ def users():
     return render_template("auth/users.html", users=rows, tokens=live)
 
 
-@bp.post("/users/<int:user_id>/password")
+@bp.post("/users/<id:user_id>/password")
 @rule("admin", write=True, scope="any")
 def reset_user_password(user_id: int):
     """The admin resets a user's password: a new one is generated and shown once; the user's sessions end."""

@@ -16,6 +16,7 @@ from cooperatives.web import display
 from cooperatives.web.access import can_write_entity, entity_or_404
 from cooperatives.web.writes import ImportFailed, Refused, enrol, import_upload, post_record
 from ledger.models import JournalEntry
+from ledger.web.bounds import page_arg
 from ledger.web.support import STAFF, get_session, rule
 
 bp = Blueprint("entities", __name__, url_prefix="/e/<code>")
@@ -88,7 +89,7 @@ def member(code: str, member_code: str):
 
 def _records_page(entity, kind, *, errors=None, form=None, status=200):
     model, session = _model(kind), get_session()
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_arg()
     stmt = select(model).where(model.entity_id == entity.id)
     if hasattr(model, "member"):
         stmt = stmt.options(joinedload(model.member).joinedload(Member.household))

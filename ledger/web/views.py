@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from ledger.models import JournalEntry, Posting
 from ledger.queries import trial_balance
+from ledger.web.bounds import page_arg, year_arg
 from ledger.web.support import STAFF, book_or_404, get_session, rule
 
 bp = Blueprint("ledger", __name__, url_prefix="/e/<code>")
@@ -20,7 +21,7 @@ PAGE = 50
 @rule(*STAFF, scope="entity")
 def trial_balance_page(code: str):
     book = book_or_404(code)
-    year = request.args.get("year", type=int)
+    year = year_arg()
     rows = trial_balance(get_session(), book, year)
     totals = {k: sum((getattr(r, k) for r in rows), Decimal("0.00")) for k in ("opening", "debit", "credit", "closing")}
     return render_template("ledger/trial_balance.html", book=book, code=code, rows=rows, totals=totals, year=year)
@@ -30,7 +31,7 @@ def trial_balance_page(code: str):
 @rule(*STAFF, scope="entity")
 def journal(code: str):
     book = book_or_404(code)
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_arg()
     entries = get_session().scalars(
         select(JournalEntry).options(selectinload(JournalEntry.postings).joinedload(Posting.account),
                                      selectinload(JournalEntry.postings).joinedload(Posting.party))

@@ -1,7 +1,8 @@
 """One exporter for every oversight table: XLSX (openpyxl, in the style of the statutory reports' workbooks)
 and CSV (UTF-8 with a byte-order mark, so Excel opens Chinese headers correctly). Headers are the
 columns' labels translated by the ``gettext`` given (Chinese by default); money is written exactly from
-the Decimals, with the same rows and the same totals as the page."""
+the Decimals, with the same rows and the same totals as the page. Every cell goes out through
+:mod:`ledger.cells`: text is never a formula (XLSX text cells; a leading ``'`` in CSV)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import io
 from collections.abc import Callable
 from decimal import Decimal
 
+from ledger.cells import csv_field, save_workbook
 from ledger.money import fmt
 from payouts.oversight.tables import Table
 from payouts.reports.statutory import MONEY_FORMAT, QUANTITY_FORMAT
@@ -36,12 +38,16 @@ def to_csv(table: Table, *, gettext: Callable[[str], str], total_label: str = "å
     """Header row, one row per table row, then the totals row (when the table has totals)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([gettext(c.label) for c in table.columns])
+    writer.writerow([csv_field(gettext(c.label)) for c in table.columns])
     for row in table.rows:
-        writer.writerow([_cell_text(row.get(c.key), c.kind) for c in table.columns])
+        writer.writerow([_csv_cell(row.get(c.key), c.kind) for c in table.columns])
     if table.totals is not None:
-        writer.writerow(_totals_line(table, total_label, _cell_text))
+        writer.writerow(_totals_line(table, csv_field(total_label), _csv_cell))
     return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def _csv_cell(value, kind: str) -> str:
+    return csv_field(value, _cell_text(value, kind))
 
 
 def _totals_line(table: Table, label: str, show) -> list:
@@ -86,9 +92,7 @@ def to_xlsx(table: Table, *, title: str, subtitle: str = "", gettext: Callable[[
                 cell.value = total_label
             cell.font = Font(bold=True)
     ws.freeze_panes = "A4"
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return save_workbook(wb)
 
 
 def _write(cell, value, kind: str) -> None:

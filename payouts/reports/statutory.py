@@ -27,7 +27,6 @@ workbook with the form's title, the entity, the year and the unit 元.
 from __future__ import annotations
 
 import datetime as dt
-import io
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -35,6 +34,7 @@ from sqlalchemy import and_, case, func, or_, select, true, type_coerce
 from sqlalchemy.orm import Session, aliased
 
 from cooperatives.models import CapitalContribution, Delivery, Entity, Household, Member, Sale, Subsidy, Village
+from ledger.cells import save_workbook
 from ledger.chart import account_for_role
 from ledger.db import Quantity, money_sum
 from ledger.models import Account, JournalEntry, Party, Posting
@@ -856,7 +856,7 @@ QUANTITY_FORMAT = "#,##0.###"
 def to_xlsx(report: Report) -> bytes:
     """The report as an .xlsx workbook: the form's title, number, entity (编制单位), period and unit 元
     above a table of Chinese headers; amounts are numbers (written exactly from the Decimals) shown
-    ``#,##0.00``."""
+    ``#,##0.00``. Saved through :func:`ledger.cells.save_workbook`: a member's name is text, never a formula."""
     from openpyxl import Workbook
 
     wb = Workbook()
@@ -866,9 +866,7 @@ def to_xlsx(report: Report) -> bytes:
         _statement_sheet(ws, report)
     else:
         _member_sheet(ws, report)
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return save_workbook(wb)
 
 
 def _title_rows(ws, report: Report, width: int) -> None:

@@ -3,6 +3,9 @@
 A policy says how much of the surplus goes to reserves and funds, and how the distributable surplus
 is split into pools, each shared out on a basis (member trade, capital, land, labour, equal). It is
 pure data: loading it never touches the database. ``parse_policy`` collects every problem.
+
+A policy text nested deeper than :data:`ledger.nesting.MAX_NESTING` is refused before it is parsed (the
+TOML and JSON parsers recurse once per level: 100,000 ``[`` were a RecursionError); a policy needs three.
 """
 
 from __future__ import annotations
@@ -11,6 +14,9 @@ import json
 import tomllib
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
+
+from ledger.i18n import N_, msg
+from ledger.nesting import MAX_NESTING, too_deep
 
 BASES = ("transactions", "capital", "land", "labor", "equal")
 MEASURES = ("amount", "quantity")
@@ -199,10 +205,17 @@ def _pool(i: int, p, problems: list[str]) -> Pool | None:
 
 def load_policy_text(text: str, *, filename: str = "policy.toml") -> Policy:
     """Parse TOML (or JSON, by extension or a leading ``{``). Raises PolicyError."""
+    as_json = filename.endswith(".json") or text.lstrip().startswith("{")
+    too_nested = msg(N_("The policy is nested more than %(limit)s levels deep; a policy needs three at most."),
+                     limit=MAX_NESTING, code="policy_too_deep")
+    if too_deep(text, toml=not as_json):
+        raise PolicyError([too_nested])
     try:
-        data = json.loads(text) if filename.endswith(".json") or text.lstrip().startswith("{") else tomllib.loads(text)
+        data = json.loads(text) if as_json else tomllib.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
         raise PolicyError([f"{filename}: {exc}"]) from None
+    except RecursionError:          # the depth check counts what the parsers nest; this is its safety net
+        raise PolicyError([too_nested]) from None
     return parse_policy(data)
 
 

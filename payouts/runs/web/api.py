@@ -185,7 +185,7 @@ def _run_response(run: PayoutRun, status: int = 200, **extra):
     return response
 
 
-@blp.route("/runs/<int(min=1, max=2147483647):run_id>")
+@blp.route("/runs/<id:run_id>")
 @blp.response(200, RunSchema)
 @blp.alt_response(404, schema=RunErrorsSchema, description="no such run, or not in the token's scope")
 @errors_doc(403)
@@ -233,7 +233,7 @@ def create_run(data: dict, code: str):
     return _run_response(run, 201)
 
 
-@blp.route("/runs/<int(min=1, max=2147483647):run_id>/approve", methods=["POST"])
+@blp.route("/runs/<id:run_id>/approve", methods=["POST"])
 @blp.arguments(RunMeetingSchema)
 @blp.response(200, RunSchema)
 @blp.alt_response(409, schema=RunErrorsSchema, description="the run is not a draft")
@@ -264,7 +264,7 @@ def _action_route(action: str, doc: str) -> None:
 
     view.__name__ = f"{action}_run"
     view.__doc__ = doc
-    blp.route(f"/runs/<int(min=1, max=2147483647):run_id>/{action}", methods=["POST"], endpoint=f"{action}_run")(
+    blp.route(f"/runs/<id:run_id>/{action}", methods=["POST"], endpoint=f"{action}_run")(
         blp.alt_response(409, schema=RunErrorsSchema, description="the run's state does not allow this")(
             blp.response(200, RunSchema)(errors_doc(403, 404)(view))))
 

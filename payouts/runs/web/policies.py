@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from cooperatives.models import User
 from cooperatives.web.access import can_write_entity, entity_or_404
+from ledger.i18n import Message
 from ledger.web.support import STAFF, get_session, rule
 from payouts.models import PolicyVersion
 from payouts.runs.labels import (
@@ -137,7 +138,8 @@ def update(code: str):
     try:
         policy = load_policy_text(text.replace("\r\n", "\n"))
     except PolicyError as exc:
-        return _page(entity, text=text, problems=exc.problems, status=422)
+        return _page(entity, text=text, status=422,
+                     problems=[p.translate(_) if isinstance(p, Message) else p for p in exc.problems])
     session = get_session()
     before = current_policy_number(session, entity)
     version = save_policy(session, entity, policy, actor_id=current_user.id)

@@ -39,7 +39,7 @@ def _job(entity, job_id: int) -> RenderJob:
     return job
 
 
-@bp.post("/runs/<int:run_id>/render")
+@bp.post("/runs/<id:run_id>/render")
 @rule("admin", "accountant", write=True, scope="entity")
 def start(code: str, run_id: int):
     entity = entity_or_404(code, write=True)
@@ -56,7 +56,7 @@ def start(code: str, run_id: int):
     return redirect(url_for("jobs.show", code=code, job_id=job.id))
 
 
-@bp.get("/runs/<int:run_id>/render")
+@bp.get("/runs/<id:run_id>/render")
 @rule(*STAFF, scope="entity")
 def show_run_jobs(code: str, run_id: int):
     entity = entity_or_404(code)
@@ -65,7 +65,7 @@ def show_run_jobs(code: str, run_id: int):
     return render_template("payouts/jobs/run.html", entity=entity, run=run, jobs=jobs)
 
 
-@bp.get("/jobs/<int:job_id>")
+@bp.get("/jobs/<id:job_id>")
 @rule(*STAFF, scope="entity")
 def show(code: str, job_id: int):
     entity = entity_or_404(code)
@@ -75,7 +75,7 @@ def show(code: str, job_id: int):
                            refresh=job.status in ("queued", "running"))
 
 
-@bp.get("/jobs/<int:job_id>/files/<name>")
+@bp.get("/jobs/<id:job_id>/files/<name>")
 @rule(*STAFF, scope="entity")
 def download(code: str, job_id: int, name: str):
     entity = entity_or_404(code)
@@ -86,7 +86,7 @@ def download(code: str, job_id: int, name: str):
     return send_file(path, mimetype="application/pdf", as_attachment=True, download_name=name)
 
 
-@bp.get("/jobs/<int:job_id>/statements.zip")
+@bp.get("/jobs/<id:job_id>/statements.zip")
 @rule(*STAFF, scope="entity")
 def download_zip(code: str, job_id: int):
     entity = entity_or_404(code)
