@@ -62,6 +62,7 @@ import json, sys, time
 sys.path.insert(0, {root!r})
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from cooperatives.access import CONSOLE
 from cooperatives import privacy
 from cooperatives.models import Entity
 from ledger.db import make_engine, writer
@@ -93,6 +94,7 @@ def main() -> None:
     from sqlalchemy.orm import Session
 
     from cooperatives import privacy
+    from cooperatives.access import CONSOLE
     from cooperatives.importer import import_path
     from ledger.db import writer
 
@@ -112,7 +114,7 @@ def main() -> None:
         try:
             t0 = time.perf_counter()
             with Session(writer(engine)) as session:
-                import_path(session, folder)
+                import_path(session, folder, actor=CONSOLE)
                 session.commit()
             loaded = time.perf_counter() - t0
             url = engine.url.render_as_string(hide_password=False)

@@ -29,6 +29,7 @@ from sqlalchemy import Boolean, Column, Date, MetaData, Numeric, String, Table, 
 from sqlalchemy.orm import Session  # noqa: E402
 
 from cooperatives import privacy  # noqa: E402
+from cooperatives.access import CONSOLE  # noqa: E402
 from cooperatives.importer import import_path  # noqa: E402
 from cooperatives.workbook import read_workbook  # noqa: E402
 from ledger.db import make_engine, writer  # noqa: E402
@@ -86,7 +87,7 @@ def time_import(base_url: str, folder: Path) -> float:
     try:
         with Session(writer(engine)) as session:
             t0 = time.perf_counter()
-            import_path(session, folder)
+            import_path(session, folder, actor=CONSOLE)
             session.commit()
             return time.perf_counter() - t0
     finally:

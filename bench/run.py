@@ -224,6 +224,7 @@ def load_tb(url: str, path: str) -> None:
     from sqlalchemy.orm import Session
 
     from cooperatives import privacy
+    from cooperatives.access import CONSOLE
     from cooperatives.models import Entity
     from cooperatives.operations import create_entity
     from ledger.db import make_engine, writer
@@ -235,7 +236,7 @@ def load_tb(url: str, path: str) -> None:
     with Session(writer(engine)) as session:
         entity = session.scalar(select(Entity).where(Entity.code == TB_ENTITY)) or create_entity(
             session, code=TB_ENTITY, name="百万笔交易试算平衡基准", kind="farmer_coop", township="基准乡",
-            first_year=2025)
+            first_year=2025, actor=CONSOLE)
         session.commit()
         book = entity.book
         drafts: list[EntryDraft] = []
@@ -456,6 +457,7 @@ MEASURE_RUN = r"""
 import json, sys, time
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from cooperatives.access import CONSOLE
 from cooperatives import privacy
 from cooperatives.models import Entity
 from ledger.db import make_engine, writer
@@ -499,6 +501,7 @@ def save_bench_policy(url: str) -> None:
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
+    from cooperatives.access import CONSOLE
     from cooperatives.models import Entity
     from ledger.db import make_engine, writer
     from payouts.runs.operations import current_policy_version, save_policy
@@ -507,7 +510,7 @@ def save_bench_policy(url: str) -> None:
     with Session(writer(make_engine(url))) as session:
         entity = session.scalar(select(Entity).where(Entity.code == UNION))
         if current_policy_version(session, entity) is None:
-            save_policy(session, entity, parse_policy(POLICY))
+            save_policy(session, entity, parse_policy(POLICY), actor=CONSOLE)
             session.commit()
 
 
@@ -518,6 +521,7 @@ def publish_for_web(url: str) -> dict:
     from sqlalchemy.orm import Session
 
     from cooperatives import privacy
+    from cooperatives.access import CONSOLE
     from cooperatives.models import Entity, User
     from cooperatives.users import create_user
     from ledger.db import make_engine, writer
@@ -533,12 +537,12 @@ def publish_for_web(url: str) -> dict:
             run = session.scalar(select(PayoutRun).where(PayoutRun.entity_id == entity.id,
                                                          PayoutRun.status == "draft").order_by(PayoutRun.id.desc()))
             members = len(run.result["members"])
-            approve_run(session, run, meeting_date=dt.date(2026, 3, 15), attended=members, votes_for=members)
-            post_run(session, run)
-            publish_run(session, run, notice_days=3650, today=dt.date.today())
+            approve_run(session, run, meeting_date=dt.date(2026, 3, 15), attended=members, votes_for=members, actor=CONSOLE)
+            post_run(session, run, actor=CONSOLE)
+            publish_run(session, run, notice_days=3650, today=dt.date.today(), actor=CONSOLE)
         if session.scalar(select(User).where(User.username == AUDITOR[0])) is None:
             create_user(session, username=AUDITOR[0], password=AUDITOR[1], role="auditor",
-                        township_id=entity.township_id)
+                        township_id=entity.township_id, actor=CONSOLE)
         session.commit()
         snap = session.scalar(select(StatementSnapshot).where(StatementSnapshot.run_id == run.id)
                               .order_by(StatementSnapshot.id).limit(1))

@@ -48,6 +48,7 @@ from sqlalchemy.orm import Session  # noqa: E402
 
 import payouts.models  # noqa: E402,F401  (registers tables)
 from cooperatives import models as cm  # noqa: E402
+from cooperatives.access import CONSOLE  # noqa: E402
 from ledger.db import make_engine, writer  # noqa: E402
 from ledger.models import Book, JournalEntry  # noqa: E402
 from ledger.verify import verify_books  # noqa: E402
@@ -322,7 +323,7 @@ class Harness:
 
         with Session(writer(self.engine)) as session:
             try:
-                import_path(session, folder)
+                import_path(session, folder, actor=CONSOLE)
             except ImportRefused:
                 return True
             session.commit()
@@ -333,7 +334,7 @@ class Harness:
         from payouts.runs.operations import post_run
 
         with Session(writer(self.engine)) as session:
-            posted = post_run(session, session.get(PayoutRun, run_id))
+            posted = post_run(session, session.get(PayoutRun, run_id), actor=CONSOLE)
             session.commit()
             return posted
 
@@ -346,12 +347,12 @@ class Harness:
 
         folder = self.new_workbook(code)
         with Session(writer(self.engine), expire_on_commit=False) as session:
-            import_path(session, folder)
+            import_path(session, folder, actor=CONSOLE)
             entity = session.scalar(select(cm.Entity).where(cm.Entity.code == code))
-            version = save_policy(session, entity, parse_policy(POLICY))
-            run = create_run(session, entity, 2025, policy_version=version)
+            version = save_policy(session, entity, parse_policy(POLICY), actor=CONSOLE)
+            run = create_run(session, entity, 2025, policy_version=version, actor=CONSOLE)
             members = len(run.result["members"])
-            approve_run(session, run, meeting_date=dt.date(2026, 3, 15), attended=members, votes_for=members)
+            approve_run(session, run, meeting_date=dt.date(2026, 3, 15), attended=members, votes_for=members, actor=CONSOLE)
             session.commit()
             return run.id
 

@@ -5,31 +5,44 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
+from cooperatives.access import CONSOLE
 from cooperatives.importer import ImportRefused, import_path
 from cooperatives.workbook import WorkbookError
+from ledger.i18n import N_, as_message, command_gettext, msg
 from ledger.web.support import get_session
 
 coop_cli = AppGroup("coop", help="Cooperatives.")
 
 
 @coop_cli.command("import")
-@click.argument("path", type=click.Path(exists=False))
+@click.argument("path", type=click.Path(exists=False), required=False)
 @click.option("--entity", "entity_code", help="The entity to import into (default: the workbook's entity sheet).")
 @click.option("--dry-run", is_flag=True, help="Check everything; write nothing.")
-def import_command(path: str, entity_code: str | None, dry_run: bool):
+@click.option("--job", "job_id", type=int, default=None, hidden=True, help="Run an import uploaded on a page.")
+def import_command(path: str | None, entity_code: str | None, dry_run: bool, job_id: int | None):
     """Import a workbook (.xlsx or a folder of CSV files). Any bad row: every problem printed, nothing imported."""
+    from flask import current_app
+
+    settings = current_app.extensions["coop.settings"]
     session = get_session()
+    if job_id is not None:
+        _run_job(session, job_id, settings)
+        return
+    if path is None:
+        raise click.UsageError("give the workbook's PATH")
     try:
-        result = import_path(session, path, entity_code=entity_code, dry_run=dry_run)
+        result = import_path(session, path, entity_code=entity_code, actor=CONSOLE, dry_run=dry_run,
+                             limits=settings.read_limits())
     except WorkbookError as exc:
         session.rollback()
+        say = command_gettext()
         for p in exc.problems:
-            click.echo(str(p), err=True)
-        click.echo(f"{len(exc.problems)} problem(s); nothing was imported.", err=True)
+            click.echo(p.text(say), err=True)
+        click.echo(msg(N_("%(n)s problem(s); nothing was imported."), n=len(exc.problems)).translate(say), err=True)
         raise SystemExit(1) from None
     except ImportRefused as exc:
         session.rollback()
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(as_message(exc.reason).translate(command_gettext())) from None
     if dry_run:
         session.rollback()
     else:
@@ -37,6 +50,18 @@ def import_command(path: str, entity_code: str | None, dry_run: bool):
     what = ", ".join(f"{kind} {n}" for kind, n in sorted(result.counts.items()))
     verb = "would import" if dry_run else "imported"
     click.echo(f"{result.entity_code}: {verb} {what}" + ("" if dry_run else f"; {result.entries} vouchers posted"))
+
+
+def _run_job(session, job_id: int, settings) -> None:
+    """The job of a workbook uploaded on a page or through the API (started by the app, in this process)."""
+    from cooperatives.imports import run_import_job
+
+    job = run_import_job(session, job_id, limits=settings.read_limits())
+    if job is None:
+        raise click.ClickException(f"no import job {job_id}")
+    click.echo(f"import job {job_id}: {job.status}")
+    if job.status == "failed":
+        raise SystemExit(1)
 
 
 @coop_cli.command("create-user")
@@ -62,7 +87,7 @@ def create_user_command(username, role, entity_code, township, household, passwo
     if household:
         scope["household_id"] = session.scalar(select(Household.id).where(Household.code == household))
     try:
-        create_user(session, username=username, password=password, role=role, **scope)
+        create_user(session, username=username, password=password, role=role, actor=CONSOLE, **scope)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     session.commit()
@@ -76,7 +101,7 @@ def rotate_keys_command():
     from cooperatives.privacy import rotate_keys
 
     session = get_session()
-    count = rotate_keys(session)
+    count = rotate_keys(session, actor=CONSOLE)
     session.commit()
     click.echo(f"re-encrypted the personal data of {count} households under the newest key")
 
@@ -106,7 +131,7 @@ def token_issue_command(username: str, name: str, days: int):
     from cooperatives.users import issue_token
 
     session = get_session()
-    token = issue_token(session, _user_named(session, username), name, days=days)
+    token = issue_token(session, _user_named(session, username), name, days=days, actor=CONSOLE)
     session.commit()
     click.echo(token)
     click.echo(f"(shown once; {username}'s token {name!r} expires in {days} days)", err=True)
@@ -146,8 +171,35 @@ def token_revoke_command(token_id: int):
     token = session.get(ApiToken, token_id)
     if token is None:
         raise click.ClickException(f"no token {token_id}")
-    if not revoke_token(session, token):
+    if not revoke_token(session, token, actor=CONSOLE):
         click.echo(f"token {token_id} was already revoked")
         return
     session.commit()
     click.echo(f"revoked token {token_id} ({token.name}) of {token.user.username}")
+
+
+@coop_cli.command("link")
+@click.argument("project")
+@click.argument("members", nargs=-1, required=True)
+def link_command(project: str, members: tuple[str, ...]):
+    """Link MEMBERS (entity codes of the project's township) to the cluster project PROJECT: they may then be
+    its members, and its runs book their shares in their books (docs/SECURITY.md §2). The admin's or the
+    township's act; the project's accountant cannot link."""
+    from sqlalchemy import select
+
+    from cooperatives.models import Entity
+    from cooperatives.operations import RecordError, link_member_entity
+
+    session = get_session()
+    found = {e.code: e for e in session.scalars(select(Entity).where(Entity.code.in_([project, *members])))}
+    missing = [code for code in (project, *members) if code not in found]
+    if missing:
+        raise click.ClickException(f"no entity {', '.join(missing)}")
+    try:
+        for code in members:
+            link_member_entity(session, found[project], found[code], actor=CONSOLE)
+    except RecordError as exc:
+        session.rollback()
+        raise click.ClickException(str(exc)) from None
+    session.commit()
+    click.echo(f"{project}: linked {', '.join(members)}")

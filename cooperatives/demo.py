@@ -22,6 +22,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cooperatives.access import CONSOLE
 from cooperatives.importer import ImportResult, import_workbook
 from cooperatives.models import Entity, Household, Township
 from cooperatives.users import create_user
@@ -152,7 +153,7 @@ def import_sheets(session: Session, sheets: dict[str, list[dict]], name: str) ->
     """Import ``sheets`` the way an accountant would: written as a CSV workbook folder, read and checked
     by ``read_workbook``, loaded by ``import_workbook``. Flushes only."""
     with tempfile.TemporaryDirectory() as tmp:
-        return import_workbook(session, read_workbook(write_csv_workbook(sheets, Path(tmp) / name)))
+        return import_workbook(session, read_workbook(write_csv_workbook(sheets, Path(tmp) / name)), actor=CONSOLE)
 
 
 def load_demo(session: Session) -> bool:
@@ -173,4 +174,4 @@ def _create_logins(session: Session) -> None:
     names = {"admin": "系统管理员", "accountant": "李会计", "auditor": "金果坪乡农经站", "member": household.head_name}
     for role, username, password, _ in DEMO_LOGINS:
         create_user(session, username=username, password=password, role=role, display_name=names[role],
-                    **scopes[role])
+                    actor=CONSOLE, **scopes[role])

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cooperatives.workbook import SHEETS, Problem, _SheetReader
+from ledger.i18n import N_, msg
 
 
 def parse_form(kind: str, data: Mapping[str, Any]) -> tuple[dict | None, list[Problem]]:
@@ -26,7 +27,8 @@ def parse_form(kind: str, data: Mapping[str, Any]) -> tuple[dict | None, list[Pr
     problems: list[Problem] = []
     rows = _SheetReader(spec, kind, problems).read(iter([(1, names), (2, cells)]))
     if not rows and not problems:        # an empty form is a blank row to the reader: name what is missing
-        problems = [Problem(kind, 2, c.name, "required value is missing") for c in spec.columns if c.required]
+        problems = [Problem(kind, 2, c.name, msg(N_("required value is missing"), code="missing_value"))
+                    for c in spec.columns if c.required]
     if problems or not rows:
         return None, problems
     return dict(rows[0].values), []

@@ -22,31 +22,38 @@ from operator import itemgetter
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from cooperatives.access import Principal, Rule, keeps_books, operation
+from cooperatives.kinds import KINDS, MEMBER_KINDS, POSTING_ORDER, RECORD_MODELS, RecordContext, check_records
 from cooperatives.limits import DEFAULT_LIMITS, ReadLimits
 from cooperatives.models import Entity, Household, Import, LandContract, Member, Township, Village
 from cooperatives.operations import (
-    MEMBER_KINDS,
-    RECORD_MODELS,
+    EnrolmentContext,
     accrue_land_rent,
     audit,
+    check_enrolment,
     create_entity,
     ensure_village,
     household_fields,
-    prepare_values,
+    link_member_entity,
+    member_bank_fields,
 )
 from cooperatives.postings import RECORD_MEMOS, SHAPE_KEYS, leg_shape, legs_of
 from cooperatives.workbook import Problem, Row, Workbook, WorkbookError, problem, read_workbook_partial
 from ledger.db import insert_raw, keyed_in, raw_converters
 from ledger.entries import EntryDraft
-from ledger.models import Period
+from ledger.i18n import N_, msg
 from ledger.operations import ensure_parties, post_entries
 
-RECORD_ORDER = ("capital", "labor", "deliveries", "inputs", "sales", "expenses", "subsidies", "advances",
-                "payments", "income")
+#: kept for callers of the old name: the kinds that post, in the order a workbook posts them
+RECORD_ORDER = POSTING_ORDER
 
 
 class ImportRefused(Exception):
-    """The workbook is valid but must not be imported (e.g. it was imported already)."""
+    """The workbook is valid but must not be imported (e.g. it was imported already); ``reason`` says why."""
+
+    def __init__(self, reason):
+        self.reason = reason
+        super().__init__(reason)
 
 
 @dataclass
@@ -64,23 +71,51 @@ class _Plan:
 
     entity: Entity | None
     entity_row: Row | None
+    enrolment: EnrolmentContext | None = None
     households: dict[str, int] = field(default_factory=dict)     # code -> id, existing
     new_households: list[Row] = field(default_factory=list)
-    members: dict[str, int] = field(default_factory=dict)        # code -> member id, existing
     new_members: list[Row] = field(default_factory=list)
-    member_entities: dict[str, int] = field(default_factory=dict)
+    #: member code -> the bank account the workbook gives for a household another entity registered
+    member_banks: dict[str, str | None] = field(default_factory=dict)
+    #: member codes whose ID number this workbook gave (proved, for households another entity registered)
+    id_given: set[str] = field(default_factory=set)
+    #: entities of the township a cluster project's members sheet names, to be linked (by the admin only)
+    to_link: dict[str, int] = field(default_factory=dict)
+    township_entities: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def entity_code(self) -> str:
+        return self.entity.code if self.entity else self.entity_row.values["code"]
+
+    @property
+    def kind(self) -> str:
+        return self.entity.kind if self.entity else self.entity_row.values["kind"]
 
 
-def import_path(session: Session, path, *, entity_code: str | None = None, actor_id: int | None = None,
+def import_path(session: Session, path, *, entity_code: str | None = None, actor: Principal,
                 dry_run: bool = False, limits: ReadLimits = DEFAULT_LIMITS) -> ImportResult:
     """Read the workbook at ``path`` (within ``limits``) and import it; every problem of the file — cell
     problems and problems against the database alike — is reported together in one WorkbookError."""
     wb, problems = read_workbook_partial(path, limits)
-    return import_workbook(session, wb, entity_code=entity_code, actor_id=actor_id, dry_run=dry_run,
-                           problems=problems)
+    return import_workbook(session, wb, entity_code=entity_code, actor=actor, dry_run=dry_run, problems=problems)
 
 
-def import_workbook(session: Session, wb: Workbook, *, entity_code: str | None = None, actor_id: int | None = None,
+def _workbook_entity(session, wb: Workbook, *, entity_code: str | None = None, **kwargs) -> Entity | None:
+    """The entity a workbook imports into, if it exists already (the access rule judges it): the one named by
+    the caller (a page's, the API's), else the workbook's entity sheet's. (A sheet naming another entity than
+    the caller's is then a problem of the workbook, reported with the others.)"""
+    rows = wb.sheets.get("entity", [])
+    code = entity_code or (rows[0].values["code"] if rows else None)
+    return session.scalar(select(Entity).where(Entity.code == code)) if code else None
+
+
+def _may_import(session, actor: Principal, entity: Entity | None) -> bool:
+    """Into an existing entity: its accountant; creating a new entity: the admin or the console only."""
+    return entity is not None and keeps_books().check(session, actor, entity)
+
+
+@operation(Rule("keeps_books_or_administers", _may_import, _workbook_entity))
+def import_workbook(session: Session, wb: Workbook, *, entity_code: str | None = None, actor: Principal,
                     dry_run: bool = False, problems: list[Problem] | None = None) -> ImportResult:
     """Check ``wb`` against the database and, when everything is right, write it. Flushes only.
 
@@ -94,19 +129,19 @@ def import_workbook(session: Session, wb: Workbook, *, entity_code: str | None =
     if plan.entity is not None and not problems:
         previous = session.scalar(select(Import).where(Import.entity_id == plan.entity.id, Import.digest == wb.digest))
         if previous is not None:
-            raise ImportRefused(
-                f"this workbook was already imported into {plan.entity.code} on "
-                f"{previous.created_at:%Y-%m-%d} (import {previous.id}); nothing was imported again")
-    _check_households(session, wb, plan, problems)
-    _check_members(session, wb, plan, problems)
+            raise ImportRefused(msg(
+                N_("This workbook was already imported into %(entity)s on %(date)s (import %(id)s); nothing was "
+                   "imported again."), entity=plan.entity.code, date=f"{previous.created_at:%Y-%m-%d}",
+                id=previous.id, code="already_imported"))
+    _check_households(session, wb, plan, problems, actor.is_root)
+    _check_members(wb, plan, problems, actor.is_root)
     _check_records(session, wb, plan, problems)
     if problems:
         raise WorkbookError(problems)
     counts = {kind: len(rows) for kind, rows in wb.sheets.items()}
     if dry_run:
-        return ImportResult(entity_code=plan.entity.code if plan.entity else plan.entity_row.values["code"],
-                            import_id=None, counts=counts, dry_run=True)
-    return _write(session, wb, plan, counts, actor_id)
+        return ImportResult(entity_code=plan.entity_code, import_id=None, counts=counts, dry_run=True)
+    return _write(session, wb, plan, counts, actor)
 
 
 # ---------------------------------------------------------------------------------------------- checks
@@ -122,111 +157,136 @@ def _resolve_entity(session, wb, entity_code, problems) -> _Plan | None:
     row = rows[0] if rows else None
     code = row.values["code"] if row else entity_code
     if row is not None and entity_code and entity_code != code:
-        problems.append(problem(row, "code", f"the workbook is for entity {code!r}, not {entity_code!r}"))
+        problems.append(problem(row, "code", msg(N_("The workbook is for entity %(entity)s, not %(wanted)s."),
+                                                 entity=code, wanted=entity_code, code="other_entity")))
         return None
     if code is None:
-        problems.append(Problem(wb.source, 0, "entity", "the workbook has no entity sheet: name the entity "
-                                                         "with --entity CODE"))
+        problems.append(Problem(wb.source, 0, "entity", msg(
+            N_("The workbook has no entity sheet: name the entity with --entity CODE."), code="no_entity_sheet")))
         return None
     entity = session.scalar(select(Entity).where(Entity.code == code))
     if entity is None and row is None:
-        problems.append(Problem(wb.source, 0, "entity", f"no entity {code!r}: add an entity sheet to create it"))
+        problems.append(Problem(wb.source, 0, "entity", msg(
+            N_("There is no entity %(entity)s: add an entity sheet to create it."), entity=code, code="no_entity")))
         return None
     if entity is not None and row is not None and row.values["kind"] != entity.kind:
-        problems.append(problem(row, "kind", f"{code} is a {entity.kind}, not a {row.values['kind']}"))
+        problems.append(problem(row, "kind", msg(N_("%(entity)s is a %(kind)s, not a %(other)s."), entity=code,
+                                                 kind=entity.kind, other=row.values["kind"], code="other_kind")))
     return _Plan(entity=entity, entity_row=row)
 
 
-def _existing(session, column, codes) -> dict:
-    return keyed_in(session, column, column.class_.id, codes)
-
-
-def _check_households(session, wb, plan: _Plan, problems) -> None:
+def _check_households(session, wb, plan: _Plan, problems, root: bool) -> None:
+    """Every household the workbook names, against what is registered: new ones are registered by this
+    entity; one registered already may be enrolled only as :func:`check_enrolment` allows (the same rule as
+    the registration page and the API)."""
     rows = wb.sheets.get("households", [])
-    member_codes = {r.values["member"] for r in wb.sheets.get("members", [])}
-    plan.households = _existing(session, Household.code, {r.values["code"] for r in rows} | member_codes)
-    plan.new_households = [r for r in rows if r.values["code"] not in plan.households]
+    members = wb.sheets.get("members", [])
+    codes = {r.values["code"] for r in rows} | {r.values["member"] for r in members}
+    township_id = plan.entity.township_id if plan.entity else None
+    if plan.entity is None:       # a new entity: its township may exist already
+        township_id = session.scalar(select(Township.id).where(Township.name == plan.entity_row.values["township"]))
+    plan.enrolment = EnrolmentContext.load(session, plan.entity, codes, entity_code=plan.entity_code,
+                                           township_id=township_id, kind=plan.kind)
+    if plan.kind == "cluster_project" and township_id is not None:
+        plan.township_entities = dict(session.execute(select(Entity.code, Entity.id).where(
+            Entity.code.in_([r.values["member"] for r in members]), Entity.township_id == township_id)).all())
+    plan.households = {code: known.id for code, known in plan.enrolment.households.items()}
+    id_numbers = {r.values["code"]: r.values.get("id_number") for r in rows}
+    for row in rows:
+        code = row.values["code"]
+        if code not in plan.households:
+            plan.new_households.append(row)
+            continue
+        found = check_enrolment(plan.enrolment, code, row.values.get("id_number"), root=root)
+        if found is not None:
+            problems.append(problem(row, *found))
+        elif code not in plan.enrolment.members and not _owned(plan, code):
+            plan.member_banks[code] = row.values.get("bank_account")
+    plan.id_given = {code for code, number in id_numbers.items() if number}
 
 
-def _check_members(session, wb, plan: _Plan, problems) -> None:
+def _owned(plan: _Plan, code: str) -> bool:
+    known = plan.enrolment.households.get(code)
+    return known is not None and plan.entity is not None and known.owner_entity_id == plan.entity.id
+
+
+def _check_members(wb, plan: _Plan, problems, root: bool) -> None:
     rows = wb.sheets.get("members", [])
-    kind = plan.entity.kind if plan.entity else plan.entity_row.values["kind"]
-    known_households = set(plan.households) | {r.values["code"] for r in plan.new_households}
-    if kind == "cluster_project":
-        plan.member_entities = _existing(session, Entity.code, {r.values["member"] for r in rows})
-    if plan.entity is not None:
-        existing = session.execute(select(Member.code, Member.id, Member.member_no)
-                                   .where(Member.entity_id == plan.entity.id)).all()
-        plan.members = {code: mid for code, mid, _ in existing}
-        numbers = {no: code for code, _, no in existing}
-    else:
-        numbers = {}
+    context = plan.enrolment
+    new_codes = {r.values["code"] for r in plan.new_households}
+    numbers = {no: code for code, no in context.members.items()}
+    listed = {r.values["code"] for r in wb.sheets.get("households", [])}
     for row in rows:
         code, no = row.values["member"], row.values["member_no"]
-        if code not in known_households and code not in plan.member_entities:
-            what = "household or entity" if kind == "cluster_project" else "household"
-            problems.append(problem(row, "member", f"unknown {what} {code!r} (not in the households sheet "
-                                                   f"nor registered before)"))
-        elif code in plan.members:
-            if numbers.get(no) != code:
-                problems.append(problem(row, "member_no", f"{code} is already member no. "
-                                        f"{_number_of(numbers, code)}, not {no}"))
+        persons, known = row.values.get("persons"), context.households.get(code)
+        if persons is not None and known is not None and not _owned(plan, code) and persons != known.persons:
+            problems.append(problem(row, "persons", msg(
+                N_("The size of household %(member)s is kept by the entity that registered it."), member=code,
+                code="persons_not_ours")))
             continue
-        elif no in numbers:
-            problems.append(problem(row, "member_no", f"member no. {no} is already {numbers[no]}"))
-        else:
-            plan.new_members.append(row)
-
-
-def _number_of(numbers: dict, code: str):
-    return next((no for no, c in numbers.items() if c == code), "?")
+        if code in context.members:
+            if context.members[code] != no:
+                problems.append(problem(row, "member_no", msg(N_("%(member)s is already member no. %(n)s, not %(no)s."),
+                                                              member=code, n=context.members[code], no=no,
+                                                              code="member_no_differs")))
+            continue
+        if no in numbers:
+            problems.append(problem(row, "member_no", msg(N_("Member no. %(n)s is already %(member)s."), n=no,
+                                                          member=numbers[no], code="member_no_taken")))
+            continue
+        if root and plan.kind == "cluster_project" and code in plan.township_entities:
+            plan.to_link[code] = plan.township_entities[code]      # the admin importing is the admin linking
+        elif code not in new_codes and code not in plan.households and code not in context.linked:
+            what = (N_("%(member)s is neither a household (in the households sheet or registered before) nor an "
+                       "entity linked to this project.") if plan.kind == "cluster_project" else
+                    N_("Unknown household %(member)s: it is neither in the households sheet nor registered before."))
+            problems.append(problem(row, "member", msg(what, member=code, code="unknown_member")))
+            continue
+        if code in plan.households and code not in listed:        # registered before, not in this workbook
+            found = check_enrolment(context, code, None, root=root)
+            if found is not None:
+                problems.append(problem(row, "member", found[1]))
+                continue
+        plan.new_members.append(row)
 
 
 def _check_records(session, wb, plan: _Plan, problems) -> None:
-    members = set(plan.members) | {r.values["member"] for r in plan.new_members}
-    entity_code = plan.entity.code if plan.entity else plan.entity_row.values["code"]
-    closed = set()
-    if plan.entity is not None:
-        closed = set(session.scalars(select(Period.year).where(
-            Period.book_id == plan.entity.book_id, Period.status != "open")))
-    for kind in (*RECORD_ORDER, "land"):
-        for row in wb.sheets.get(kind, []):
-            code = row.values.get("member")
-            if code and code not in members:
-                problems.append(problem(row, "member", f"{code!r} is not a member of {entity_code}"))
-            on = row.values.get("date") or row.values.get("start_on")
-            if on is not None and on.year in closed:
-                problems.append(problem(row, "date" if "date" in row.values else "start_on",
-                                        f"{on.year} is closed in the books of {entity_code}"))
-    if plan.entity is not None and "land" in wb.sheets:
-        used = set(session.scalars(select(LandContract.contract_no).where(LandContract.entity_id == plan.entity.id)))
-        for row in wb.sheets["land"]:
-            if row.values["contract_no"] in used:
-                problems.append(problem(row, "contract_no", f"contract {row.values['contract_no']} is already recorded"))
+    """Every record against the books, by :func:`cooperatives.kinds.check_records` — the check a record typed
+    on a page meets too — with the context loaded once for the whole workbook."""
+    context = RecordContext.load(session, plan.entity, entity_code=plan.entity_code,
+                                 members={r.values["member"] for r in plan.new_members}, contracts="land" in wb.sheets)
+    for kind in (*POSTING_ORDER, "land"):
+        rows = wb.sheets.get(kind, [])
+        if rows:
+            problems += check_records(kind, [r.values for r in rows], context,
+                                      lambda i, column, reason, rows=rows: problem(rows[i], column, reason))
 
 
 # ---------------------------------------------------------------------------------------------- writing
 
 
-def _write(session: Session, wb: Workbook, plan: _Plan, counts: dict, actor_id) -> ImportResult:
+def _write(session: Session, wb: Workbook, plan: _Plan, counts: dict, actor: Principal) -> ImportResult:
     years = _dated_years(wb)
     entity = plan.entity
     if entity is None:
         v = plan.entity_row.values
         entity = create_entity(session, code=v["code"], name=v["name"], kind=v["kind"], township=v["township"],
                                village=v.get("village"), credit_code=v.get("credit_code"),
-                               first_year=years[0] if years else None, actor_id=actor_id)
+                               first_year=years[0] if years else None, actor=actor)
     elif years and years[0] < entity.first_year:
         entity.first_year = years[0]
     imp = Import(entity_id=entity.id, digest=wb.digest, filename=str(wb.source)[:300],
-                 rows=sum(counts.values()), actor_id=actor_id)
+                 rows=sum(counts.values()), actor_id=actor.user_id)
     session.add(imp)
     session.flush()
+    for code, entity_id in plan.to_link.items():
+        plan.enrolment.linked[code] = link_member_entity(session, entity, session.get(Entity, entity_id),
+                                                         actor=actor).member_entity_id
     _write_households(session, entity, plan)
     member_ids = _write_members(session, entity, plan, wb.sheets.get("members", []))
-    entries = _write_records(session, wb, entity, imp, member_ids, actor_id)
-    entries += _write_land(session, wb, entity, imp, member_ids, years, actor_id)
-    audit(session, actor_id=actor_id, action="import", target=f"import:{imp.id}", entity_id=entity.id,
+    entries = _write_records(session, wb, entity, imp, member_ids, actor)
+    entries += _write_land(session, wb, entity, imp, member_ids, years, actor)
+    audit(session, actor_id=actor.user_id, action="import", target=f"import:{imp.id}", entity_id=entity.id,
           detail=", ".join(f"{k}={n}" for k, n in sorted(counts.items())))
     session.flush()
     return ImportResult(entity_code=entity.code, import_id=imp.id, counts=counts, entries=entries)
@@ -243,26 +303,31 @@ def _write_households(session, entity: Entity, plan: _Plan) -> None:
         village = villages.get(v["village"]) or villages.setdefault(v["village"], ensure_village(session, township, v["village"]))
         rows.append({"code": v["code"], "head_name": v["head_name"], "village_id": village.id, "phone": v.get("phone"),
                      "monitoring": v.get("monitoring") or "none", "poverty_exited": bool(v.get("poverty_exited")),
-                     "persons": v.get("persons"), "locale": "zh_Hans_CN",
+                     "persons": v.get("persons"), "locale": "zh_Hans_CN", "owner_entity_id": entity.id,
                      **household_fields(v.get("id_number"), v.get("bank_account"))})
     session.execute(insert(Household.__table__), rows)
-    plan.households.update(_existing(session, Household.code, [r["code"] for r in rows]))
+    plan.households.update(keyed_in(session, Household.code, Household.id, [r["code"] for r in rows]))
 
 
 def _write_members(session, entity: Entity, plan: _Plan, wb_members: list[Row] = ()) -> dict[str, int]:
+    new = {r.values["code"] for r in plan.new_households}
+    ours = new | {code for code in plan.households if _owned(plan, code)}
     if plan.new_members:
         rows = []
         for row in plan.new_members:
             v = row.values
-            rows.append({"entity_id": entity.id, "code": v["member"], "member_no": v["member_no"],
-                         "household_id": plan.households.get(v["member"]),
-                         "member_entity_id": None if v["member"] in plan.households else plan.member_entities[v["member"]],
+            code = v["member"]
+            household = plan.households.get(code)
+            rows.append({"entity_id": entity.id, "code": code, "member_no": v["member_no"], "household_id": household,
+                         "member_entity_id": None if household else plan.enrolment.linked[code],
                          "joined_on": v["joined_on"], "left_on": v.get("left_on"),
-                         "farmer": v.get("farmer", True), "land_deduction_consent": bool(v.get("land_consent"))})
+                         "farmer": v.get("farmer", True), "land_deduction_consent": bool(v.get("land_consent")),
+                         "id_recorded": household is not None and (code in ours or code in plan.id_given),
+                         **member_bank_fields(plan.member_banks.get(code))})
         session.execute(insert(Member.__table__), rows)
     persons = [{"household_id": plan.households[r.values["member"]], "n_persons": r.values["persons"]}
-               for r in wb_members if r.values.get("persons") is not None and r.values["member"] in plan.households]
-    if persons:         # the members sheet's 家庭人口 fills the household record (new or registered before)
+               for r in wb_members if r.values.get("persons") is not None and r.values["member"] in ours]
+    if persons:         # the members sheet's 家庭人口 fills the household record (one this entity registered)
         session.execute(update(Household.__table__).where(Household.__table__.c.id == bindparam("household_id"))
                         .values(persons=bindparam("n_persons")), persons)
     members = dict(session.execute(select(Member.code, Member.id).where(Member.entity_id == entity.id)).all())
@@ -279,7 +344,7 @@ def _member_names(session, entity: Entity) -> dict[str, str]:
     return {code: hname or ename or code for code, hname, ename in rows}
 
 
-def _write_records(session, wb, entity: Entity, imp: Import, member_ids, actor_id) -> int:
+def _write_records(session, wb, entity: Entity, imp: Import, member_ids, actor: Principal) -> int:
     """One summary voucher per (day, kind); records written with one driver-level bulk insert per chunk.
 
     This is the hot path of a large import, in two passes over each sheet's rows so that no second
@@ -293,18 +358,18 @@ def _write_records(session, wb, entity: Entity, imp: Import, member_ids, actor_i
     chart, entity_id, import_id = entity.chart, entity.id, imp.id
     dialect = session.get_bind().dialect.name
     sums: dict[tuple[dt.date, int], dict[tuple[str, str | None], Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    for order, kind in enumerate(RECORD_ORDER):
+    for order, kind in enumerate(POSTING_ORDER):
         rows = wb.sheets.get(kind)
         if not rows:
             continue
-        member_kind = kind in MEMBER_KINDS
+        member_kind, derive = kind in MEMBER_KINDS, KINDS[kind].derive
         # records alike in day, member and what decides their accounts (postings.SHAPE_KEYS) post alike:
         # sum their amounts first (one dict update a row), then spread each group's sum over its legs
         shaped = [k for k in SHAPE_KEYS if k in rows[0].values]
         alike = itemgetter("date", "member" if member_kind else "date", *shaped)   # (day, member or day, shape)
         groups: dict[tuple, list] = {}
         for row in rows:
-            values = prepare_values(kind, row.values)
+            values = derive(row.values)
             group = groups.get(key := alike(values))
             if group is None:
                 groups[key] = [values["amount"], values]
@@ -323,12 +388,12 @@ def _write_records(session, wb, entity: Entity, imp: Import, member_ids, actor_i
         legs = legs_of(sums[(on, order)])
         if legs:            # a day of zero-amount records (e.g. produce taken at price 0) posts nothing
             entry_keys.append((on, order))
-            drafts.append(EntryDraft(date=on, memo=f"{RECORD_MEMOS[RECORD_ORDER[order]]}汇总 {on.isoformat()}",
-                                     source=f"import:{import_id}:{RECORD_ORDER[order]}:{on.isoformat()}",
+            drafts.append(EntryDraft(date=on, memo=f"{RECORD_MEMOS[POSTING_ORDER[order]]}汇总 {on.isoformat()}",
+                                     source=f"import:{import_id}:{POSTING_ORDER[order]}:{on.isoformat()}",
                                      postings=legs))
-    entry_ids = dict(zip(entry_keys, post_entries(session, entity.book, drafts, actor_id=actor_id), strict=True))
+    entry_ids = dict(zip(entry_keys, post_entries(session, entity.book, drafts, actor_id=actor.user_id), strict=True))
     connection = session.connection()
-    for order, kind in enumerate(RECORD_ORDER):
+    for order, kind in enumerate(POSTING_ORDER):
         rows = wb.sheets.get(kind)
         if rows:
             _insert_records(connection, dialect, kind, rows, member_ids,
@@ -346,8 +411,8 @@ _MISSING = object()
 
 def _insert_records(connection, dialect: str, kind: str, rows: list[Row], member_ids: dict[str, int],
                     entry_of_day: dict[dt.date, int], tail: tuple[int, int]) -> None:
-    table = RECORD_MODELS[kind].__table__
-    first = prepare_values(kind, rows[0].values)
+    table, derive = RECORD_MODELS[kind].__table__, KINDS[kind].derive
+    first = derive(rows[0].values)
     columns = [c for c in table.columns.keys() if c in first]
     converters = [(i, {None: None}, convert) for i, convert in enumerate(raw_converters(table, columns, dialect))
                   if convert is not None]        # per column, a cache: amounts and days repeat across a sheet
@@ -358,7 +423,7 @@ def _insert_records(connection, dialect: str, kind: str, rows: list[Row], member
     for start in range(0, len(ordered), CHUNK):
         out = []
         for row in ordered[start:start + CHUNK]:
-            values = prepare_values(kind, row.values)
+            values = derive(row.values)
             record = list(pick(values))
             for i, cache, convert in converters:
                 value = record[i]
@@ -381,19 +446,18 @@ def _row_date(row: Row) -> dt.date:
     return row.values["date"]
 
 
-def _write_land(session, wb, entity: Entity, imp: Import, member_ids, years, actor_id) -> int:
+def _write_land(session, wb, entity: Entity, imp: Import, member_ids, years, actor: Principal) -> int:
     rows = wb.sheets.get("land")
     if not rows:
         return 0
     session.execute(insert(LandContract.__table__), [{
         "entity_id": entity.id, "import_id": imp.id, "member_id": member_ids[r.values["member"]],
         "contract_no": r.values["contract_no"], "area_mu": r.values["area_mu"],
-        "shares": r.values.get("shares") or r.values["area_mu"],
-        "base_rent_per_mu": r.values.get("base_rent_per_mu") or Decimal("0.00"),
+        "shares": r.values["shares"], "base_rent_per_mu": r.values["base_rent_per_mu"],     # the sheet's defaults
         "start_on": r.values["start_on"], "end_on": r.values.get("end_on")} for r in rows])
     through = years[-1] if years else dt.date.today().year
     first = min(r.values["start_on"].year for r in rows)
     posted = 0
     for year in range(max(first, entity.first_year), through + 1):
-        posted += accrue_land_rent(session, entity, year, actor_id=actor_id) is not None
+        posted += accrue_land_rent(session, entity, year, actor=actor) is not None
     return posted

@@ -117,6 +117,12 @@ class Household(Base):
     poverty_exited: Mapped[bool] = mapped_column(default=False)
     #: people in the household (家庭人口), for per-capita benefit figures; unknown when None
     persons: Mapped[int | None] = mapped_column(Integer)
+    #: keyed hash of the ID number: an entity enrolling a household another entity registered proves it
+    #: knows the household by typing its ID number (matched here, never by decrypting)
+    id_number_digest: Mapped[str | None] = mapped_column(String(64), index=True)
+    #: the entity that registered the household: it keeps its PIN, its size and the numbers it recorded
+    #: (other entities that enrol the household keep only their own membership; docs/SECURITY.md §4)
+    owner_entity_id: Mapped[int | None] = mapped_column(ForeignKey("coop_entities.id"), index=True)
     #: argon2 hash of the statement PIN
     pin_hash: Mapped[str | None] = mapped_column(String(200))
     locale: Mapped[str] = mapped_column(String(10), default="zh_Hans_CN")
@@ -146,6 +152,14 @@ class Member(Base):
     farmer: Mapped[bool] = mapped_column(default=True)
     #: consent on record to net deductions against land income (土地承包法 Art. 39)
     land_deduction_consent: Mapped[bool] = mapped_column(default=False)
+    #: this entity recorded the household's ID number (it registered the household, or proved the number
+    #: when it enrolled a household another entity registered): only then may it reveal it
+    id_recorded: Mapped[bool] = mapped_column(default=False)
+    #: the bank account this entity pays the member into, when it is not the household's registering entity
+    #: (that one's account is on the household); encrypted, masked and digested like the household's
+    bank_account_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    bank_account_masked: Mapped[str | None] = mapped_column(String(40))
+    bank_account_digest: Mapped[str | None] = mapped_column(String(64))
 
     entity: Mapped[Entity] = relationship(foreign_keys=[entity_id])
     household: Mapped[Household | None] = relationship()
@@ -156,6 +170,21 @@ class Member(Base):
         if self.household is not None:
             return self.household.head_name
         return self.member_entity.name if self.member_entity else self.code
+
+
+class EntityLink(Base):
+    """A member entity linked to a cluster project by the admin or the township's auditor. Only a linked
+    entity can be the project's member, and the project's run writes into a member entity's book only
+    along such a link (its investment income): the project's accountant cannot pick whose books it writes."""
+
+    __tablename__ = "coop_entity_links"
+    __table_args__ = (UniqueConstraint("project_id", "member_entity_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("coop_entities.id"))
+    member_entity_id: Mapped[int] = mapped_column(ForeignKey("coop_entities.id"), index=True)
+    created_by: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class _Record:
@@ -181,6 +210,39 @@ class Import(Base):
     rows: Mapped[int] = mapped_column(Integer)
     actor_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ImportJob(Base):
+    """A workbook uploaded on a page or through the API, imported by a job (``cooperatives.imports``): the
+    request that uploads it only stores it, so no request holds the database's write lock while a large
+    workbook is read and checked, and the page shows how far the job has got. The upload is kept in the
+    row (workers need no shared disk) and removed once the job has finished."""
+
+    __tablename__ = "coop_import_jobs"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    entity_id: Mapped[int] = mapped_column(ForeignKey("coop_entities.id"), index=True)
+    #: who uploaded it: the job acts as this user, under the same access rule as the upload itself
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("coop_users.id"))
+    #: queued, reading, writing, done, failed
+    status: Mapped[str] = mapped_column(String(10), default="queued")
+    dry_run: Mapped[bool] = mapped_column(default=False)
+    #: the uploaded file's name (a folder of CSV files: the first file's)
+    filename: Mapped[str] = mapped_column(String(300))
+    #: "xlsx", or "csv" (a zip of the uploaded CSV files, one per sheet)
+    form: Mapped[str] = mapped_column(String(5))
+    upload: Mapped[bytes | None] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    #: rows read so far (the page's progress)
+    rows_read: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: what was imported: {"entity", "import", "counts", "vouchers"} (JSON)
+    result_json: Mapped[str | None] = mapped_column(Text)
+    #: why nothing was imported: the problems, each with its code, template and parameters (JSON), so they
+    #: are shown in the reader's language whoever reads them later
+    problems_json: Mapped[str | None] = mapped_column(Text)
 
 
 class CapitalContribution(_Record, Base):

@@ -1,60 +1,78 @@
 """Recording what happens in a cooperative. Each function takes a Session, flushes, never commits.
 
-A source record and the journal entry it posts are written in the same transaction: the record
-first (for its id, which becomes the entry's ``source``), then the entry, then the link back.
+Every public function that writes is an :func:`~cooperatives.access.operation` with one access rule,
+and takes the acting principal as ``actor``: a page, the API, a workbook import, the command line and a
+job reach the books through these same functions and meet the same rule (``cooperatives.access``).
+
+A source record and the journal entry it posts are written in the same transaction: the record first
+(for its id, which becomes the entry's ``source``), then the entry, then the link back. What a record
+is checked against in the books (its member, its year, its contract number) is
+:func:`cooperatives.kinds.check_records`, shared with the bulk import; what it posts is
+:func:`cooperatives.postings.legs_for`, shared likewise.
+
+Households are shared between entities without sharing what each recorded (docs/SECURITY.md §4): the
+entity that registers a household owns it (its PIN, its size, the numbers it recorded); another entity
+enrols it only by typing its ID number, matched against the keyed digest, and keeps its own bank
+account for the member on the membership. A cluster project's members are entities the township's
+auditor or the admin linked to it; its run writes into a member entity's book only along such a link.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from cooperatives import privacy
+from cooperatives.access import (
+    Principal,
+    administers,
+    keeps_books,
+    linked,
+    links_entities,
+    operation,
+)
+from cooperatives.kinds import KINDS, MEMBER_KINDS, RECORD_MODELS, RecordContext, check_records
 from cooperatives.models import (
     CHART_FOR_KIND,
-    Advance,
     AuditLog,
-    CapitalContribution,
-    Delivery,
     Entity,
-    Expense,
+    EntityLink,
     Household,
-    InputSupply,
     InvestmentIncome,
-    LaborRecord,
     LandAccrual,
     LandContract,
     Member,
-    Payment,
-    Sale,
-    Subsidy,
     Township,
     Village,
 )
 from cooperatives.postings import RECORD_MEMOS, land_rent_for_year, legs_for, merge_legs
-from ledger.entries import EntryDraft
-from ledger.money import quantize
-from ledger.operations import create_book, ensure_parties, is_closed, post_entries, post_entry
+from ledger.entries import EntryDraft, PostingDraft
+from ledger.errors import Problem
+from ledger.i18n import N_, msg
+from ledger.models import JournalEntry
+from ledger.operations import create_book, draft_of, ensure_parties, is_closed, post_entries, post_entry
 
-#: record kind (the import sheet name) -> model
-RECORD_MODELS = {
-    "capital": CapitalContribution, "labor": LaborRecord, "deliveries": Delivery, "inputs": InputSupply,
-    "sales": Sale, "expenses": Expense, "subsidies": Subsidy, "advances": Advance, "payments": Payment,
-    "income": InvestmentIncome,
-}
-#: kinds whose record belongs to one member (the ``member`` column is required)
-MEMBER_KINDS = {"capital", "labor", "deliveries", "inputs", "advances", "payments"}
+__all__ = ["MEMBER_KINDS", "RECORD_MODELS"]          # re-exported: the record kinds live in cooperatives.kinds
 
 
 class RecordError(ValueError):
-    """A record refused for a reason the user can fix; ``field`` names the column."""
+    """Refused for reasons the user can fix: ``problems`` name the fields and why (nothing was written)."""
 
-    def __init__(self, field: str, message: str):
-        self.field = field
-        super().__init__(message)
+    def __init__(self, problems: list[Problem] | Problem):
+        self.problems = problems if isinstance(problems, list) else [problems]
+        super().__init__("; ".join(str(p) for p in self.problems))
+
+    @property
+    def field(self) -> str | None:
+        return self.problems[0].column
+
+
+def refuse(column: str | None, template: str, *, code: str, **params) -> RecordError:
+    return RecordError(Problem.of(msg(template, code=code, **params), column))
 
 
 def audit(session: Session, *, actor_id: int | None, action: str, target: str, entity_id: int | None = None,
@@ -66,6 +84,7 @@ def audit(session: Session, *, actor_id: int | None, action: str, target: str, e
 
 
 def ensure_township(session: Session, name: str) -> Township:
+    """The township called ``name``, created when new (a part of the operations that name one)."""
     township = session.scalar(select(Township).where(Township.name == name))
     if township is None:
         township = Township(name=name)
@@ -75,6 +94,7 @@ def ensure_township(session: Session, name: str) -> Township:
 
 
 def ensure_village(session: Session, township: Township, name: str) -> Village:
+    """The village of ``township`` called ``name``, created when new (a part of registering a household)."""
     village = session.scalar(select(Village).where(Village.township_id == township.id, Village.name == name))
     if village is None:
         village = Village(township_id=township.id, name=name)
@@ -83,12 +103,15 @@ def ensure_village(session: Session, township: Township, name: str) -> Village:
     return village
 
 
+# -------------------------------------------------------------------------------------------- entities
+
+
+@operation(administers())
 def create_entity(session: Session, *, code: str, name: str, kind: str, township: str, village: str | None = None,
-                  credit_code: str | None = None, first_year: int | None = None,
-                  actor_id: int | None = None) -> Entity:
+                  credit_code: str | None = None, first_year: int | None = None, actor: Principal) -> Entity:
     """Register an entity and open its book on the chart its kind keeps."""
     if kind not in CHART_FOR_KIND:
-        raise RecordError("kind", f"unknown entity kind {kind!r}")
+        raise refuse("kind", N_("Unknown kind of entity: %(kind)s."), kind=kind, code="unknown_kind")
     ts = ensure_township(session, township)
     vil = ensure_village(session, ts, village) if village else None
     book = create_book(session, code=code, name=name, chart=CHART_FOR_KIND[kind])
@@ -96,93 +119,246 @@ def create_entity(session: Session, *, code: str, name: str, kind: str, township
                     credit_code=credit_code, book_id=book.id, first_year=first_year or dt.date.today().year)
     session.add(entity)
     session.flush()
-    audit(session, actor_id=actor_id, action="create", target=f"entity:{code}", entity_id=entity.id)
+    audit(session, actor_id=actor.user_id, action="create", target=f"entity:{code}", entity_id=entity.id)
     return entity
+
+
+@operation(links_entities())
+def link_member_entity(session: Session, project: Entity, member: Entity, *, actor: Principal) -> EntityLink:
+    """Link ``member`` (an entity of the project's township) to the cluster project ``project``: it may then
+    be the project's member, and the project's runs book its share in its books. Idempotent."""
+    if project.kind != "cluster_project":
+        raise refuse("project", N_("%(entity)s is not a cluster project."), entity=project.code, code="not_a_project")
+    if member.id == project.id or member.township_id != project.township_id:
+        raise refuse("member", N_("Only another entity of the project's township can be linked to it."),
+                     code="link_outside_township")
+    existing = session.scalar(select(EntityLink).where(EntityLink.project_id == project.id,
+                                                       EntityLink.member_entity_id == member.id))
+    if existing is not None:
+        return existing
+    link = EntityLink(project_id=project.id, member_entity_id=member.id, created_by=actor.user_id)
+    session.add(link)
+    session.flush()
+    audit(session, actor_id=actor.user_id, action="link", target=f"entity:{member.code}", entity_id=project.id,
+          detail=f"{member.code} -> {project.code}")
+    return link
+
+
+# ------------------------------------------------------------------------------- households and members
 
 
 def household_fields(id_number: str | None = None, bank_account: str | None = None) -> dict:
     """The stored form of the sensitive fields: ciphertext, masked copy, keyed digest."""
     return {
         "id_number_enc": privacy.encrypt(id_number), "id_number_masked": privacy.mask(id_number),
+        "id_number_digest": privacy.digest(id_number),
         "bank_account_enc": privacy.encrypt(bank_account), "bank_account_masked": privacy.mask(bank_account),
         "bank_account_digest": privacy.digest(bank_account),
     }
 
 
-def register_household(session: Session, *, code: str, head_name: str, village: Village, phone: str | None = None,
-                       id_number: str | None = None, bank_account: str | None = None, monitoring: str = "none",
-                       poverty_exited: bool = False, actor_id: int | None = None) -> Household:
-    household = Household(code=code, head_name=head_name, village_id=village.id, phone=phone,
-                          monitoring=monitoring, poverty_exited=poverty_exited,
+def member_bank_fields(bank_account: str | None) -> dict:
+    """A membership's own bank account (an entity that did not register the household pays into it)."""
+    return {"bank_account_enc": privacy.encrypt(bank_account), "bank_account_masked": privacy.mask(bank_account),
+            "bank_account_digest": privacy.digest(bank_account)}
+
+
+@dataclass
+class KnownHousehold:
+    id: int
+    township_id: int
+    owner_entity_id: int | None
+    id_number_digest: str | None
+    persons: int | None = None
+
+
+@dataclass
+class EnrolmentContext:
+    """What :func:`check_enrolment` compares registrations with, loaded once (one row or a workbook)."""
+
+    entity: Entity | None
+    entity_code: str
+    township_id: int | None
+    kind: str
+    households: dict[str, KnownHousehold] = field(default_factory=dict)
+    members: dict[str, int] = field(default_factory=dict)         # this entity's member code -> member no.
+    linked: dict[str, int] = field(default_factory=dict)          # linked member entity code -> entity id
+
+    @classmethod
+    def load(cls, session: Session, entity: Entity | None, codes, *, entity_code: str = "", township_id=None,
+             kind: str = "") -> EnrolmentContext:
+        from ledger.db import keyed_in
+
+        context = cls(entity, entity.code if entity else entity_code,
+                      entity.township_id if entity else township_id, entity.kind if entity else kind)
+        codes = set(codes)
+        if codes:
+            ids = keyed_in(session, Household.code, Household.id, codes)
+            if ids:
+                rows = session.execute(
+                    select(Household.code, Household.id, Village.township_id, Household.owner_entity_id,
+                           Household.id_number_digest, Household.persons)
+                    .join(Village, Village.id == Household.village_id).where(Household.id.in_(ids.values()))).all()
+                context.households = {r[0]: KnownHousehold(*r[1:]) for r in rows}
+        if entity is not None:
+            context.members = dict(session.execute(select(Member.code, Member.member_no)
+                                                   .where(Member.entity_id == entity.id)).all())
+            if entity.kind == "cluster_project":
+                context.linked = dict(session.execute(
+                    select(Entity.code, Entity.id).join(EntityLink, EntityLink.member_entity_id == Entity.id)
+                    .where(EntityLink.project_id == entity.id)).all())
+        return context
+
+
+def check_enrolment(context: EnrolmentContext, code: str, id_number: str | None, *, root: bool = False
+                    ) -> tuple[str, str] | None:
+    """Whether the household (or, for a cluster project, the entity) ``code`` may become a member:
+    ``None`` when it may, else ``(column, reason)``. A household registered in another township is never
+    enrolled; one registered by another entity of the township only with its ID number, as recorded there
+    (matched against the keyed digest) — unless the admin or the console (``root``) enrols it; a member
+    entity only when it is linked to the project."""
+    if context.kind == "cluster_project" and code not in context.households:
+        if code in context.linked:
+            return None
+        return "member", msg(N_("%(member)s is not linked to this project: the township's auditor or the admin "
+                                "links the entities that own it."), member=code, code="not_linked")
+    known = context.households.get(code)
+    if known is None or code in context.members:
+        return None
+    if known.township_id != context.township_id:
+        # household codes are global: never reveal (or enrol) a household of another township
+        return "code", msg(N_("The household code %(household)s is already used in another township."),
+                           household=code, code="household_other_township")
+    if root or (context.entity is not None and known.owner_entity_id == context.entity.id):
+        return None
+    if id_number and known.id_number_digest and privacy.digest(id_number) == known.id_number_digest:
+        return None
+    return "id_number", msg(N_("Household %(household)s was registered by another entity: type its ID number, as "
+                               "recorded there, to enrol it here."), household=code, code="household_not_proved")
+
+
+@operation(keeps_books())
+def register_household(session: Session, entity: Entity, *, code: str, head_name: str, village: str,
+                       phone: str | None = None, id_number: str | None = None, bank_account: str | None = None,
+                       monitoring: str = "none", poverty_exited: bool = False, persons: int | None = None,
+                       actor: Principal) -> Household:
+    """Register a new household in a village of the entity's township; the entity owns it (its PIN, its
+    size, its numbers). A code registered already is refused: enrol that household instead."""
+    if session.scalar(select(Household.id).where(Household.code == code)) is not None:
+        raise refuse("code", N_("The household code %(household)s is already registered."), household=code,
+                     code="household_exists")
+    place = ensure_village(session, entity.township, village)
+    household = Household(code=code, head_name=head_name, village_id=place.id, phone=phone, monitoring=monitoring,
+                          poverty_exited=poverty_exited, persons=persons, owner_entity_id=entity.id,
                           **household_fields(id_number, bank_account))
     session.add(household)
     session.flush()
-    audit(session, actor_id=actor_id, action="create", target=f"household:{code}")
+    audit(session, actor_id=actor.user_id, action="create", target=f"household:{code}", entity_id=entity.id)
     return household
 
 
+@operation(keeps_books())
 def register_member(session: Session, entity: Entity, *, code: str, member_no: int, joined_on: dt.date,
-                    left_on: dt.date | None = None, farmer: bool = True, actor_id: int | None = None) -> Member:
-    """Make the household (or, for a cluster project, the entity) with ``code`` a member of ``entity``."""
-    household = session.scalar(select(Household).where(Household.code == code))
-    member_entity = None
-    if household is None:
-        member_entity = session.scalar(select(Entity).where(Entity.code == code))
-        if member_entity is None or entity.kind != "cluster_project":
-            raise RecordError("member", f"no household {code!r}")
+                    left_on: dt.date | None = None, farmer: bool = True, land_consent: bool = False,
+                    id_number: str | None = None, bank_account: str | None = None, actor: Principal) -> Member:
+    """Make the household — or, for a cluster project, the linked entity — ``code`` a member of ``entity``,
+    as :func:`check_enrolment` allows. For a household another entity registered, ``id_number`` proves it
+    and ``bank_account`` is where this entity pays the member."""
+    context = EnrolmentContext.load(session, entity, [code])
+    found = check_enrolment(context, code, id_number, root=actor.is_root)
+    if found is not None:
+        raise RecordError(Problem.of(found[1], found[0]))
+    if code in context.members:
+        raise refuse("code", N_("%(member)s is already member no. %(n)s."), member=code, n=context.members[code],
+                     code="already_member")
+    if code not in context.households and code not in context.linked:
+        raise refuse("code", N_("Unknown household %(member)s."), member=code, code="unknown_member")
+    taken = session.scalar(select(Member.code).where(Member.entity_id == entity.id, Member.member_no == member_no))
+    if taken is not None:
+        raise refuse("member_no", N_("Member no. %(n)s is already %(member)s."), n=member_no, member=taken,
+                     code="member_no_taken")
     if left_on is not None and left_on < joined_on:
-        raise RecordError("left_on", "left_on is before joined_on")
+        raise refuse("left_on", N_("The leaving date is before the joining date."), code="left_before_joined")
+    known = context.households.get(code)
+    owner = known is not None and known.owner_entity_id == entity.id
     member = Member(entity_id=entity.id, code=code, member_no=member_no, joined_on=joined_on, left_on=left_on,
-                    farmer=farmer, household_id=household.id if household else None,
-                    member_entity_id=member_entity.id if member_entity else None)
+                    farmer=farmer, land_deduction_consent=land_consent,
+                    household_id=known.id if known else None, member_entity_id=context.linked.get(code),
+                    id_recorded=known is not None and (owner or bool(id_number)),
+                    **({} if owner or known is None else member_bank_fields(bank_account)))
     session.add(member)
     session.flush()
-    name = household.head_name if household else member_entity.name
-    ensure_parties(session, entity.book, {code: name})
-    audit(session, actor_id=actor_id, action="create", target=f"member:{code}", entity_id=entity.id)
+    ensure_parties(session, entity.book, {code: _holder_name(session, member)})
+    audit(session, actor_id=actor.user_id, action="create", target=f"member:{code}", entity_id=entity.id)
     return member
+
+
+@operation(keeps_books())
+def enrol(session: Session, entity: Entity, values: Mapping, *, actor: Principal) -> Member:
+    """The registration form's action: register the household when its code is new, then make it (or, for a
+    cluster project, the linked entity ``code``) a member — :func:`register_household` and
+    :func:`register_member`, in one transaction.
+
+    ``values`` are the registration's typed columns (the households and members sheets: code, head_name,
+    village, phone, id_number, bank_account, monitoring, poverty_exited, persons, member_no, joined_on,
+    left_on, farmer, land_consent). Raises RecordError naming the field.
+    """
+    code = values["code"]
+    new = session.scalar(select(Household.id).where(Household.code == code)) is None and not (
+        entity.kind == "cluster_project" and session.scalar(select(Entity.id).where(Entity.code == code)))
+    if new:
+        register_household(session, entity, code=code, head_name=values["head_name"], village=values["village"],
+                           phone=values.get("phone"), id_number=values.get("id_number"),
+                           bank_account=values.get("bank_account"), monitoring=values.get("monitoring") or "none",
+                           poverty_exited=bool(values.get("poverty_exited")), persons=values.get("persons"),
+                           actor=actor)
+    return register_member(session, entity, code=code, member_no=values["member_no"], joined_on=values["joined_on"],
+                           left_on=values.get("left_on"), farmer=values.get("farmer", True),
+                           land_consent=bool(values.get("land_consent")), id_number=values.get("id_number"),
+                           bank_account=None if new else values.get("bank_account"), actor=actor)
+
+
+def _holder_name(session: Session, member: Member) -> str:
+    if member.household_id is not None:
+        return session.get(Household, member.household_id).head_name
+    return session.get(Entity, member.member_entity_id).name
 
 
 def find_member(session: Session, entity: Entity, code: str) -> Member | None:
     return session.scalar(select(Member).where(Member.entity_id == entity.id, Member.code == code))
 
 
-def prepare_values(kind: str, values: dict) -> dict:
-    """Fill in derived values (amounts of labour days and deliveries) the way the import does.
-    Returns ``values`` itself when nothing is missing (the bulk import calls this per row)."""
-    if kind == "labor" and values.get("amount") is None:
-        return dict(values, amount=quantize(values["days"] * values["rate"]))
-    if kind == "deliveries" and values.get("amount") is None:
-        return dict(values, amount=quantize(values["quantity"] * values["unit_price"]))
-    return values
+# --------------------------------------------------------------------------------------------- records
 
 
-def record(session: Session, entity: Entity, kind: str, values: dict, *, actor_id: int | None = None):
-    """Record one source document of ``kind`` and post its journal entry. Returns the record.
+@operation(keeps_books())
+def record(session: Session, entity: Entity, kind: str, values: dict, *, actor: Principal):
+    """Record one source document of ``kind`` and post its journal entry (a land contract: its yearly base
+    rent, accrued). Returns the record.
 
-    ``values`` are the import sheet's columns, typed (Decimal amounts, dates); ``member`` is a member code.
-    Raises RecordError for an unknown member, ledger errors for a closed period.
+    ``values`` are the kind's sheet columns, typed (Decimal amounts, dates; defaults applied by the sheet);
+    ``member`` is a member code. Raises RecordError (nothing written) for what :func:`check_records` finds,
+    ledger errors for what the books refuse.
     """
-    model = RECORD_MODELS[kind]
-    values = dict(prepare_values(kind, values))
+    spec = KINDS[kind]
+    values = spec.derive(dict(values))
+    problems = check_records(kind, [values], RecordContext.load(session, entity, contracts=kind == "land"))
+    if problems:
+        raise RecordError(problems)
+    if kind == "land":
+        return _record_land_contract(session, entity, values, actor)
     member_code = values.pop("member", None)
-    member = None
-    if member_code:
-        member = find_member(session, entity, member_code)
-        if member is None:
-            raise RecordError("member", f"{member_code!r} is not a member of {entity.code}")
-    elif kind in MEMBER_KINDS:
-        raise RecordError("member", "a member is required")
-    columns = model.__table__.columns.keys()
-    row = model(entity_id=entity.id, **{k: v for k, v in values.items() if k in columns},
-                **({"member_id": member.id} if member else {}))
+    member = find_member(session, entity, member_code) if member_code else None
+    columns = spec.model.__table__.columns.keys()
+    row = spec.model(entity_id=entity.id, **{k: v for k, v in values.items() if k in columns},
+                     **({"member_id": member.id} if member else {}))
     session.add(row)
     session.flush()
     party = member.code if member and kind in MEMBER_KINDS else None
     draft = EntryDraft(date=values["date"], memo=_memo(kind, values, member_code),
                        source=f"{kind}:{row.id}", postings=tuple(legs_for(kind, entity.chart, values, party)))
-    row.entry_id = post_entry(session, entity.book, draft, actor_id=actor_id).id
-    audit(session, actor_id=actor_id, action="record", target=f"{kind}:{row.id}", entity_id=entity.id)
+    row.entry_id = post_entry(session, entity.book, draft, actor_id=actor.user_id).id
+    audit(session, actor_id=actor.user_id, action="record", target=f"{kind}:{row.id}", entity_id=entity.id)
     session.flush()
     return row
 
@@ -192,26 +368,35 @@ def _memo(kind: str, values: dict, member: str | None) -> str:
     return " ".join(x for x in (RECORD_MEMOS[kind], member or "", detail) if x)
 
 
+@operation(keeps_books())
 def record_land_contract(session: Session, entity: Entity, values: dict, *, through_year: int | None = None,
-                         actor_id: int | None = None) -> LandContract:
-    """Record a land-share contract and accrue its base rent for each open year it covers so far."""
+                         actor: Principal) -> LandContract:
+    """A land-share contract, and its base rent accrued for each open year it covers so far (up to
+    ``through_year``, this year by default). :func:`record` of kind ``land`` comes here."""
+    problems = check_records("land", [values], RecordContext.load(session, entity, contracts=True))
+    if problems:
+        raise RecordError(problems)
+    return _record_land_contract(session, entity, values, actor, through_year)
+
+
+def _record_land_contract(session: Session, entity: Entity, values: dict, actor: Principal,
+                          through_year: int | None = None) -> LandContract:
     member = find_member(session, entity, values["member"])
-    if member is None:
-        raise RecordError("member", f"{values['member']!r} is not a member of {entity.code}")
     contract = LandContract(entity_id=entity.id, member_id=member.id, contract_no=values["contract_no"],
-                            area_mu=values["area_mu"], shares=values.get("shares") or values["area_mu"],
-                            base_rent_per_mu=values.get("base_rent_per_mu") or Decimal("0.00"),
-                            start_on=values["start_on"], end_on=values.get("end_on"))
+                            area_mu=values["area_mu"], shares=values["shares"],
+                            base_rent_per_mu=values["base_rent_per_mu"], start_on=values["start_on"],
+                            end_on=values.get("end_on"))
     session.add(contract)
     session.flush()
     last = min((contract.end_on or dt.date.max).year, through_year or dt.date.today().year)
     for year in range(max(contract.start_on.year, entity.first_year), last + 1):
-        accrue_land_rent(session, entity, year, actor_id=actor_id)
-    audit(session, actor_id=actor_id, action="record", target=f"land:{contract.id}", entity_id=entity.id)
+        accrue_land_rent(session, entity, year, actor=actor)
+    audit(session, actor_id=actor.user_id, action="record", target=f"land:{contract.id}", entity_id=entity.id)
     return contract
 
 
-def accrue_land_rent(session: Session, entity: Entity, year: int, *, actor_id: int | None = None) -> int | None:
+@operation(keeps_books())
+def accrue_land_rent(session: Session, entity: Entity, year: int, *, actor: Principal) -> int | None:
     """Book ``year``'s base rent of every contract not yet accrued for it, as one summary voucher.
 
     Idempotent (one accrual per contract and year, enforced by a unique key). Returns the entry id,
@@ -240,6 +425,52 @@ def accrue_land_rent(session: Session, entity: Entity, year: int, *, actor_id: i
         (entry_id,) = post_entries(session, entity.book, [EntryDraft(
             date=dt.date(year, 12, 31), memo=f"{RECORD_MEMOS['land_rent']} {year}",
             source=f"land-rent:{year}:{rows[0]['contract_id']}:{len(rows)}", postings=merge_legs(legs))],
-            actor_id=actor_id)
+            actor_id=actor.user_id)
     session.execute(insert(LandAccrual), [{**r, "entry_id": entry_id} for r in rows])
     return entry_id
+
+
+def _project_share_target(session, project, member, **kwargs):
+    return project
+
+
+@operation(keeps_books(_project_share_target))
+def book_project_share(session: Session, project: Entity, member: Entity, *, amount, year: int, source: str,
+                       actor: Principal):
+    """Book a member entity's share of the cluster project's posted run in the member's own book, as
+    investment income receivable dated the last day of ``year`` (INTERFACES §3.2). Only along a link the
+    admin or the township made (:func:`link_member_entity`): the project's accountant writes into no other
+    book. Returns the member's income record."""
+    if project.kind != "cluster_project" or not linked(session, project.id, member.id):
+        raise refuse("member", N_("%(member)s is not linked to %(project)s: its share cannot be booked in its books."),
+                     member=member.code, project=project.code, code="not_linked")
+    if is_closed(session, member.book, year):
+        raise refuse("member", N_("The books of %(member)s for %(year)s are closed: its share of %(project)s's "
+                                  "surplus cannot be booked there."), member=member.code, year=year,
+                     project=project.code, code="member_year_closed")
+    return record.__wrapped__(session, member, "income", {
+        "date": dt.date(year, 12, 31), "source": f"{project.name} {year}年收益分配", "amount": amount,
+        "source_ref": source, "receivable": True}, actor=actor)
+
+
+@operation(keeps_books(_project_share_target))
+def reverse_project_share(session: Session, project: Entity, member: Entity, *, source: str, reversing: str,
+                          actor: Principal) -> list[int]:
+    """Reverse, in the member entity's book, the shares booked there from the project's run ``source`` (the
+    run being reversed by ``reversing``). Only along a link, as they were booked. Returns the entry ids."""
+    if project.kind != "cluster_project" or not linked(session, project.id, member.id):
+        raise refuse("member", N_("%(member)s is not linked to %(project)s: its share cannot be booked in its books."),
+                     member=member.code, project=project.code, code="not_linked")
+    originals = session.scalars(
+        select(JournalEntry).join(InvestmentIncome, InvestmentIncome.entry_id == JournalEntry.id)
+        .where(InvestmentIncome.entity_id == member.id, InvestmentIncome.source_ref == source)
+        .order_by(JournalEntry.id)).all()
+    return post_entries(session, member.book, [reversal(e, reversing) for e in originals], actor_id=actor.user_id)
+
+
+def reversal(original: JournalEntry, reversing: str) -> EntryDraft:
+    """The entry undoing ``original`` when the run ``reversing`` reverses the run that posted it."""
+    draft = draft_of(original)
+    return EntryDraft(date=original.date, memo=f"冲销 {original.voucher} {original.memo}",
+                      source=f"{reversing}:reverses:{original.id}",
+                      postings=tuple(PostingDraft(p.account, -p.amount, p.party) for p in draft.postings))

@@ -13,6 +13,8 @@ import hmac
 
 from cryptography.fernet import Fernet, MultiFernet
 
+from cooperatives.access import Principal, administers, keeps_books, operation
+
 _state: dict[str, object] = {}
 
 
@@ -84,28 +86,45 @@ REVEALABLE = ("id_number", "bank_account")
 REASON_MAX = 200
 
 
-def reveal(session, household, *, actor_id: int | None, entity_id: int | None, reason: str) -> dict[str, str | None]:
-    """The full ID and bank numbers of ``household``, for a stated reason (e.g. to pay by bank transfer).
+def recorded_numbers(member, household) -> dict[str, bytes | None]:
+    """The encrypted numbers the member's entity itself recorded for the household: an entity that registered
+    the household recorded its ID and bank numbers; another entity that enrolled it recorded the ID number it
+    proved (``id_recorded``) and the bank account it pays the member into — never the numbers of the entity
+    that registered it (docs/SECURITY.md §4)."""
+    owner = household.owner_entity_id == member.entity_id
+    return {"id_number": household.id_number_enc if owner or member.id_recorded else None,
+            "bank_account": household.bank_account_enc if owner else member.bank_account_enc}
+
+
+@operation(keeps_books())
+def reveal(session, entity, member, *, actor: Principal, reason: str) -> dict[str, str | None]:
+    """The full ID and bank numbers ``entity`` recorded for its member household, for a stated reason (e.g.
+    to pay by bank transfer) — see :func:`recorded_numbers`.
 
     Every reveal is written to the audit log (who, when, which household, which fields, why), in the same
     transaction as whatever the caller commits; the numbers themselves are never logged.
     """
     from cooperatives.audit import audit
+    from cooperatives.models import Household
 
+    household = session.get(Household, member.household_id) if member.entity_id == entity.id else None
+    if household is None:
+        raise LookupError("not a household member of this entity")
     reason = " ".join((reason or "").split())
     if not reason or len(reason) > REASON_MAX:
         raise ValueError("a reason of 1 to 200 characters is needed")
-    values = {"id_number": decrypt(household.id_number_enc), "bank_account": decrypt(household.bank_account_enc)}
+    values = {name: decrypt(token) for name, token in recorded_numbers(member, household).items()}
     shown = [name for name in REVEALABLE if values[name]]
-    audit(session, actor_id=actor_id, action="reveal", target=f"household:{household.code}",
-          entity_id=entity_id, detail=f"{','.join(shown) or '-'}: {reason}")
+    audit(session, actor_id=actor.user_id, action="reveal", target=f"household:{household.code}",
+          entity_id=entity.id, detail=f"{','.join(shown) or '-'}: {reason}")
     session.flush()
     return values
 
 
-def rotate_keys(session, *, actor_id: int | None = None, batch: int = 1000) -> int:
-    """Re-encrypt every household's ID and bank number under the newest data key, and recompute the bank
-    digests under the current index key. Returns the number of households rewritten.
+@operation(administers())
+def rotate_keys(session, *, actor: Principal, batch: int = 1000) -> int:
+    """Re-encrypt every household's ID and bank number under the newest data key, and recompute the ID and
+    bank digests under the current index key. Returns the number of households rewritten.
 
     Run after putting a new key first in ``COOP_DATA_KEYS`` (the old ones stay listed until this has run,
     then may be dropped). Bulk: one UPDATE per ``batch`` households (SQLAlchemy Core executemany).
@@ -118,16 +137,18 @@ def rotate_keys(session, *, actor_id: int | None = None, batch: int = 1000) -> i
     table = Household.__table__
     stmt = (update(table).where(table.c.id == bindparam("_id"))
             .values(id_number_enc=bindparam("_id_enc"), bank_account_enc=bindparam("_bank_enc"),
-                    bank_account_digest=bindparam("_digest")))
+                    bank_account_digest=bindparam("_digest"), id_number_digest=bindparam("_id_digest")))
     rows = session.execute(select(table.c.id, table.c.id_number_enc, table.c.bank_account_enc)
                            .where((table.c.id_number_enc.is_not(None)) | (table.c.bank_account_enc.is_not(None)))
                            .order_by(table.c.id)).all()
     done = 0
     for start in range(0, len(rows), batch):
         params = [{"_id": r.id, "_id_enc": rotate(r.id_number_enc), "_bank_enc": rotate(r.bank_account_enc),
-                   "_digest": digest(decrypt(r.bank_account_enc))} for r in rows[start:start + batch]]
+                   "_digest": digest(decrypt(r.bank_account_enc)), "_id_digest": digest(decrypt(r.id_number_enc))}
+                  for r in rows[start:start + batch]]
         session.execute(stmt, params)
         done += len(params)
-    audit(session, actor_id=actor_id, action="rotate-keys", target="households", detail=f"{done} rewritten")
+    audit(session, actor_id=actor.user_id, action="rotate-keys", target="households", detail=f"{done} rewritten")
     session.flush()
     return done
+

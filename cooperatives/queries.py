@@ -9,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
+from cooperatives.kinds import RECORD_MODELS
 from cooperatives.models import (
     Advance,
     CapitalContribution,
@@ -24,7 +25,6 @@ from cooperatives.models import (
     Sale,
     Subsidy,
 )
-from cooperatives.operations import RECORD_MODELS
 from ledger.db import fixed_sum, money_sum
 from ledger.models import JournalEntry
 from ledger.queries import account_balances, member_balances

@@ -13,6 +13,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from cooperatives import codes
 from cooperatives.forms import parse_form
+from cooperatives.kinds import KINDS
 from cooperatives.workbook import _TEXT_LIMITS, MAX_PERSONS, SHEETS, _Decimal, _Enum
 
 _NUMBER_TEXT = r"^[0-9]{1,12}(\.[0-9]{1,%d})?$"       # below the workbook's largest number, 10**12
@@ -145,16 +146,14 @@ def record_schema(kind: str) -> type[Schema]:
     return type(f"{kind.title().replace('_', '')}InputSchema", (SpecSchema,), attrs)
 
 
-RECORD_INPUT_SCHEMAS = {kind: record_schema(kind) for kind in (
-    "capital", "land", "labor", "deliveries", "inputs", "sales", "expenses", "subsidies", "advances", "payments",
-    "income")}
+RECORD_INPUT_SCHEMAS = {kind: record_schema(kind) for kind in KINDS}
 
 
 def _member_fields() -> dict:
     households, members = SHEETS["households"], SHEETS["members"]
     out = {c.name: _field_for(c) for c in households.columns if c.name not in ("poverty_exited",)}
     out.update({c.name: _field_for(c) for c in members.columns if c.name in ("member_no", "joined_on", "left_on",
-                                                                             "farmer")})
+                                                                             "farmer", "land_consent")})
     return out
 
 
@@ -212,12 +211,20 @@ class ImportArgsSchema(Schema):
                             metadata={"description": "1: check the workbook, import nothing"})
 
 
-class ImportResultSchema(Schema):
+class ImportJobSchema(Schema):
+    """An import job: ``status`` queued, reading, writing, done or failed; once done what it imported, once
+    failed every problem (``errors.workbook``, ``sheet:row:column: reason``)."""
+
+    job = fields.Integer(required=True)
     entity = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(("queued", "reading", "writing", "done", "failed")))
+    dry_run = fields.Boolean(required=True)
+    url = fields.String(required=True, metadata={"description": "where to GET the job"})
     import_ = fields.Integer(data_key="import", allow_none=True)
     counts = fields.Dict(keys=fields.String(), values=fields.Integer())
     vouchers = fields.Integer(metadata={"description": "journal entries posted"})
-    dry_run = fields.Boolean()
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+    problems = fields.Integer(metadata={"description": "how many problems there were (at most 2,000 are kept)"})
 
 
 class MeSchema(Schema):

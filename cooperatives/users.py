@@ -17,6 +17,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from cooperatives.access import Principal, administers, is_user, operation
 from cooperatives.audit import audit
 from cooperatives.models import ApiToken, User
 
@@ -40,9 +41,11 @@ def verify_secret(stored: str | None, secret: str) -> bool:
         return False
 
 
+@operation(administers())
 def create_user(session: Session, *, username: str, password: str, role: str, display_name: str | None = None,
                 entity_id: int | None = None, township_id: int | None = None,
-                household_id: int | None = None) -> User:
+                household_id: int | None = None, actor: Principal) -> User:
+    """A user with a role and its scope (the admin's act)."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
     needed = {"accountant": entity_id, "auditor": township_id, "member": household_id}
@@ -95,24 +98,25 @@ def password_problem(user: User, password: str) -> str | None:
     return None
 
 
-def change_password(session: Session, user: User, password: str, *, actor_id: int | None = None) -> None:
-    """Set a new password and end every session of the user (the session version is part of the login).
-    Recorded in the audit log (who changed whose password; never the password)."""
+@operation(is_user())
+def change_password(session: Session, user: User, password: str, *, actor: Principal) -> None:
+    """Set a new password and end every session and token of the user (the session version is part of the
+    login). Recorded in the audit log (who changed whose password; never the password)."""
+    own = actor.user_id == user.id
     user.password_hash = hash_password(password)
     user.session_version += 1
-    audit(session, actor_id=actor_id if actor_id is not None else user.id,
-          action="password" if actor_id in (None, user.id) else "reset-password",
+    audit(session, actor_id=actor.user_id, action="password" if own else "reset-password",
           target=f"user:{user.username}", entity_id=user.entity_id)
-    revoke_user_tokens(session, user, actor_id=actor_id if actor_id is not None else user.id,
-                       reason="password changed" if actor_id in (None, user.id) else "password reset")
+    _revoke_user_tokens(session, user, actor_id=actor.user_id, reason="password changed" if own else "password reset")
     session.flush()
 
 
-def reset_password(session: Session, user: User, *, actor_id: int) -> str:
+@operation(administers())
+def reset_password(session: Session, user: User, *, actor: Principal) -> str:
     """An admin's reset: a new random password (shown once to the admin, never stored readable);
     every session of the user ends."""
     password = secrets.token_urlsafe(12)
-    change_password(session, user, password, actor_id=actor_id)
+    change_password(session, user, password, actor=actor)
     return password
 
 
@@ -149,11 +153,10 @@ def token_state(token: ApiToken, now: dt.datetime | None = None) -> str:
     return "active" if as_utc(token.expires_at) > (now or utcnow()) else "expired"
 
 
-def issue_token(session: Session, user: User, name: str, *, days: int = TOKEN_DAYS,
-                actor_id: int | None = None) -> str:
+@operation(is_user())
+def issue_token(session: Session, user: User, name: str, *, days: int = TOKEN_DAYS, actor: Principal) -> str:
     """A new API token of ``user`` valid for ``days`` days (1 to 365); returns the token itself, which is
-    never stored (only its SHA-256) and cannot be shown again. ``actor_id`` is who issued it (None: the
-    command line). Logged."""
+    never stored (only its SHA-256) and cannot be shown again. Logged with who issued it."""
     if not 1 <= days <= TOKEN_MAX_DAYS:
         raise ValueError(f"a token lives 1 to {TOKEN_MAX_DAYS} days, not {days}")
     name = (name or "").strip()[:TOKEN_NAME_MAX] or "token"
@@ -163,25 +166,30 @@ def issue_token(session: Session, user: User, name: str, *, days: int = TOKEN_DA
                    expires_at=now + dt.timedelta(days=days))
     session.add(row)
     session.flush()
-    audit(session, actor_id=actor_id, action="issue-token", target=f"user:{user.username}",
+    audit(session, actor_id=actor.user_id, action="issue-token", target=f"user:{user.username}",
           entity_id=user.entity_id, detail=f"token {row.id} ({name}), {days} days")
     session.flush()
     return token
 
 
-def revoke_token(session: Session, token: ApiToken, *, actor_id: int | None = None) -> bool:
+def _token_owner(session, token, *args, **kwargs):
+    return token.user
+
+
+@operation(is_user(_token_owner))
+def revoke_token(session: Session, token: ApiToken, *, actor: Principal) -> bool:
     """Revoke one token (False if it already was). Logged."""
     if token.revoked_at is not None:
         return False
     token.revoked_at = utcnow()
     user = token.user
-    audit(session, actor_id=actor_id, action="revoke-token", target=f"user:{user.username}",
+    audit(session, actor_id=actor.user_id, action="revoke-token", target=f"user:{user.username}",
           entity_id=user.entity_id, detail=f"token {token.id} ({token.name})")
     session.flush()
     return True
 
 
-def revoke_user_tokens(session: Session, user: User, *, actor_id: int | None = None, reason: str = "") -> int:
+def _revoke_user_tokens(session: Session, user: User, *, actor_id: int | None = None, reason: str = "") -> int:
     """Revoke every token of ``user`` not yet revoked (a password change, an admin's reset); returns how
     many. Logged once when there were any."""
     result = session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))

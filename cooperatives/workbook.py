@@ -102,7 +102,9 @@ from openpyxl.worksheet._reader import CELL_TAG, ROW_TAG, WorkSheetParser
 from openpyxl.xml.constants import SHARED_STRINGS, SHEET_MAIN_NS
 
 from cooperatives.limits import DEFAULT_LIMITS, MIB, ReadLimits
+from ledger.errors import Problem  # the one shape of a refusal: sheet, row, column, reason
 from ledger.i18n import N_, msg
+from ledger.i18n import label as word
 from ledger.money import D, quantize
 
 __all__ = [
@@ -132,19 +134,6 @@ __all__ = [
 ]
 
 # --------------------------------------------------------------------------- results and problems
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with the workbook, located by sheet name, row number and column header."""
-
-    sheet: str
-    row: int
-    column: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.sheet}:{self.row}:{self.column}: {self.reason}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,12 +186,12 @@ class WorkbookError(Exception):
     def __str__(self) -> str:
         lines = [str(p) for p in self.problems[: self.SHOWN]]
         if len(self.problems) > self.SHOWN:
-            lines.append(f"... and {len(self.problems) - self.SHOWN} more problems")
+            lines.append(f"... and {len(self.problems) - self.SHOWN} more problems")         # (a log line)
         return "\n".join(lines)
 
 
 def _not_a_workbook(source: str, why: str) -> WorkbookError:
-    return WorkbookError([Problem(source, 0, "", f"not a workbook: {why}")])
+    return WorkbookError([Problem(source, 0, "", msg(N_("not a workbook: %(why)s"), why=why, code="not_a_workbook"))])
 
 
 # --------------------------------------------------------------------------- column types
@@ -217,7 +206,7 @@ _MAX = Decimal(10) ** 12  # every number must be smaller than this in absolute v
 #                          ~90,000 such amounts still fit a 64-bit balance, on SQLite too)
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 _GROUPED_NUMBER = re.compile(r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?")
-_PLACES = {0: "zero", 1: "one", 2: "two", 3: "three", 4: "four"}
+_PLACES = {0: N_("zero"), 1: N_("one"), 2: N_("two"), 3: N_("three"), 4: N_("four")}
 
 
 def _show(raw: Any) -> str:
@@ -232,7 +221,8 @@ def _cell_text(raw: Any) -> str:
         return "yes" if raw else "no"
     if isinstance(raw, float):
         if raw != raw or abs(raw) >= 1e15:
-            raise _Invalid(f"number cannot be stored exactly in a numeric cell, format the cell as text: {_show(raw)}")
+            raise _Invalid(msg(N_("number cannot be stored exactly in a numeric cell, format the cell as text: "
+                                  "%(value)s"), value=_show(raw), code="inexact_number"))
         return str(int(raw)) if raw.is_integer() else repr(raw)
     if isinstance(raw, datetime):
         return raw.date().isoformat() if raw.time() == datetime.min.time() else raw.isoformat(sep=" ")
@@ -268,7 +258,7 @@ class _Code(ColumnType):
 
         text = super().parse(raw)
         if text is not _BLANK and len(text.split()) != 1:
-            raise _Invalid(f"must not contain spaces: {_show(text)}")
+            raise _Invalid(msg(N_("must not contain spaces: %(value)s"), value=_show(text), code="code_spaces"))
         if text is not _BLANK and (problem := code_problem(text)) is not None:
             raise _Invalid(problem)
         return text if text is _BLANK else normalize_code(text)
@@ -282,7 +272,7 @@ def _iso_date(text: str) -> date:
                 return date(int(year), int(month), int(day))
             except ValueError:
                 pass
-    raise _Invalid(f"not a date (expected YYYY-MM-DD): {_show(text)}")
+    raise _Invalid(msg(N_("not a date (expected YYYY-MM-DD): %(value)s"), value=_show(text), code="not_a_date"))
 
 
 class _Date(ColumnType):
@@ -296,13 +286,13 @@ class _Date(ColumnType):
             return raw.date()
         if isinstance(raw, date):
             return raw
-        raise _Invalid(f"not a date (expected YYYY-MM-DD): {_show(raw)}")
+        raise _Invalid(msg(N_("not a date (expected YYYY-MM-DD): %(value)s"), value=_show(raw), code="not_a_date"))
 
 
 def _text_decimal(text: str) -> Decimal:
     """Strict decimal notation: digits, optional sign, point and thousands separators."""
     if not (_PLAIN_NUMBER.fullmatch(text) or _GROUPED_NUMBER.fullmatch(text)):
-        raise _Invalid(f"not a number: {_show(text)}")
+        raise _Invalid(msg(N_("not a number: %(value)s"), value=_show(text), code="not_a_number"))
     return D(text)
 
 
@@ -318,7 +308,7 @@ def _to_decimal(raw: Any) -> Any:
         return D(repr(raw))
     if cls is Decimal and raw.is_finite():
         return raw
-    raise _Invalid(f"not a number: {_show(raw)}")
+    raise _Invalid(msg(N_("not a number: %(value)s"), value=_show(raw), code="not_a_number"))
 
 
 class _Decimal(ColumnType):
@@ -336,14 +326,15 @@ class _Decimal(ColumnType):
         if number is _BLANK:
             return number
         if self.positive and number <= 0:
-            raise _Invalid("must be positive")
+            raise _Invalid(msg(N_("must be positive"), code="not_positive"))
         if number < 0:
-            raise _Invalid("must not be negative")
+            raise _Invalid(msg(N_("must not be negative"), code="negative"))
         if number >= _MAX:
-            raise _Invalid(f"number is too large: {_show(raw)}")
+            raise _Invalid(msg(N_("number is too large: %(value)s"), value=_show(raw), code="too_large"))
         rounded = number.quantize(self.step)
         if rounded != number:
-            raise _Invalid(f"more than {_PLACES[self.places]} decimal places: {_show(raw)}")
+            raise _Invalid(msg(N_("more than %(places)s decimal places: %(value)s"), places=word(_PLACES[self.places]),
+                               value=_show(raw), code="decimal_places"))
         return rounded if rounded else self.zero  # never a negative zero
 
 
@@ -360,16 +351,16 @@ class _Int(ColumnType):
                 return _BLANK
             digits = text[1:] if text[0] in "+-" else text
             if not (digits.isascii() and digits.isdigit() and len(digits) <= 15):
-                raise _Invalid(f"not a whole number: {_show(text)}")
+                raise _Invalid(msg(N_("not a whole number: %(value)s"), value=_show(text), code="not_whole"))
             number = int(text)
         elif cls is int:
             number = raw
         elif cls is float and raw.is_integer() and abs(raw) < 1e15:
             number = int(raw)
         else:
-            raise _Invalid(f"not a whole number: {_show(raw)}")
+            raise _Invalid(msg(N_("not a whole number: %(value)s"), value=_show(raw), code="not_whole"))
         if number <= 0:
-            raise _Invalid("must be positive")
+            raise _Invalid(msg(N_("must be positive"), code="not_positive"))
         return number
 
 
@@ -394,7 +385,8 @@ class _Enum(ColumnType):
         if value is None:
             if not self.closed:
                 return text
-            raise _Invalid(f"unknown value {_show(text)} (expected {self.expected})")
+            raise _Invalid(msg(N_("unknown value %(value)s (expected %(expected)s)"), value=_show(text),
+                               expected=self.expected, code="unknown_value"))
         return value
 
 
@@ -536,7 +528,7 @@ def _not_before(later: str, earlier: str) -> RowCheck:
     def check(values: dict[str, Any]) -> tuple[str, str] | None:
         end, start = values.get(later), values.get(earlier)
         if end is not None and start is not None and end < start:
-            return later, f"{later} is before {earlier}"
+            return later, msg(N_("%(later)s is before %(earlier)s"), later=later, earlier=earlier, code="before")
         return None
 
     return check
@@ -550,7 +542,7 @@ def _at_most(name: str, limit: int) -> RowCheck:
     def check(values: dict[str, Any]) -> tuple[str, str] | None:
         value = values.get(name)
         if value is not None and value > limit:
-            return name, f"at most {limit}"
+            return name, msg(N_("at most %(limit)s"), limit=limit, code="at_most")
         return None
 
     return check
@@ -571,7 +563,7 @@ def _delivery_amount(values: dict[str, Any]) -> Decimal:
     product = values["quantity"] * values["unit_price"]
     amount = quantize(product) if product < _MAX else _MAX
     if amount >= _MAX:
-        raise _Invalid("quantity × unit_price is too large")
+        raise _Invalid(msg(N_("quantity × unit_price is too large"), code="too_large"))
     return amount
 
 
@@ -621,7 +613,7 @@ _SPECS = (
         _col("monitoring", MONITORING, default="none"), _col("poverty_exited", BOOL, default=False),
         # people in the household (家庭人口), for per-capita benefit figures; an extension of INTERFACES §3
         _col("persons", INT, also=("家庭人口", "人口")),
-    ), unique=(("code", "household code"),), checks=(_at_most("persons", MAX_PERSONS),)),
+    ), unique=(("code", N_("household code")),), checks=(_at_most("persons", MAX_PERSONS),)),
     SheetSpec("members", ("成员",), (
         _col("member", CODE, True), _col("member_no", INT, True), _col("joined_on", DATE, True),
         _col("left_on", DATE), _col("farmer", BOOL, default=True),
@@ -629,7 +621,7 @@ _SPECS = (
         _col("land_consent", BOOL, default=False, also=("土地收益扣款同意", "同意从土地收益扣款")),
         # the household's people (家庭人口), filling its household record; an extension of INTERFACES §3
         _col("persons", INT, also=("家庭人口", "人口")),
-    ), unique=(("member", "member"), ("member_no", "member_no")),
+    ), unique=(("member", N_("member")), ("member_no", N_("member number"))),
         checks=(_not_before("left_on", "joined_on"), _at_most("persons", MAX_PERSONS))),
     SheetSpec("capital", ("股金",), (
         _col("date", DATE, True), _col("member", CODE, True), _col("amount", MONEY, True),
@@ -640,7 +632,7 @@ _SPECS = (
         _col("shares", decimal(4), default=Derived(_shares_from_area, "area_mu")),
         _col("base_rent_per_mu", decimal(2, positive=False), default=_ZERO_MONEY),
         _col("start_on", DATE, True), _col("end_on", DATE),
-    ), unique=(("contract_no", "contract_no"),), checks=(
+    ), unique=(("contract_no", N_("contract number")),), checks=(
         _not_before("end_on", "start_on"),
         _product_below_max("area_mu", "base_rent_per_mu", "the yearly base rent (area_mu × base_rent_per_mu)"))),
     SheetSpec("labor", ("用工",), (
@@ -714,9 +706,9 @@ def _limited(parse: Callable[[Any], Any], limit: int | None) -> Callable[[Any], 
         value = parse(raw)
         if value.__class__ is str:
             if limit is not None and len(value) > limit:
-                raise _Invalid(f"too long: at most {limit} characters")
+                raise _Invalid(msg(N_("too long: at most %(limit)s characters"), limit=limit, code="too_long"))
             if "\x00" in value:
-                raise _Invalid("must not contain a NUL character")
+                raise _Invalid(msg(N_("must not contain a NUL character"), code="nul"))
         return value
 
     return parse_within
@@ -792,13 +784,14 @@ class _SheetReader:
             if name is None:
                 continue
             if any(f.name == name for f in self.fields):
-                self._report(1, text, f"duplicate column {name!r} (also {self.columns[name]!r})")
+                self._report(1, text, msg(N_("duplicate column %(name)s (also %(other)s)"), name=repr(name),
+                                          other=repr(self.columns[name]), code="duplicate_column"))
                 continue
             self._add_field(index, self.spec.column(name), text)
         present = {f.name for f in self.fields}
         for column in self.spec.columns:
             if column.required and column.name not in present:
-                self._report(1, column.name, "missing required column")
+                self._report(1, column.name, msg(N_("missing required column"), code="missing_column"))
                 self.incomplete = True
 
     def _add_field(self, index: int, column: Column, header: str) -> None:
@@ -845,7 +838,7 @@ class _SheetReader:
                     f.cache[raw] = value
             if value is _BLANK:
                 if f.required:
-                    self._report(number, f.header, "required value is missing")
+                    self._report(number, f.header, msg(N_("required value is missing"), code="missing_value"))
                     valid = False
                     continue
                 value = f.default
@@ -860,13 +853,15 @@ class _SheetReader:
                 continue
             first = self.seen[name].setdefault(value, number)
             if first != number:
-                self._report(number, self.columns[name], f"duplicate {label} '{value}' (first at row {first})")
+                self._report(number, self.columns[name], msg(N_("duplicate %(what)s '%(value)s' (first at row %(first)s)"),
+                                                             what=word(label), value=value, first=first, code="duplicate"))
                 valid = False
         return valid
 
     def _check_count(self) -> None:
         if self.spec.exactly_one_row and self.count != 1:
-            self._report(1, "", f"{self.spec.name} sheet must have exactly one row (found {self.count})")
+            self._report(1, "", msg(N_("%(sheet)s sheet must have exactly one row (found %(count)s)"),
+                                    sheet=self.spec.name, count=self.count, code="one_row"))
 
 
 # --------------------------------------------------------------------------- containers
@@ -901,11 +896,13 @@ def _guarded(rows: Iterable[tuple[int, Sequence[Any]]], what: str) -> Iterator[t
         except _ReadError:
             raise
         except UnicodeDecodeError:
-            raise _ReadError(f"cannot read {what}: not UTF-8 text (save it as “CSV UTF-8”)") from None
+            raise _ReadError(msg(N_("cannot read %(what)s: not UTF-8 text (save it as “CSV UTF-8”)"), what=word(what),
+                                 code="not_utf8")) from None
         except DefusedXmlException:  # a "billion laughs" sheet: refused before any entity is expanded
             raise _ReadError(_entities_refused()) from None
         except Exception as exc:  # openpyxl, XML, zip and csv raise many kinds of errors on damaged files
-            raise _ReadError(f"cannot read {what}: {exc}") from None
+            raise _ReadError(msg(N_("cannot read %(what)s: %(error)s"), what=word(what), error=str(exc),
+                                 code="unreadable")) from None
         yield row
 
 
@@ -975,9 +972,10 @@ def _csv_files(folder: Path, source: str, limits: ReadLimits) -> list[Path]:
                     reason = msg(N_("the folder has more than %(limit)s CSV files"), limit=limits.max_csv_files)
                     raise WorkbookError([Problem(source, 0, "", reason)])
     except OSError as exc:
-        raise _not_a_workbook(source, f"cannot list the folder ({exc.strerror or exc})") from None
+        raise _not_a_workbook(source, msg(N_("cannot list the folder (%(error)s)"), error=str(exc.strerror or exc))) \
+            from None
     if not files:
-        raise _not_a_workbook(source, "the folder has no .csv files")
+        raise _not_a_workbook(source, msg(N_("the folder has no .csv files")))
     return sorted(files)
 
 
@@ -985,7 +983,7 @@ def _csv_sheets(
     folder: Path, source: str, limits: ReadLimits
 ) -> Iterator[tuple[str, Iterator[tuple[int, Sequence[Any]]]]]:
     for path in _csv_files(folder, source, limits):
-        yield path.stem, _guarded(_csv_rows(path, limits), "file")
+        yield path.stem, _guarded(_csv_rows(path, limits), N_("file"))
 
 
 # --------------------------------------------------------------------------- xlsx within limits
@@ -1173,7 +1171,8 @@ def _open_xlsx(path: Path, source: str, limits: ReadLimits) -> _Xlsx:
     try:
         handle = open(path, "rb")
     except OSError as exc:
-        raise _not_a_workbook(source, f"cannot open the file ({exc.strerror or exc})") from None
+        raise _not_a_workbook(source, msg(N_("cannot open the file (%(error)s)"), error=str(exc.strerror or exc))) \
+            from None
     try:
         return _load_xlsx(handle, limits)
     except _ReadError as exc:
@@ -1184,7 +1183,8 @@ def _open_xlsx(path: Path, source: str, limits: ReadLimits) -> _Xlsx:
         raise WorkbookError([Problem(source, 0, "", _entities_refused())]) from None
     except Exception as exc:  # zipfile, XML and openpyxl errors alike mean "not an xlsx file"
         handle.close()
-        raise _not_a_workbook(source, f"not an .xlsx file ({type(exc).__name__}: {exc})") from None
+        raise _not_a_workbook(source, msg(N_("not an .xlsx file (%(error)s)"), error=f"{type(exc).__name__}: {exc}")) \
+            from None
 
 
 def _row_number(text: str | None, previous: int) -> int:
@@ -1287,7 +1287,7 @@ def _xlsx_rows(book: _Xlsx, part: str, limits: ReadLimits) -> Iterator[tuple[int
 
 def _xlsx_sheets(book: _Xlsx, limits: ReadLimits) -> Iterator[tuple[str, Iterator[tuple[int, Sequence[Any]]]]]:
     for title, part in book.sheets:
-        yield title, _guarded(_xlsx_rows(book, part, limits), "sheet")
+        yield title, _guarded(_xlsx_rows(book, part, limits), N_("sheet"))
 
 
 # --------------------------------------------------------------------------- the workbook
@@ -1303,9 +1303,11 @@ def _read_sheets(
         try:
             if kind is None:
                 if not all(_is_blank(cells) for _, cells in rows):
-                    problems.append(Problem(label, 1, "", f"unknown sheet (expected one of {', '.join(SHEETS)})"))
+                    problems.append(Problem(label, 1, "", msg(N_("unknown sheet (expected one of %(sheets)s)"),
+                                                              sheets=", ".join(SHEETS), code="unknown_sheet")))
             elif kind in labels:
-                problems.append(Problem(label, 1, "", f"duplicate sheet: {labels[kind]!r} is also {kind!r}"))
+                problems.append(Problem(label, 1, "", msg(N_("duplicate sheet: %(other)s is also %(kind)s"),
+                                                          other=repr(labels[kind]), kind=repr(kind), code="duplicate_sheet")))
             else:
                 labels[kind] = label
                 sheets[kind] = _SheetReader(SHEETS[kind], label, problems).read(rows)
@@ -1318,9 +1320,9 @@ def _read_container(path: Path, source: str, problems: list[Problem], limits: Re
     if path.is_dir():
         return _read_sheets(_csv_sheets(path, source, limits), problems)
     if not path.exists():
-        raise _not_a_workbook(source, "no such file or folder")
+        raise _not_a_workbook(source, msg(N_("no such file or folder")))
     if not path.is_file():
-        raise _not_a_workbook(source, "not a file or folder")
+        raise _not_a_workbook(source, msg(N_("not a file or folder")))
     book = _open_xlsx(path, source, limits)
     try:
         return _read_sheets(_xlsx_sheets(book, limits), problems)

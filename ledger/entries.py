@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from ledger.errors import Problem
+from ledger.i18n import N_, msg
 
 ZERO = Decimal(0)
 
@@ -40,23 +41,29 @@ def residual(draft: EntryDraft) -> Decimal:
 def check_entry(draft: EntryDraft) -> list[Problem]:
     """Every reason ``draft`` cannot be posted (an empty list means it can)."""
     problems: list[Problem] = []
+
+    def refuse(code: str, template: str, **params) -> None:
+        problems.append(Problem.of(msg(template, code=code, **params)))
+
     if len(draft.postings) < 2:
-        problems.append(Problem("too_few_postings", f"an entry needs at least two postings, got {len(draft.postings)}"))
+        refuse("too_few_postings", N_("An entry needs at least two postings, not %(n)s."), n=len(draft.postings))
     for i, posting in enumerate(draft.postings, 1):
         amount = posting.amount
         if not isinstance(amount, Decimal) or isinstance(amount, bool):
-            problems.append(Problem("not_decimal", f"posting {i}: amount must be a Decimal, got {type(amount).__name__}"))
+            refuse("not_decimal", N_("Posting %(i)s: the amount must be exact (a Decimal), not %(type)s."), i=i,
+                   type=type(amount).__name__)
             continue
         if not amount.is_finite():
-            problems.append(Problem("not_finite", f"posting {i}: amount {amount} is not a number"))
+            refuse("not_finite", N_("Posting %(i)s: the amount %(amount)s is not a number."), i=i, amount=amount)
         elif amount == 0:
-            problems.append(Problem("zero_amount", f"posting {i} to {posting.account}: amount is zero"))
+            refuse("zero_amount", N_("Posting %(i)s to %(account)s: the amount is zero."), i=i, account=posting.account)
         elif amount != amount.quantize(Decimal("0.01")):
-            problems.append(Problem("sub_fen", f"posting {i} to {posting.account}: {amount} has more than two decimals"))
+            refuse("sub_fen", N_("Posting %(i)s to %(account)s: %(amount)s has more than two decimals."), i=i,
+                   account=posting.account, amount=amount)
     if not problems:
         rest = residual(draft)
         if rest != 0:
-            problems.append(Problem("unbalanced", f"debits and credits differ by {rest}"))
+            refuse("unbalanced", N_("Debits and credits differ by %(amount)s."), amount=rest)
     return problems
 
 

@@ -77,8 +77,8 @@ def _plain(value: Any) -> Any:
 
 def _format(template: str, params: Mapping[str, Any], gettext: Callable[[str], str]) -> str:
     text = gettext(template)
-    if not params:
-        return text
+    if not params:          # a template is a %-format (as Jinja's gettext treats it): "%%" is a literal "%"
+        return text.replace("%%", "%")
     shown = {k: v.translate(gettext) if isinstance(v, Message) else v for k, v in params.items()}
     try:
         return text % shown
@@ -118,6 +118,14 @@ def translations_for(locale: str) -> Callable[[str], str]:
 
 
 _TRANSLATIONS_DIR: list[str] = []
+
+
+def command_gettext() -> Callable[[str], str]:
+    """The language the command line speaks: ``COOP_LANG`` (``zh_Hans_CN`` by default, ``en``), never the
+    server's ``LANG`` (often ``en_US`` on a server whose users read Chinese)."""
+    import os
+
+    return translations_for(os.environ.get("COOP_LANG") or "zh_Hans_CN")
 
 
 def use_translations(directory: str) -> None:

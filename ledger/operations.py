@@ -28,6 +28,7 @@ from ledger.errors import (
     Problem,
     UnknownAccount,
 )
+from ledger.i18n import N_, msg
 from ledger.models import ENTRY_IDS, Account, Book, JournalEntry, Party, Period, Posting, VoucherCounter
 
 
@@ -115,14 +116,17 @@ def post_entries(session: Session, book: Book, drafts: Sequence[EntryDraft], *,
 def _check_all(book: Book, drafts: Sequence[EntryDraft], accounts: dict, parties: dict) -> None:
     problems: list[Problem] = []
     for n, draft in enumerate(drafts, 1):
-        where = f"entry {n} ({draft.date}, {draft.memo or draft.source or ''})" if len(drafts) > 1 else "entry"
+        where = msg(N_("entry %(n)s (%(date)s, %(memo)s)"), n=n, date=draft.date, memo=draft.memo or draft.source or "")
         for p in check_entry(draft):
-            problems.append(Problem(p.code, f"{where}: {p.message}"))
+            reason = p.reason if len(drafts) == 1 else msg(N_("%(where)s: %(reason)s"), where=where, reason=p.reason,
+                                                          code=p.code)
+            problems.append(Problem.of(reason))
         for posting in draft.postings:
             if posting.account not in accounts:
                 raise UnknownAccount(book.code, posting.account)
             if posting.party is not None and posting.party not in parties:
-                problems.append(Problem("unknown_party", f"{where}: {book.code} has no member {posting.party}"))
+                problems.append(Problem.of(msg(N_("%(book)s has no member %(member)s."), book=book.code,
+                                               member=posting.party, code="unknown_party")))
     if problems:
         raise InvalidEntry(problems)
 

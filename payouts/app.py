@@ -12,6 +12,7 @@ from sqlalchemy.orm import sessionmaker
 
 from cooperatives import privacy
 from ledger.db import make_engine, writer
+from ledger.i18n import use_translations
 from ledger.web.bounds import install as install_bounds
 from ledger.web.support import close_session, register_filters
 from payouts.settings import Settings
@@ -33,6 +34,8 @@ def select_locale() -> str:
         return chosen
     if current_user and current_user.is_authenticated and current_user.locale in settings.supported_locales:
         return current_user.locale
+    if request.accept_languages.best_match(("zh-CN", "zh", "en")) == "en":      # a script or an English browser
+        return "en"
     return settings.default_locale
 
 
@@ -75,6 +78,7 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> Flask:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops)
     app.extensions["ledger.sessionmaker"] = make_sessionmakers(settings.database_url)
+    use_translations(str(TRANSLATIONS_DIR))          # the command line's and the jobs' messages
     privacy.configure(list(settings.data_keys), settings.index_key.encode())
     app.teardown_appcontext(close_session)
 
@@ -95,6 +99,7 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> Flask:
     app.extensions["ledger.verifiers"] = [verify_audit_chains]      # `coopledger verify`: the audit log too
     if settings.celery_broker_url:       # features send jobs through this; they never import payouts.tasks
         app.extensions["coop.celery"] = _celery_tasks()
+    app.extensions["coop.import_launcher"] = _import_launcher(settings, app)
     if web:
         _register_blueprints(app)
     _register_cli(app)
@@ -104,6 +109,34 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> Flask:
     sessions.install(app)                # idle sessions are signed out (COOP_IDLE_MINUTES)
     _security_headers(app)
     return app
+
+
+def _import_launcher(settings: Settings, app: Flask):
+    """How an uploaded workbook's import job is started: on a Celery worker when CELERY_BROKER_URL is set,
+    else in a process of its own (:func:`import_job_command`), which reads the same database and keys."""
+
+    def launch(job_id: int) -> None:
+        if settings.celery_broker_url:
+            app.extensions["coop.celery"].import_job.delay(job_id)
+            return
+        import subprocess
+
+        argv, env = import_job_command(settings, job_id)
+        subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+    return launch
+
+
+def import_job_command(settings: Settings, job_id: int) -> tuple[list[str], dict[str, str]]:
+    """``coopledger import --job ID`` and the environment it needs: this app's database, keys and limits."""
+    import os
+    import sys
+
+    env = {**os.environ, "DATABASE_URL": settings.database_url, "COOP_SECRET_KEY": settings.secret_key,
+           "COOP_DATA_KEYS": ",".join(settings.data_keys), "COOP_INDEX_KEY": settings.index_key,
+           "COOP_IMPORT_MAX_ROWS": str(settings.import_max_rows),
+           "COOP_IMPORT_MAX_UNZIPPED_MB": str(settings.import_max_unzipped_mb)}
+    return [str(Path(sys.executable).parent / "coopledger"), "import", "--job", str(job_id)], env
 
 
 def _celery_tasks():

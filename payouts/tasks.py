@@ -27,31 +27,22 @@ def _engine(url: str):
     return _engines[url]
 
 
-@celery_app.task(name="coopledger.import_workbook")
-def import_workbook(path: str, entity_code: str | None = None, actor_id: int | None = None) -> dict:
-    """Import a workbook (.xlsx or CSV folder on storage the worker shares) into ``DATABASE_URL``, all or
-    nothing: the same code as ``coopledger import``. Returns ``{"ok": true, "entity", "import_id", "counts",
-    "entries"}`` or ``{"ok": false, "problems": ["sheet:row:column: reason", …]}`` (nothing written)."""
+@celery_app.task(name="coopledger.import_job")
+def import_job(job_id: int) -> dict:
+    """Run the import job ``job_id`` (a workbook uploaded on a page or through the API) on this worker: the
+    same code as ``coopledger import --job``. Returns ``{"job", "status"}``; the job row holds the outcome."""
     from sqlalchemy.orm import Session
 
     from cooperatives import privacy
-    from cooperatives.importer import ImportRefused, import_path
-    from cooperatives.workbook import WorkbookError
+    from cooperatives.imports import run_import_job
     from ledger.db import writer
     from payouts.settings import Settings
 
     settings = Settings.from_env()
     privacy.configure(list(settings.data_keys), settings.index_key.encode())
     with Session(writer(_engine(settings.database_url))) as session:
-        try:
-            result = import_path(session, path, entity_code=entity_code, actor_id=actor_id)
-        except WorkbookError as exc:
-            return {"ok": False, "problems": [str(p) for p in exc.problems]}
-        except ImportRefused as exc:
-            return {"ok": False, "problems": [str(exc)]}
-        session.commit()
-    return {"ok": True, "entity": result.entity_code, "import_id": result.import_id, "counts": result.counts,
-            "entries": result.entries}
+        job = run_import_job(session, job_id, limits=settings.read_limits())
+        return {"job": job_id, "status": job.status if job is not None else "missing"}
 
 
 @celery_app.task(name="coopledger.render_statements")

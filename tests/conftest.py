@@ -87,12 +87,16 @@ def book(session):
 @pytest.fixture
 def app(session):
     """The Flask app, its views and commands sharing the test's rolled-back transaction."""
+    from cooperatives.imports import run_import_job
     from payouts.app import create_app
     from payouts.settings import Settings
 
     app = create_app(Settings(database_url="sqlite://", secret_key="test", testing=True, cookie_secure=False))
     app.extensions["ledger.sessionmaker"] = {"read": lambda: session, "write": lambda: session,
                                              "engine": session.get_bind()}
+    # an uploaded workbook's import job runs at once, in the request, on the test's session (the same job code
+    # the real launcher starts in a process of its own)
+    app.extensions["coop.import_launcher"] = lambda job_id: run_import_job(session, job_id)
     return app
 
 
@@ -101,8 +105,8 @@ def cli(app):
     """Run a ``coopledger`` command: ``cli("verify", "--entity", "X")`` -> click Result (stdout, stderr, exit_code)."""
     runner = app.test_cli_runner()
 
-    def invoke(*args):
-        return runner.invoke(args=list(args), catch_exceptions=False)
+    def invoke(*args):            # the tests read the commands' English (COOP_LANG; Chinese by default)
+        return runner.invoke(args=list(args), catch_exceptions=False, env={"COOP_LANG": "en"})
 
     return invoke
 

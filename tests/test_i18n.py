@@ -22,6 +22,8 @@ import pytest
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
+from cooperatives.access import CONSOLE
+
 ROOT = Path(__file__).resolve().parents[1]
 TRANSLATIONS = ROOT / "payouts" / "translations"
 LOCALES = ("zh_Hans_CN", "en")
@@ -29,7 +31,8 @@ FIX = "run scripts/i18n.sh extract, then translate in payouts/translations/zh_Ha
 #: %-placeholders (``%(name)s``, ``%s``, ``%%``) and str.format fields (``{name}``)
 PLACEHOLDER = re.compile(r"%(?:\([^)]*\))?[-#0 +]*\d*(?:\.\d+)?[a-zA-Z%]|\{[^{}]*\}")
 #: msgids whose Chinese is written the same as the English
-SAME_IN_CHINESE = {"Excel", "JSON"}
+SAME_IN_CHINESE = {"Excel", "JSON",
+                   "%(where)s: %(reason)s", "%(rule)s: %(detail)s"}     # only punctuation (a full-width colon) to translate
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -180,16 +183,15 @@ def csrf_token(page: str) -> str:
 @pytest.fixture
 def signed_in(app, session):
     """A cooperative with one member household, and a test client signed in as its accountant."""
-    from cooperatives.operations import create_entity, ensure_village, register_household, register_member
+    from cooperatives.operations import create_entity, register_household, register_member
     from cooperatives.users import create_user
 
     entity = create_entity(session, code="I18N-COOP", name="语言测试合作社", kind="farmer_coop", township="测试乡",
-                           village="一村", first_year=2025)
-    village = ensure_village(session, entity.township, "一村")
-    register_household(session, code="I18N-H001", head_name="王大山", village=village)
-    register_member(session, entity, code="I18N-H001", member_no=1, joined_on=dt.date(2024, 3, 1))
+                           village="一村", first_year=2025, actor=CONSOLE)
+    register_household(session, entity, code="I18N-H001", head_name="王大山", village="一村", actor=CONSOLE)
+    register_member(session, entity, code="I18N-H001", member_no=1, joined_on=dt.date(2024, 3, 1), actor=CONSOLE)
     create_user(session, username="kuaiji-i18n", password="a long test password", role="accountant",
-                display_name="会计", entity_id=entity.id)
+                display_name="会计", entity_id=entity.id, actor=CONSOLE)
     session.commit()
     client = app.test_client()
     token = csrf_token(text_of(client.get("/login")))

@@ -18,8 +18,14 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from cooperatives.access import Principal
 from cooperatives.models import Entity
 from ledger.web.support import PUBLIC, STAFF, Rule, get_session, rule  # noqa: F401 (re-exported)
+
+
+def current_actor() -> Principal:
+    """The principal this request acts as: its signed-in user (pages) or its token's user (API)."""
+    return Principal.of_user(current_user)
 
 
 def can_read_entity(user, entity: Entity) -> bool:

@@ -11,24 +11,27 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flask import abort, g, jsonify, render_template, request
+from flask import abort, g, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Api, Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError
 from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import defer, joinedload
+from werkzeug import exceptions as werkzeug_exceptions
 from werkzeug.exceptions import HTTPException
 
-from cooperatives.models import LandContract, Member
-from cooperatives.operations import RECORD_MODELS
+from cooperatives.access import Forbidden as OperationForbidden
+from cooperatives.imports import job_problems, job_result
+from cooperatives.kinds import KINDS
+from cooperatives.models import ImportJob, Member
 from cooperatives.schemas import (
     RECORD_INPUT_SCHEMAS,
     EntitySchema,
     ErrorSchema,
     ImportArgsSchema,
-    ImportResultSchema,
+    ImportJobSchema,
     MemberInputSchema,
     MemberSchema,
     MeSchema,
@@ -41,11 +44,11 @@ from cooperatives.schemas import (
     record_page_schema,
 )
 from cooperatives.users import note_token_use, token_for
-from cooperatives.web.access import check_declared_rule, entity_or_404, visible_entities
+from cooperatives.web.access import check_declared_rule, current_actor, entity_or_404, visible_entities
 from cooperatives.web.display import MONEY_COLUMNS, PRICE_COLUMNS
 from cooperatives.web.idempotency import document as document_idempotency
 from cooperatives.web.idempotency import protect as idempotent_writes
-from cooperatives.web.writes import ImportFailed, Refused, enrol, import_upload, parse_member, post_values
+from cooperatives.web.writes import Refused, enrol, parse_member, post_values, start_import
 from ledger.i18n import N_
 from ledger.models import JournalEntry
 from ledger.money import fmt
@@ -189,14 +192,14 @@ def create_member(data, code: str):
     """Register a household (unless already registered in this township) and make it a member."""
     entity = entity_or_404(code, write=True)
     try:
-        return enrol(get_session(), entity, data, actor_id=current_user.id)
+        return enrol(get_session(), entity, data, actor=current_actor())
     except Refused as exc:
         abort(error(422, exc.errors))
 
 
 def _record_routes(kind: str) -> None:
     schema = RECORD_INPUT_SCHEMAS[kind]
-    model = LandContract if kind == "land" else RECORD_MODELS[kind]
+    model = KINDS[kind].model
 
     @rule(*STAFF, scope="entity")
     def list_view(args: dict, code: str):
@@ -216,7 +219,7 @@ def _record_routes(kind: str) -> None:
         entity = entity_or_404(code, write=True)
         session = get_session()
         try:
-            row = post_values(session, entity, kind, data, actor_id=current_user.id)
+            row = post_values(session, entity, kind, data, actor=current_actor())
         except Refused as exc:
             abort(error(422, exc.errors))
         return _dump_record(kind, row, _vouchers(session, [row])), 201
@@ -248,26 +251,55 @@ def get_trial_balance(args: dict, code: str):
     return trial_balance(get_session(), entity.book, args.get("year"))
 
 
+def _job_json(entity, job) -> dict:
+    """An import job as the API shows it: its state, and once finished what it imported or every problem
+    (``errors.workbook``, in the reader's language)."""
+    problems, total = job_problems(job)
+    out = {"job": job.id, "entity": entity.code, "status": job.status, "dry_run": job.dry_run,
+           "url": url_for("api.get_import", code=entity.code, job_id=job.id)}
+    result = job_result(job)
+    if result is not None:
+        out.update({"import": result["import"], "counts": result["counts"], "vouchers": result["vouchers"]})
+    if problems:
+        out["errors"] = {"workbook": [p.text(_) for p in problems]}
+        out["problems"] = total
+    return out
+
+
 @blp.route("/entities/<code>/imports", methods=["POST"])
 @blp.arguments(ImportArgsSchema, location="query")
 @blp.arguments(ImportFileSchema, location="files")
-@blp.alt_response(200, schema=ImportResultSchema, success=True, description="dry run: checked, nothing imported")
-@blp.alt_response(201, schema=ImportResultSchema, success=True, description="imported")
-@errors_doc(403, 404, 409, 422)
+@blp.alt_response(202, schema=ImportJobSchema, success=True,
+                  description="accepted: the workbook is imported by a job; GET its url until the status is done or failed")
+@errors_doc(403, 404, 422)
 @rule(*WRITERS, write=True, scope="entity")
 def create_import(args: dict, _files: dict, code: str):
-    """Import an .xlsx workbook (or .csv files) sent as multipart field ``workbook``; ``?dry_run=1`` checks only."""
+    """Import an .xlsx workbook (or .csv files) sent as multipart field ``workbook``; ``?dry_run=1`` checks
+    only. The import runs as a job: the answer (202) gives its url to poll."""
     entity = entity_or_404(code, write=True)
     files = [f for f in request.files.getlist("workbook") if f.filename]
     if not files:
-        return error(422, {"workbook": ["send the .xlsx file as multipart field 'workbook'"]})
-    try:
-        result = import_upload(get_session(), entity, files, actor_id=current_user.id,
-                               dry_run=args.get("dry_run") == "1")
-    except ImportFailed as exc:
-        return error(exc.status, {"workbook": exc.lines})
-    return {"entity": result.entity_code, "import": result.import_id, "counts": result.counts,
-            "vouchers": result.entries, "dry_run": result.dry_run}, (200 if result.dry_run else 201)
+        return error(422, {"workbook": [_("Send the .xlsx file as multipart field 'workbook'.")]})
+    job = start_import(get_session(), entity, files, actor=current_actor(), dry_run=args.get("dry_run") == "1")
+    job = get_session().get(ImportJob, job.id)
+    response = jsonify(_job_json(entity, job))
+    response.status_code = 202
+    response.headers["Location"] = url_for("api.get_import", code=entity.code, job_id=job.id)
+    return response
+
+
+@blp.route("/entities/<code>/imports/<id:job_id>")
+@blp.alt_response(200, schema=ImportJobSchema, success=True)
+@errors_doc(403, 404)
+@rule(*STAFF, scope="entity")
+def get_import(code: str, job_id: int):
+    """An import job: queued, reading, writing, then done (what was imported) or failed (every problem)."""
+    entity = entity_or_404(code)
+    job = get_session().scalar(select(ImportJob).options(defer(ImportJob.upload))
+                               .where(ImportJob.id == job_id, ImportJob.entity_id == entity.id))
+    if job is None:
+        abort(error(404, {"_schema": [_("There is no such import.")]}))
+    return _job_json(entity, job)
 
 
 @blp.route("/me")
@@ -287,6 +319,15 @@ def init_api(app, csrf) -> None:
     csrf.exempt(blp)
     for status in (400, 401, 403, 404, 405, 409, 413, 422, 429):
         app.register_error_handler(status, _json_or_page)
+    app.register_error_handler(OperationForbidden, _operation_forbidden)
+
+
+def _operation_forbidden(exc: OperationForbidden):
+    """An operation's own rule refused the actor (``cooperatives.access``): the route's checks let the request
+    through, the operation did not. Nothing was written (the request's session is rolled back at its end);
+    the answer is the same 403 as a route's."""
+    get_session().rollback()
+    return _json_or_page(werkzeug_exceptions.Forbidden())
 
 
 class CoopApi(Api):

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from cooperatives import privacy
 from cooperatives.models import AuditLog, Entity, Household, Member, User
-from cooperatives.web.access import entity_or_404
+from cooperatives.web.access import current_actor, entity_or_404
 from ledger.i18n import N_
 from ledger.web.support import get_session, rule
 
@@ -36,6 +36,8 @@ ACTION_LABELS = {
     "answer": N_("Answered an objection"), "receipt": N_("Recorded a payment"), "confirm": N_("Confirmed receipt"),
     "set-pin": N_("Gave a new PIN"),
     "issue-token": N_("Issued an API token"), "revoke-token": N_("Revoked an API token"),
+    "link": N_("Linked an entity to a cluster project"), "audit_opinion": N_("Recorded an audit opinion"),
+    "integrity_check": N_("Verified the books"),
 }
 
 
@@ -81,14 +83,14 @@ def log():
 def reveal(code: str, member_code: str):
     entity = entity_or_404(code, write=True)
     db = get_session()
-    household = db.scalar(select(Household).join(Member, Member.household_id == Household.id)
-                          .where(Member.entity_id == entity.id, Member.code == member_code))
-    if household is None:
+    row = db.execute(select(Member, Household).join(Household, Household.id == Member.household_id)
+                     .where(Member.entity_id == entity.id, Member.code == member_code)).first()
+    if row is None:
         abort(404)
+    member, household = row
     back = url_for("entities.member", code=entity.code, member_code=member_code)
     try:
-        values = privacy.reveal(db, household, actor_id=current_user.id, entity_id=entity.id,
-                                reason=request.form.get("reason", ""))
+        values = privacy.reveal(db, entity, member, actor=current_actor(), reason=request.form.get("reason", ""))
     except ValueError:
         db.rollback()
         return render_template("cooperatives/reveal.html", entity=entity, household=household, values=None,

@@ -26,6 +26,7 @@ from sqlalchemy.orm import joinedload
 from wtforms import IntegerField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange
 
+from cooperatives.access import Principal
 from cooperatives.audit import audit
 from cooperatives.models import ApiToken, User
 from cooperatives.users import (
@@ -157,7 +158,7 @@ def change_own_password():
         errors["confirm"] = [_("The two new passwords differ.")]
     if errors:
         return render_template("auth/password.html", form=form, errors=errors), 422
-    change_password(db, user, form.new.data, actor_id=user.id)
+    change_password(db, user, form.new.data, actor=Principal.of_user(user))
     db.commit()
     _sign_in(user)                        # the new session version: this browser only
     flash(_("Password changed. You were signed out everywhere else, and your API tokens were revoked."))
@@ -187,7 +188,7 @@ def tokens():
         return _tokens_page(form, status=422)
     db = get_session()
     user = db.get(User, current_user.id)
-    shown = issue_token(db, user, form.name.data, days=form.days.data, actor_id=user.id)
+    shown = issue_token(db, user, form.name.data, days=form.days.data, actor=Principal.of_user(user))
     db.commit()
     return _tokens_page(TokenForm(formdata=None), shown=shown)
 
@@ -203,7 +204,7 @@ def revoke_api_token():
     token = db.get(ApiToken, int(raw))
     if token is None or (token.user_id != current_user.id and current_user.role != "admin"):
         abort(404)
-    revoke_token(db, token, actor_id=current_user.id)
+    revoke_token(db, token, actor=Principal.of_user(current_user))
     db.commit()
     flash(_("The token “%(name)s” is revoked: it no longer works.", name=token.name))
     return redirect(safe_next(request.form.get("next")) or url_for(".tokens"))
@@ -233,7 +234,7 @@ def reset_user_password(user_id: int):
     user = db.get(User, user_id)
     if user is None:
         abort(404)
-    password = reset_password(db, user, actor_id=current_user.id)
+    password = reset_password(db, user, actor=Principal.of_user(current_user))
     db.commit()
     if user.id == current_user.id:
         _sign_in(user)

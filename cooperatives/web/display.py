@@ -16,14 +16,14 @@ from babel.numbers import format_decimal
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
+from cooperatives.kinds import KINDS
 from cooperatives.labels import COLUMN_LABELS, RECORD_LABELS
 from cooperatives.models import CAPITAL_FORMS, ENTITY_KINDS, EXPENSE_CATEGORIES, MONITORING, PAYMENT_METHODS, UNITS
 from cooperatives.workbook import SHEETS
 from ledger.i18n import N_
 from ledger.web.support import money_filter
 
-RECORD_KINDS = ("capital", "land", "labor", "deliveries", "inputs", "sales", "expenses", "subsidies", "advances",
-                "payments", "income")
+RECORD_KINDS = tuple(KINDS)        # the record pages, in the registry's order
 SHEET_LABELS = {"entity": N_("Entity"), "households": N_("Households"), "members": N_("Members"), **RECORD_LABELS}
 SUBSIDY_KINDS = {"fiscal": N_("Fiscal subsidy"), "donation": N_("Donation")}
 #: column -> {stored value -> label} for enumerated columns
@@ -122,7 +122,7 @@ def record_fields(kind: str) -> tuple[FormField, ...]:
 @functools.cache
 def member_fields() -> tuple[FormField, ...]:
     """The registration form: the household's columns, then the membership's (the code is the member)."""
-    membership = tuple(_field(c) for c in SHEETS["members"].columns if c.name not in ("member", "left_on"))
+    membership = tuple(_field(c) for c in SHEETS["members"].columns if c.name not in ("member", "left_on", "persons"))
     return record_fields("households") + membership
 
 

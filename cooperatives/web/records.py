@@ -3,18 +3,20 @@ and workbook upload. Views load, parse, call an operation, commit once, redirect
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import defer, joinedload
 
-from cooperatives.models import Household, LandContract, Member
-from cooperatives.operations import RECORD_MODELS
+from cooperatives.imports import JOB_STATUSES, RUNNING, job_problems, job_result
+from cooperatives.kinds import KINDS
+from cooperatives.models import Household, ImportJob, Member
 from cooperatives.queries import entity_summary, member_account
 from cooperatives.web import display
-from cooperatives.web.access import can_write_entity, entity_or_404
-from cooperatives.web.writes import ImportFailed, Refused, enrol, import_upload, post_record
+from cooperatives.web.access import can_write_entity, current_actor, entity_or_404
+from cooperatives.web.audit import china_time
+from cooperatives.web.writes import Refused, enrol, post_record, start_import
 from ledger.models import JournalEntry
 from ledger.web.bounds import page_arg
 from ledger.web.support import STAFF, get_session, rule
@@ -23,6 +25,7 @@ bp = Blueprint("entities", __name__, url_prefix="/e/<code>")
 bp.record_once(lambda state: display.init_app(state.app))
 PAGE = 50
 MAX_PROBLEMS_SHOWN = 500
+RECENT_IMPORTS = 10
 WRITERS = ("admin", "accountant")
 
 
@@ -32,9 +35,9 @@ def _page(entity, template, status=200, **context):
 
 
 def _model(kind: str):
-    if kind not in display.RECORD_KINDS:
+    if kind not in KINDS:
         abort(404)
-    return LandContract if kind == "land" else RECORD_MODELS[kind]
+    return KINDS[kind].model
 
 
 @bp.get("/")
@@ -67,7 +70,7 @@ def members(code: str):
 def add_member(code: str):
     entity = entity_or_404(code, write=True)
     try:
-        member = enrol(get_session(), entity, request.form, actor_id=current_user.id)
+        member = enrol(get_session(), entity, request.form, actor=current_actor())
     except Refused as exc:
         return _members_page(entity, errors=exc.errors, form=display.shown_form(request.form), status=422)
     flash(_("Member %(code)s registered.", code=member.code))
@@ -116,7 +119,7 @@ def add_record(code: str, kind: str):
     entity = entity_or_404(code, write=True)
     _model(kind)
     try:
-        post_record(get_session(), entity, kind, request.form, actor_id=current_user.id)
+        post_record(get_session(), entity, kind, request.form, actor=current_actor())
     except Refused as exc:
         return _records_page(entity, kind, errors=exc.errors, form=display.shown_form(request.form), status=422)
     flash(_("Recorded and posted to the ledger."))
@@ -124,12 +127,6 @@ def add_record(code: str, kind: str):
 
 
 # ------------------------------------------------------------------------------------------------ import
-
-
-def _import_page(entity, status=200, *, problems=None, result=None):
-    shown = (problems or [])[:MAX_PROBLEMS_SHOWN]
-    return _page(entity, "cooperatives/import.html", status, problems=shown, result=result,
-                 more=len(problems or []) - len(shown))
 
 
 @bp.route("/import", methods=["GET", "POST"], endpoint="import_workbook")
@@ -140,10 +137,33 @@ def import_workbook_page(code: str):
         return _import_page(entity)
     files = [f for f in request.files.getlist("workbook") if f.filename]
     if not files:
-        return _import_page(entity, 422, problems=[_("Choose a file to upload.")])
-    try:
-        result = import_upload(get_session(), entity, files, actor_id=current_user.id,
-                               dry_run=request.form.get("dry_run") == "1")
-    except ImportFailed as exc:
-        return _import_page(entity, exc.status, problems=exc.lines)
-    return _import_page(entity, result=result)
+        return _import_page(entity, 422, error=_("Choose a file to upload."))
+    job = start_import(get_session(), entity, files, actor=current_actor(), dry_run=request.form.get("dry_run") == "1")
+    return redirect(url_for(".import_job", code=code, job_id=job.id))
+
+
+def _import_page(entity, status=200, *, error=None):
+    jobs = get_session().scalars(select(ImportJob).options(defer(ImportJob.upload))
+                                 .where(ImportJob.entity_id == entity.id)
+                                 .order_by(ImportJob.id.desc()).limit(RECENT_IMPORTS)).all()
+    settings = current_app.extensions["coop.settings"]
+    limits = {"rows": f"{settings.import_max_rows:,}", "mib": settings.import_max_unzipped_mb,
+              "upload": current_app.config["MAX_CONTENT_LENGTH"] // (1 << 20)}
+    return _page(entity, "cooperatives/import.html", status, jobs=jobs, error=error, JOB_STATUSES=JOB_STATUSES,
+                 limits=limits, china_time=china_time)
+
+
+@bp.get("/imports/<id:job_id>")
+@rule(*STAFF, scope="entity")
+def import_job(code: str, job_id: int):
+    """An import's progress, then what it imported or every problem (in the reader's language); the page
+    refreshes itself while the job runs (a meta refresh: no JavaScript)."""
+    entity = entity_or_404(code)
+    job = get_session().scalar(select(ImportJob).options(defer(ImportJob.upload))
+                               .where(ImportJob.id == job_id, ImportJob.entity_id == entity.id))
+    if job is None:
+        abort(404)
+    problems, total = job_problems(job)
+    shown = [p.text(_) for p in problems[:MAX_PROBLEMS_SHOWN]]
+    return _page(entity, "cooperatives/import_job.html", job=job, result=job_result(job), problems=shown,
+                 more=total - len(shown), refresh=job.status in RUNNING, JOB_STATUSES=JOB_STATUSES)

@@ -31,6 +31,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cooperatives.access import CONSOLE
 from cooperatives.demo import (
     DEMO_LOGINS,
     TEA,
@@ -42,6 +43,7 @@ from cooperatives.demo import (
     person_name,
 )
 from cooperatives.models import Entity, Household, Township, User
+from cooperatives.operations import create_entity, link_member_entity
 from cooperatives.users import create_user
 from ledger.money import allocate, quantize
 from payouts.admin.demo_anomalies import VEG as ANOMALIES
@@ -136,12 +138,12 @@ def meeting(members: int) -> tuple[int, int]:
 
 def distribute(session: Session, entity: Entity, policy: dict, meeting_date: dt.date, minutes: str) -> PayoutRun:
     """Save the policy, draft the year's run, approve it at the meeting, post it and publish it."""
-    version = save_policy(session, entity, parse_policy(policy))
-    run = create_run(session, entity, YEAR, policy_version=version)
+    version = save_policy(session, entity, parse_policy(policy), actor=CONSOLE)
+    run = create_run(session, entity, YEAR, policy_version=version, actor=CONSOLE)
     attended, votes_for = meeting(len(run.result["members"]))
-    approve_run(session, run, meeting_date=meeting_date, attended=attended, votes_for=votes_for, minutes=minutes)
-    post_run(session, run)
-    publish_run(session, run)
+    approve_run(session, run, meeting_date=meeting_date, attended=attended, votes_for=votes_for, minutes=minutes, actor=CONSOLE)
+    post_run(session, run, actor=CONSOLE)
+    publish_run(session, run, actor=CONSOLE)
     return run
 
 
@@ -223,6 +225,12 @@ def load_cluster(session: Session) -> None:
     rng = random.Random(20250924)
     for index, (code, village, _amount, households, _reserve) in enumerate(VILLAGES, 1):
         import_sheets(session, village_workbook(rng, index, code, village, households), code.lower())
+    # as in a county: the admin creates the project, the township links the villages that own it, then the
+    # project's accountant imports its books (whose members sheet may name only linked villages)
+    project = create_entity(session, code=CLUSTER, name="百乐乡九村联建葡萄大棚项目", kind="cluster_project",
+                            township=CLUSTER_TOWNSHIP, village=VILLAGES[0][1], actor=CONSOLE)
+    for code, *_rest in VILLAGES:
+        link_member_entity(session, project, _entity(session, code), actor=CONSOLE)
     import_sheets(session, cluster_workbook(rng), CLUSTER.lower())
     distribute(session, _entity(session, CLUSTER), CLUSTER_POLICY, dt.date(2026, 1, 20),
                "九村联建葡萄大棚项目2026年股东代表会议决议")
@@ -308,7 +316,8 @@ def _create_logins(session: Session) -> bool:
         if username in taken or username not in scopes:
             continue
         display = names.get(username) or session.get(Household, scopes[username]["household_id"]).head_name
-        create_user(session, username=username, password=password, role=role, display_name=display, **scopes[username])
+        create_user(session, username=username, password=password, role=role, display_name=display, actor=CONSOLE,
+                    **scopes[username])
         created = True
     return created
 

@@ -20,6 +20,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cooperatives.access import CONSOLE
 from cooperatives.demo import TOWNSHIP, id_number, import_sheets
 from cooperatives.models import Entity
 from cooperatives.operations import record
@@ -137,45 +138,45 @@ def _published(run: PayoutRun, on: dt.date) -> None:
 def _meeting(session: Session, run: PayoutRun, on: dt.date, minutes: str) -> None:
     members = len(run.result["members"])
     attended = members - members // 7
-    approve_run(session, run, meeting_date=on, attended=attended, votes_for=attended - 1, minutes=minutes)
+    approve_run(session, run, meeting_date=on, attended=attended, votes_for=attended - 1, minutes=minutes, actor=CONSOLE)
 
 
 def load_anomaly_coop(session: Session) -> Entity:
     """Import the cooperative and play its two years (see docs/DEMO.md). Flushes only."""
     import_sheets(session, veg_workbook(), VEG.lower())
     veg = session.scalar(select(Entity).where(Entity.code == VEG))
-    version = save_policy(session, veg, parse_policy(VEG_POLICY))
+    version = save_policy(session, veg, parse_policy(VEG_POLICY), actor=CONSOLE)
 
     # 2024: drafted on the books as they stood; a 60,000 元 sale is booked to 2024 afterwards and the stale
     # run is approved and posted anyway (patronage_below_60: the books' distributable surplus is larger)
-    run_2024 = create_run(session, veg, 2024, policy_version=version)
+    run_2024 = create_run(session, veg, 2024, policy_version=version, actor=CONSOLE)
     record(session, veg, "sales", {"date": dt.date(2024, 12, 28), "buyer": "县城学校食堂（年末补记）",
                                    "product": "高山白菜", "quantity": Decimal("20000"), "unit": "kg",
-                                   "amount": Decimal("60000.00"), "invoice_no": "VEG20240099"})
+                                   "amount": Decimal("60000.00"), "invoice_no": "VEG20240099"}, actor=CONSOLE)
     _meeting(session, run_2024, dt.date(2025, 2, 26), "溪口村高山蔬菜合作社2025年成员大会决议")
-    post_run(session, run_2024)
-    publish_run(session, run_2024, today=dt.date(2025, 3, 1))
+    post_run(session, run_2024, actor=CONSOLE)
+    publish_run(session, run_2024, today=dt.date(2025, 3, 1), actor=CONSOLE)
     _published(run_2024, dt.date(2025, 3, 1))
 
     # 2025: run 1 posted and published, then reversed after the meeting raised the reserve; run 2 posted
     # after the year was closed (entries_after_close), on notice for 3 days instead of 7 (notice_too_short);
     # 向德明's objection is never answered (objection_unanswered)
-    first = create_run(session, veg, 2025, policy_version=version)
+    first = create_run(session, veg, 2025, policy_version=version, actor=CONSOLE)
     _meeting(session, first, dt.date(2026, 3, 8), "溪口村高山蔬菜合作社2026年第1次成员大会决议")
-    post_run(session, first)
-    publish_run(session, first, today=dt.date(2026, 3, 10))
+    post_run(session, first, actor=CONSOLE)
+    publish_run(session, first, today=dt.date(2026, 3, 10), actor=CONSOLE)
     _published(first, dt.date(2026, 3, 10))
-    reverse_run(session, first)
-    corrected = save_policy(session, veg, parse_policy(VEG_POLICY_2))
-    second = create_run(session, veg, 2025, policy_version=corrected)
+    reverse_run(session, first, actor=CONSOLE)
+    corrected = save_policy(session, veg, parse_policy(VEG_POLICY_2), actor=CONSOLE)
+    second = create_run(session, veg, 2025, policy_version=corrected, actor=CONSOLE)
     _meeting(session, second, dt.date(2026, 3, 25), "溪口村高山蔬菜合作社2026年第2次成员大会决议（更正）")
-    post_run(session, second)
-    publish_run(session, second, notice_days=3, today=dt.date(2026, 3, 26))
+    post_run(session, second, actor=CONSOLE)
+    publish_run(session, second, notice_days=3, today=dt.date(2026, 3, 26), actor=CONSOLE)
     _published(second, dt.date(2026, 3, 26))
     statement = session.scalar(select(StatementSnapshot).where(StatementSnapshot.run_id == second.id,
                                                                StatementSnapshot.member_code == "VEG-H001"))
     objection = record_objection(session, statement, line="patronage", text="我家9月25日交的白菜没有算进交易量，请核实。",
-                                 today=dt.date(2026, 3, 27))
+                                 today=dt.date(2026, 3, 27), actor=CONSOLE)
     objection.created_at = dt.datetime(2026, 3, 27, 10, 30, tzinfo=dt.UTC)       # on the demo's time line
     session.flush()
     return veg

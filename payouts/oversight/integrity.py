@@ -9,6 +9,7 @@ import time
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
+from cooperatives.access import Principal, audits, operation
 from cooperatives.models import Entity, User
 from cooperatives.operations import audit
 from ledger.i18n import N_
@@ -31,18 +32,19 @@ COLUMNS = (
 )
 
 
-def check_integrity(session: Session, entity: Entity, *, actor_id: int | None) -> IntegrityCheck:
+@operation(audits())
+def check_integrity(session: Session, entity: Entity, *, actor: Principal) -> IntegrityCheck:
     """Verify ``entity``'s book and record the outcome (flushes; the caller commits). Never raises for a
     bad book: the differences are the result."""
     started = dt.datetime.now(dt.UTC)
     clock = time.perf_counter()
     differences = verify_book(session, entity.book)
     elapsed = int((time.perf_counter() - clock) * 1000)
-    check = IntegrityCheck(entity_id=entity.id, actor_id=actor_id, checked_at=started, duration_ms=elapsed,
+    check = IntegrityCheck(entity_id=entity.id, actor_id=actor.user_id, checked_at=started, duration_ms=elapsed,
                            ok=not differences, entries=entity.book.entry_count,
                            problems="\n".join(str(d) for d in differences) or None)
     session.add(check)
-    audit(session, actor_id=actor_id, action="integrity_check", target=f"entity:{entity.code}",
+    audit(session, actor_id=actor.user_id, action="integrity_check", target=f"entity:{entity.code}",
           entity_id=entity.id, detail="ok" if not differences else f"{len(differences)} problem(s)")
     session.flush()
     return check

@@ -8,6 +8,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, vali
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
+from cooperatives.access import Principal, audits, operation
 from cooperatives.models import Entity, User
 from cooperatives.operations import audit
 from ledger.i18n import N_
@@ -48,12 +49,13 @@ class OpinionSchema(Schema):
             raise ValidationError(N_("Describe the issues found."), "text")
 
 
+@operation(audits())
 def record_opinion(session: Session, entity: Entity, *, year: int, verdict: str, text: str | None,
-                   actor_id: int) -> AuditOpinion:
+                   actor: Principal) -> AuditOpinion:
     """Store a new opinion (flushes; the caller commits) and log it."""
-    opinion = AuditOpinion(entity_id=entity.id, year=year, verdict=verdict, text=text, auditor_id=actor_id)
+    opinion = AuditOpinion(entity_id=entity.id, year=year, verdict=verdict, text=text, auditor_id=actor.user_id)
     session.add(opinion)
-    audit(session, actor_id=actor_id, action="audit_opinion", target=f"entity:{entity.code}:{year}",
+    audit(session, actor_id=actor.user_id, action="audit_opinion", target=f"entity:{entity.code}:{year}",
           entity_id=entity.id, detail=verdict)
     session.flush()
     return opinion

@@ -19,8 +19,9 @@ from flask_login import current_user
 from marshmallow import ValidationError
 from sqlalchemy import distinct, func, select
 
-from cooperatives.models import MONITORING, Entity, Township
-from cooperatives.web.access import entity_or_404
+from cooperatives.models import MONITORING, Entity, EntityLink, Township
+from cooperatives.operations import RecordError, link_member_entity
+from cooperatives.web.access import current_actor, entity_or_404
 from ledger.models import Posting
 from ledger.web.support import get_session, rule
 from payouts.models import Objection, PayoutRun
@@ -257,7 +258,46 @@ def entity(code: str):
         "oversight/entity.html", township=township, entity=entity_, table=table,
         runs=_runs(township, None, entity_.id), households=households_of(session, entity_),
         opinions=_opinions(township, entity_.id), checks=_integrity(township, entity_.id),
-        latest_check=checks.get(entity_.id), years=ov.years, form={}, errors={})
+        latest_check=checks.get(entity_.id), years=ov.years, form={}, errors={}, **_links(entity_))
+
+
+def _links(project: Entity) -> dict:
+    """A cluster project's linked member entities, and the entities of its township that could be linked."""
+    if project.kind != "cluster_project":
+        return {"linked": [], "linkable": []}
+    session = get_session()
+    linked = list(session.scalars(select(Entity).join(EntityLink, EntityLink.member_entity_id == Entity.id)
+                                  .where(EntityLink.project_id == project.id).order_by(Entity.code)))
+    linkable = list(session.scalars(select(Entity).where(
+        Entity.township_id == project.township_id, Entity.id != project.id,
+        Entity.id.not_in([e.id for e in linked] or [0])).order_by(Entity.code)))
+    return {"linked": linked, "linkable": linkable}
+
+
+@bp.post("/links")
+@rule("auditor", "admin", scope="township")     # who owns the project: set by the township, not by its accountant
+def link_member():
+    """Link an entity of the township to a cluster project of the township: it may then be the project's
+    member, and the project's runs book its share in its books (docs/SECURITY.md §2)."""
+    session = get_session()
+    codes = [request.form.get("project", "")[:40], request.form.get("member", "")[:40]]
+    query = select(Entity).where(Entity.code.in_(codes))
+    if current_user.role == "auditor":          # the auditor's own township only; the admin's any
+        query = query.where(Entity.township_id == current_user.township_id)
+    if not all(codes):
+        abort(422)
+    found = {e.code: e for e in session.scalars(query)}
+    if codes[0] not in found or codes[1] not in found:
+        abort(404)
+    try:
+        link_member_entity(session, found[codes[0]], found[codes[1]], actor=current_actor())
+        session.commit()
+    except RecordError as exc:
+        session.rollback()
+        flash(exc.problems[0].text(_), "error")
+        return redirect(url_for(".entity", code=codes[0]))
+    flash(_("%(member)s is linked to %(project)s.", member=found[codes[1]].name, project=found[codes[0]].name))
+    return redirect(url_for(".entity", code=codes[0]))
 
 
 @bp.get("/runs")
@@ -286,7 +326,7 @@ def run_integrity():
     session = get_session()
     code = request.form.get("entity", "")
     entities = [_entity_in(township, code)] if code else township_entities(session, township.id)
-    results = [check_integrity(session, e, actor_id=current_user.id) for e in entities]
+    results = [check_integrity(session, e, actor=current_actor()) for e in entities]
     session.commit()
     bad = [r for r in results if not r.ok]
     if bad:
@@ -357,7 +397,7 @@ def record_opinion_view():
         return _opinions_page(township, form=form, status=422,
                               errors={"entity": [_("No entity %(code)s in this township.", code=data["entity"])]})
     record_opinion(session, entity_, year=data["year"], verdict=data["verdict"],
-                   text=(data.get("text") or "").strip() or None, actor_id=current_user.id)
+                   text=(data.get("text") or "").strip() or None, actor=current_actor())
     session.commit()
     flash(_("Audit opinion on %(entity)s for %(year)s recorded.", entity=entity_.name, year=data["year"]))
     return redirect(url_for(".opinions"))

@@ -6,6 +6,8 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
+from cooperatives.access import CONSOLE  # commands act as the console: whoever runs them holds the database
+
 runs_cli = AppGroup("runs", help="Distribution runs.")
 
 
@@ -39,7 +41,7 @@ def close_year_command(entity_code: str, year: int):
     from payouts.runs.operations import close_year
 
     session = get_session()
-    statement = close_year(session, _entity(session, entity_code), year)
+    statement = close_year(session, _entity(session, entity_code), year, actor=CONSOLE)
     session.commit()
     click.echo(f"{entity_code} {year}: the year's profit and loss is closed ({statement['status']}).")
     for code, amount in sorted(statement["income"].items()):
@@ -72,14 +74,14 @@ def distribute_command(entity_code: str, year: int, policy_file: str | None, as_
             policy = load_policy_text(Path(policy_file).read_text(encoding="utf-8"), filename=policy_file)
         except PolicyError as exc:
             for problem in exc.problems:
-                click.echo(f"{policy_file}: {problem}", err=True)
+                click.echo(f"{policy_file}: {_said(problem)}", err=True)
             raise SystemExit(1) from None
-        version = save_policy(session, entity, policy)
+        version = save_policy(session, entity, policy, actor=CONSOLE)
     else:
         version = current_policy_version(session, entity)
         if version is None:
             raise click.ClickException(f"{entity_code} has no distribution policy yet: give one with --policy FILE")
-    run = create_run(session, entity, year, policy_version=version)
+    run = create_run(session, entity, year, policy_version=version, actor=CONSOLE)
     session.commit()
     from payouts.runs.snapshot import run_json
 
@@ -115,13 +117,25 @@ def run_approve(run_id, meeting_date, attended, votes_for, minutes):
 
     session = get_session()
     try:
-        approve_run(session, _run(session, run_id), meeting_date=meeting_date.date(), attended=attended,
+        approve_run(session, _run(session, run_id), actor=CONSOLE, meeting_date=meeting_date.date(), attended=attended,
                     votes_for=votes_for, minutes=minutes)
     except (RunRefused, InvalidTransition) as exc:
         session.rollback()
-        raise click.ClickException(f"run {run_id} not approved: {exc}") from None
+        raise click.ClickException(f"run {run_id} not approved: {_why(exc)}") from None
     session.commit()
     click.echo(f"run {run_id} approved")
+
+
+def _said(message) -> str:
+    """A refusal's message in the command line's language (``COOP_LANG``, Chinese by default)."""
+    from ledger.i18n import as_message, command_gettext
+
+    return as_message(message).translate(command_gettext())
+
+
+def _why(exc) -> str:
+    problems = getattr(exc, "problems", None)
+    return "; ".join(_said(p.reason) for p in problems) if problems else str(exc)
 
 
 def _simple(action: str):
@@ -136,10 +150,10 @@ def _simple(action: str):
         session = get_session()
         run = _run(session, run_id)
         try:
-            outcome = getattr(operations, f"{action}_run")(session, run)
+            outcome = getattr(operations, f"{action}_run")(session, run, actor=CONSOLE)
         except (operations.RunRefused, InvalidTransition, LedgerError) as exc:
             session.rollback()
-            raise click.ClickException(f"run {run_id} not {action}ed: {exc}") from None
+            raise click.ClickException(f"run {run_id} not {action}ed: {_why(exc)}") from None
         session.commit()
         if action == "post" and outcome is False:
             click.echo(f"run {run_id} was already posted; nothing was posted again")

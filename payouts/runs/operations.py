@@ -20,16 +20,27 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cooperatives.access import Principal, keeps_books, operation, run_entity
 from cooperatives.models import Entity, Member
-from cooperatives.operations import accrue_land_rent, audit, record
+from cooperatives.operations import (
+    RecordError,
+    accrue_land_rent,
+    audit,
+    book_project_share,
+    reversal,
+    reverse_project_share,
+)
 from cooperatives.queries import year_contributions
 from ledger.chart import account_for_role
 from ledger.entries import EntryDraft, PostingDraft
+from ledger.errors import Problem
+from ledger.i18n import N_, label, msg
 from ledger.models import JournalEntry
 from ledger.money import ZERO
-from ledger.operations import begin_closing, draft_of, lock_book, period_status, post_entries
+from ledger.operations import begin_closing, lock_book, period_status, post_entries
 from ledger.queries import party_balances, retained_before, year_profit
 from payouts.models import IN_FORCE, PayoutMember, PayoutRun, PolicyVersion
+from payouts.runs.labels import RULE_LABELS
 from payouts.runs.policy import Policy, parse_policy
 from payouts.runs.rules import MemberInput, RunInput, Trade, compute_run
 from payouts.runs.snapshot import input_to_json, result_from_json, result_to_json
@@ -38,7 +49,12 @@ from payouts.statements.context import build_statements
 
 
 class RunRefused(ValueError):
-    """A run operation refused for a reason the user can act on (a failed check, the quorum…)."""
+    """A run operation refused for reasons the user can act on (a failed check, the quorum…): ``problems``,
+    each with the field it is about (``checks``, ``meeting``) and a translatable reason."""
+
+    def __init__(self, *problems: Problem):
+        self.problems = list(problems)
+        super().__init__("; ".join(str(p) for p in problems))
 
 
 def role(entity: Entity, name: str) -> str:
@@ -48,17 +64,18 @@ def role(entity: Entity, name: str) -> str:
 # -------------------------------------------------------------------------------------------- policies
 
 
-def save_policy(session: Session, entity: Entity, policy: Policy, *, actor_id: int | None = None) -> PolicyVersion:
+@operation(keeps_books())
+def save_policy(session: Session, entity: Entity, policy: Policy, *, actor: Principal) -> PolicyVersion:
     """Store ``policy`` as the entity's newest version (unless it equals the current one)."""
     body = json.dumps(policy.to_dict(), ensure_ascii=False, sort_keys=True)
     latest = current_policy_version(session, entity)
     if latest is not None and latest.body == body:
         return latest
     version = PolicyVersion(entity_id=entity.id, version=(latest.version + 1) if latest else 1, body=body,
-                            actor_id=actor_id)
+                            actor_id=actor.user_id)
     session.add(version)
     session.flush()
-    audit(session, actor_id=actor_id, action="policy", target=f"policy:{version.id}", entity_id=entity.id)
+    audit(session, actor_id=actor.user_id, action="policy", target=f"policy:{version.id}", entity_id=entity.id)
     return version
 
 
@@ -79,7 +96,8 @@ def surplus_of(session: Session, entity: Entity, year: int) -> Decimal:
     return -sum(year_profit(session, entity.book, year).values(), ZERO)
 
 
-def close_year(session: Session, entity: Entity, year: int, *, actor_id: int | None = None) -> dict:
+@operation(keeps_books())
+def close_year(session: Session, entity: Entity, year: int, *, actor: Principal) -> dict:
     """Close ``year``'s profit and loss into 331 本年盈余 and on to 332 未分配盈余 (MOF §2.3 steps 1–2).
 
     Accrues the year's land rent first. From then on the year takes only year-end entries. Idempotent:
@@ -87,7 +105,7 @@ def close_year(session: Session, entity: Entity, year: int, *, actor_id: int | N
     """
     book = entity.book
     if period_status(session, book, year) == "open":
-        accrue_land_rent(session, entity, year, actor_id=actor_id)
+        accrue_land_rent(session, entity, year, actor=actor)
         profit = year_profit(session, book, year)
         net = -sum(profit.values(), ZERO)
         drafts = []
@@ -102,9 +120,9 @@ def close_year(session: Session, entity: Entity, year: int, *, actor_id: int | N
                                      source=f"close:{year}:surplus", postings=(
                                          PostingDraft(role(entity, "current_surplus"), net),
                                          PostingDraft(role(entity, "undistributed"), -net))))
-        post_entries(session, book, drafts, actor_id=actor_id)
-        begin_closing(session, book, year, actor_id=actor_id)
-        audit(session, actor_id=actor_id, action="close-year", target=f"{entity.code}:{year}", entity_id=entity.id)
+        post_entries(session, book, drafts, actor_id=actor.user_id)
+        begin_closing(session, book, year, actor_id=actor.user_id)
+        audit(session, actor_id=actor.user_id, action="close-year", target=f"{entity.code}:{year}", entity_id=entity.id)
     return closing_summary(session, entity, year)
 
 
@@ -147,8 +165,9 @@ def gather_input(session: Session, entity: Entity, year: int, policy: Policy) ->
                     year_days=found["year_days"])
 
 
+@operation(keeps_books())
 def create_run(session: Session, entity: Entity, year: int, *, policy_version: PolicyVersion,
-               actor_id: int | None = None) -> PayoutRun:
+               actor: Principal) -> PayoutRun:
     """Compute a draft run from the books as they stand (no need to close the year first)."""
     policy = policy_of(policy_version)
     data = gather_input(session, entity, year, policy)
@@ -158,13 +177,13 @@ def create_run(session: Session, entity: Entity, year: int, *, policy_version: P
                     input_json=json.dumps({**input_to_json(data), "policy": policy.to_dict()}, ensure_ascii=False,
                                           sort_keys=True),
                     result_json=result_json, digest=hashlib.sha256(result_json.encode()).hexdigest(),
-                    distributable=result.distributable, created_by=actor_id)
+                    distributable=result.distributable, created_by=actor.user_id)
     session.add(run)
     session.flush()
     codes = {m.code: m.id for m in session.scalars(select(Member).where(Member.entity_id == entity.id))}
     session.add_all(PayoutMember(run_id=run.id, member_id=codes[m.code], code=m.code, total=m.total,
                                  deductions=m.deductions, net=m.net) for m in result.members)
-    audit(session, actor_id=actor_id, action="draft-run", target=f"run:{run.id}", entity_id=entity.id)
+    audit(session, actor_id=actor.user_id, action="draft-run", target=f"run:{run.id}", entity_id=entity.id)
     session.flush()
     return run
 
@@ -181,41 +200,49 @@ def rerun(run: PayoutRun) -> dict:
 # ------------------------------------------------------------------------------------------- approve
 
 
-def quorum_problems(kind: str, members: int, attended: int, votes_for: int) -> list[str]:
+def quorum_problems(kind: str, members: int, attended: int, votes_for: int) -> list[Problem]:
     """Members' meeting rules: FPC law Art. 30 (≥ 2/3 attend, > 1/2 of all votes); collective law
     Art. 27 (≥ 2/3 attend, ≥ 2/3 of all members in favour)."""
     problems = []
+    two_thirds = -(-members * 2 // 3)
+
+    def short(template: str, code: str, **params) -> None:
+        problems.append(Problem.of(msg(template, code=code, members=members, **params), "meeting"))
+
     if attended > members or votes_for > attended:
-        problems.append(f"attendance {attended} and votes {votes_for} do not fit {members} members")
+        short(N_("Attendance %(attended)s and votes %(votes)s do not fit %(members)s members."), "meeting_impossible",
+              attended=attended, votes=votes_for)
     if attended * 3 < members * 2:
-        problems.append(f"quorum: {attended} of {members} members attended, at least two thirds "
-                        f"({-(-members * 2 // 3)}) must")
+        short(N_("Quorum: %(attended)s of %(members)s members attended; at least two thirds (%(needed)s) must."),
+              "quorum", attended=attended, needed=two_thirds)
     if kind == "collective":
         if votes_for * 3 < members * 2:
-            problems.append(f"{votes_for} of {members} members voted for; a collective needs two thirds of all "
-                            f"members ({-(-members * 2 // 3)})")
+            short(N_("%(votes)s of %(members)s members voted for; a collective needs two thirds of all members "
+                     "(%(needed)s)."), "collective_votes", votes=votes_for, needed=two_thirds)
     elif votes_for * 2 <= members:
-        problems.append(f"{votes_for} of {members} votes for; more than half of all votes ({members // 2 + 1}) "
-                        f"are needed")
+        short(N_("%(votes)s of %(members)s votes for; more than half of all votes (%(needed)s) are needed."),
+              "majority", votes=votes_for, needed=members // 2 + 1)
     return problems
 
 
+@operation(keeps_books(run_entity))
 def approve_run(session: Session, run: PayoutRun, *, meeting_date: dt.date, attended: int, votes_for: int,
-                minutes: str | None = None, actor_id: int | None = None) -> PayoutRun:
+                minutes: str | None = None, actor: Principal) -> PayoutRun:
     """Record the members' meeting that approved ``run``. Refused when a check fails or the quorum is short."""
     next_state(run.status, "approve")
     failed = [c for c in run.result["checks"] if not c["ok"]]
     if failed:
-        raise RunRefused("; ".join(f"{c['rule']}: {c['detail']}" for c in failed))
+        raise RunRefused(*(Problem.of(msg(N_("%(rule)s: %(detail)s"), rule=label(RULE_LABELS.get(c["rule"], c["rule"])),
+                                          detail=c["detail"], code=c["rule"]), "checks") for c in failed))
     members = len(run.result["members"])
     problems = quorum_problems(run.entity.kind, members, attended, votes_for)
     if problems:
-        raise RunRefused("; ".join(problems))
+        raise RunRefused(*problems)
     run.status = next_state(run.status, "approve")
     run.meeting_date, run.attended, run.votes_for, run.members_count, run.minutes = (
         meeting_date, attended, votes_for, members, minutes)
-    run.approved_at, run.approved_by = dt.datetime.now(dt.UTC), actor_id
-    audit(session, actor_id=actor_id, action="approve-run", target=f"run:{run.id}", entity_id=run.entity_id)
+    run.approved_at, run.approved_by = dt.datetime.now(dt.UTC), actor.user_id
+    audit(session, actor_id=actor.user_id, action="approve-run", target=f"run:{run.id}", entity_id=run.entity_id)
     session.flush()
     return run
 
@@ -223,7 +250,8 @@ def approve_run(session: Session, run: PayoutRun, *, meeting_date: dt.date, atte
 # ---------------------------------------------------------------------------------------------- post
 
 
-def post_run(session: Session, run: PayoutRun, *, actor_id: int | None = None) -> bool:
+@operation(keeps_books(run_entity))
+def post_run(session: Session, run: PayoutRun, *, actor: Principal) -> bool:
     """Post an approved run to the ledger, once. Returns False (and does nothing) if it was already posted."""
     entity = run.entity
     lock_book(session, entity.book)
@@ -234,18 +262,19 @@ def post_run(session: Session, run: PayoutRun, *, actor_id: int | None = None) -
     in_force = session.scalar(select(PayoutRun.id).where(
         PayoutRun.entity_id == entity.id, PayoutRun.year == run.year, PayoutRun.status.in_(IN_FORCE)))
     if in_force is not None:
-        raise RunRefused(f"run {in_force} for {run.year} is already posted; reverse it first")
-    close_year(session, entity, run.year, actor_id=actor_id)
+        raise RunRefused(Problem.of(msg(N_("Run %(run)s for %(year)s is already in force; reverse it first."),
+                                        run=in_force, year=run.year, code="run_in_force")))
+    close_year(session, entity, run.year, actor=actor)
     result = result_from_json(run.result)
     drafts = run_entries(entity, run, result)
-    post_entries(session, entity.book, drafts, actor_id=actor_id)
+    post_entries(session, entity.book, drafts, actor_id=actor.user_id)
     _pause_for_crash_tests()
     if entity.kind == "cluster_project":
-        _cascade(session, entity, run, result, actor_id)
+        _cascade(session, entity, run, result, actor)
     build_statements(session, run)
     run.status = next_state(run.status, "post")
-    run.posted_at, run.posted_by = dt.datetime.now(dt.UTC), actor_id
-    audit(session, actor_id=actor_id, action="post-run", target=f"run:{run.id}", entity_id=entity.id)
+    run.posted_at, run.posted_by = dt.datetime.now(dt.UTC), actor.user_id
+    audit(session, actor_id=actor.user_id, action="post-run", target=f"run:{run.id}", entity_id=entity.id)
     session.flush()
     return True
 
@@ -309,36 +338,45 @@ def _deduction_entries(entity, run, result, on, patronage_pools) -> list[EntryDr
     return [EntryDraft(date=on, memo=f"扣还成员欠款 {run.year}", source=f"run:{run.id}:deductions", postings=tuple(legs))]
 
 
-def _cascade(session: Session, project: Entity, run: PayoutRun, result, actor_id) -> None:
-    """Book each member entity's share as investment income in that entity's own ledger."""
-    for m in result.members:
-        member_entity = session.scalar(select(Entity).where(Entity.code == m.code))
-        if member_entity is None or not m.net:
-            continue
-        if period_status(session, member_entity.book, run.year) != "open":
-            raise RunRefused(f"{member_entity.code}'s books for {run.year} are closed: its share of {project.code}'s "
-                             f"surplus cannot be booked there")
-        record(session, member_entity, "income", {
-            "date": dt.date(run.year, 12, 31), "source": f"{project.name} {run.year}年收益分配",
-            "amount": m.net, "source_ref": f"run:{run.id}", "receivable": True}, actor_id=actor_id)
+def _cascade(session: Session, project: Entity, run: PayoutRun, result, actor: Principal) -> None:
+    """Book each member entity's share as investment income in that entity's own ledger — only along the
+    links the township or the admin made (:func:`cooperatives.operations.book_project_share` refuses any
+    other book)."""
+    for member_entity, net in _member_entities(session, project, result):
+        try:
+            book_project_share(session, project, member_entity, amount=net, year=run.year, source=f"run:{run.id}",
+                               actor=actor)
+        except RecordError as exc:
+            raise RunRefused(*exc.problems) from None
+
+
+def _member_entities(session: Session, project: Entity, result) -> list[tuple[Entity, Decimal]]:
+    """The project's members that are entities (its own membership rows, never a code looked up across
+    townships), with what the run gives each."""
+    nets = {m.code: m.net for m in result.members if m.net}
+    rows = session.execute(select(Member.code, Entity).join(Entity, Entity.id == Member.member_entity_id)
+                           .where(Member.entity_id == project.id).order_by(Member.member_no)).all()
+    return [(entity, nets[code]) for code, entity in rows if code in nets]
 
 
 # ------------------------------------------------------------------------------------ publish, reverse
 
 
+@operation(keeps_books(run_entity))
 def publish_run(session: Session, run: PayoutRun, *, notice_days: int | None = None, today: dt.date | None = None,
-                actor_id: int | None = None) -> PayoutRun:
+                actor: Principal) -> PayoutRun:
     """Open the notice period (公示期): statements become visible to households."""
     run.status = next_state(run.status, "publish")
     days = notice_days or parse_policy(run.input["policy"]).notice_days
     run.published_at = dt.datetime.now(dt.UTC)
     run.notice_until = (today or dt.date.today()) + dt.timedelta(days=days)
-    audit(session, actor_id=actor_id, action="publish-run", target=f"run:{run.id}", entity_id=run.entity_id)
+    audit(session, actor_id=actor.user_id, action="publish-run", target=f"run:{run.id}", entity_id=run.entity_id)
     session.flush()
     return run
 
 
-def reverse_run(session: Session, run: PayoutRun, *, actor_id: int | None = None) -> PayoutRun:
+@operation(keeps_books(run_entity))
+def reverse_run(session: Session, run: PayoutRun, *, actor: Principal) -> PayoutRun:
     """Post a reversing run: every entry of ``run`` mirrored (in the project's and member entities' books)."""
     entity = run.entity
     lock_book(session, entity.book)
@@ -346,40 +384,20 @@ def reverse_run(session: Session, run: PayoutRun, *, actor_id: int | None = None
     next_state(run.status, "reverse")
     reversing = PayoutRun(entity_id=run.entity_id, year=run.year, policy_id=run.policy_id, status="reversed",
                           input_json=run.input_json, result_json=run.result_json, digest=run.digest,
-                          distributable=-run.distributable, created_by=actor_id, reverses_id=run.id,
-                          posted_at=dt.datetime.now(dt.UTC), posted_by=actor_id)
+                          distributable=-run.distributable, created_by=actor.user_id, reverses_id=run.id,
+                          posted_at=dt.datetime.now(dt.UTC), posted_by=actor.user_id)
     session.add(reversing)
     session.flush()
-    prefix = f"run:{run.id}:"
-    for book_entity in [entity, *_cascade_entities(session, run)]:
-        entries = session.scalars(select(JournalEntry).where(
-            JournalEntry.book_id == book_entity.book_id,
-            (JournalEntry.source.like(prefix + "%")) | (JournalEntry.source.like("income:%")))
-            .order_by(JournalEntry.id)).all()
-        drafts = []
-        for original in entries:
-            if original.source.startswith("income:") and not _is_cascade_income(session, original, run):
-                continue
-            d = draft_of(original)
-            drafts.append(EntryDraft(date=original.date, memo=f"冲销 {original.voucher} {original.memo}",
-                                     source=f"run:{reversing.id}:reverses:{original.id}",
-                                     postings=tuple(PostingDraft(p.account, -p.amount, p.party) for p in d.postings)))
-        post_entries(session, book_entity.book, drafts, actor_id=actor_id)
+    originals = session.scalars(select(JournalEntry).where(
+        JournalEntry.book_id == entity.book_id, JournalEntry.source.like(f"run:{run.id}:%"))
+        .order_by(JournalEntry.id)).all()
+    post_entries(session, entity.book, [reversal(original, f"run:{reversing.id}") for original in originals],
+                 actor_id=actor.user_id)
+    if entity.kind == "cluster_project":
+        for member_entity, _net in _member_entities(session, entity, result_from_json(run.result)):
+            reverse_project_share(session, entity, member_entity, source=f"run:{run.id}",
+                                  reversing=f"run:{reversing.id}", actor=actor)
     run.status = next_state(run.status, "reverse")
-    audit(session, actor_id=actor_id, action="reverse-run", target=f"run:{run.id}", entity_id=entity.id)
+    audit(session, actor_id=actor.user_id, action="reverse-run", target=f"run:{run.id}", entity_id=entity.id)
     session.flush()
     return reversing
-
-
-def _cascade_entities(session: Session, run: PayoutRun) -> list[Entity]:
-    if run.entity.kind != "cluster_project":
-        return []
-    codes = [m["member"] for m in run.result["members"]]
-    return list(session.scalars(select(Entity).where(Entity.code.in_(codes))))
-
-
-def _is_cascade_income(session: Session, entry: JournalEntry, run: PayoutRun) -> bool:
-    from cooperatives.models import InvestmentIncome
-
-    return session.scalar(select(InvestmentIncome.id).where(
-        InvestmentIncome.entry_id == entry.id, InvestmentIncome.source_ref == f"run:{run.id}")) is not None

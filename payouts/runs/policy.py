@@ -27,6 +27,8 @@ CAPITAL_FORMS = ("cash", "land", "in_kind", "poverty_asset")
 
 
 class PolicyError(ValueError):
+    """The policy cannot be used: ``problems`` lists every reason (translatable messages)."""
+
     def __init__(self, problems: list[str]):
         self.problems = problems
         super().__init__("; ".join(problems))
@@ -93,23 +95,30 @@ class Policy:
 
 def _decimal(value, where: str, problems: list[str], *, lo: Decimal = Decimal(0), hi: Decimal | None = None):
     if isinstance(value, float):
-        problems.append(f"{where}: write the number as a string (\"{value}\"), floats are not exact")
+        problems.append(msg(N_('%(where)s: write the number as a string ("%(value)s"): floats are not exact.'),
+                            where=where, value=value, code="policy_float"))
         return None
     try:
         number = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
-        problems.append(f"{where}: not a number: {value!r}")
+        problems.append(msg(N_("%(where)s: not a number: %(value)s."), where=where, value=repr(value),
+                            code="policy_not_a_number"))
         return None
     if not number.is_finite() or number < lo or (hi is not None and number > hi):
-        bound = f" and at most {hi}" if hi is not None else ""
-        problems.append(f"{where}: must be at least {lo}{bound}, got {number}")
+        if hi is None:
+            problems.append(msg(N_("%(where)s: must be at least %(lo)s, not %(number)s."), where=where, lo=lo,
+                                number=number, code="policy_range"))
+        else:
+            problems.append(msg(N_("%(where)s: must be from %(lo)s to %(hi)s, not %(number)s."), where=where, lo=lo,
+                                hi=hi, number=number, code="policy_range"))
         return None
     return number
 
 
 def _choice(value, allowed, where, problems):
     if value not in allowed:
-        problems.append(f"{where}: {value!r} is not one of {', '.join(allowed)}")
+        problems.append(msg(N_("%(where)s: %(value)s is not one of %(allowed)s."), where=where, value=repr(value),
+                            allowed=", ".join(allowed), code="policy_choice"))
         return None
     return value
 
@@ -118,24 +127,24 @@ def parse_policy(data: dict) -> Policy:
     """Validate a policy given as a dict (from TOML or JSON). Raises PolicyError with every problem."""
     problems: list[str] = []
     if not isinstance(data, dict):
-        raise PolicyError(["a policy is a table of keys (TOML) or an object (JSON)"])
+        raise PolicyError([msg(N_("A policy is a table of keys (TOML) or an object (JSON)."), code="policy_shape")])
     known = {"reserve_pct", "reserve_quantify", "funds", "preferred", "pools", "deduct", "prorate_partial_year",
              "notice_days"}
     for key in sorted(set(data) - known):
-        problems.append(f"unknown key {key!r}")
+        problems.append(msg(N_("Unknown key %(key)s."), key=repr(key), code="policy_unknown_key"))
     reserve = _decimal(data.get("reserve_pct", "0"), "reserve_pct", problems, hi=Decimal(100))
     quantify = _choice(data.get("reserve_quantify", "transactions"), RESERVE_QUANTIFY, "reserve_quantify", problems)
     funds = []
     for i, f in enumerate(data.get("funds", []) or [], 1):
         if not isinstance(f, dict) or "name" not in f:
-            problems.append(f"funds[{i}]: needs a name and a pct")
+            problems.append(msg(N_("funds[%(i)s]: needs a name and a pct."), i=i, code="policy_fund"))
             continue
         pct = _decimal(f.get("pct"), f"funds[{i}].pct", problems, hi=Decimal(100))
         funds.append(Fund(str(f["name"]), pct or Decimal(0)))
     preferred = []
     for i, p in enumerate(data.get("preferred", []) or [], 1):
         if not isinstance(p, dict) or "name" not in p:
-            problems.append(f"preferred[{i}]: needs a name and a rate")
+            problems.append(msg(N_("preferred[%(i)s]: needs a name and a rate."), i=i, code="policy_preferred"))
             continue
         rate = _decimal(p.get("rate"), f"preferred[{i}].rate", problems, hi=Decimal(100))
         form = _choice(p.get("form", "poverty_asset"), CAPITAL_FORMS, f"preferred[{i}].form", problems)
@@ -144,27 +153,28 @@ def parse_policy(data: dict) -> Policy:
     pools = [p for p in (_pool(i, p, problems) for i, p in enumerate(raw_pools, 1)) if p is not None]
     pcts = [_decimal(p.get("pct"), "", []) for p in raw_pools if isinstance(p, dict)]
     if not raw_pools:
-        problems.append("pools: at least one pool is needed")
+        problems.append(msg(N_("pools: at least one pool is needed."), code="policy_no_pool"))
     elif None not in pcts and sum(pcts, Decimal(0)) != 100:
-        problems.append(f"pools: pct must sum to 100, got {sum(pcts, Decimal(0))}")
+        problems.append(msg(N_("pools: the pct of the pools must sum to 100, not %(sum)s."), sum=sum(pcts, Decimal(0)),
+                            code="policy_pool_sum"))
     names = [p.name for p in pools] + [f.name for f in funds] + [p.name for p in preferred]
     for name in sorted({n for n in names if names.count(n) > 1}):
-        problems.append(f"name {name!r} is used twice")
+        problems.append(msg(N_("The name %(name)s is used twice."), name=repr(name), code="policy_name_twice"))
     deduct = data.get("deduct", ["inputs", "advances"])
     if not isinstance(deduct, list):
-        problems.append("deduct: a list such as [\"inputs\", \"advances\"]")
+        problems.append(msg(N_('deduct: a list such as ["inputs", "advances"].'), code="policy_deduct"))
         deduct = []
     for d in deduct:
         _choice(d, DEDUCTIONS, "deduct", problems)
     prorate = data.get("prorate_partial_year", False)
     if not isinstance(prorate, bool):
-        problems.append("prorate_partial_year: true or false")
+        problems.append(msg(N_("prorate_partial_year: true or false."), code="policy_prorate"))
     notice = data.get("notice_days", 7)
     if not isinstance(notice, int) or isinstance(notice, bool) or not 1 <= notice <= 90:
-        problems.append("notice_days: a whole number of days from 1 to 90")
+        problems.append(msg(N_("notice_days: a whole number of days from 1 to 90."), code="policy_notice_days"))
         notice = 7
     if reserve is not None and sum((f.pct for f in funds), reserve) > 100:
-        problems.append("reserve_pct and funds together exceed 100 %")
+        problems.append(msg(N_("reserve_pct and funds together exceed 100 %%."), code="policy_reserve_over"))
     if problems:
         raise PolicyError(problems)
     return Policy(reserve_pct=reserve, reserve_quantify=quantify, funds=tuple(funds), preferred=tuple(preferred),
@@ -174,7 +184,7 @@ def parse_policy(data: dict) -> Policy:
 def _pool(i: int, p, problems: list[str]) -> Pool | None:
     where = f"pools[{i}]"
     if not isinstance(p, dict):
-        problems.append(f"{where}: a table with name, pct and basis")
+        problems.append(msg(N_("%(where)s: a table with name, pct and basis."), where=where, code="policy_pool_shape"))
         return None
     name = str(p.get("name") or f"pool{i}")
     pct = _decimal(p.get("pct"), f"{where}.pct", problems, hi=Decimal(100))
@@ -183,7 +193,8 @@ def _pool(i: int, p, problems: list[str]) -> Pool | None:
     products = p.get("products") or {}
     weights = []
     if not isinstance(products, dict):
-        problems.append(f"{where}.products: a table of product = weight")
+        problems.append(msg(N_("%(where)s.products: a table of product = weight."), where=where,
+                            code="policy_products"))
     else:
         for product, weight in products.items():
             w = _decimal(weight, f"{where}.products.{product}", problems)
@@ -191,12 +202,14 @@ def _pool(i: int, p, problems: list[str]) -> Pool | None:
                 weights.append((str(product), w))
     include = p.get("include", ["deliveries", "sales"])
     if not isinstance(include, list) or not include:
-        problems.append(f"{where}.include: a list from {', '.join(TRADE_KINDS)}")
+        problems.append(msg(N_("%(where)s.include: a list from %(kinds)s."), where=where, kinds=", ".join(TRADE_KINDS),
+                            code="policy_include"))
         include = ["deliveries"]
     for kind in include:
         _choice(kind, TRADE_KINDS, f"{where}.include", problems)
     if basis != "transactions" and (products or "measure" in p or "include" in p):
-        problems.append(f"{where}: measure, products and include apply to transactions pools only")
+        problems.append(msg(N_("%(where)s: measure, products and include apply to transactions pools only."),
+                            where=where, code="policy_transactions_only"))
     if pct is None or basis is None or measure is None:
         return None
     return Pool(name=name, pct=pct, basis=basis, measure=measure, products=tuple(sorted(weights)),

@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, update
 from sqlalchemy.orm import Session
 
+from cooperatives.access import Principal, keeps_books, operation, run_entity
 from ledger.i18n import N_
 from payouts.models import PayoutRun, RenderJob, StatementSnapshot
 
@@ -21,10 +22,11 @@ JOB_STATUS_LABELS = {"queued": N_("Waiting to start"), "running": N_("Rendering"
                      "failed": N_("Failed")}
 
 
-def create_job(session: Session, run: PayoutRun, *, out_root: str, locale: str, actor_id: int | None) -> RenderJob:
+@operation(keeps_books(run_entity))
+def create_job(session: Session, run: PayoutRun, *, out_root: str, locale: str, actor: Principal) -> RenderJob:
     total = session.query(StatementSnapshot).filter(StatementSnapshot.run_id == run.id).count()
     job = RenderJob(run_id=run.id, status="queued", locale=locale, total=total, done=0, out_dir="",
-                    created_by=actor_id)
+                    created_by=actor.user_id)
     session.add(job)
     session.flush()
     job.out_dir = str(Path(out_root) / f"run-{run.id}" / f"job-{job.id}")

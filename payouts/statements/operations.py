@@ -13,6 +13,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from cooperatives.access import Principal, is_household, keeps_books, keeps_household, operation
 from cooperatives.models import Entity, Household
 from cooperatives.operations import audit
 from cooperatives.privacy import mask_name
@@ -20,6 +21,8 @@ from cooperatives.users import HASHER, verify_secret
 from ledger.chart import account_for_role
 from ledger.db import money_sum
 from ledger.entries import EntryDraft, PostingDraft
+from ledger.errors import Problem
+from ledger.i18n import N_, label, msg
 from ledger.models import JournalEntry, Party, Posting
 from ledger.operations import post_entry
 from payouts.models import IN_FORCE, Objection, PayoutMember, PayoutRun, Receipt, StatementSnapshot
@@ -28,7 +31,13 @@ from payouts.statements.visits import end_visits
 
 
 class StatementError(ValueError):
-    """Refused for a reason the user can fix (outside the notice period, more than is owed…)."""
+    """Refused for a reason the user can fix (outside the notice period, more than is owed…): ``problem``
+    names the field and says why, translatably."""
+
+    def __init__(self, column: str | None, template: str, *, code: str, **params):
+        self.problem = Problem.of(msg(template, code=code, **params), column)
+        self.problems = [self.problem]
+        super().__init__(str(self.problem.reason))
 
 
 # ------------------------------------------------------------------------------------------- verify
@@ -107,33 +116,58 @@ def in_notice_period(run: PayoutRun, today: dt.date | None = None) -> bool:
     return run.status == "published" and run.notice_until is not None and today <= run.notice_until
 
 
-def record_objection(session: Session, snap: StatementSnapshot, *, line: str, text: str,
-                     actor_id: int | None = None, today: dt.date | None = None) -> Objection:
+def _statement_household(session, snap, *args, **kwargs):
+    return snap.household_id
+
+
+def _statement_entity(session, snap, *args, **kwargs):
+    return snap.run.entity
+
+
+def _objection_entity(session, objection, *args, **kwargs):
+    return objection.statement.run.entity
+
+
+#: the longest objection a household may write (the page says so, and so does this operation)
+OBJECTION_MAX = 500
+
+
+@operation(is_household(_statement_household))
+def record_objection(session: Session, snap: StatementSnapshot, *, line: str, text: str, actor: Principal,
+                     today: dt.date | None = None) -> Objection:
     """A household objects to one line of its statement; only while the notice period is open."""
     if not in_notice_period(snap.run, today):
-        raise StatementError("objections are taken during the notice period only")
+        raise StatementError("_schema", N_("Objections are taken during the notice period only. Please speak to "
+                                           "the cooperative's accountant."), code="notice_closed")
     text = (text or "").strip()
-    if not text or len(text) > 1000:
-        raise StatementError("write the objection in 1 to 1000 characters")
+    if not text or len(text) > OBJECTION_MAX:
+        raise StatementError("text", N_("Write what is wrong in a few words (at most %(n)s characters)."),
+                             n=OBJECTION_MAX, code="objection_length")
     lines = {ln["pool"] for ln in snap.content["lines"]} | {"deductions", "total", "contributed"}
     if line not in lines:
-        raise StatementError(f"no line {line!r} on this statement")
-    objection = Objection(statement_id=snap.id, run_id=snap.run_id, line=line, text=text, created_by=actor_id)
+        raise StatementError("line", N_("Choose the line of the statement you object to."), code="no_such_line")
+    objection = Objection(statement_id=snap.id, run_id=snap.run_id, line=line, text=text, created_by=actor.user_id)
     session.add(objection)
     session.flush()
-    audit(session, actor_id=actor_id, action="object", target=f"objection:{objection.id}",
+    audit(session, actor_id=actor.user_id, action="object", target=f"objection:{objection.id}",
           entity_id=snap.run.entity_id)
     return objection
 
 
-def answer_objection(session: Session, objection: Objection, *, answer: str, actor_id: int | None = None) -> Objection:
+#: the longest answer to an objection
+ANSWER_MAX = 2000
+
+
+@operation(keeps_books(_objection_entity))
+def answer_objection(session: Session, objection: Objection, *, answer: str, actor: Principal) -> Objection:
     """The accountant's answer. A correction is a new run, never an edit of this one."""
     answer = (answer or "").strip()
-    if not answer:
-        raise StatementError("write an answer")
+    if not answer or len(answer) > ANSWER_MAX:
+        raise StatementError("answer", N_("Write the answer the household will read (at most %(n)s characters)."),
+                             n=ANSWER_MAX, code="answer_length")
     objection.answer, objection.status = answer, "answered"
-    objection.answered_at, objection.answered_by = dt.datetime.now(dt.UTC), actor_id
-    audit(session, actor_id=actor_id, action="answer", target=f"objection:{objection.id}",
+    objection.answered_at, objection.answered_by = dt.datetime.now(dt.UTC), actor.user_id
+    audit(session, actor_id=actor.user_id, action="answer", target=f"objection:{objection.id}",
           entity_id=objection.statement.run.entity_id)
     session.flush()
     return objection
@@ -153,34 +187,40 @@ def paid_so_far(session: Session, snap: StatementSnapshot) -> Decimal:
     return session.scalar(select(money_sum(Receipt.amount)).where(Receipt.statement_id == snap.id))
 
 
+@operation(keeps_books(_statement_entity))
 def record_receipt(session: Session, snap: StatementSnapshot, *, amount: Decimal, method: str, on: dt.date,
-                   reference: str | None = None, signed: bool = False, actor_id: int | None = None) -> Receipt:
+                   reference: str | None = None, signed: bool = False, actor: Principal) -> Receipt:
     """Record a payout to the household and post it: Dr 221/222 (what the run owes it) / Cr bank or cash."""
+    from payouts.runs.labels import STATUS_LABELS
+
     run = snap.run
-    if run.status not in ("published", "paid", "posted"):
-        raise StatementError(f"run {run.id} is {run.status}: only a posted run is paid out")
+    if run.status not in IN_FORCE:
+        raise StatementError("_schema", N_("Only a run in force is paid out; this run is %(status)s."),
+                             status=label(STATUS_LABELS.get(run.status, run.status)), code="run_not_in_force")
     if method not in ("bank", "cash", "mobile"):
-        raise StatementError("method must be bank, cash or mobile")
+        raise StatementError("method", N_("Choose bank, cash or mobile."), code="method")
     if method == "cash" and not signed:
-        raise StatementError("cash is paid against the household's signature or thumbprint on the roll")
+        raise StatementError("signed", N_("Cash is paid against the household's signature or thumbprint on the roll: "
+                                          "tick the box once it is signed."), code="cash_unsigned")
     net = Decimal(snap.content["net"])
     already = paid_so_far(session, snap)
     if amount <= 0 or already + amount > net:
-        raise StatementError(f"{amount} is more than the {net - already} still owed")
+        raise StatementError("amount", N_("%(amount)s is more than the %(owed)s still owed to this household."),
+                             amount=amount, owed=net - already, code="more_than_owed")
     entity = session.get(Entity, run.entity_id)
     receipt = Receipt(statement_id=snap.id, run_id=run.id, date=on, amount=amount, method=method,
-                      reference=reference, signed=signed, recorded_by=actor_id)
+                      reference=reference, signed=signed, recorded_by=actor.user_id)
     session.add(receipt)
     session.flush()
     legs = _payable_legs(entity, snap, amount, already)
     legs.append(PostingDraft(account_for_role(entity.chart, "cash" if method == "cash" else "bank"), -amount))
     receipt.entry_id = post_entry(session, entity.book, EntryDraft(
         date=on, memo=f"支付{run.year}年收益分配 {snap.member_code}", source=f"receipt:{receipt.id}",
-        postings=tuple(legs)), actor_id=actor_id).id
+        postings=tuple(legs)), actor_id=actor.user_id).id
     session.execute(PayoutMember.__table__.update().where(
         PayoutMember.run_id == run.id, PayoutMember.code == snap.member_code).values(paid=already + amount))
     _mark_paid_when_done(session, run)
-    audit(session, actor_id=actor_id, action="receipt", target=f"receipt:{receipt.id}", entity_id=entity.id)
+    audit(session, actor_id=actor.user_id, action="receipt", target=f"receipt:{receipt.id}", entity_id=entity.id)
     session.flush()
     return receipt
 
@@ -209,11 +249,12 @@ def _mark_paid_when_done(session: Session, run: PayoutRun) -> None:
         run.status = "paid"
 
 
-def confirm_receipt(session: Session, snap: StatementSnapshot, *, actor_id: int | None = None) -> None:
+@operation(is_household(_statement_household))
+def confirm_receipt(session: Session, snap: StatementSnapshot, *, actor: Principal) -> None:
     """The household confirms, on its phone, that it received the payout."""
     if snap.confirmed_at is None:
         snap.confirmed_at = dt.datetime.now(dt.UTC)
-        audit(session, actor_id=actor_id, action="confirm", target=f"statement:{snap.id}",
+        audit(session, actor_id=actor.user_id, action="confirm", target=f"statement:{snap.id}",
               entity_id=snap.run.entity_id)
         session.flush()
 
@@ -221,12 +262,14 @@ def confirm_receipt(session: Session, snap: StatementSnapshot, *, actor_id: int 
 # ----------------------------------------------------------------------------------------------- PINs
 
 
-def set_pin(session: Session, household: Household, *, actor_id: int | None = None) -> str:
+@operation(keeps_household())
+def set_pin(session: Session, household: Household, *, actor: Principal) -> str:
     """Give the household a new 6-digit PIN (printed on its paper slip); returns it, stores its hash."""
     pin = f"{secrets.randbelow(10**6):06d}"
     household.pin_hash = HASHER.hash(pin)
     end_visits(session, household.id)          # a copy of an old visit's cookie no longer opens its pages
-    audit(session, actor_id=actor_id, action="set-pin", target=f"household:{household.code}")
+    audit(session, actor_id=actor.user_id, action="set-pin", target=f"household:{household.code}",
+          entity_id=household.owner_entity_id)      # the owner's township auditor sees it
     session.flush()
     return pin
 

@@ -19,6 +19,8 @@ import pytest
 from live import cli_of, live_app, served
 from sqlalchemy import select
 
+from cooperatives.access import CONSOLE
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
@@ -112,11 +114,11 @@ def live(isolated_db, xlsx, policy_file):
         for code, household in ((h.code, h) for h in db.scalars(select(Household).order_by(Household.code))):
             users[code] = code.lower()
             create_user(db, username=code.lower(), password=PASSWORD, role="member", household_id=household.id,
-                        display_name=household.head_name)
-            pins[code] = set_pin(db, household)
+                        display_name=household.head_name, actor=CONSOLE)
+            pins[code] = set_pin(db, household, actor=CONSOLE)
         # the cooperative paid the first household by bank transfer
         record_receipt(db, snaps["BR-H001"], amount=nets["BR-H001"], method="bank", on=dt.date.today(),
-                       reference="农商银行 2026-0001")
+                       reference="农商银行 2026-0001", actor=CONSOLE)
         db.commit()
         codes = {code: snap.code for code, snap in snaps.items()}
 

@@ -25,7 +25,7 @@ def cli_of(app) -> Callable[..., str]:
     runner = app.test_cli_runner()
 
     def cli(*args) -> str:
-        result = runner.invoke(args=list(args), catch_exceptions=False)
+        result = runner.invoke(args=list(args), catch_exceptions=False, env={"COOP_LANG": "en"})
         assert result.exit_code == 0, result.output
         return result.stdout
 

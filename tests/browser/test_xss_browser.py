@@ -30,6 +30,8 @@ import pytest
 from live import cli_of, live_app, served
 from sqlalchemy import select
 
+from cooperatives.access import CONSOLE
+
 PAYLOADS = [line for line in (Path(__file__).parents[1] / "data" / "xss_payloads.txt")
             .read_text(encoding="utf-8").splitlines() if line]
 PASSWORD = "village-phone-2025"
@@ -78,14 +80,14 @@ def hostile_live(isolated_db, xlsx, policy_file):
     with makers["write"]() as db:
         entity = db.scalar(select(Entity).where(Entity.code == CODE))
         first = db.scalar(select(Household).where(Household.code == "B001"))
-        create_user(db, username="xb-acc", password=PASSWORD, role="accountant", entity_id=entity.id)
-        create_user(db, username="xb-aud", password=PASSWORD, role="auditor", township_id=entity.township_id)
-        create_user(db, username="xb-mem", password=PASSWORD, role="member", household_id=first.id)
+        create_user(db, username="xb-acc", password=PASSWORD, role="accountant", entity_id=entity.id, actor=CONSOLE)
+        create_user(db, username="xb-aud", password=PASSWORD, role="auditor", township_id=entity.township_id, actor=CONSOLE)
+        create_user(db, username="xb-mem", password=PASSWORD, role="member", household_id=first.id, actor=CONSOLE)
         snap = db.scalar(select(StatementSnapshot).where(StatementSnapshot.run_id == run,
                                                          StatementSnapshot.member_code == "B001"))
         line = snap.content["lines"][0]["pool"]
         for text in PAYLOADS:
-            record_objection(db, snap, line=line, text=text)
+            record_objection(db, snap, line=line, text=text, actor=CONSOLE)
         db.commit()
         statement = snap.code
     with served(app, "coopledger-xss") as url:

@@ -31,6 +31,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from cooperatives import operations
+from cooperatives.access import CONSOLE, Principal
 from cooperatives.audit import (
     GLOBAL_CHAIN,
     audit,
@@ -41,7 +42,7 @@ from cooperatives.audit import (
     hash_event,
     verify_audit,
 )
-from cooperatives.models import AuditHead, AuditLog, Entity, Household, Township, User
+from cooperatives.models import AuditHead, AuditLog, Entity, Member, Township, User
 from ledger.db import Base, make_engine, writer
 from ledger.operations import create_book
 
@@ -88,26 +89,28 @@ def test_every_writer_extends_the_chain_of_its_entity(app, session):
     from payouts.oversight.opinions import record_opinion
 
     a = operations.create_entity(session, code="AC-A", name="甲合作社", kind="farmer_coop", township="甲乡",
-                                 village="茶园村", first_year=2025)
+                                 village="茶园村", first_year=2025, actor=CONSOLE)
     b = operations.create_entity(session, code="AC-B", name="乙合作社", kind="farmer_coop", township="甲乡",
-                                 first_year=2025)
-    village = operations.ensure_village(session, a.township, "茶园村")
+                                 first_year=2025, actor=CONSOLE)
     for n, entity in enumerate((a, b, a), 1):
-        household = operations.register_household(session, code=f"AC-H{n}", head_name=f"户主{n}", village=village,
-                                                   id_number=f"43082119800101{n:03d}7", bank_account=f"6217{n:012d}")
-        operations.register_member(session, entity, code=household.code, member_no=n, joined_on=dt.date(2025, 1, 1))
+        household = operations.register_household(session, entity, code=f"AC-H{n}", head_name=f"户主{n}",
+                                                   village="茶园村", id_number=f"43082119800101{n:03d}7",
+                                                   bank_account=f"6217{n:012d}", actor=CONSOLE)
+        operations.register_member(session, entity, code=household.code, member_no=n, joined_on=dt.date(2025, 1, 1),
+                                   actor=CONSOLE)
     operations.record(session, a, "capital", {"date": dt.date(2025, 1, 10), "member": "AC-H1",
-                                              "amount": Decimal("3000.00"), "form": "cash"})
+                                              "amount": Decimal("3000.00"), "form": "cash"}, actor=CONSOLE)
     auditor = create_user(session, username="ac-aud", password="a long enough passphrase", role="auditor",
-                          township_id=a.township_id)
+                          township_id=a.township_id, actor=CONSOLE)
     accountant = create_user(session, username="ac-acc", password="a long enough passphrase", role="accountant",
-                             entity_id=a.id)
-    privacy.reveal(session, session.scalar(select(Household).where(Household.code == "AC-H1")),
-                   actor_id=accountant.id, entity_id=a.id, reason="bank transfer")
-    change_password(session, accountant, "another long passphrase")
-    record_opinion(session, a, year=2025, verdict="no_issue", text=None, actor_id=auditor.id)
-    check_integrity(session, b, actor_id=auditor.id)
-    privacy.rotate_keys(session, actor_id=None)
+                             entity_id=a.id, actor=CONSOLE)
+    member = session.scalar(select(Member).where(Member.code == "AC-H1"))
+    privacy.reveal(session, a, member, actor=Principal.of_user(accountant), reason="bank transfer")
+    change_password(session, accountant, "another long passphrase", actor=Principal.of_user(accountant))
+    as_auditor = Principal.of_user(auditor)
+    record_opinion(session, a, year=2025, verdict="no_issue", text=None, actor=as_auditor)
+    check_integrity(session, b, actor=as_auditor)
+    privacy.rotate_keys(session, actor=CONSOLE)
     returned = operations.audit(session, actor_id=None, action="note", target="test", entity_id=b.id)
     session.commit()
     client = app.test_client()         # a sign-in through the form writes its own event
@@ -119,10 +122,11 @@ def test_every_writer_extends_the_chain_of_its_entity(app, session):
     assert verify_audit(session) == []
     chains = assert_linear(session)
     actions = {chain: [r.action for r in rows] for chain, rows in chains.items()}
-    assert actions[f"entity:{a.id}"] == ["create", "create", "create", "record", "reveal", "password",
-                                         "audit_opinion"]
-    assert actions[f"entity:{b.id}"] == ["create", "create", "integrity_check", "note"]
-    assert actions[GLOBAL_CHAIN] == ["create", "create", "create", "rotate-keys", "login"]
+    # entity, household and member registrations, records, reveals, opinions: the entity's chain (a household is
+    # registered by an entity, which owns it); key rotation and an auditor's sign-in: the global chain
+    assert actions[f"entity:{a.id}"] == ["create"] * 5 + ["record", "reveal", "password", "audit_opinion"]
+    assert actions[f"entity:{b.id}"] == ["create", "create", "create", "integrity_check", "note"]
+    assert actions[GLOBAL_CHAIN] == ["rotate-keys", "login"]
 
 
 def test_the_time_is_stored_and_read_back_to_the_microsecond(session):

@@ -101,7 +101,7 @@ def test_bad_workbook_reports_every_problem_and_imports_nothing(session, cli, tm
     lines = result.stderr.splitlines()
     for expected in (
         "deliveries:2:quantity: must be positive",
-        "deliveries:3:member: 'T-H9' is not a member of T-COOP",
+        "deliveries:3:member: T-H9 is not a member of T-COOP.",
         "deliveries:4:date: not a date (expected YYYY-MM-DD): '2025-02-30'",
         "capital:3:amount: more than two decimal places: '500.123'",
         "sales:1:buyer: missing required column",

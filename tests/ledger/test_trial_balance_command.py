@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
+from cooperatives.access import CONSOLE
 from cooperatives.operations import create_entity
 from ledger.db import make_engine, writer
 from ledger.entries import EntryDraft, PostingDraft
@@ -29,7 +30,7 @@ def books(isolated_db):
     upgrade(engine)
     with Session(writer(engine)) as session:
         entity = create_entity(session, code="TBX", name="试算合作社", kind="farmer_coop", township="甲乡",
-                               first_year=2024)
+                               first_year=2024, actor=CONSOLE)
         post_entries(session, entity.book, [
             EntryDraft(date=dt.date(2024, 12, 1), postings=(PostingDraft("102", D("1000.00")),
                                                              PostingDraft("301", D("-1000.00"))), memo="股金"),

@@ -11,10 +11,10 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import event, select
 
+from cooperatives.access import CONSOLE
 from cooperatives.models import Entity, Member
 from cooperatives.operations import (
     create_entity,
-    ensure_village,
     record,
     record_land_contract,
     register_household,
@@ -43,8 +43,7 @@ class Small:
     def __init__(self, session, *, households: int = 4, township: str = "测试乡", code: str = "T-COOP"):
         self.session = session
         self.entity = create_entity(session, code=code, name="测试蔬菜专业合作社", kind="farmer_coop",
-                                    township=township, village="一村", first_year=2024)
-        self.village = ensure_village(session, self.entity.township, "一村")
+                                    township=township, village="一村", first_year=2024, actor=CONSOLE)
         self.codes = []
         for i in range(1, households + 1):
             self.household(f"{code}-H{i}", monitoring="unstable" if i == 3 else "none", account=f"62170000{code}{i:04d}")
@@ -55,13 +54,13 @@ class Small:
         self.rec("sales", date="2025-09-01", buyer="批发市场", product="白菜", amount="20000.00")
         self.rec("expenses", date="2025-10-01", category="operating", amount="3000.00")
 
-    def household(self, code, *, monitoring="none", account=None, village=None):
-        register_household(self.session, code=code, head_name=f"户主{code[-2:]}", village=village or self.village,
-                           bank_account=account, monitoring=monitoring)
+    def household(self, code, *, monitoring="none", account=None, entity=None):
+        register_household(self.session, entity or self.entity, code=code, head_name=f"户主{code[-2:]}", village="一村",
+                           bank_account=account, monitoring=monitoring, actor=CONSOLE)
         self.codes.append(code)
 
     def member(self, code, no, joined, left=None):
-        return register_member(self.session, self.entity, code=code, member_no=no, joined_on=joined, left_on=left)
+        return register_member(self.session, self.entity, code=code, member_no=no, joined_on=joined, left_on=left, actor=CONSOLE)
 
     def rec(self, kind, entity=None, **raw):
         from cooperatives.forms import parse_form
@@ -69,18 +68,18 @@ class Small:
         values, problems = parse_form(kind, raw)
         assert not problems, problems
         if kind == "land":
-            return record_land_contract(self.session, entity or self.entity, values, through_year=2025)
-        return record(self.session, entity or self.entity, kind, values)
+            return record_land_contract(self.session, entity or self.entity, values, through_year=2025, actor=CONSOLE)
+        return record(self.session, entity or self.entity, kind, values, actor=CONSOLE)
 
     def run(self, year=2025, *, policy=POLICY, notice_days=None, published=None, before_post=None):
-        version = save_policy(self.session, self.entity, parse_policy(policy))
-        run = create_run(self.session, self.entity, year, policy_version=version)
+        version = save_policy(self.session, self.entity, parse_policy(policy), actor=CONSOLE)
+        run = create_run(self.session, self.entity, year, policy_version=version, actor=CONSOLE)
         if before_post:
             before_post()
         n = len(run.result["members"])
-        approve_run(self.session, run, meeting_date=dt.date(year + 1, 3, 1), attended=n, votes_for=n)
-        post_run(self.session, run)
-        publish_run(self.session, run, notice_days=notice_days, today=published)
+        approve_run(self.session, run, meeting_date=dt.date(year + 1, 3, 1), attended=n, votes_for=n, actor=CONSOLE)
+        post_run(self.session, run, actor=CONSOLE)
+        publish_run(self.session, run, notice_days=notice_days, today=published, actor=CONSOLE)
         if published:
             run.published_at = dt.datetime.combine(published, dt.time(9), tzinfo=dt.UTC)
         self.session.flush()
@@ -182,8 +181,8 @@ def test_labour_days_beyond_the_month_for_one_worker_even_across_entities(small,
     small.rec("labor", date="2025-02-28", member="T-COOP-H2", days="28", rate="100")
     assert small.find() == []                  # 31 days in January, 28 in February 2025: possible
     other = create_entity(session, code="T-OTHER", name="测试茶叶合作社", kind="farmer_coop", township="测试乡",
-                          first_year=2025)
-    register_member(session, other, code="T-COOP-H1", member_no=1, joined_on=dt.date(2020, 1, 1))
+                          first_year=2025, actor=CONSOLE)
+    register_member(session, other, code="T-COOP-H1", member_no=1, joined_on=dt.date(2020, 1, 1), actor=CONSOLE)
     small.rec("labor", other, date="2025-01-20", member="T-COOP-H1", worker=" 张三 ", days="1", rate="100")
     found = small.find()
     assert rules(found) == ["labor_days_beyond_period"] * 2
@@ -205,9 +204,9 @@ def test_land_shares_beyond_the_contracted_area(small):
 
 
 def test_one_bank_account_for_several_households_of_the_township(small, session):
-    far = ensure_village(session, create_entity(session, code="F-COOP", name="外乡合作社", kind="farmer_coop",
-                                                township="外乡", first_year=2025).township, "外村")
-    small.household("F-H1", account="62170000T-COOP0001", village=far)        # the same number, another township
+    far = create_entity(session, code="F-COOP", name="外乡合作社", kind="farmer_coop", township="外乡", first_year=2025,
+                        actor=CONSOLE)
+    small.household("F-H1", account="62170000T-COOP0001", entity=far)        # the same number, another township
     assert small.find() == []
     small.household("T-COOP-H5", account="62170000T-COOP0001")
     small.member("T-COOP-H5", 5, dt.date(2020, 1, 1))
@@ -240,7 +239,7 @@ def test_cash_payouts_of_a_run_against_signature(small, session):
     snap = session.scalar(select(StatementSnapshot).where(StatementSnapshot.run_id == run.id,
                                                           StatementSnapshot.member_code == "T-COOP-H4"))
     net = D(snap.content["net"])
-    record_receipt(session, snap, amount=net, method="cash", on=dt.date(2026, 4, 1), signed=True)
+    record_receipt(session, snap, amount=net, method="cash", on=dt.date(2026, 4, 1), signed=True, actor=CONSOLE)
     assert small.find(cash_threshold=net + D("0.01")) == []
     (found,) = small.find(cash_threshold=net)
     assert found.message.startswith("%(household)s: payout of") and found.links[1].endpoint == "statements.run_statements"
@@ -249,7 +248,7 @@ def test_cash_payouts_of_a_run_against_signature(small, session):
 def test_reversal_and_new_run_after_the_year_was_closed(small, session):
     first = small.run(published=dt.date(2026, 3, 2))
     assert small.find() == []
-    reverse_run(session, first)
+    reverse_run(session, first, actor=CONSOLE)
     small.run(policy={**POLICY, "reserve_pct": "15"}, published=dt.date(2026, 3, 20))
     (found,) = small.find()
     assert (found.rule, found.year) == ("entries_after_close", 2025)
@@ -267,12 +266,12 @@ def test_notice_period_shorter_than_the_policy(small):
 def test_objection_unanswered_after_the_notice_period(small, session):
     run = small.run(published=dt.date(2026, 3, 2))
     snap = session.scalar(select(StatementSnapshot).where(StatementSnapshot.run_id == run.id))
-    objection = record_objection(session, snap, line="total", text="数量不对", today=dt.date(2026, 3, 3))
+    objection = record_objection(session, snap, line="total", text="数量不对", today=dt.date(2026, 3, 3), actor=CONSOLE)
     assert small.find(today=dt.date(2026, 3, 9)) == []            # the notice runs to 2026-03-09
     (found,) = small.find(today=dt.date(2026, 3, 10))
     assert found.rule == "objection_unanswered" and found.params["until"] == "2026-03-09"
     assert found.links[0].endpoint == "statements.objections"
-    answer_objection(session, objection, answer="已核实，数量无误。")
+    answer_objection(session, objection, answer="已核实，数量无误。", actor=CONSOLE)
     assert small.find(today=dt.date(2026, 3, 10)) == []
 
 

@@ -1,5 +1,6 @@
-"""A workbook import runs on a real Celery worker (Redis at 127.0.0.1:6379 as broker) against the system
-of record, all or nothing, exactly as ``coopledger import`` does (docs/DEPLOY.md)."""
+"""A workbook uploaded on a page or through the API is imported by a job on a real Celery worker (Redis at
+127.0.0.1:6379 as broker) against the system of record, all or nothing: the same job code as
+``coopledger import --job`` (docs/DEPLOY.md)."""
 
 import os
 import subprocess
@@ -12,7 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from test_celery import BROKER, CELERY, redis_up
 
-from cooperatives.models import Delivery, Entity
+from cooperatives.access import CONSOLE
+from cooperatives.models import Delivery, Entity, Household
 from ledger.db import make_engine
 from ledger.queries import trial_balance
 from payouts.admin.migrate import upgrade
@@ -64,16 +66,57 @@ def worker(database, monkeypatch):
         proc.communicate()
 
 
-def send(queue: str, path: str) -> dict:
-    from payouts.tasks import import_workbook
+def upload(database: str, path: str) -> int:
+    """Store the workbook at ``path`` as an import job of CEL by its accountant, as the upload page does;
+    returns the job's id."""
+    from cooperatives import privacy
+    from cooperatives.access import Principal
+    from cooperatives.imports import create_import_job
+    from cooperatives.models import User
+    from cooperatives.operations import create_entity
+    from cooperatives.users import create_user
+    from payouts.settings import Settings
 
-    return import_workbook.apply_async((path,), queue=queue).get(timeout=120)
+    settings = Settings(database_url=database, secret_key="celery-import-test")
+    privacy.configure(list(settings.data_keys), settings.index_key.encode())
+    engine = make_engine(database)
+    with Session(engine) as session:
+        entity = session.scalar(select(Entity).where(Entity.code == "CEL")) or create_entity(
+            session, code="CEL", name="芹菜合作社", kind="farmer_coop", township="甲乡", first_year=2025, actor=CONSOLE)
+        user = session.scalar(select(User).where(User.username == "cel-kuaiji")) or create_user(
+            session, username="cel-kuaiji", password="a long enough passphrase", role="accountant",
+            entity_id=entity.id, actor=CONSOLE)
+        job = create_import_job(session, entity, [("账本.xlsx", Path(path).read_bytes())],
+                                actor=Principal.of_user(user))
+        session.commit()
+        job_id = job.id
+    engine.dispose()
+    return job_id
+
+
+def send(queue: str, database: str, path: str) -> dict:
+    """Run the upload's job on the worker; returns the task's answer and the job as the page reads it."""
+    from cooperatives.imports import job_problems, job_result
+    from cooperatives.models import ImportJob
+    from payouts.tasks import import_job
+
+    job_id = upload(database, path)
+    answer = import_job.apply_async((job_id,), queue=queue).get(timeout=120)
+    engine = make_engine(database)
+    with Session(engine) as session:
+        job = session.get(ImportJob, job_id)
+        problems, _total = job_problems(job)
+        found = {"task": answer, "status": job.status, "result": job_result(job), "upload": job.upload,
+                 "problems": [str(p) for p in problems]}
+    engine.dispose()
+    return found
 
 
 def test_a_workbook_is_imported_by_a_celery_worker(worker, database, xlsx):
-    result = send(worker, xlsx(WORKBOOK))
-    assert result["ok"] is True and result["entity"] == "CEL"
-    assert result["counts"]["deliveries"] == 2 and result["entries"] >= 1
+    done = send(worker, database, xlsx(WORKBOOK))
+    assert done["task"]["status"] == done["status"] == "done", done
+    assert done["result"]["entity"] == "CEL" and done["result"]["counts"]["deliveries"] == 2
+    assert done["result"]["vouchers"] >= 1 and done["upload"] is None        # the upload is not kept
     engine = make_engine(database)
     with Session(engine) as session:
         entity = session.scalar(select(Entity).where(Entity.code == "CEL"))
@@ -83,18 +126,19 @@ def test_a_workbook_is_imported_by_a_celery_worker(worker, database, xlsx):
     assert rows["521"] == 250 + 48              # 100 kg × 2.50 + 40 斤 × 1.20, a cost of the year
     assert rows["114"] == -250 and sum(rows.values()) == 0
 
-    again = send(worker, xlsx(WORKBOOK))        # the same workbook twice: refused, nothing doubled
-    assert again["ok"] is False and "already imported" in again["problems"][0]
+    again = send(worker, database, xlsx(WORKBOOK))        # the same workbook twice: refused, nothing doubled
+    assert again["status"] == "failed" and "already imported" in again["problems"][0]
 
 
 def test_a_bad_workbook_comes_back_with_every_problem_and_writes_nothing(worker, database, xlsx):
     bad = {**WORKBOOK, "deliveries": [WORKBOOK["deliveries"][0], ["2025-05-01", "C9", "芹菜", "1", "kg", "2", "no"],
                                       ["2025-05-01", "C1", "芹菜", "1", "kg", "x", "no"]]}
-    result = send(worker, xlsx(bad))
-    assert result["ok"] is False, result
-    assert "deliveries:3:unit_price: not a number: 'x'" in result["problems"]
-    assert any(p.startswith("deliveries:2:member") and "C9" in p for p in result["problems"])
+    failed = send(worker, database, xlsx(bad))
+    assert failed["status"] == "failed", failed
+    assert "deliveries:3:unit_price: not a number: 'x'" in failed["problems"]
+    assert any(p.startswith("deliveries:2:member") and "C9" in p for p in failed["problems"])
     engine = make_engine(database)
     with Session(engine) as session:
-        assert session.scalar(select(func.count(Entity.id))) == 0
+        assert session.scalar(select(func.count(Delivery.id))) == 0
+        assert session.scalar(select(func.count(Household.id))) == 0
     engine.dispose()

@@ -10,11 +10,12 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
+from cooperatives.access import CONSOLE
 from cooperatives.forms import parse_form
 from cooperatives.models import Household
 from cooperatives.operations import (
     create_entity,
-    ensure_village,
+    link_member_entity,
     record,
     record_land_contract,
     register_household,
@@ -34,17 +35,17 @@ def rec(session, entity, record_kind, /, **raw):
     values, problems = parse_form(record_kind, raw)
     assert not problems, problems
     if record_kind == "land":
-        return record_land_contract(session, entity, values, through_year=2025)
-    return record(session, entity, record_kind, values)
+        return record_land_contract(session, entity, values, through_year=2025, actor=CONSOLE)
+    return record(session, entity, record_kind, values, actor=CONSOLE)
 
 
 def distribute(session, entity, policy, year=2025):
-    version = save_policy(session, entity, parse_policy(policy))
-    run = create_run(session, entity, year, policy_version=version)
+    version = save_policy(session, entity, parse_policy(policy), actor=CONSOLE)
+    run = create_run(session, entity, year, policy_version=version, actor=CONSOLE)
     n = len(run.result["members"])
-    approve_run(session, run, meeting_date=dt.date(year + 1, 3, 1), attended=n, votes_for=n)
-    post_run(session, run)
-    publish_run(session, run)
+    approve_run(session, run, meeting_date=dt.date(year + 1, 3, 1), attended=n, votes_for=n, actor=CONSOLE)
+    post_run(session, run, actor=CONSOLE)
+    publish_run(session, run, actor=CONSOLE)
     return run
 
 
@@ -53,14 +54,13 @@ def coop(app, session):
     """联乡 L-COOP: H1 (monitored, poverty-exited, 4 people), H2 (3 people), H3 (poverty-exited, people
     unknown), H4 (a member who received nothing); fiscal funds 5,000 in 2024 and 10,000 in 2025."""
     entity = create_entity(session, code="L-COOP", name="联乡蔬菜专业合作社", kind="farmer_coop", township="联乡",
-                           village="联村", first_year=2024)
-    village = ensure_village(session, entity.township, "联村")
+                           village="联村", first_year=2024, actor=CONSOLE)
     for code, monitoring, exited, persons in (("L-H1", "unstable", True, 4), ("L-H2", "none", False, 3),
                                               ("L-H3", "none", True, None), ("L-H4", "none", False, 2)):
-        household = register_household(session, code=code, head_name=f"户主{code[-1]}", village=village,
-                                       monitoring=monitoring, poverty_exited=exited)
+        household = register_household(session, entity, code=code, head_name=f"户主{code[-1]}", village="联村",
+                                       monitoring=monitoring, poverty_exited=exited, actor=CONSOLE)
         household.persons = persons
-        register_member(session, entity, code=code, member_no=int(code[-1]), joined_on=dt.date(2020, 1, 1))
+        register_member(session, entity, code=code, member_no=int(code[-1]), joined_on=dt.date(2020, 1, 1), actor=CONSOLE)
     rec(session, entity, "subsidies", date="2024-05-01", source="县产业资金", kind="fiscal", amount="5000.00",
         quantify="no")
     rec(session, entity, "subsidies", date="2025-05-01", source="衔接资金", kind="fiscal", amount="10000.00",
@@ -87,10 +87,10 @@ def coop(app, session):
     distribute(session, entity, POLICY)
     # a neighbour without fiscal support, and one whose support comes only in 2026: neither is listed for 2025
     other = create_entity(session, code="L-OTHER", name="联乡茶叶合作社", kind="farmer_coop", township="联乡",
-                          first_year=2025)
+                          first_year=2025, actor=CONSOLE)
     rec(session, other, "subsidies", date="2025-03-01", source="爱心企业", kind="donation", amount="800.00")
     later = create_entity(session, code="L-LATER", name="联乡果业合作社", kind="farmer_coop", township="联乡",
-                          first_year=2025)
+                          first_year=2025, actor=CONSOLE)
     rec(session, later, "subsidies", date="2026-03-01", source="衔接资金", kind="fiscal", amount="800.00")
     return entity
 
@@ -134,15 +134,15 @@ def test_household_benefits_by_year_and_channel(coop, session):
 
 def test_a_cluster_project_reaches_households_through_its_villages(app, session):
     project = create_entity(session, code="P-GRAPE", name="联建大棚项目", kind="cluster_project", township="联乡",
-                            first_year=2025)
+                            first_year=2025, actor=CONSOLE)
     village = create_entity(session, code="P-V1", name="一村股份经济合作社", kind="collective", township="联乡",
-                            village="一村", first_year=2025)
-    place = ensure_village(session, village.township, "一村")
+                            village="一村", first_year=2025, actor=CONSOLE)
     for n, (code, shares) in enumerate((("P-H1", "1000.00"), ("P-H2", "3000.00")), 1):
-        register_household(session, code=code, head_name=f"户主{n}", village=place, monitoring="marginal" if n == 1 else "none")
-        register_member(session, village, code=code, member_no=n, joined_on=dt.date(2020, 1, 1))
+        register_household(session, village, code=code, head_name=f"户主{n}", village="一村", monitoring="marginal" if n == 1 else "none", actor=CONSOLE)
+        register_member(session, village, code=code, member_no=n, joined_on=dt.date(2020, 1, 1), actor=CONSOLE)
         rec(session, village, "capital", date="2025-01-02", member=code, amount=shares)
-    register_member(session, project, code="P-V1", member_no=1, joined_on=dt.date(2024, 3, 1))
+    link_member_entity(session, project, village, actor=CONSOLE)       # the township links the village to it
+    register_member(session, project, code="P-V1", member_no=1, joined_on=dt.date(2024, 3, 1), actor=CONSOLE)
     rec(session, project, "capital", date="2025-01-02", member="P-V1", amount="100000.00")
     rec(session, project, "subsidies", date="2025-03-01", source="东西部协作资金", kind="fiscal", amount="50000.00",
         quantify="no")

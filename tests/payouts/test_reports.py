@@ -15,6 +15,7 @@ import pytest
 from samples import POLICY_70_30
 from sqlalchemy import event, select
 
+from cooperatives.access import CONSOLE
 from cooperatives.models import Entity
 from cooperatives.users import create_user
 from payouts.models import PayoutRun
@@ -271,7 +272,7 @@ def test_json_amounts_are_two_decimal_strings(session, posted):
 
 
 def _login(client, session, username, entity_id):
-    create_user(session, username=username, password=PASSWORD, role="accountant", entity_id=entity_id)
+    create_user(session, username=username, password=PASSWORD, role="accountant", entity_id=entity_id, actor=CONSOLE)
     session.commit()
     page = client.get("/login").get_data(as_text=True)
     found = CSRF_RE.search(page)

@@ -85,8 +85,8 @@ def test_policy_problems_are_all_reported():
     with pytest.raises(PolicyError) as exc:
         parse_policy({"reserve_pct": 10.5, "pools": [{"name": "a", "pct": "70", "basis": "shares"}], "bogus": 1})
     text = str(exc.value)
-    assert "unknown key 'bogus'" in text and "floats are not exact" in text and "'shares' is not one of" in text
-    assert "pct must sum to 100" in text
+    assert "Unknown key 'bogus'" in text and "floats are not exact" in text and "'shares' is not one of" in text
+    assert "must sum to 100, not 70" in text
 
 
 money = st.decimals(min_value=0, max_value=10**6, places=2, allow_nan=False, allow_infinity=False)

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
+from cooperatives.access import CONSOLE
 from cooperatives.models import Household
 from ledger.queries import account_balance, get_book, party_balances
 from payouts.models import PayoutRun, StatementSnapshot
@@ -78,38 +79,38 @@ def test_a_reversed_run_verifies_as_superseded_by_its_correction(session, run, c
 def test_objections_only_during_the_notice_period_and_answers(session, run):
     snap = snap_of(session, "V1")
     with pytest.raises(StatementError, match="notice period"):
-        record_objection(session, snap, line="patronage", text="交售量少算了")
-    publish_run(session, run, today=dt.date(2026, 3, 20))
+        record_objection(session, snap, line="patronage", text="交售量少算了", actor=CONSOLE)
+    publish_run(session, run, today=dt.date(2026, 3, 20), actor=CONSOLE)
     with pytest.raises(StatementError, match="notice period"):
-        record_objection(session, snap, line="patronage", text="交售量少算了", today=dt.date(2026, 3, 28))
-    objection = record_objection(session, snap, line="patronage", text="交售量少算了", today=dt.date(2026, 3, 21))
-    with pytest.raises(StatementError, match="no line"):
-        record_objection(session, snap, line="bonus", text="?", today=dt.date(2026, 3, 21))
-    answer_objection(session, objection, answer="已核对交售单，数量无误。")
+        record_objection(session, snap, line="patronage", text="交售量少算了", today=dt.date(2026, 3, 28), actor=CONSOLE)
+    objection = record_objection(session, snap, line="patronage", text="交售量少算了", today=dt.date(2026, 3, 21), actor=CONSOLE)
+    with pytest.raises(StatementError, match="Choose the line"):
+        record_objection(session, snap, line="bonus", text="?", today=dt.date(2026, 3, 21), actor=CONSOLE)
+    answer_objection(session, objection, answer="已核对交售单，数量无误。", actor=CONSOLE)
     assert objection.status == "answered"
 
 
 def test_receipts_post_to_the_ledger_and_a_run_paid_in_full_is_paid(session, run):
-    publish_run(session, run)
+    publish_run(session, run, actor=CONSOLE)
     book = get_book(session, "VO")
     s1, s2 = snap_of(session, "V1"), snap_of(session, "V2")
     with pytest.raises(StatementError, match="signature"):
-        record_receipt(session, s1, amount=D("100.00"), method="cash", on=dt.date(2026, 4, 1))
+        record_receipt(session, s1, amount=D("100.00"), method="cash", on=dt.date(2026, 4, 1), actor=CONSOLE)
     with pytest.raises(StatementError, match="more than"):
-        record_receipt(session, s1, amount=D("99999.00"), method="bank", on=dt.date(2026, 4, 1))
-    record_receipt(session, s1, amount=D("1000.00"), method="cash", signed=True, on=dt.date(2026, 4, 1))
+        record_receipt(session, s1, amount=D("99999.00"), method="bank", on=dt.date(2026, 4, 1), actor=CONSOLE)
+    record_receipt(session, s1, amount=D("1000.00"), method="cash", signed=True, on=dt.date(2026, 4, 1), actor=CONSOLE)
     assert -party_balances(session, book, "221")["V1"] == D("1500.00") - D("1000.00")
-    record_receipt(session, s1, amount=D("2500.00"), method="bank", on=dt.date(2026, 4, 2), reference="YH1")
+    record_receipt(session, s1, amount=D("2500.00"), method="bank", on=dt.date(2026, 4, 2), reference="YH1", actor=CONSOLE)
     assert party_balances(session, book, "221")["V1"] == 0 and party_balances(session, book, "222")["V1"] == 0
     assert run.status == "published"
-    record_receipt(session, s2, amount=D(s2.content["net"]), method="mobile", on=dt.date(2026, 4, 2))
+    record_receipt(session, s2, amount=D(s2.content["net"]), method="mobile", on=dt.date(2026, 4, 2), actor=CONSOLE)
     assert run.status == "paid"
     assert account_balance(session, book, "221") == 0 and account_balance(session, book, "222") == 0
 
 
 def test_phone_and_pin(session, run):
     hh = session.scalar(select(Household).where(Household.code == "V2"))
-    pin = set_pin(session, hh)
+    pin = set_pin(session, hh, actor=CONSOLE)
     assert len(pin) == 6 and pin not in (hh.pin_hash or "")
     assert household_by_phone_and_pin(session, "139 0000 0002", pin) == hh
     assert household_by_phone_and_pin(session, "13900000002", "000000" if pin != "000000" else "111111") is None

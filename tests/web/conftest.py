@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 import pytest
 from sqlalchemy import event, select
 
+from cooperatives.access import CONSOLE
 from cooperatives.forms import parse_form
 from cooperatives.models import User
 from cooperatives.operations import (
     create_entity,
-    ensure_village,
     record,
     record_land_contract,
     register_household,
@@ -86,25 +86,24 @@ def build_world(session) -> World:
         ("b", world.b, world.b_name, "乙镇", "溪口村", ("刘桂兰", "陈志强", "杨春花")),
     ):
         entity = create_entity(session, code=code, name=name, kind="farmer_coop", township=township, village=village,
-                               first_year=2025)
+                               first_year=2025, actor=CONSOLE)
         entities[key] = entity
-        vil = ensure_village(session, entity.township, village)
         for i, head in enumerate(names, 1):
             hh_code = f"{key.upper()}-H{i:03d}"
             number = id_number(i + (10 if key == "b" else 0))
             world.id_numbers[hh_code] = number
             world.masked[hh_code] = number[:4] + "*" * 10 + number[-4:]
-            register_household(session, code=hh_code, head_name=head, village=vil, phone=f"1380000{i:04d}",
-                               id_number=number, bank_account=f"62179900000000{i:04d}")
-            register_member(session, entity, code=hh_code, member_no=i, joined_on=dt.date(2024, 3, 1))
+            register_household(session, entity, code=hh_code, head_name=head, village=village, phone=f"1380000{i:04d}",
+                               id_number=number, bank_account=f"62179900000000{i:04d}", actor=CONSOLE)
+            register_member(session, entity, code=hh_code, member_no=i, joined_on=dt.date(2024, 3, 1), actor=CONSOLE)
     a = entities["a"]
     for kind, raw in RECORD_FORMS.items():
         values, problems = parse_form(kind, raw)
         assert not problems, problems
         if kind == "land":
-            record_land_contract(session, a, values, through_year=2025)
+            record_land_contract(session, a, values, through_year=2025, actor=CONSOLE)
         else:
-            record(session, a, kind, values)
+            record(session, a, kind, values, actor=CONSOLE)
     from cooperatives.models import Household
 
     member_hh = session.query(Household).filter_by(code="A-H001").one()
@@ -116,7 +115,7 @@ def build_world(session) -> World:
         ("aud_b", "auditor", {"township_id": entities["b"].township_id}),
         ("mem_a", "member", {"household_id": member_hh.id}),
     ):
-        create_user(session, username=key, password=PASSWORD, role=role, display_name=f"用户{key}", **scope)
+        create_user(session, username=key, password=PASSWORD, role=role, display_name=f"用户{key}", actor=CONSOLE, **scope)
         world.users[key] = key
     session.commit()       # releases the savepoint: requests close the Session, which would undo a flush
     return world
@@ -124,12 +123,16 @@ def build_world(session) -> World:
 
 @pytest.fixture
 def app(session):
+    from cooperatives.imports import run_import_job
     from payouts.app import create_app
     from payouts.settings import Settings
 
     app = create_app(Settings(database_url="sqlite://", secret_key="test", testing=True, cookie_secure=False))
     app.extensions["ledger.sessionmaker"] = {"read": lambda: session, "write": lambda: session,
                                              "engine": session.get_bind()}
+    # an uploaded workbook's import job runs at once, in the request, on the test's session (the same job code
+    # the real launcher starts in a process of its own)
+    app.extensions["coop.import_launcher"] = lambda job_id: run_import_job(session, job_id)
     assert app.config.get("WTF_CSRF_ENABLED", True) is True     # CSRF is proven, never switched off
     return app
 
@@ -244,8 +247,8 @@ def token(session, world):
 
     def make(username: str) -> dict[str, str]:
         user = session.scalar(select(User).where(User.username == username))
-        value = issue_token(session, user, "test script")
+        value = issue_token(session, user, "test script", actor=CONSOLE)
         session.commit()
-        return {"Authorization": f"Bearer {value}"}
+        return {"Authorization": f"Bearer {value}", "Accept-Language": "en"}      # API tests read English
 
     return make

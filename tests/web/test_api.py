@@ -9,6 +9,7 @@ import pytest
 from samples import xlsx_bytes as xlsx
 from sqlalchemy import func, select
 
+from cooperatives.access import CONSOLE
 from cooperatives.models import Delivery, Entity, Household, Member, User
 from ledger.models import JournalEntry
 from ledger.queries import account_balance, member_balances, trial_balance
@@ -223,7 +224,7 @@ def test_an_unknown_member_is_422(client, world, token, session, member):
     response = client.post(f"/api/v1/entities/{A}/deliveries", json={**DELIVERY, "member": member},
                            headers=token("acc_a"))
     assert response.status_code == 422
-    assert response.get_json() == {"errors": {"member": [f"{member!r} is not a member of {A}"]}}
+    assert response.get_json() == {"errors": {"member": [f"{member} is not a member of {A}."]}}
     session.expire_all()
     assert count(session, JournalEntry) == before
 
@@ -297,34 +298,41 @@ WORKBOOK = {
 }
 
 
+def import_job(client, headers, workbook, query=""):
+    """POST a workbook (202: a job), then GET the job at its url, as a script polls it (the test's job has
+    already run: see conftest)."""
+    accepted = client.post(f"/api/v1/entities/{A}/imports{query}", headers=headers,
+                           data={"workbook": (xlsx(workbook), "book.xlsx")}, content_type="multipart/form-data")
+    assert accepted.status_code == 202, accepted.get_json()
+    assert accepted.headers["Location"] == accepted.get_json()["url"]
+    polled = client.get(accepted.headers["Location"], headers=headers)
+    assert polled.status_code == 200
+    return polled.get_json()
+
+
 def test_importing_a_workbook(client, world, token, session):
-    headers = token("acc_a")
-    dry = client.post(f"/api/v1/entities/{A}/imports?dry_run=1", headers=headers,
-                      data={"workbook": (xlsx(WORKBOOK), "book.xlsx")}, content_type="multipart/form-data")
-    assert dry.status_code == 200 and dry.get_json()["dry_run"] is True
+    headers = {**token("acc_a"), "Accept-Language": "en"}
+    dry = import_job(client, headers, WORKBOOK, "?dry_run=1")
+    assert dry["status"] == "done" and dry["dry_run"] is True and dry["import"] is None
     assert count(session, Household) == 6
-    response = client.post(f"/api/v1/entities/{A}/imports", headers=headers,
-                           data={"workbook": (xlsx(WORKBOOK), "book.xlsx")}, content_type="multipart/form-data")
-    assert response.status_code == 201, response.get_json()
-    got = response.get_json()
+    got = import_job(client, headers, WORKBOOK)
+    assert got["status"] == "done", got
     assert got["entity"] == A and got["counts"] == {"members": 1, "households": 1, "deliveries": 1}
     session.expire_all()
     assert account_balance(session, entity(session, A).book, "114", party="A-H021") == Decimal("-560.00")
-    again = client.post(f"/api/v1/entities/{A}/imports", headers=headers,
-                        data={"workbook": (xlsx(WORKBOOK), "book.xlsx")}, content_type="multipart/form-data")
-    assert again.status_code == 409 and "already imported" in again.get_json()["errors"]["workbook"][0]
+    again = import_job(client, headers, WORKBOOK)
+    assert again["status"] == "failed" and "already imported" in again["errors"]["workbook"][0]
 
 
 def test_a_bad_workbook_is_422_with_every_problem(client, world, token, session):
     bad = {**WORKBOOK, "deliveries": [WORKBOOK["deliveries"][0], ["2025-05-01", "A-H021", "藤茶鲜叶", 0, "jin", "5.6"],
                                       ["2025-05-01", "NOBODY", "藤茶鲜叶", 1, "jin", "5.6"]]}
     before = count(session, JournalEntry)
-    response = client.post(f"/api/v1/entities/{A}/imports", headers=token("acc_a"),
-                           data={"workbook": (xlsx(bad), "book.xlsx")}, content_type="multipart/form-data")
-    assert response.status_code == 422
-    lines = response.get_json()["errors"]["workbook"]
+    job = import_job(client, {**token("acc_a"), "Accept-Language": "en"}, bad)
+    assert job["status"] == "failed" and job["problems"] == 2
+    lines = job["errors"]["workbook"]
     assert "deliveries:2:quantity: must be positive" in lines
-    assert "deliveries:3:member: 'NOBODY' is not a member of TA-COOP" in lines
+    assert "deliveries:3:member: NOBODY is not a member of TA-COOP." in lines
     session.expire_all()
     assert count(session, JournalEntry) == before and count(session, Household) == 6
 
@@ -352,7 +360,7 @@ def test_lists_make_no_query_per_row(client, world, token, session, queries, pat
         client.post(f"/api/v1/entities/{A}/deliveries", headers=headers, json={**DELIVERY, "member": f"A-Y{i}"})
         client.post(f"/api/v1/entities/{A}/land", headers=headers,
                     json={"member": f"A-Y{i}", "contract_no": f"Y{i}", "area_mu": "1", "start_on": "2025-01-01"})
-        create_entity(session, code=f"TX-{i}", name=f"社{i}", kind="land_coop", township="丙乡")
+        create_entity(session, code=f"TX-{i}", name=f"社{i}", kind="land_coop", township="丙乡", actor=CONSOLE)
     session.commit()
     with queries() as many:
         assert client.get(f"/api/v1{path}", headers=headers).status_code == 200

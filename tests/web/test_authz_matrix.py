@@ -32,7 +32,9 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import select
 
+from cooperatives.access import CONSOLE
 from cooperatives.forms import parse_form
+from cooperatives.imports import create_import_job
 from cooperatives.models import Entity, Household, User
 from cooperatives.operations import record
 from cooperatives.users import issue_token
@@ -61,6 +63,8 @@ VARIABLES: list[tuple[str, str, str]] = [
     (r".", "member_code", "household"),
     (r".", "hh_code", "household"),
     (r".", "run_id", "run"),
+    (r"^/e/<code>/imports/", "job_id", "import_job"),
+    (r"^/api/v1/entities/<code>/imports/", "job_id", "import_job"),
     (r".", "job_id", "job"),
     (r".", "objection_id", "objection"),
     (r".", "kind", "record_kind"),
@@ -125,7 +129,7 @@ def objects(app, world, session, cli, policy_file, tmp_path) -> Objects:
                       ("sales", {"date": "2025-06-30", "buyer": "果品公司", "product": "柑橘", "amount": "9000.00"})):
         values, problems = parse_form(kind, raw)
         assert not problems, problems
-        record(session, b, kind, values)
+        record(session, b, kind, values, actor=CONSOLE)
     session.commit()
     policy = policy_file(POLICY)
     runs = {"A": _publish(cli, world.a, policy), "B": _publish(cli, world.b, policy)}
@@ -139,9 +143,9 @@ def objects(app, world, session, cli, policy_file, tmp_path) -> Objects:
     objections, jobs = {}, {}
     for owner in ("A", "B"):
         objections[owner] = record_objection(session, codes[owner], line=codes[owner].content["lines"][0]["pool"],
-                                             text="数量不对").id
+                                             text="数量不对", actor=CONSOLE).id
         run = session.get(PayoutRun, runs[owner])
-        job = create_job(session, run, out_root=str(tmp_path / "jobs"), locale="zh_Hans_CN", actor_id=None)
+        job = create_job(session, run, out_root=str(tmp_path / "jobs"), locale="zh_Hans_CN", actor=CONSOLE)
         job.status = "done"
         from pathlib import Path
 
@@ -149,11 +153,17 @@ def objects(app, world, session, cli, policy_file, tmp_path) -> Objects:
         (Path(job.out_dir) / JOB_FILE).write_bytes(b"%PDF-1.4\n% test\n")
         jobs[owner] = job.id
     objections["A2"], jobs["A2"] = objections["A"], jobs["A"]
+    imports = {}
+    for owner, code in (("A", world.a), ("B", world.b)):
+        entity = session.scalar(select(Entity).where(Entity.code == code))
+        imports[owner] = create_import_job(session, entity, [("book.xlsx", b"PK")], actor=CONSOLE).id
+    imports["A2"] = imports["A"]
     users = {u.username: str(u.id) for u in session.scalars(select(User))}
     household = session.scalar(select(Household).where(Household.code == "A-H001"))
-    pin = set_pin(session, household)
+    pin = set_pin(session, household, actor=CONSOLE)
     session.commit()
     app.extensions["coop.job_launcher"] = lambda job_id: None        # no PDF batch process from a matrix cell
+    app.extensions["coop.import_launcher"] = lambda job_id: None     # nor an import job (it commits)
     return Objects(
         values={
             "entity": {"A": world.a, "A2": world.a, "B": world.b},
@@ -161,6 +171,7 @@ def objects(app, world, session, cli, policy_file, tmp_path) -> Objects:
             "statement": {o: s.code for o, s in codes.items()},
             "run": {o: str(r) for o, r in runs.items()},
             "job": {o: str(j) for o, j in jobs.items()},
+            "import_job": {o: str(j) for o, j in imports.items()},
             "objection": {o: str(i) for o, i in objections.items()},
             "user": {"A": users["acc_a"], "A2": users["acc_a"], "B": users["acc_b"]},
         },
@@ -189,7 +200,7 @@ def sign_in(app, session, objects: Objects, name: str, login, csrf, post_form) -
     bearer = None
     if name in USERNAMES:
         user = session.scalar(select(User).where(User.username == USERNAMES[name]))
-        bearer = issue_token(session, user, "matrix")
+        bearer = issue_token(session, user, "matrix", actor=CONSOLE)
         session.commit()
     cookie = client.get_cookie("session")
     return Principal(name, cookie.value if cookie else None, token, bearer)
@@ -388,7 +399,7 @@ def test_foreign_and_missing_objects_get_the_same_page(app, objects, login, sess
     """No existence oracle: the 404 for another tenant's object is byte-for-byte the 404 for no object."""
     client = app.test_client()
     login(client, "acc_a")
-    bearer = issue_token(session, session.scalar(select(User).where(User.username == "acc_a")), "t")
+    bearer = issue_token(session, session.scalar(select(User).where(User.username == "acc_a")), "t", actor=CONSOLE)
     session.commit()
     client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {bearer}"
     pairs = [(f"/e/{objects.value('entity', 'B')}/", "/e/NO-SUCH/"),

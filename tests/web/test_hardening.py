@@ -24,6 +24,7 @@ from sqlalchemy import select
 from test_authz_matrix import routes, variants
 from test_views import count, text
 
+from cooperatives.access import CONSOLE
 from cooperatives.models import AuditLog, Household, User
 from ledger.models import JournalEntry
 from ledger.web.support import PUBLIC
@@ -123,7 +124,7 @@ def test_every_cookie_is_secure_httponly_and_samesite(app, world, session):
     """S1: the session cookie (anonymous with a CSRF token, signed in, PIN visit, signed out) and the
     language cookie all carry Secure, HttpOnly and SameSite=Lax when served over HTTPS."""
     app.config.update(SESSION_COOKIE_SECURE=True)
-    pin = set_pin(session, session.scalar(select(Household).where(Household.code == "A-H001")))
+    pin = set_pin(session, session.scalar(select(Household).where(Household.code == "A-H001")), actor=CONSOLE)
     session.commit()
     client = app.test_client()
     seen = []
@@ -161,7 +162,7 @@ def test_sign_in_starts_a_new_session_and_a_planted_one_stays_anonymous(app, wor
     """S2 (fixation): a session made before sign-in — here a phone + PIN visit on a shared phone — is
     replaced at sign-in: the new cookie differs, holds the user and nothing from before; the old cookie,
     replayed, is signed in as nobody and no longer opens the household's pages."""
-    pin = set_pin(session, session.scalar(select(Household).where(Household.code == "A-H001")))
+    pin = set_pin(session, session.scalar(select(Household).where(Household.code == "A-H001")), actor=CONSOLE)
     session.commit()
     client = app.test_client()
     assert post_form(client, "/s/pin", {"phone": "13800000001", "pin": pin}).status_code == 302
@@ -265,7 +266,7 @@ def test_the_admin_resets_a_password_shown_once_and_the_users_sessions_end(app, 
 
 def test_pin_guesses_are_limited_per_phone_whatever_the_address(app, world, session, post_form):
     """S4: the 6-digit PIN of one phone number cannot be guessed from many addresses (20 per day)."""
-    pin = set_pin(session, session.scalar(select(Household).where(Household.code == "A-H001")))
+    pin = set_pin(session, session.scalar(select(Household).where(Household.code == "A-H001")), actor=CONSOLE)
     session.commit()
     wrong = "000000" if pin != "000000" else "111111"
     statuses = []

@@ -13,6 +13,7 @@ from samples import xlsx_bytes
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from cooperatives.access import CONSOLE
 from cooperatives.models import Delivery, IdempotencyKey, User
 from cooperatives.users import issue_token
 from cooperatives.web import idempotency
@@ -126,12 +127,12 @@ def test_a_workbook_upload_is_recognised_whatever_its_multipart_boundary(client,
     content = xlsx_bytes(WORKBOOK).getvalue()        # the same file both times (xlsx carries a timestamp)
     first = client.post(f"/api/v1/entities/{A}/imports", headers=headers,
                         data={"workbook": (io.BytesIO(content), "账本.xlsx")}, content_type="multipart/form-data")
-    assert first.status_code == 201, first.get_json()
+    assert first.status_code == 202, first.get_json()
     added = session.scalar(select(func.count()).select_from(JournalEntry)) - entries
     assert added > 0
     again = client.post(f"/api/v1/entities/{A}/imports", headers=headers,     # a new boundary, the same file
                         data={"workbook": (io.BytesIO(content), "账本.xlsx")}, content_type="multipart/form-data")
-    assert again.status_code == 201 and again.get_json() == first.get_json()   # not "already imported" (409)
+    assert again.status_code == 202 and again.get_json() == first.get_json()   # the same job, not a second one
     assert again.headers["Idempotent-Replayed"] == "true"
     assert session.scalar(select(func.count()).select_from(JournalEntry)) == entries + added
     other = {"workbook": (xlsx_bytes({**WORKBOOK, "deliveries": WORKBOOK["deliveries"][:1]}), "账本.xlsx")}
@@ -148,7 +149,7 @@ def test_a_run_drafted_approved_and_posted_with_keys_happens_once(client, sessio
 
     assert cli("import", xlsx(worked_example())).exit_code == 0
     admin = session.scalar(select(User).where(User.username == "admin"))
-    auth = {"Authorization": f"Bearer {issue_token(session, admin, 'runs')}"}
+    auth = {"Authorization": f"Bearer {issue_token(session, admin, 'runs', actor=CONSOLE)}"}
     session.commit()
 
     def twice(path, key, body=None):
@@ -222,7 +223,7 @@ def live_app(isolated_db, monkeypatch, password_hash):
     with Session(engine, expire_on_commit=False) as session:
         build_world(session)
         user = session.scalar(select(User).where(User.username == "acc_a"))
-        token = issue_token(session, user, "racing script")
+        token = issue_token(session, user, "racing script", actor=CONSOLE)
         session.commit()
     assert PASSWORD
     yield app, engine, {"Authorization": f"Bearer {token}"}

@@ -7,6 +7,7 @@ import zipfile
 
 from sqlalchemy import select
 
+from cooperatives.access import CONSOLE
 from cooperatives.models import Entity
 from cooperatives.users import create_user
 from payouts.models import RenderJob
@@ -32,7 +33,7 @@ def test_render_job_started_from_the_page_reports_progress_and_serves_the_pdfs(a
     cli("run", "approve", str(run["run"]), "--meeting-date", "2026-03-01", "--attended", "2", "--votes-for", "2")
     assert cli("run", "post", str(run["run"])).exit_code == 0
     entity = session.scalar(select(Entity).where(Entity.code == "JB"))
-    create_user(session, username="kj", password="pw-123456", role="accountant", entity_id=entity.id)
+    create_user(session, username="kj", password="pw-123456", role="accountant", entity_id=entity.id, actor=CONSOLE)
     session.commit()
     app.instance_path = str(tmp_path)
     ran = []

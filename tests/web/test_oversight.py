@@ -17,6 +17,7 @@ import pytest
 from samples import POLICY_70_30
 from sqlalchemy import func, select
 
+from cooperatives.access import CONSOLE
 from cooperatives.models import AuditLog, Entity, Household
 from cooperatives.users import create_user
 from ledger.models import Book
@@ -45,15 +46,15 @@ def wx(world, session, cli, xlsx, worked_example):
     wx = entity(session, "WX")
     for code, persons in (("H001", 4), ("H002", 3), ("H003", None)):
         session.scalar(select(Household).where(Household.code == code)).persons = persons
-    version = save_policy(session, wx, load_policy_text(POLICY_70_30))
-    run = create_run(session, wx, 2025, policy_version=version)
-    approve_run(session, run, meeting_date=dt.date(2026, 3, 1), attended=3, votes_for=3)
-    post_run(session, run)
-    publish_run(session, run)
+    version = save_policy(session, wx, load_policy_text(POLICY_70_30), actor=CONSOLE)
+    run = create_run(session, wx, 2025, policy_version=version, actor=CONSOLE)
+    approve_run(session, run, meeting_date=dt.date(2026, 3, 1), attended=3, votes_for=3, actor=CONSOLE)
+    post_run(session, run, actor=CONSOLE)
+    publish_run(session, run, actor=CONSOLE)
     create_user(session, username="aud_wx", password=world.password, role="auditor", display_name="例乡农经站",
-                township_id=wx.township_id)
+                township_id=wx.township_id, actor=CONSOLE)
     create_user(session, username="acc_wx", password=world.password, role="accountant", display_name="例会计",
-                entity_id=wx.id)
+                entity_id=wx.id, actor=CONSOLE)
     session.commit()
     return run.id
 

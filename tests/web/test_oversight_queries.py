@@ -10,6 +10,7 @@ import pytest
 from samples import POLICY_70_30, worked_example_workbook
 from sqlalchemy import select
 
+from cooperatives.access import CONSOLE, Principal
 from cooperatives.models import Entity
 from cooperatives.users import create_user
 from payouts.oversight.integrity import check_integrity
@@ -25,12 +26,12 @@ PAGES = ["/oversight/", "/oversight/?year=2024", "/oversight/runs", "/oversight/
 
 
 def distribute(session, entity: Entity, year: int) -> None:
-    version = save_policy(session, entity, load_policy_text(POLICY_70_30))
-    run = create_run(session, entity, year, policy_version=version)
+    version = save_policy(session, entity, load_policy_text(POLICY_70_30), actor=CONSOLE)
+    run = create_run(session, entity, year, policy_version=version, actor=CONSOLE)
     approve_run(session, run, meeting_date=dt.date(year + 1, 3, 1), attended=len(run.result["members"]),
-                votes_for=len(run.result["members"]))
-    post_run(session, run)
-    publish_run(session, run)
+                votes_for=len(run.result["members"]), actor=CONSOLE)
+    post_run(session, run, actor=CONSOLE)
+    publish_run(session, run, actor=CONSOLE)
 
 
 def cooperative(code: str, village: str, households: int, years: tuple[int, ...]) -> dict:
@@ -60,7 +61,7 @@ def small(world, session, cli, xlsx):
     wx = session.scalar(select(Entity).where(Entity.code == "WX"))
     distribute(session, wx, 2025)
     create_user(session, username="aud_wx", password=world.password, role="auditor", display_name="例乡农经站",
-                township_id=wx.township_id)
+                township_id=wx.township_id, actor=CONSOLE)
     session.commit()
     return wx
 
@@ -76,10 +77,10 @@ def grow(session, cli, xlsx, auditor_id: int) -> None:
         for year in (2024, 2025):
             distribute(session, entity, year)
     for entity in session.scalars(select(Entity).join(Entity.township).where(Entity.township.has(name=TOWNSHIP))):
-        check_integrity(session, entity, actor_id=auditor_id)
+        check_integrity(session, entity, actor=Principal("auditor", user_id=auditor_id, township_id=entity.township_id))
         for year in (2024, 2025):
-            record_opinion(session, entity, year=year, verdict="issues", text="抽查", actor_id=auditor_id)
-            record_opinion(session, entity, year=year, verdict="no_issue", text=None, actor_id=auditor_id)
+            record_opinion(session, entity, year=year, verdict="issues", text="抽查", actor=Principal("auditor", user_id=auditor_id, township_id=entity.township_id))
+            record_opinion(session, entity, year=year, verdict="no_issue", text=None, actor=Principal("auditor", user_id=auditor_id, township_id=entity.township_id))
     session.commit()
 
 

@@ -11,6 +11,7 @@ import pytest
 from samples import POLICY_50_50, POLICY_70_30
 from sqlalchemy import func, select
 
+from cooperatives.access import CONSOLE
 from cooperatives.models import Entity
 from cooperatives.users import create_user
 from payouts.models import PayoutRun, PolicyVersion
@@ -26,9 +27,9 @@ def wx(world, session, cli, xlsx, worked_example):
     assert result.exit_code == 0, result.output
     entity = session.scalar(select(Entity).where(Entity.code == "WX"))
     create_user(session, username="acc_wx", password=world.password, role="accountant", display_name="会计",
-                entity_id=entity.id)
+                entity_id=entity.id, actor=CONSOLE)
     create_user(session, username="aud_wx", password=world.password, role="auditor", display_name="农经站",
-                township_id=entity.township_id)
+                township_id=entity.township_id, actor=CONSOLE)
     session.commit()
     return entity
 
@@ -161,7 +162,7 @@ def test_approve_post_publish_reverse_and_state_conflicts(client, token, cli, po
     # the meeting is short of quorum, or the body is wrong: 422 with the reason
     short = client.post(f"{base}/approve", json={**MEETING, "attended": 1, "votes_for": 1}, headers=headers)
     assert short.status_code == 422
-    assert any("quorum: 1 of 3 members attended" in m for m in short.get_json()["errors"]["meeting"])
+    assert any("Quorum: 1 of 3 members attended" in m for m in short.get_json()["errors"]["meeting"])
     bad = client.post(f"{base}/approve", json={"meeting_date": "15.03.2026", "attended": -1}, headers=headers)
     assert bad.status_code == 422
     assert {"meeting_date", "attended", "votes_for"} <= set(bad.get_json()["errors"])
@@ -198,7 +199,7 @@ def test_a_run_failing_the_60_percent_rule_is_not_approved(client, token, cli, p
     response = client.post(f"/api/v1/runs/{run_id}/approve", json={**MEETING, "votes_for": 3},
                            headers=token("acc_wx"))
     assert response.status_code == 422
-    assert response.get_json()["errors"]["checks"][0].startswith("patronage_min_60: 50.00% < 60%")
+    assert response.get_json()["errors"]["checks"][0].startswith("At least 60 % returned by member trade (law Art. 44): 50.00% < 60%")
     assert session.get(PayoutRun, run_id).status == "draft"
 
 

@@ -11,6 +11,7 @@ import pytest
 from samples import POLICY_50_50, POLICY_70_30
 from sqlalchemy import func, select
 
+from cooperatives.access import CONSOLE
 from cooperatives.models import Entity
 from cooperatives.users import create_user
 from ledger.models import JournalEntry
@@ -55,9 +56,9 @@ def wx(world, session, cli, xlsx, worked_example):
     assert result.exit_code == 0, result.output
     entity = session.scalar(select(Entity).where(Entity.code == "WX"))
     create_user(session, username="acc_wx", password=world.password, role="accountant", display_name="会计",
-                entity_id=entity.id)
+                entity_id=entity.id, actor=CONSOLE)
     create_user(session, username="aud_wx", password=world.password, role="auditor", display_name="农经站",
-                township_id=entity.township_id)
+                township_id=entity.township_id, actor=CONSOLE)
     session.commit()
     return entity
 
@@ -189,7 +190,7 @@ def test_draft_preview_approve_post_publish(client, wx, login, post_form, sessio
                         {"meeting_date": "2026-03-15", "attended": "1", "votes_for": "1", "minutes": "M-1"},
                         token_path=path)
     assert refused.status_code == 422
-    assert "The run was not approved" in text(refused) and "quorum: 1 of 3 members attended" in text(refused)
+    assert "The run was not approved" in text(refused) and "Quorum: 1 of 3 members attended" in text(refused)
     assert run_of(session, run_id).status == "draft"
     # a form with bad values names the fields
     bad = post_form(client, f"{path}/approve", {"meeting_date": "15.03.2026", "attended": "x", "votes_for": ""},
@@ -263,7 +264,8 @@ def test_the_60_percent_rule_fails_and_approval_is_refused(client, wx, login, po
     refused = post_form(client, f"{path}/approve", {"meeting_date": "2026-03-15", "attended": "3", "votes_for": "3"},
                         token_path=path)
     assert refused.status_code == 422
-    assert "patronage_min_60: 50.00% < 60%" in text(refused)
+    page = text(refused)
+    assert "At least 60 % returned by member trade (law Art. 44): 50.00% < 60%" in page
     assert run_of(session, run_id).status == "draft"
 
 

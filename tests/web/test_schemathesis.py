@@ -32,6 +32,7 @@ from schemathesis import GenerationMode
 from schemathesis.core.parameters import ParameterLocation
 from sqlalchemy import func, select
 
+from cooperatives.access import CONSOLE
 from cooperatives.models import User
 from cooperatives.users import issue_token
 
@@ -54,12 +55,19 @@ FORM_MESSAGES = ("not a number", "not a date", "not a whole number", "must not c
 def api(app, client, session, world):
     """The loaded schema, the accountant's Authorization header and the ids that exist."""
     user = session.scalar(select(User).where(User.username == "acc_a"))
-    headers = {"Authorization": f"Bearer {issue_token(session, user, 'schemathesis')}"}
+    headers = {"Authorization": f"Bearer {issue_token(session, user, 'schemathesis', actor=CONSOLE)}"}
     session.commit()
     drafted = client.post(f"/api/v1/entities/{world.a}/runs", json={"year": 2025, "policy": POLICY}, headers=headers)
     assert drafted.status_code == 201, drafted.get_json()
+    from cooperatives.imports import create_import_job
+    from cooperatives.models import Entity
+
+    entity = session.scalar(select(Entity).where(Entity.code == world.a))
+    job = create_import_job(session, entity, [("book.xlsx", b"PK")], actor=CONSOLE)
+    session.commit()
+    app.extensions["coop.import_launcher"] = lambda job_id: None     # an upload's job is not run here
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app, config=CONFIG)
-    known = {"code": [world.a, world.b], "run_id": [drafted.get_json()["run"]],
+    known = {"code": [world.a, world.b], "run_id": [drafted.get_json()["run"]], "job_id": [job.id],
              "member": ["A-H001", "A-H002", "A-H003"]}
     return schema, headers, known
 
@@ -145,7 +153,7 @@ def test_bodies_the_fuzzing_found_are_refused_with_a_message(client, world, sess
     from ledger.models import JournalEntry
 
     user = session.scalar(select(User).where(User.username == "acc_a"))
-    headers = {"Authorization": f"Bearer {issue_token(session, user, 'regression')}"}
+    headers = {"Authorization": f"Bearer {issue_token(session, user, 'regression', actor=CONSOLE)}"}
     session.commit()
     before = session.scalar(select(func.count()).select_from(JournalEntry))
     response = client.post(f"/api/v1/entities/{world.a}/{kind}", json=body, headers=headers)
@@ -158,7 +166,7 @@ def test_bodies_the_fuzzing_found_are_refused_with_a_message(client, world, sess
 
 def test_ids_beyond_the_database_integer_are_404(client, world, session):
     user = session.scalar(select(User).where(User.username == "acc_a"))
-    headers = {"Authorization": f"Bearer {issue_token(session, user, 'regression')}"}
+    headers = {"Authorization": f"Bearer {issue_token(session, user, 'regression', actor=CONSOLE)}"}
     session.commit()
     for path in ("/api/v1/runs/9223372036854775808", "/api/v1/runs/2147483648", "/api/v1/runs/0"):
         assert client.get(path, headers=headers).status_code == 404, path

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from test_authz_matrix import routes, variants
 from test_views import text
 
+from cooperatives.access import CONSOLE
 from cooperatives.models import ApiToken, AuditLog, Household, User
 from cooperatives.users import HASHER, issue_token, token_state
 from payouts.models import PinVisit
@@ -110,7 +111,7 @@ def user_named(session, username: str) -> User:
 
 
 def test_a_token_stops_working_when_it_expires(app, world, session, client, monkeypatch):
-    value = issue_token(session, user_named(session, "acc_a"), "nightly export", days=1)
+    value = issue_token(session, user_named(session, "acc_a"), "nightly export", days=1, actor=CONSOLE)
     session.commit()
     assert client.get("/api/v1/me", headers=bearer(value)).status_code == 200
     row = session.scalars(select(ApiToken).where(ApiToken.name == "nightly export")).one()
@@ -121,9 +122,9 @@ def test_a_token_stops_working_when_it_expires(app, world, session, client, monk
     assert response.status_code == 401 and "expired" in response.get_json()["errors"]["auth"][0]
     assert token_state(row, later) == "expired"
     with pytest.raises(ValueError):
-        issue_token(session, user_named(session, "acc_a"), "too long", days=366)
+        issue_token(session, user_named(session, "acc_a"), "too long", days=366, actor=CONSOLE)
     with pytest.raises(ValueError):
-        issue_token(session, user_named(session, "acc_a"), "none", days=0)
+        issue_token(session, user_named(session, "acc_a"), "none", days=0, actor=CONSOLE)
 
 
 def test_a_token_is_issued_once_listed_and_revoked_on_its_own_page(app, world, session, login, csrf):
@@ -163,7 +164,7 @@ def test_a_token_is_issued_once_listed_and_revoked_on_its_own_page(app, world, s
 
 
 def test_only_the_owner_or_the_admin_revokes_a_token(app, world, session, login, csrf):
-    value = issue_token(session, user_named(session, "acc_a"), "books sync")
+    value = issue_token(session, user_named(session, "acc_a"), "books sync", actor=CONSOLE)
     session.commit()
     row = session.scalars(select(ApiToken).where(ApiToken.name == "books sync")).one()
     script = app.test_client()
@@ -180,6 +181,7 @@ def test_only_the_owner_or_the_admin_revokes_a_token(app, world, session, login,
     assert script.get("/api/v1/me", headers=bearer(value)).status_code == 200
     admin = app.test_client()
     login(admin, "admin")
+    admin.get("/lang/en")
     users_page = text(admin.get("/users"))
     assert "books sync" in users_page and value not in users_page
     response = admin.post("/account/tokens/revoke", data={"token_id": str(row.id), "next": "/users",

@@ -11,6 +11,7 @@ import pytest
 import test_statement_pages as pages
 from test_statement_pages import NET, by_id, signed_in, snap_of, text
 
+from cooperatives.access import CONSOLE
 from payouts.statements import cache
 from payouts.statements.cache import RenderedCache
 from payouts.statements.operations import record_receipt
@@ -71,7 +72,7 @@ def test_a_statement_is_rendered_once_and_its_payment_state_stays_fresh(app, run
     assert without_tokens(first) == without_tokens(second) and snap.content["lines"][0]["formula_en"] in second
     assert by_id(second, "paid-state") == "Not paid yet"
 
-    record_receipt(session, snap_of(session, "V1"), amount=NET["V1"], method="bank", on=dt.date.today())
+    record_receipt(session, snap_of(session, "V1"), amount=NET["V1"], method="bank", on=dt.date.today(), actor=CONSOLE)
     session.commit()
     paid = text(client.get(f"/s/{snap.code}"))
     assert by_id(paid, "paid-state") == "Paid"              # read on every request, not cached
@@ -108,14 +109,17 @@ def pages_built(app, monkeypatch):
     return built
 
 
-def _pin_visitor(app, session, post_form, household="V2"):
+def _pin_visitor(app, session, post_form, household="V2", pin=None):
+    """A phone + PIN visitor of ``household`` (a new PIN is set unless ``pin`` is given: setting one ends
+    every visit of the household)."""
     from sqlalchemy import select
 
     from cooperatives.models import Household
     from payouts.statements.operations import set_pin
 
-    pin = set_pin(session, session.scalar(select(Household).where(Household.code == household)))
-    session.commit()
+    if pin is None:
+        pin = set_pin(session, session.scalar(select(Household).where(Household.code == household)), actor=CONSOLE)
+        session.commit()
     client = pages.english(app.test_client())
     assert post_form(client, "/s/pin", {"phone": f"1390000000{household[-1]}", "pin": pin}).status_code == 302
     return client
@@ -123,8 +127,15 @@ def _pin_visitor(app, session, post_form, household="V2"):
 
 def test_a_household_page_is_rendered_once_and_each_visitor_gets_its_own_csrf_token(app, run, session, post_form,
                                                                                      pages_built):
+    from sqlalchemy import select
+
+    from cooperatives.models import Household
+    from payouts.statements.operations import set_pin
+
     code = snap_of(session, "V2").code
-    first, second = _pin_visitor(app, session, post_form), _pin_visitor(app, session, post_form)
+    pin = set_pin(session, session.scalar(select(Household).where(Household.code == "V2")), actor=CONSOLE)
+    session.commit()
+    first, second = (_pin_visitor(app, session, post_form, pin=pin), _pin_visitor(app, session, post_form, pin=pin))
     page_1, page_2 = text(first.get(f"/s/{code}")), text(second.get(f"/s/{code}"))
     assert pages_built == ["V2"]                                   # the second visit came from the cache
 
@@ -150,13 +161,13 @@ def test_a_cached_household_page_follows_payments_objections_and_their_answers(a
     visitor = _pin_visitor(app, session, post_form)
     snap = snap_of(session, "V2")
     assert by_id(text(visitor.get(f"/s/{snap.code}")), "paid-state") == "Not paid yet"
-    record_receipt(session, snap_of(session, "V2"), amount=NET["V2"] - 1, method="bank", on=dt.date.today())
+    record_receipt(session, snap_of(session, "V2"), amount=NET["V2"] - 1, method="bank", on=dt.date.today(), actor=CONSOLE)
     session.commit()
     assert by_id(text(visitor.get(f"/s/{snap.code}")), "paid-state").startswith("Partly paid")
-    objection = record_objection(session, snap_of(session, "V2"), line="residual", text="股金少记 500 元")
+    objection = record_objection(session, snap_of(session, "V2"), line="residual", text="股金少记 500 元", actor=CONSOLE)
     session.commit()
     assert "股金少记 500 元" in text(visitor.get(f"/s/{snap.code}"))
-    answer_objection(session, session.get(Objection, objection.id), answer="已核对：股金 1000 元无误。")
+    answer_objection(session, session.get(Objection, objection.id), answer="已核对：股金 1000 元无误。", actor=CONSOLE)
     session.commit()
     assert "已核对：股金 1000 元无误。" in text(visitor.get(f"/s/{snap.code}"))
     assert visitor.get(f"/s/{snap_of(session, 'V1').code}").status_code == 404     # another household's: never

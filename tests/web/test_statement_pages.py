@@ -18,6 +18,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from cooperatives.access import CONSOLE
 from cooperatives.models import Entity, Household
 from cooperatives.users import create_user
 from payouts.models import Objection, PayoutMember, PayoutRun, Receipt, StatementSnapshot
@@ -82,9 +83,9 @@ def posted(world, session, cli, xlsx, policy_file) -> PayoutRun:
     run_id = distribute(cli, policy_file(POLICY))
     homes = {h.code: h for h in session.scalars(select(Household).where(Household.code.in_(("V1", "V2"))))}
     entity = session.scalar(select(Entity).where(Entity.code == "VO"))
-    create_user(session, username="mem_v1", password=PASSWORD, role="member", household_id=homes["V1"].id)
-    create_user(session, username="mem_v2", password=PASSWORD, role="member", household_id=homes["V2"].id)
-    create_user(session, username="acc_v", password=PASSWORD, role="accountant", entity_id=entity.id)
+    create_user(session, username="mem_v1", password=PASSWORD, role="member", household_id=homes["V1"].id, actor=CONSOLE)
+    create_user(session, username="mem_v2", password=PASSWORD, role="member", household_id=homes["V2"].id, actor=CONSOLE)
+    create_user(session, username="acc_v", password=PASSWORD, role="accountant", entity_id=entity.id, actor=CONSOLE)
     session.commit()
     return session.get(PayoutRun, run_id)
 
@@ -237,7 +238,7 @@ def test_objections_are_taken_during_the_notice_period_only(app, run, session, l
 
 def test_phone_and_pin_open_the_household_statements_only(app, run, session, post_form):
     v2 = session.scalar(select(Household).where(Household.code == "V2"))
-    pin = set_pin(session, v2)
+    pin = set_pin(session, v2, actor=CONSOLE)
     session.commit()
     client = english(app.test_client())
     mine, other = snap_of(session, "V2").code, snap_of(session, "V1").code
@@ -258,7 +259,7 @@ def test_a_pin_visit_ends_after_some_hours(app, run, session, post_form, monkeyp
     from payouts.statements.web import support as statements
 
     v1 = session.scalar(select(Household).where(Household.code == "V1"))
-    pin = set_pin(session, v1)
+    pin = set_pin(session, v1, actor=CONSOLE)
     session.commit()
     client = english(app.test_client())
     code = snap_of(session, "V1").code
@@ -271,7 +272,7 @@ def test_a_pin_visit_ends_after_some_hours(app, run, session, post_form, monkeyp
 
 def test_a_wrong_pin_is_refused_and_rate_limited(app, run, session, post_form):
     v1 = session.scalar(select(Household).where(Household.code == "V1"))
-    pin = set_pin(session, v1)
+    pin = set_pin(session, v1, actor=CONSOLE)
     session.commit()
     wrong = "000000" if pin != "000000" else "111111"
     client = english(app.test_client())
@@ -336,7 +337,7 @@ def test_the_accountant_records_payments(app, run, session, login, post_form):
 
 def test_the_accountant_answers_an_objection(app, run, session, login, post_form):
     snap = snap_of(session, "V2")
-    objection = record_objection(session, snap, line="residual", text="股金是 2000 元，不是 1000 元")
+    objection = record_objection(session, snap, line="residual", text="股金是 2000 元，不是 1000 元", actor=CONSOLE)
     session.commit()
     client = signed_in(app, login, "acc_v")
     page = text(client.get("/e/VO/objections"))
@@ -355,7 +356,7 @@ def test_the_accountant_answers_an_objection(app, run, session, login, post_form
 
 def test_the_auditor_sees_open_objections_township_wide_and_writes_nothing(app, run, session, login, post_form):
     snap = snap_of(session, "V1")
-    objection = record_objection(session, snap, line="patronage", text="交售量少算了")
+    objection = record_objection(session, snap, line="patronage", text="交售量少算了", actor=CONSOLE)
     session.commit()
     auditor = signed_in(app, login, "aud_a")
     page = text(auditor.get("/objections"))

@@ -36,6 +36,7 @@ import pytest
 from selectolax.lexbor import LexborHTMLParser
 from sqlalchemy import select
 
+from cooperatives.access import CONSOLE
 from cooperatives.models import Entity, Household
 from cooperatives.users import create_user
 from payouts.models import StatementSnapshot
@@ -110,8 +111,8 @@ def hostile(app, session, cli, xlsx, policy_file, login, post_form, world):
     assert cli("import", xlsx(_workbook())).exit_code == 0
     entity = session.scalar(select(Entity).where(Entity.code == CODE))
     first = session.scalar(select(Household).where(Household.code == "X001"))
-    create_user(session, username="acc_x", password=PASSWORD, role="accountant", entity_id=entity.id)
-    create_user(session, username="mem_x", password=PASSWORD, role="member", household_id=first.id)
+    create_user(session, username="acc_x", password=PASSWORD, role="accountant", entity_id=entity.id, actor=CONSOLE)
+    create_user(session, username="mem_x", password=PASSWORD, role="member", household_id=first.id, actor=CONSOLE)
     session.commit()
     accountant = app.test_client()
     assert login(accountant, "acc_x").status_code == 302

@@ -18,15 +18,17 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import abort, current_app, jsonify, request
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from cooperatives.web.access import can_read_entity, can_write_entity, entity_or_404
+from cooperatives.web.access import can_read_entity, can_write_entity, current_actor, entity_or_404
 from cooperatives.web.api import _authenticate, error, errors_doc
 from cooperatives.web.idempotency import protect as idempotent_writes
+from ledger.i18n import as_message
 from ledger.money import fmt
 from ledger.web.support import STAFF, get_session, rule
 from payouts.models import PayoutRun
@@ -135,7 +137,7 @@ class PolicyField(fields.Field):
         try:
             return load_policy_text(value) if isinstance(value, str) else parse_policy(value)
         except PolicyError as exc:
-            raise ValidationError(exc.problems) from None
+            raise ValidationError([as_message(p).translate(_) for p in exc.problems]) from None
 
 
 class RunDraftSchema(Schema):
@@ -221,13 +223,13 @@ def create_run(data: dict, code: str):
     entity = entity_or_404(code, write=True)
     session = get_session()
     if data.get("policy") is not None:
-        version = save_policy(session, entity, data["policy"], actor_id=current_user.id)
+        version = save_policy(session, entity, data["policy"], actor=current_actor())
     else:
         version = current_policy_version(session, entity)
         if version is None:
             return error(422, {"policy": [f"{entity.code} has no distribution policy yet: send one as 'policy'"]})
     try:
-        run = draft(session, entity, data["year"], version, actor_id=current_user.id)
+        run = draft(session, entity, data["year"], version, actor=current_actor())
     except ActionRefused as exc:
         return error(exc.status, exc.errors)
     return _run_response(run, 201)
@@ -244,7 +246,7 @@ def approve_run(data: dict, run_id: int):
     """Record the members' meeting that approved the run (refused when a check or the quorum fails)."""
     run = _run_in_scope(run_id, write=True)
     try:
-        perform(get_session(), run, "approve", actor_id=current_user.id, meeting=data)
+        perform(get_session(), run, "approve", actor=current_actor(), meeting=data)
     except ActionRefused as exc:
         return error(exc.status, exc.errors)
     return _run_response(run)
@@ -255,7 +257,7 @@ def _action_route(action: str, doc: str) -> None:
     def view(run_id: int):
         run = _run_in_scope(run_id, write=True)
         try:
-            outcome = perform(get_session(), run, action, actor_id=current_user.id)
+            outcome = perform(get_session(), run, action, actor=current_actor())
         except ActionRefused as exc:
             return error(exc.status, exc.errors)
         if action == "reverse":

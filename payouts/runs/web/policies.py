@@ -17,8 +17,8 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from cooperatives.models import User
-from cooperatives.web.access import can_write_entity, entity_or_404
-from ledger.i18n import Message
+from cooperatives.web.access import can_write_entity, current_actor, entity_or_404
+from ledger.i18n import as_message
 from ledger.web.support import STAFF, get_session, rule
 from payouts.models import PolicyVersion
 from payouts.runs.labels import (
@@ -138,11 +138,10 @@ def update(code: str):
     try:
         policy = load_policy_text(text.replace("\r\n", "\n"))
     except PolicyError as exc:
-        return _page(entity, text=text, status=422,
-                     problems=[p.translate(_) if isinstance(p, Message) else p for p in exc.problems])
+        return _page(entity, text=text, problems=[as_message(p).translate(_) for p in exc.problems], status=422)
     session = get_session()
     before = current_policy_number(session, entity)
-    version = save_policy(session, entity, policy, actor_id=current_user.id)
+    version = save_policy(session, entity, policy, actor=current_actor())
     session.commit()
     if version.version == before:
         flash(_("The policy is unchanged (version %(n)s).", n=version.version))

@@ -23,10 +23,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer, joinedload
 
+from cooperatives.access import Principal
 from cooperatives.models import Entity
-from cooperatives.web.access import can_write_entity, entity_or_404
+from cooperatives.web.access import can_write_entity, current_actor, entity_or_404
 from cooperatives.web.display import FormField
-from ledger.errors import LedgerError
+from ledger.errors import LedgerError, field_errors
 from ledger.i18n import N_
 from ledger.web.support import STAFF, get_session, rule
 from payouts.models import PayoutRun, PolicyVersion
@@ -87,19 +88,19 @@ class ActionRefused(Exception):
         super().__init__(errors)
 
 
-def perform(session: Session, run: PayoutRun, action: str, *, actor_id: int, meeting: dict | None = None):
+def perform(session: Session, run: PayoutRun, action: str, *, actor: Principal, meeting: dict | None = None):
     """Run ``action`` on ``run`` and commit; returns what the operation returned (the reversing run for
     ``reverse``, False for a ``post`` of a run already posted). Raises :class:`ActionRefused` after a
     rollback."""
     try:
         if action == "approve":
-            outcome = approve_run(session, run, actor_id=actor_id, **(meeting or {}))
+            outcome = approve_run(session, run, actor=actor, **(meeting or {}))
         elif action == "post":
-            outcome = post_run(session, run, actor_id=actor_id)
+            outcome = post_run(session, run, actor=actor)
         elif action == "publish":
-            outcome = publish_run(session, run, actor_id=actor_id)
+            outcome = publish_run(session, run, actor=actor)
         elif action == "reverse":
-            outcome = reverse_run(session, run, actor_id=actor_id)
+            outcome = reverse_run(session, run, actor=actor)
         else:
             raise ValueError(action)
         session.commit()
@@ -108,13 +109,10 @@ def perform(session: Session, run: PayoutRun, action: str, *, actor_id: int, mee
         raise ActionRefused(409, {"status": [_message_of(exc)]}) from None
     except RunRefused as exc:
         session.rollback()
-        if action == "approve":
-            field = "checks" if any(not c["ok"] for c in run.result["checks"]) else "meeting"
-            raise ActionRefused(422, {field: [part for part in str(exc).split("; ") if part]}) from None
-        raise ActionRefused(409, {"_schema": [str(exc)]}) from None
+        raise ActionRefused(422 if action == "approve" else 409, field_errors(exc.problems, _)) from None
     except LedgerError as exc:
         session.rollback()
-        raise ActionRefused(409, {"_schema": [str(exc)]}) from None
+        raise ActionRefused(409, field_errors(exc.problems, _)) from None
     except IntegrityError:
         session.rollback()
         raise ActionRefused(409, {"_schema": [_("Another run of this year is already in force; reverse it first.")]}) from None
@@ -130,14 +128,14 @@ def _message_of(exc: InvalidTransition) -> str:
     return text
 
 
-def draft(session: Session, entity: Entity, year: int, version: PolicyVersion, *, actor_id: int) -> PayoutRun:
+def draft(session: Session, entity: Entity, year: int, version: PolicyVersion, *, actor: Principal) -> PayoutRun:
     """Compute a draft run of ``year`` under policy ``version`` and commit (shared with the API)."""
     try:
-        run = create_run(session, entity, year, policy_version=version, actor_id=actor_id)
+        run = create_run(session, entity, year, policy_version=version, actor=actor)
         session.commit()
     except LedgerError as exc:
         session.rollback()
-        raise ActionRefused(409, {"_schema": [str(exc)]}) from None
+        raise ActionRefused(409, field_errors(exc.problems, _)) from None
     return run
 
 
@@ -194,7 +192,7 @@ def create(code: str):
         return _list_page(entity, errors={"_schema": [_("Save a distribution policy first.")]}, form=form,
                           status=422)
     try:
-        run = draft(session, entity, year, version, actor_id=current_user.id)
+        run = draft(session, entity, year, version, actor=current_actor())
     except ActionRefused as exc:
         return _list_page(entity, errors=exc.errors, form=form, status=exc.status)
     flash(_("Draft run %(id)s for %(year)s computed. Check it, then record the members' meeting.",
@@ -291,7 +289,7 @@ def approve(code: str, run_id: str):
         errors = {k: [str(m) for m in v] if isinstance(v, list) else [str(v)] for k, v in exc.messages.items()}
         return _run_page(entity, run, status=422, errors=errors, form=form)
     try:
-        perform(session, run, "approve", actor_id=current_user.id, meeting=meeting)
+        perform(session, run, "approve", actor=current_actor(), meeting=meeting)
     except ActionRefused as exc:
         if exc.status == 409:           # not a draft (any more): no approval form to show the reason in
             return _run_page(entity, run, status=409, action_errors=[m for ms in exc.errors.values() for m in ms])
@@ -312,7 +310,7 @@ def _action_view(action: str):
         session = get_session()
         run = _run_or_404(session, entity, run_id)
         try:
-            outcome = perform(session, run, action, actor_id=current_user.id)
+            outcome = perform(session, run, action, actor=current_actor())
         except ActionRefused as exc:
             messages = [m for ms in exc.errors.values() for m in ms]
             return _run_page(entity, run, status=exc.status, action_errors=messages)

@@ -25,23 +25,26 @@ from markupsafe import Markup
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import joinedload
 
+from cooperatives.access import may
 from cooperatives.models import Entity, Household, Member
 from cooperatives.privacy import mask_phone
 from cooperatives.web.access import can_write_entity
+from ledger.errors import field_errors
 from ledger.web.support import get_session
 from payouts.models import Objection, PayoutMember, PayoutRun, Receipt, StatementSnapshot
 from payouts.statements.cache import RenderedCache, statement_bodies
 from payouts.statements.operations import (
+    OBJECTION_MAX,
     StatementError,
     confirm_receipt,
     in_notice_period,
     record_objection,
+    set_pin,
 )
 from payouts.statements.render import html_to_pdf, render_statement_body, render_statement_html
 from payouts.statements.web import bp
 from payouts.statements.web.support import (
     HOUSEHOLD_STATUSES,
-    OBJECTION_MAX,
     PIN_KEY,
     Viewer,
     household_rule,
@@ -101,9 +104,11 @@ def _statement_page(snap: StatementSnapshot, who: Viewer, *, status: int = 200, 
     if data["deductions"]:
         lines.append("deductions")
     lines += ["total", "contributed"]
-    household = None
+    household = None          # the PIN form: for those the PIN operation's rule allows (the registering entity's)
     if who.staff and snap.household_id is not None and can_write_entity(current_user, run.entity):
         household = db.get(Household, snap.household_id)
+        if not may(db, who.actor, set_pin, household):
+            household = None
     locale, verify_url = page_locale(), verify_url_of(snap.code)
     body = Markup(statement_bodies.get((snap.digest, locale, verify_url), lambda: render_statement_body(
         data, locale=locale, verify_url=verify_url)))
@@ -188,7 +193,7 @@ def confirm(code: str):
     who = viewer()
     snap = statement_or_404(code, who)
     db = get_session()
-    confirm_receipt(db, snap, actor_id=who.actor_id)
+    confirm_receipt(db, snap, actor=who.actor)
     db.commit()
     flash(_("Thank you. Your household's confirmation of receipt is recorded."))
     return redirect(url_for(".show", code=snap.code))
@@ -201,20 +206,11 @@ def object_to_line(code: str):
     snap = statement_or_404(code, who)
     db = get_session()
     form = {"line": request.form.get("line", ""), "text": request.form.get("text", "").strip()}
-    errors: dict[str, list[str]] = {}
-    if not in_notice_period(snap.run):
-        errors["_schema"] = [_("Objections are taken during the notice period only. Please speak to the "
-                               "cooperative's accountant.")]
-    if not form["text"] or len(form["text"]) > OBJECTION_MAX:
-        errors["text"] = [_("Write what is wrong in a few words (at most %(n)s characters).", n=OBJECTION_MAX)]
-    if not errors:
-        try:
-            record_objection(db, snap, line=form["line"], text=form["text"], actor_id=who.actor_id)
-            db.commit()
-        except StatementError:
-            db.rollback()
-            errors["line"] = [_("Choose the line of the statement you object to.")]
-    if errors:
-        return _statement_page(snap, who, status=422, errors=errors, form=form)
+    try:
+        record_objection(db, snap, line=form["line"], text=form["text"], actor=who.actor)
+        db.commit()
+    except StatementError as exc:
+        db.rollback()
+        return _statement_page(snap, who, status=422, errors=field_errors(exc.problems, _), form=form)
     flash(_("Your objection is recorded. The accountant will answer it here."))
     return redirect(url_for(".show", code=snap.code, _anchor="objections"))

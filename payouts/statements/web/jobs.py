@@ -10,9 +10,8 @@ from pathlib import Path
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 
-from cooperatives.web.access import entity_or_404
+from cooperatives.web.access import current_actor, entity_or_404
 from ledger.web.support import STAFF, get_session, rule
 from payouts.models import PayoutRun, RenderJob
 from payouts.statements.jobs import JOB_STATUS_LABELS, create_job, launch
@@ -50,7 +49,7 @@ def start(code: str, run_id: int):
         return redirect(url_for("jobs.show_run_jobs", code=code, run_id=run_id))
     locale = "en" if request.form.get("lang") == "en" else "zh_Hans_CN"
     out_root = str(Path(current_app.instance_path) / "statements")
-    job = create_job(session, run, out_root=out_root, locale=locale, actor_id=current_user.id)
+    job = create_job(session, run, out_root=out_root, locale=locale, actor=current_actor())
     session.commit()
     current_app.extensions.get("coop.job_launcher", launch)(job.id)
     return redirect(url_for("jobs.show", code=code, job_id=job.id))

@@ -4,7 +4,6 @@ township's open objections for its auditor, and a new PIN for a household."""
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
 from flask import (
     abort,
@@ -22,15 +21,15 @@ from sqlalchemy.orm import defer, joinedload
 
 from cooperatives.models import Entity, Household, Member
 from cooperatives.privacy import mask_phone
-from cooperatives.web.access import can_write_entity, entity_or_404
+from cooperatives.web.access import can_write_entity, current_actor, entity_or_404
 from cooperatives.web.display import safe_next
+from ledger.errors import field_errors
 from ledger.web.support import STAFF, get_session, rule
 from payouts.models import IN_FORCE, Objection, PayoutMember, PayoutRun, StatementSnapshot
 from payouts.statements.operations import (
     StatementError,
     answer_objection,
     open_objections,
-    paid_so_far,
     record_receipt,
     set_pin,
 )
@@ -38,7 +37,6 @@ from payouts.statements.web import bp
 from payouts.statements.web.support import (
     RECEIPT_METHODS,
     STATEMENTS_PER_PAGE,
-    STATUS_LABELS,
     WRITERS,
     parse_amount,
     payment_state,
@@ -140,21 +138,13 @@ def add_receipt(code: str, run_id: str):
                                                      StatementSnapshot.member_code == form["member"]))
     if snap is None:
         errors["member"] = [_("No statement of this run has member code %(code)s.", code=form["member"] or "—")]
-    elif not errors:
-        owed = Decimal(snap.content["net"]) - paid_so_far(db, snap)
-        if values["amount"] > owed:
-            errors["amount"] = [_("%(amount)s is more than the %(owed)s still owed to this household.",
-                                  amount=values["amount"], owed=owed)]
-    if run.status not in IN_FORCE:
-        errors["_schema"] = [_("Only a run in force is paid out; this run is %(status)s.",
-                               status=_(STATUS_LABELS.get(run.status, run.status)))]
-    if not errors:
+    if not errors:              # what may be paid (the run, the method, what is still owed): the operation says
         try:
-            record_receipt(db, snap, actor_id=current_user.id, **values)
+            record_receipt(db, snap, actor=current_actor(), **values)
             db.commit()
         except StatementError as exc:
             db.rollback()
-            errors["_schema"] = [str(exc)]
+            errors = field_errors(exc.problems, _)
     if errors:
         return _run_page(entity, run, status=422, errors=errors, form=form)
     flash(_("Payment of %(amount)s to %(member)s recorded and posted.", amount=values["amount"], member=snap.member_code))
@@ -210,11 +200,13 @@ def answer(code: str, objection_id: str):
     if objection is None:
         abort(404)
     text = request.form.get("answer", "").strip()
-    if not text or len(text) > 2000:
-        return _objections_page(entity, status=422, form={"id": objection_id, "answer": text}, errors={
-            objection_id: [_("Write the answer the household will read (at most 2000 characters).")]})
-    answer_objection(db, objection, answer=text, actor_id=current_user.id)
-    db.commit()
+    try:
+        answer_objection(db, objection, answer=text, actor=current_actor())
+        db.commit()
+    except StatementError as exc:
+        db.rollback()
+        return _objections_page(entity, status=422, form={"id": objection_id, "answer": text},
+                                errors={objection_id: [exc.problem.text(_)]})
     flash(_("Answer recorded: the household sees it on its statement."))
     return redirect(url_for(".objections", code=code))
 
@@ -239,7 +231,7 @@ def new_pin(code: str, hh_code: str):
                           .where(Member.entity_id == entity.id, Household.code == hh_code))
     if household is None:
         abort(404)
-    pin_code = set_pin(db, household, actor_id=current_user.id)
+    pin_code = set_pin(db, household, actor=current_actor())
     db.commit()
     response = current_app.make_response(render_template(
         "payouts/statements/new_pin.html", entity=entity, household=household, pin=pin_code,

@@ -25,6 +25,7 @@ from flask_login import current_user, login_url
 from sqlalchemy import select
 from sqlalchemy.orm import defer, joinedload
 
+from cooperatives.access import Principal
 from cooperatives.web.access import can_read_entity
 from ledger.i18n import N_
 from ledger.money import D, to_fen
@@ -50,7 +51,6 @@ PIN_SESSION_SECONDS = PIN_VISIT_SECONDS
 PIN_LIMIT = "10 per minute;50 per hour"
 PIN_PHONE_LIMIT = "20 per day"
 VERIFY_LIMIT = "60 per minute"
-OBJECTION_MAX = 500
 STATEMENTS_PER_PAGE = 100
 RECEIPT_METHODS = {"bank": N_("bank transfer"), "cash": N_("cash (signed or thumb-printed roll)"),
                    "mobile": N_("mobile payment")}
@@ -168,6 +168,13 @@ class Viewer:
     household_id: int | None      # the household this visitor acts for (member user or PIN); None for staff
     staff: bool
     actor_id: int | None
+
+    @property
+    def actor(self) -> Principal:
+        """Who acts for this visitor in an operation: its signed-in user, or its household's phone + PIN visit."""
+        if current_user.is_authenticated:
+            return Principal.of_user(current_user)
+        return Principal.of_household(self.household_id)
 
 
 def viewer() -> Viewer:

@@ -1,0 +1,193 @@
+"""Every kind of source record, in one place, and the one check of records against the books.
+
+A :class:`RecordKind` holds what the code base needs to know of a kind: its table, its sheet (the
+columns, their defaults and row checks, in ``cooperatives.workbook.SHEETS`` — the same rules for the
+import, the forms and the API), whether it belongs to a member, the column that dates it, the words it is
+shown with, the memo of its vouchers and what it posts (``cooperatives.postings.legs_for``). The lists the
+rest of the code used to keep by hand (record models, import order, page kinds, labels, API schemas)
+derive from :data:`KINDS`.
+
+:func:`check_records` is the one check of records against the database — is the member a member of the
+entity, does the year still take entries, is the contract number free — for one record typed on a page
+or a million rows of a workbook alike: the context it needs is loaded once (:meth:`RecordContext.load`),
+and each record is then checked against sets in memory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cooperatives.labels import RECORD_LABELS
+from cooperatives.models import (
+    Advance,
+    CapitalContribution,
+    Delivery,
+    Entity,
+    Expense,
+    InputSupply,
+    InvestmentIncome,
+    LaborRecord,
+    LandContract,
+    Member,
+    Payment,
+    Sale,
+    Subsidy,
+)
+from cooperatives.postings import RECORD_MEMOS
+from cooperatives.workbook import SHEETS, Derived, SheetSpec
+from ledger.errors import Problem
+from ledger.i18n import N_, label, msg
+from ledger.models import Period
+from ledger.money import quantize
+
+
+def _labor_amount(values: dict) -> dict:
+    """A labour record's wage: days × rate, to the fen (the sheet has no amount column)."""
+    if values.get("amount") is None:
+        return dict(values, amount=quantize(values["days"] * values["rate"]))
+    return values
+
+
+def _sheet_defaults(name: str) -> Callable[[dict], dict]:
+    """The sheet's own derived defaults (a delivery's amount = quantity × unit price …), for values that did
+    not come through the sheet (a script calling :func:`cooperatives.operations.record`): one rule, the sheet's."""
+    derived = [(c.name, c.default.compute) for c in SHEETS[name].columns if isinstance(c.default, Derived)]
+
+    def fill(values: dict) -> dict:
+        missing = [(column, compute) for column, compute in derived if values.get(column) is None]
+        if not missing:
+            return values
+        values = dict(values)
+        for column, compute in missing:
+            values[column] = compute(values)
+        return values
+
+    return fill
+
+
+@dataclass(frozen=True)
+class RecordKind:
+    name: str
+    model: type
+    #: "required": every record belongs to a member; "optional": a member when one is named (a sale to a
+    #: member); "none": never
+    member: str
+    #: the column that dates the record (and decides the year it is booked in)
+    date_column: str = "date"
+    #: whether the record posts its own voucher (land contracts post through the yearly rent accrual)
+    posts: bool = True
+    #: values computed from the others once the row is valid (the sheet's ``Derived`` defaults cover the
+    #: columns it has; this covers what is not a column, such as a labour record's amount)
+    derive: Callable[[dict], dict] | None = None
+
+    def __post_init__(self):
+        if self.derive is None:
+            object.__setattr__(self, "derive", _sheet_defaults(self.name))
+
+    @property
+    def sheet(self) -> SheetSpec:
+        return SHEETS[self.name]
+
+    @property
+    def label(self) -> str:
+        return RECORD_LABELS[self.name]
+
+    @property
+    def memo(self) -> str:
+        """The memo of its vouchers: stored text, Chinese as the books are kept."""
+        return RECORD_MEMOS[self.name]
+
+
+#: in the order pages list them
+KINDS: dict[str, RecordKind] = {k.name: k for k in (
+    RecordKind("capital", CapitalContribution, "required"),
+    RecordKind("land", LandContract, "required", date_column="start_on", posts=False),
+    RecordKind("labor", LaborRecord, "required", derive=_labor_amount),
+    RecordKind("deliveries", Delivery, "required"),
+    RecordKind("inputs", InputSupply, "required"),
+    RecordKind("sales", Sale, "optional"),
+    RecordKind("expenses", Expense, "none"),
+    RecordKind("subsidies", Subsidy, "none"),
+    RecordKind("advances", Advance, "required"),
+    RecordKind("payments", Payment, "required"),
+    RecordKind("income", InvestmentIncome, "none"),
+)}
+#: the kinds that post their own vouchers, in the order a workbook's records are posted
+POSTING_ORDER = tuple(name for name, kind in KINDS.items() if kind.posts)
+#: kind -> table, for the kinds that post (reports and summaries sum their amounts)
+RECORD_MODELS = {name: KINDS[name].model for name in POSTING_ORDER}
+#: kinds whose records belong to one member
+MEMBER_KINDS = frozenset(name for name, kind in KINDS.items() if kind.member == "required")
+
+
+# ------------------------------------------------------------------------------------------- checks
+
+
+@dataclass
+class RecordContext:
+    """What :func:`check_records` compares records with, loaded once."""
+
+    entity_code: str
+    members: set[str] = field(default_factory=set)
+    closed_years: set[int] = field(default_factory=set)
+    used_contracts: set[str] = field(default_factory=set)
+
+    @classmethod
+    def load(cls, session: Session, entity: Entity | None, *, entity_code: str | None = None,
+             members: Iterable[str] = (), contracts: bool = False) -> RecordContext:
+        """The entity's members (besides ``members``, e.g. those a workbook registers), its years that no
+        longer take entries, and — with ``contracts`` — the land contract numbers it has used."""
+        context = cls(entity.code if entity is not None else entity_code or "", set(members))
+        if entity is None:
+            return context
+        context.members |= set(session.scalars(select(Member.code).where(Member.entity_id == entity.id)))
+        context.closed_years = set(session.scalars(select(Period.year).where(
+            Period.book_id == entity.book_id, Period.status != "open")))
+        if contracts:
+            context.used_contracts = set(session.scalars(
+                select(LandContract.contract_no).where(LandContract.entity_id == entity.id)))
+        return context
+
+
+Locate = Callable[[int, str, str], Problem]      # (index of the record, column, reason) -> a located problem
+
+
+def _unlocated(index: int, column: str, reason: str) -> Problem:
+    return Problem.of(reason, column)
+
+
+def check_records(kind: str, records: Sequence[dict], context: RecordContext, locate: Locate = _unlocated
+                  ) -> list[Problem]:
+    """Every problem of ``records`` (typed values of ``kind``, as the sheet gives them) against the books:
+    an unknown or missing member, a year that no longer takes entries, a contract number already used
+    (also twice within ``records``). ``locate`` places each problem (a workbook row, or a form field)."""
+    spec = KINDS[kind]
+    problems: list[Problem] = []
+    for index, values in enumerate(records):
+        code = values.get("member")
+        if code and code not in context.members:
+            problems.append(locate(index, "member", msg(N_("%(member)s is not a member of %(entity)s."),
+                                                         member=code, entity=context.entity_code, code="not_a_member")))
+        elif not code and spec.member == "required":
+            problems.append(locate(index, "member", msg(N_("A member is required."), code="member_required")))
+        on = values.get(spec.date_column)
+        if isinstance(on, dt.date) and on.year in context.closed_years:
+            problems.append(locate(index, spec.date_column, msg(
+                N_("%(year)s is closed in the books of %(entity)s."), year=on.year,
+                entity=context.entity_code, code="closed_year")))
+        number = values.get("contract_no")
+        if kind == "land" and number in context.used_contracts:      # (twice in one sheet: the sheet's own check)
+            problems.append(locate(index, "contract_no", msg(N_("Contract %(number)s is already recorded."),
+                                                              number=number, code="contract_used")))
+    return problems
+
+
+def kind_label(kind: str):
+    """The kind's name as a translatable parameter of a message."""
+    return label(KINDS[kind].label)
+
