@@ -91,12 +91,14 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> Flask:
     install_bounds(app)         # the <id:…> URL converter and the JSON depth guard, before any route
 
     from cooperatives.audit import verify_for_command as verify_audit_chains
+    from cooperatives.authorship import verify_authorship
     from cooperatives.web.access import entity_or_404
     from cooperatives.web.auth import load_user
 
     login_manager.user_loader(load_user)
     app.extensions["ledger.book_access"] = lambda code, write=False: entity_or_404(code, write=write).book
-    app.extensions["ledger.verifiers"] = [verify_audit_chains]      # `coopledger verify`: the audit log too
+    # `coopledger verify`: the audit log's chains and who wrote each book, beside the books
+    app.extensions["ledger.verifiers"] = [verify_audit_chains, verify_authorship]
     if settings.celery_broker_url:       # features send jobs through this; they never import payouts.tasks
         app.extensions["coop.celery"] = _celery_tasks()
     app.extensions["coop.import_launcher"] = _import_launcher(settings, app)

@@ -26,6 +26,7 @@ from cooperatives.models import AuditLog, Entity, EntityLink, Household, Investm
 from cooperatives.operations import create_entity, link_member_entity
 from cooperatives.users import create_user
 from ledger.models import JournalEntry
+from ledger.money import D
 
 A, B = "TA-COOP", "TB-COOP"
 A2, PROJECT = "TA-TWO", "TA-PROJ"
@@ -296,3 +297,62 @@ def test_the_township_links_a_member_entity_and_the_projects_accountant_cannot(c
                      token_path=f"/e/{PROJECT}/").status_code == 403
     link = session.scalars(select(AuditLog).where(AuditLog.action == "link")).all()[-1]
     assert link.entity_id == project.id and link.actor_id == session.scalar(select(User.id).where(User.username == "aud_a"))
+
+
+def test_verify_names_an_entry_written_into_another_entitys_book(cli, township, session):
+    """Defence in depth: should an entry ever reach a book past the rules (as the import and the run once
+    let a project's accountant write into another township's book), ``coopledger verify`` names it, though
+    its hash chain is intact; a project's share booked along a link is not named."""
+    from ledger.entries import EntryDraft, PostingDraft
+    from ledger.operations import post_entries
+
+    assert cli("verify").exit_code == 0
+    b = session.scalar(select(Entity).where(Entity.code == B))
+    intruder = session.scalar(select(User).where(User.username == "acc_p"))
+    post_entries(session, b.book, [EntryDraft(date=dt.date(2025, 12, 31), memo="投资收益", source="income:forged",
+                                              postings=(PostingDraft("113", D("10.00")), PostingDraft("511", D("-10.00"))))],
+                 actor_id=intruder.id)
+    session.commit()
+    refused = cli("verify")
+    assert refused.exit_code == 1
+    assert f"DIFFERENCE {B}: entry" in refused.stderr and "written by acc_p" in refused.stderr
+    assert cli("verify", "--entity", A).exit_code == 0
+
+
+def test_a_projects_share_booked_and_reversed_along_a_link_verifies(cli, township, session):
+    """The project's accountant posting and reversing a run writes the member entity's share into its book,
+    along the link: the books verify clean, the share is in the member's book, and its reversal too."""
+    from cooperatives.forms import parse_form
+    from cooperatives.operations import record, register_member
+    from payouts.runs.operations import approve_run, create_run, post_run, reverse_run, save_policy
+    from payouts.runs.policy import parse_policy
+
+    project = session.scalar(select(Entity).where(Entity.code == PROJECT))
+    a = session.scalar(select(Entity).where(Entity.code == A))
+    register_member(session, project, code=A, member_no=1, joined_on=dt.date(2025, 1, 1), actor=CONSOLE)
+    for kind, raw in (("capital", {"date": "2025-01-02", "member": A, "amount": "1000"}),
+                      ("sales", {"date": "2025-08-01", "buyer": "果商", "product": "葡萄", "amount": "10000"})):
+        values, _ = parse_form(kind, raw)
+        record(session, project, kind, values, actor=CONSOLE)
+    accountant = Principal.of_user(session.scalar(select(User).where(User.username == "acc_p")))
+    version = save_policy(session, project, parse_policy({"reserve_pct": "0", "reserve_quantify": "none",
+                                                          "deduct": [], "pools": [{"name": "shares", "pct": "100",
+                                                                                  "basis": "capital"}]}),
+                          actor=accountant)
+    run = create_run(session, project, 2025, policy_version=version, actor=accountant)
+    approve_run(session, run, meeting_date=dt.date(2026, 1, 5), attended=1, votes_for=1, actor=accountant)
+    post_run(session, run, actor=accountant)
+    session.commit()
+    a_id = a.id
+    income = session.scalar(select(InvestmentIncome).where(InvestmentIncome.entity_id == a.id,
+                                                           InvestmentIncome.source_ref == f"run:{run.id}"))
+    assert income is not None and income.amount == D("10000.00")
+    run_id = run.id
+    assert cli("verify").exit_code == 0           # (the command closes the test's session: load the run again)
+    from payouts.models import PayoutRun
+
+    reverse_run(session, session.get(PayoutRun, run_id), actor=accountant)
+    session.commit()
+    reversals = session.scalar(select(func.count(JournalEntry.id)).where(
+        JournalEntry.book_id == session.get(Entity, a_id).book_id, JournalEntry.source.like("run:%:reverses:%")))
+    assert reversals == 1 and cli("verify").exit_code == 0
