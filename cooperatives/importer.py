@@ -44,9 +44,6 @@ from ledger.entries import EntryDraft
 from ledger.i18n import N_, msg
 from ledger.operations import ensure_parties, post_entries
 
-#: kept for callers of the old name: the kinds that post, in the order a workbook posts them
-RECORD_ORDER = POSTING_ORDER
-
 
 class ImportRefused(Exception):
     """The workbook is valid but must not be imported (e.g. it was imported already); ``reason`` says why."""

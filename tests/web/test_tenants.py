@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import io
 
-import openpyxl
 import pytest
+from samples import xlsx_bytes
 from sqlalchemy import func, select
 
 from cooperatives.access import CONSOLE, Principal
@@ -42,19 +41,6 @@ def counts(session) -> tuple:
                                                                                AuditLog, EntityLink))
 
 
-def workbook(sheets: dict) -> io.BytesIO:
-    wb = openpyxl.Workbook()
-    wb.remove(wb.active)
-    for title, rows in sheets.items():
-        ws = wb.create_sheet(title)
-        for row in rows:
-            ws.append(list(row))
-    out = io.BytesIO()
-    wb.save(out)
-    out.seek(0)
-    return out
-
-
 @pytest.fixture
 def township(world, session, password_hash):
     """Beside the world's A (甲乡) and B (乙镇): A2, a second cooperative of 甲乡, and PROJECT, a cluster project
@@ -74,7 +60,7 @@ def township(world, session, password_hash):
 def upload(client, csrf, code: str, sheets: dict):
     """Upload through the page as the signed-in user; the job's page (the job has run: conftest)."""
     token = csrf(client, f"/e/{code}/import")
-    response = client.post(f"/e/{code}/import", data={"workbook": (workbook(sheets), "book.xlsx"),
+    response = client.post(f"/e/{code}/import", data={"workbook": (xlsx_bytes(sheets), "book.xlsx"),
                                                      "csrf_token": token}, content_type="multipart/form-data")
     assert response.status_code == 302, text(response)
     return client.get(response.headers["Location"])
@@ -82,7 +68,7 @@ def upload(client, csrf, code: str, sheets: dict):
 
 def api_import(client, headers, code: str, sheets: dict) -> dict:
     accepted = client.post(f"/api/v1/entities/{code}/imports", headers=headers,
-                           data={"workbook": (workbook(sheets), "book.xlsx")}, content_type="multipart/form-data")
+                           data={"workbook": (xlsx_bytes(sheets), "book.xlsx")}, content_type="multipart/form-data")
     assert accepted.status_code == 202, accepted.get_json()
     return client.get(accepted.headers["Location"], headers=headers).get_json()
 
@@ -114,13 +100,13 @@ def test_a_projects_members_sheet_may_name_only_its_linked_entities(client, town
 
 def test_the_console_links_only_entities_of_the_projects_township(cli, township, session, tmp_path):
     path = tmp_path / "p.xlsx"
-    path.write_bytes(workbook({**FOREIGN_MEMBER, "entity": [["code", "name", "kind", "township"],
+    path.write_bytes(xlsx_bytes({**FOREIGN_MEMBER, "entity": [["code", "name", "kind", "township"],
                                                            [PROJECT, "甲乡联建项目", "cluster_project", "甲乡"]]}).read())
     before = counts(session)
     refused = cli("import", str(path))
     assert refused.exit_code == 1 and f"{B} is neither a household" in refused.stderr
     assert counts(session) == before
-    path.write_bytes(workbook({**UNLINKED_MEMBER, "entity": [["code", "name", "kind", "township"],
+    path.write_bytes(xlsx_bytes({**UNLINKED_MEMBER, "entity": [["code", "name", "kind", "township"],
                                                             [PROJECT, "甲乡联建项目", "cluster_project", "甲乡"]]}).read())
     assert cli("import", str(path)).exit_code == 0           # the admin at the console links a 甲乡 entity
     session.expire_all()
@@ -128,24 +114,15 @@ def test_the_console_links_only_entities_of_the_projects_township(cli, township,
     assert session.scalar(select(func.count(EntityLink.id)).where(EntityLink.project_id == project.id)) == 2
 
 
-def test_a_run_posts_into_no_book_its_project_is_not_linked_to(client, township, session, cli):
-    """Even a membership that got in before the rule (a legacy row naming another township's entity) cannot
-    make the project's run write into that entity's book: posting is refused, nothing is written anywhere."""
+def approved_project_run(session, project, members: tuple[str, ...]):
+    """Capital from each member entity and a sale in 2025, a policy sharing all by capital, and the year's
+    run drafted and approved by the project's accountant; (run, the accountant's principal). Commits."""
     from cooperatives.forms import parse_form
-    from cooperatives.operations import record, register_member
-    from payouts.runs.operations import RunRefused, approve_run, create_run, post_run, save_policy
+    from cooperatives.operations import record
+    from payouts.runs.operations import approve_run, create_run, save_policy
     from payouts.runs.policy import parse_policy
 
-    project = session.scalar(select(Entity).where(Entity.code == PROJECT))
-    b = session.scalar(select(Entity).where(Entity.code == B))
-    register_member(session, project, code=A, member_no=1, joined_on=dt.date(2025, 1, 1), actor=CONSOLE)
-    session.add(Member(entity_id=project.id, code=B, member_no=2, joined_on=dt.date(2025, 1, 1),
-                       member_entity_id=b.id))                   # as the import used to let in
-    session.flush()
-    from ledger.operations import ensure_parties
-
-    ensure_parties(session, project.book, {B: b.name})
-    for code in (A, B):
+    for code in members:
         values, _ = parse_form("capital", {"date": "2025-01-02", "member": code, "amount": "1000"})
         record(session, project, "capital", values, actor=CONSOLE)
     values, _ = parse_form("sales", {"date": "2025-08-01", "buyer": "果商", "product": "葡萄", "amount": "10000"})
@@ -156,8 +133,28 @@ def test_a_run_posts_into_no_book_its_project_is_not_linked_to(client, township,
                                                                                   "basis": "capital"}]}),
                           actor=accountant)
     run = create_run(session, project, 2025, policy_version=version, actor=accountant)
-    approve_run(session, run, meeting_date=dt.date(2026, 1, 5), attended=2, votes_for=2, actor=accountant)
+    approve_run(session, run, meeting_date=dt.date(2026, 1, 5), attended=len(members), votes_for=len(members),
+                actor=accountant)
     session.commit()
+    return run, accountant
+
+
+def test_a_run_posts_into_no_book_its_project_is_not_linked_to(client, township, session, cli):
+    """Even a membership that got in before the rule (a legacy row naming another township's entity) cannot
+    make the project's run write into that entity's book: posting is refused, nothing is written anywhere."""
+    from cooperatives.operations import register_member
+    from payouts.runs.operations import RunRefused, post_run
+
+    project = session.scalar(select(Entity).where(Entity.code == PROJECT))
+    b = session.scalar(select(Entity).where(Entity.code == B))
+    register_member(session, project, code=A, member_no=1, joined_on=dt.date(2025, 1, 1), actor=CONSOLE)
+    session.add(Member(entity_id=project.id, code=B, member_no=2, joined_on=dt.date(2025, 1, 1),
+                       member_entity_id=b.id))                   # as the import used to let in
+    session.flush()
+    from ledger.operations import ensure_parties
+
+    ensure_parties(session, project.book, {B: b.name})
+    run, accountant = approved_project_run(session, project, (A, B))
     b_entries = session.scalar(select(func.count(JournalEntry.id)).where(JournalEntry.book_id == b.book_id))
     with pytest.raises(RunRefused) as refused:
         post_run(session, run, actor=accountant)
@@ -205,7 +202,7 @@ def test_no_channel_enrols_a_household_of_another_township(client, township, log
     job = api_import(client, token("acc_a"), A, only_members)
     assert job["status"] == "failed" and "another township" in job["errors"]["workbook"][0]
     path = tmp_path / "b.xlsx"                        # not even the console enrols it into another township
-    path.write_bytes(workbook(sheets).read())
+    path.write_bytes(xlsx_bytes(sheets).read())
     refused = cli("import", str(path), "--entity", A)
     assert refused.exit_code == 1 and "another township" in refused.stderr
     after = counts(session)
@@ -322,25 +319,13 @@ def test_verify_names_an_entry_written_into_another_entitys_book(cli, township, 
 def test_a_projects_share_booked_and_reversed_along_a_link_verifies(cli, township, session):
     """The project's accountant posting and reversing a run writes the member entity's share into its book,
     along the link: the books verify clean, the share is in the member's book, and its reversal too."""
-    from cooperatives.forms import parse_form
-    from cooperatives.operations import record, register_member
-    from payouts.runs.operations import approve_run, create_run, post_run, reverse_run, save_policy
-    from payouts.runs.policy import parse_policy
+    from cooperatives.operations import register_member
+    from payouts.runs.operations import post_run, reverse_run
 
     project = session.scalar(select(Entity).where(Entity.code == PROJECT))
     a = session.scalar(select(Entity).where(Entity.code == A))
     register_member(session, project, code=A, member_no=1, joined_on=dt.date(2025, 1, 1), actor=CONSOLE)
-    for kind, raw in (("capital", {"date": "2025-01-02", "member": A, "amount": "1000"}),
-                      ("sales", {"date": "2025-08-01", "buyer": "果商", "product": "葡萄", "amount": "10000"})):
-        values, _ = parse_form(kind, raw)
-        record(session, project, kind, values, actor=CONSOLE)
-    accountant = Principal.of_user(session.scalar(select(User).where(User.username == "acc_p")))
-    version = save_policy(session, project, parse_policy({"reserve_pct": "0", "reserve_quantify": "none",
-                                                          "deduct": [], "pools": [{"name": "shares", "pct": "100",
-                                                                                  "basis": "capital"}]}),
-                          actor=accountant)
-    run = create_run(session, project, 2025, policy_version=version, actor=accountant)
-    approve_run(session, run, meeting_date=dt.date(2026, 1, 5), attended=1, votes_for=1, actor=accountant)
+    run, accountant = approved_project_run(session, project, (A,))
     post_run(session, run, actor=accountant)
     session.commit()
     a_id = a.id
