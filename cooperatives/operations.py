@@ -149,16 +149,13 @@ def link_member_entity(session: Session, project: Entity, member: Entity, *, act
 
 def household_fields(id_number: str | None = None, bank_account: str | None = None) -> dict:
     """The stored form of the sensitive fields: ciphertext, masked copy, keyed digest."""
-    return {
-        "id_number_enc": privacy.encrypt(id_number), "id_number_masked": privacy.mask(id_number),
-        "id_number_digest": privacy.digest(id_number),
-        "bank_account_enc": privacy.encrypt(bank_account), "bank_account_masked": privacy.mask(bank_account),
-        "bank_account_digest": privacy.digest(bank_account),
-    }
+    return {"id_number_enc": privacy.encrypt(id_number), "id_number_masked": privacy.mask(id_number),
+            "id_number_digest": privacy.digest(id_number), **member_bank_fields(bank_account)}
 
 
 def member_bank_fields(bank_account: str | None) -> dict:
-    """A membership's own bank account (an entity that did not register the household pays into it)."""
+    """A bank account's stored form: a household's, or a membership's own (an entity that did not register
+    the household pays into it)."""
     return {"bank_account_enc": privacy.encrypt(bank_account), "bank_account_masked": privacy.mask(bank_account),
             "bank_account_digest": privacy.digest(bank_account)}
 
@@ -187,19 +184,14 @@ class EnrolmentContext:
     @classmethod
     def load(cls, session: Session, entity: Entity | None, codes, *, entity_code: str = "", township_id=None,
              kind: str = "") -> EnrolmentContext:
-        from ledger.db import keyed_in
+        from ledger.db import keyed_rows
 
         context = cls(entity, entity.code if entity else entity_code,
                       entity.township_id if entity else township_id, entity.kind if entity else kind)
-        codes = set(codes)
-        if codes:
-            ids = keyed_in(session, Household.code, Household.id, codes)
-            if ids:
-                rows = session.execute(
-                    select(Household.code, Household.id, Village.township_id, Household.owner_entity_id,
-                           Household.id_number_digest, Household.persons)
-                    .join(Village, Village.id == Household.village_id).where(Household.id.in_(ids.values()))).all()
-                context.households = {r[0]: KnownHousehold(*r[1:]) for r in rows}
+        found = keyed_rows(session, Household.code, (Household.id, Village.township_id, Household.owner_entity_id,
+                                                     Household.id_number_digest, Household.persons),
+                           set(codes), Village.id == Household.village_id)
+        context.households = {code: KnownHousehold(*row) for code, row in found.items()}
         if entity is not None:
             context.members = dict(session.execute(select(Member.code, Member.member_no)
                                                    .where(Member.entity_id == entity.id)).all())

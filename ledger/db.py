@@ -165,17 +165,23 @@ def keyed_in(session, key, value, keys, *where) -> dict:
     parameters took it 55–120 ms to plan each time (40 such queries cost a county import 2 s for
     10,000 households, 8 s for their sub-ledgers; bench/README.md). SQLite gets ``IN`` lists of 500.
     """
+    return {k: row[0] for k, row in keyed_rows(session, key, (value,), keys, *where).items()}
+
+
+def keyed_rows(session, key, columns, keys, *where) -> dict:
+    """``{key: (columns…)}`` for the rows whose ``key`` column is one of ``keys`` — :func:`keyed_in` with
+    several columns (``where`` may join other tables)."""
     from sqlalchemy import any_, bindparam, select
     from sqlalchemy.dialects.postgresql import ARRAY
 
     keys = list(keys)
     if not keys:
         return {}
-    query = select(key, value).where(*where)
+    query = select(key, *columns).where(*where)
     if session.get_bind().dialect.name == "postgresql":
         array = bindparam("keyed_in_keys", keys, type_=ARRAY(key.type))
-        return dict(session.execute(query.where(key == any_(array))).tuples().all())
+        return {row[0]: tuple(row[1:]) for row in session.execute(query.where(key == any_(array)))}
     found: dict = {}
     for start in range(0, len(keys), 500):
-        found.update(session.execute(query.where(key.in_(keys[start:start + 500]))).tuples().all())
+        found.update({row[0]: tuple(row[1:]) for row in session.execute(query.where(key.in_(keys[start:start + 500])))})
     return found
