@@ -38,7 +38,7 @@ from cooperatives.models import (
     Sale,
     Subsidy,
 )
-from cooperatives.postings import RECORD_MEMOS
+from cooperatives.postings import RECORD_MEMOS, legs_for
 from cooperatives.workbook import SHEETS, Derived, SheetSpec
 from ledger.errors import Problem
 from ledger.i18n import N_, label, msg
@@ -101,6 +101,10 @@ class RecordKind:
     def memo(self) -> str:
         """The memo of its vouchers: stored text, Chinese as the books are kept."""
         return RECORD_MEMOS[self.name]
+
+    def legs(self, chart: str, values: dict, party: str | None) -> list:
+        """What a record of this kind posts, on ``chart`` (debits positive): ``cooperatives.postings``."""
+        return legs_for(self.name, chart, values, party)
 
 
 #: in the order pages list them

@@ -348,7 +348,7 @@ def record(session: Session, entity: Entity, kind: str, values: dict, *, actor: 
     session.flush()
     party = member.code if member and kind in MEMBER_KINDS else None
     draft = EntryDraft(date=values["date"], memo=_memo(kind, values, member_code),
-                       source=f"{kind}:{row.id}", postings=tuple(legs_for(kind, entity.chart, values, party)))
+                       source=f"{kind}:{row.id}", postings=tuple(spec.legs(entity.chart, values, party)))
     row.entry_id = post_entry(session, entity.book, draft, actor_id=actor.user_id).id
     audit(session, actor_id=actor.user_id, action="record", target=f"{kind}:{row.id}", entity_id=entity.id)
     session.flush()
