@@ -26,7 +26,9 @@ Migration 0006 carries a copy of these statements; change them only through a ne
 
 from __future__ import annotations
 
-from sqlalchemy import DDL, MetaData
+from sqlalchemy import MetaData
+
+from ledger.ddl import triggers_after
 
 SQLITE = [
     ("coop_audit_log", """
@@ -132,12 +134,5 @@ _LAST_TABLE = "coop_audit_log"
 
 
 def triggers_for(metadata: MetaData):
-    """(table, DDL) pairs to attach as ``after_create`` listeners (used by ``create_all`` in tests)."""
-    table = metadata.tables.get(_LAST_TABLE)
-    if table is None:
-        return []
-    out = []
-    for dialect, statements in (("sqlite", SQLITE), ("postgresql", POSTGRESQL)):
-        for _name, sql in statements:
-            out.append((table, DDL(sql.strip().replace("%", "%%")).execute_if(dialect=dialect)))
-    return out
+    """The audit log's triggers, attached to the table created last."""
+    return triggers_after(metadata, _LAST_TABLE, SQLITE, POSTGRESQL)

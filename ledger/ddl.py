@@ -103,13 +103,19 @@ FOR EACH ROW EXECUTE FUNCTION ledger_entry_balanced()"""),
 _LAST_TABLE = "ledger_postings"
 
 
-def triggers_for(metadata: MetaData):
-    """(table, DDL) pairs to attach as ``after_create`` listeners (used by ``create_all`` in tests)."""
-    table = metadata.tables.get(_LAST_TABLE)
+def triggers_after(metadata: MetaData, last_table: str, sqlite, postgresql):
+    """(table, DDL) pairs to attach as ``after_create`` listeners of ``last_table`` (used by ``create_all``
+    in tests): every statement of both dialects, each run only on its own."""
+    table = metadata.tables.get(last_table)
     if table is None:
         return []
     out = []
-    for dialect, statements in (("sqlite", SQLITE), ("postgresql", POSTGRESQL)):
+    for dialect, statements in (("sqlite", sqlite), ("postgresql", postgresql)):
         for _name, sql in statements:
             out.append((table, DDL(sql.strip().replace("%", "%%")).execute_if(dialect=dialect)))
     return out
+
+
+def triggers_for(metadata: MetaData):
+    """The books' triggers, attached to the table created last."""
+    return triggers_after(metadata, _LAST_TABLE, SQLITE, POSTGRESQL)
