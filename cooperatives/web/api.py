@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Api, Blueprint
 from flask_smorest.fields import Upload
-from marshmallow import Schema, ValidationError
+from marshmallow import RAISE, Schema, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import defer, joinedload
 from werkzeug import exceptions as werkzeug_exceptions
@@ -228,7 +228,7 @@ def _record_routes(kind: str) -> None:
     list_view.__doc__ = f"List {kind} records of an entity ({PAGE} per page, ``?page=``)."
     create_view.__doc__ = f"Record one {kind} entry and post it to the ledger."
     blp.route(f"/entities/<code>/{kind}", methods=["GET"], endpoint=f"list_{kind}")(
-        blp.arguments(PageArgsSchema, location="query")(
+        blp.arguments(PageArgsSchema, location="query", unknown=RAISE)(
             blp.alt_response(200, schema=record_page_schema(kind, model), success=True)(
                 errors_doc(403, 404, 422)(list_view))))
     blp.route(f"/entities/<code>/{kind}", methods=["POST"], endpoint=f"create_{kind}")(
@@ -241,7 +241,7 @@ for _kind in RECORD_INPUT_SCHEMAS:
 
 
 @blp.route("/entities/<code>/trial-balance")
-@blp.arguments(YearArgsSchema, location="query")
+@blp.arguments(YearArgsSchema, location="query", unknown=RAISE)
 @blp.response(200, TrialBalanceRowSchema(many=True))
 @errors_doc(403, 404, 422)
 @rule(*STAFF, scope="entity")
@@ -267,7 +267,7 @@ def _job_json(entity, job) -> dict:
 
 
 @blp.route("/entities/<code>/imports", methods=["POST"])
-@blp.arguments(ImportArgsSchema, location="query")
+@blp.arguments(ImportArgsSchema, location="query", unknown=RAISE)
 @blp.arguments(ImportFileSchema, location="files")
 @blp.alt_response(202, schema=ImportJobSchema, success=True,
                   description="accepted: the workbook is imported by a job; GET its url until the status is done or failed")

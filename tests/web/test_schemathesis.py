@@ -178,3 +178,16 @@ def test_run_times_carry_their_zone(client, api):
     _schema, headers, known = api
     listed = client.get(f"/api/v1/entities/{known['code'][0]}/runs", headers=headers).get_json()
     assert listed and all(re.search(r"(\+00:00|Z)$", run["created_at"]) for run in listed)
+
+
+def test_unknown_query_parameters_are_refused(client, world, session):
+    """A misspelt parameter (``?pgae=2``) is refused with 422 naming it, not silently ignored (the fuzzing
+    found ``?colour=red`` answered 200 with the first page)."""
+    user = session.scalar(select(User).where(User.username == "acc_a"))
+    headers = {"Authorization": f"Bearer {issue_token(session, user, 'regression', actor=CONSOLE)}"}
+    session.commit()
+    for path in (f"/api/v1/entities/{world.a}/capital?pgae=2", f"/api/v1/entities/{world.a}/trial-balance?yaer=2025"):
+        response = client.get(path, headers=headers)
+        assert response.status_code == 422, path
+        assert set(response.get_json()["errors"]) == {path.rsplit("?", 1)[1].split("=")[0]}, response.get_json()
+    assert client.get(f"/api/v1/entities/{world.a}/capital?page=1", headers=headers).status_code == 200
