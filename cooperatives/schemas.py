@@ -15,6 +15,7 @@ from cooperatives import codes
 from cooperatives.forms import parse_form
 from cooperatives.kinds import KINDS
 from cooperatives.workbook import _TEXT_LIMITS, MAX_PERSONS, SHEETS, _Decimal, _Enum
+from ledger.i18n import N_, Message, msg
 
 _NUMBER_TEXT = r"^[0-9]{1,12}(\.[0-9]{1,%d})?$"       # below the workbook's largest number, 10**12
 #: whitespace to Python (``str.strip``) and to JSON Schema's regular expressions alike, and NUL
@@ -42,10 +43,21 @@ class DecimalValue(fields.Field):
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise ValidationError("must be a decimal as a string (\"12.50\") or a number")
+            raise ValidationError(msg(N_("must be a decimal as a string (\"12.50\") or a number")))
         if isinstance(value, str) and not self.text.fullmatch(value):
-            raise ValidationError(f"not a number: must be written like \"12.50\" (at most {self.places} decimal places)")
+            raise ValidationError(msg(N_("not a number: must be written like \"12.50\" (at most %(places)s decimal places)"),
+                                      places=self.places))
         return value
+
+
+class Pattern(validate.Regexp):
+    """``validate.Regexp`` whose refusal stays a translatable :class:`Message` (Regexp formats its own)."""
+
+    def __init__(self, regex: str, message: Message):
+        super().__init__(regex, error=message)
+
+    def _format_error(self, value) -> Message:
+        return self.error
 
 
 class YesNo(fields.Field):
@@ -60,7 +72,7 @@ class YesNo(fields.Field):
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, bool) or (isinstance(value, str) and value in self.WORDS):
             return value
-        raise ValidationError("must be true or false (or yes/no)")
+        raise ValidationError(msg(N_("must be true or false (or yes/no)")))
 
 
 def _field_for(column, *, required: bool | None = None):
@@ -83,12 +95,12 @@ def _field_for(column, *, required: bool | None = None):
         return fields.String(validate=validate.OneOf(choices), **common)
     checks = [validate.Length(max=limit)] if limit else []
     if kind.name == "code":         # documented exactly (cooperatives.codes); the column says why it refuses one
-        checks += [validate.Regexp(CODE_PATTERN, error="must not be empty or contain spaces")]
+        checks += [Pattern(CODE_PATTERN, msg(N_("must not be empty or contain spaces")))]
         common["metadata"] = {"pattern": codes.PATTERN}
     elif required or kind.name != "str":        # required text, or an open choice (the unit of a sale)
-        checks += [validate.Regexp(FILLED_PATTERN, error="must not be blank or contain NUL")]
+        checks += [Pattern(FILLED_PATTERN, msg(N_("must not be blank or contain NUL")))]
     else:
-        checks += [validate.Regexp(TEXT_PATTERN, error="must not contain NUL")]
+        checks += [Pattern(TEXT_PATTERN, msg(N_("must not contain NUL")))]
     return fields.String(validate=checks, **common)
 
 
@@ -102,7 +114,7 @@ class SpecSchema(Schema):
 
     def load(self, data, *, many=None, partial=None, unknown=None, **kwargs):  # noqa: D102
         if not isinstance(data, dict):
-            raise ValidationError({"_schema": ["expected a JSON object"]})
+            raise ValidationError({"_schema": [msg(N_("expected a JSON object"))]})
         errors = json_type_errors(self, data)
         values, problems = parse_form(self.record_kind, _raw(data, self.fields, skip=errors))
         for p in problems:

@@ -49,10 +49,11 @@ from cooperatives.web.display import MONEY_COLUMNS, PRICE_COLUMNS
 from cooperatives.web.idempotency import document as document_idempotency
 from cooperatives.web.idempotency import protect as idempotent_writes
 from cooperatives.web.writes import Refused, enrol, parse_member, post_values, start_import
-from ledger.i18n import N_
+from ledger.i18n import N_, msg
 from ledger.models import JournalEntry
 from ledger.money import fmt
 from ledger.queries import trial_balance
+from ledger.schema_text import words
 from ledger.web.support import ALL_USERS, STAFF, get_session, rule
 
 blp = Blueprint("api", __name__, url_prefix="/api/v1", description="coopledger API")
@@ -173,7 +174,7 @@ class MemberBodySchema(MemberInputSchema):
 
     def load(self, data, *, many=None, partial=None, unknown=None, **kwargs):  # noqa: D102
         if not isinstance(data, dict):
-            raise ValidationError({"_schema": ["expected a JSON object"]})
+            raise ValidationError({"_schema": [msg(N_("expected a JSON object"))]})
         errors = json_type_errors(self, data)           # JSON types, lengths, choices, unknown fields
         raw = _raw(data, self.fields, skip=errors)
         for field, messages in parse_member(raw)[1].items():
@@ -340,14 +341,15 @@ class CoopApi(Api):
 
 
 def _flatten(messages) -> dict[str, list[str]]:
-    """webargs' ``{location: {field: [messages]}}`` (or ``{location: [messages]}``) as ``{field: [messages]}``."""
+    """webargs' ``{location: {field: [messages]}}`` (or ``{location: [messages]}``) as ``{field: [messages]}``,
+    each message in the reader's language (``ledger.schema_text.words``)."""
     flat: dict[str, list[str]] = {}
     for location in messages.values():
         items = location.items() if isinstance(location, dict) else [("_schema", location)]
         for field, msgs in items:
             if isinstance(msgs, dict):   # nested: a list's items or a nested object's fields
-                msgs = [f"{k}: {m}" for k, ms in msgs.items() for m in (ms if isinstance(ms, list) else [ms])]
-            flat.setdefault(str(field), []).extend(str(m) for m in (msgs if isinstance(msgs, list) else [msgs]))
+                msgs = [f"{k}: {words(m, _)}" for k, ms in msgs.items() for m in (ms if isinstance(ms, list) else [ms])]
+            flat.setdefault(str(field), []).extend(words(m, _) for m in (msgs if isinstance(msgs, list) else [msgs]))
     return flat
 
 

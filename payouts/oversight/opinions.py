@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, joinedload
 from cooperatives.access import Principal, audits, operation
 from cooperatives.models import Entity, User
 from cooperatives.operations import audit
-from ledger.i18n import N_
+from ledger.i18n import N_, msg
 from payouts.models import AuditOpinion
 from payouts.oversight.integrity import stamp
 from payouts.oversight.tables import Column, Table
@@ -46,7 +46,7 @@ class OpinionSchema(Schema):
         text = (data.get("text") or "").strip()
         data["text"] = text or None
         if data.get("verdict") == "issues" and not text:
-            raise ValidationError(N_("Describe the issues found."), "text")
+            raise ValidationError(msg(N_("Describe the issues found.")), "text")
 
 
 @operation(audits())

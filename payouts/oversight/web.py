@@ -23,6 +23,7 @@ from cooperatives.models import MONITORING, Entity, EntityLink, Township
 from cooperatives.operations import RecordError, link_member_entity
 from cooperatives.web.access import current_actor, entity_or_404
 from ledger.models import Posting
+from ledger.schema_text import field_words
 from ledger.web.support import get_session, rule
 from payouts.models import Objection, PayoutRun
 from payouts.oversight import exports
@@ -389,7 +390,7 @@ def record_opinion_view():
     try:
         data = OpinionSchema().load(form)
     except ValidationError as exc:
-        errors = {k: [_(m) for m in (v if isinstance(v, list) else [v])] for k, v in exc.messages.items()}
+        errors = field_words(exc.messages, _)
         return _opinions_page(township, form=form, errors=errors, status=422)
     entity_ = session.scalar(select(Entity).where(Entity.code == data["entity"],
                                                   Entity.township_id == township.id))

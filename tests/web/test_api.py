@@ -229,6 +229,23 @@ def test_an_unknown_member_is_422(client, world, token, session, member):
     assert count(session, JournalEntry) == before
 
 
+def test_refusals_are_in_chinese_unless_english_is_asked_for(client, world, token):
+    """marshmallow's own sentences (unknown field, JSON type, range, missing) and ours (the workbook's rules,
+    the API's form checks) alike: one language per answer, Chinese by default."""
+    body = {**DELIVERY, "colour": "red", "paid": "maybe", "quantity": "1,5", "date": None}
+    path = f"/api/v1/entities/{A}/deliveries"
+    english = client.post(path, json=body, headers=token("acc_a")).get_json()["errors"]
+    chinese_headers = {k: v for k, v in token("acc_a").items() if k != "Accept-Language"}
+    chinese = client.post(path, json=body, headers=chinese_headers).get_json()["errors"]
+    assert english == {"colour": ["Unknown field."], "paid": ["must be true or false (or yes/no)"],
+                       "quantity": ['not a number: must be written like "12.50" (at most 3 decimal places)'],
+                       "date": ["Field may not be null."]}
+    assert chinese == {"colour": ["未知字段。"], "paid": ["须为 true 或 false（或 是/否）"],
+                       "quantity": ['不是数字：应写作 "12.50" 的形式（最多 3 位小数）'], "date": ["此项不能为 null。"]}
+    page = client.get(f"/api/v1/entities/{A}/capital?page=0", headers=chinese_headers).get_json()["errors"]
+    assert page == {"page": ["须大于或等于 1 且小于或等于 1000000000。"]}
+
+
 @pytest.mark.parametrize("body", ["not json", "[1, 2]", "null"])
 def test_a_body_that_is_no_object_is_refused(client, world, token, body):
     response = client.post(f"/api/v1/entities/{A}/deliveries", data=body, headers=token("acc_a"),

@@ -55,7 +55,9 @@ FORM_MESSAGES = ("not a number", "not a date", "not a whole number", "must not c
 def api(app, client, session, world):
     """The loaded schema, the accountant's Authorization header and the ids that exist."""
     user = session.scalar(select(User).where(User.username == "acc_a"))
-    headers = {"Authorization": f"Bearer {issue_token(session, user, 'schemathesis', actor=CONSOLE)}"}
+    # English answers: the check below reads a refusal's words for its form
+    headers = {"Authorization": f"Bearer {issue_token(session, user, 'schemathesis', actor=CONSOLE)}",
+               "Accept-Language": "en"}
     session.commit()
     drafted = client.post(f"/api/v1/entities/{world.a}/runs", json={"year": 2025, "policy": POLICY}, headers=headers)
     assert drafted.status_code == 201, drafted.get_json()

@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import abort, current_app, jsonify, request
-from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate
@@ -28,7 +27,7 @@ from sqlalchemy.orm import joinedload
 from cooperatives.web.access import can_read_entity, can_write_entity, current_actor, entity_or_404
 from cooperatives.web.api import _authenticate, error, errors_doc
 from cooperatives.web.idempotency import protect as idempotent_writes
-from ledger.i18n import as_message
+from ledger.i18n import N_, as_message, msg
 from ledger.money import fmt
 from ledger.web.support import STAFF, get_session, rule
 from payouts.models import PayoutRun
@@ -133,11 +132,11 @@ class PolicyField(fields.Field):
 
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, str | dict):
-            raise ValidationError("a TOML or JSON policy as a string, or a JSON object")
+            raise ValidationError(msg(N_("a TOML or JSON policy as a string, or a JSON object")))
         try:
             return load_policy_text(value) if isinstance(value, str) else parse_policy(value)
         except PolicyError as exc:
-            raise ValidationError([as_message(p).translate(_) for p in exc.problems]) from None
+            raise ValidationError([as_message(p) for p in exc.problems]) from None
 
 
 class RunDraftSchema(Schema):

@@ -29,6 +29,7 @@ from cooperatives.web.access import can_write_entity, current_actor, entity_or_4
 from cooperatives.web.display import FormField
 from ledger.errors import LedgerError, field_errors
 from ledger.i18n import N_
+from ledger.schema_text import field_words
 from ledger.web.support import STAFF, get_session, rule
 from payouts.models import PayoutRun, PolicyVersion
 from payouts.runs.explain import explain_line, explain_preferred
@@ -286,7 +287,7 @@ def approve(code: str, run_id: str):
     try:
         meeting = MeetingSchema().load({k: v for k, v in form.items() if v != "" or k != "minutes"})
     except ValidationError as exc:
-        errors = {k: [str(m) for m in v] if isinstance(v, list) else [str(v)] for k, v in exc.messages.items()}
+        errors = field_words(exc.messages, _)
         return _run_page(entity, run, status=422, errors=errors, form=form)
     try:
         perform(session, run, "approve", actor=current_actor(), meeting=meeting)
