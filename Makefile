@@ -28,13 +28,18 @@ demo: install
 	@echo "Serving on http://127.0.0.1:5000 (Ctrl-C to stop)"
 	COOP_COOKIE_SECURE=0 $(BIN)/coopledger serve --host 127.0.0.1 --port 5000
 
+# the test files spread over every core (pytest-xdist; a file's tests stay together in one worker, each worker
+# with a database of its own); PYTEST_WORKERS=0 runs them in this one process
+PYTEST_WORKERS ?= auto
+XDIST := -n $(PYTEST_WORKERS) --dist loadfile
+
 test: install
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(XDIST) $(PYTEST_ARGS)
 
 # while working: everything but the dozen tests marked slow (Chromium, the 339 demo PDFs, SIGKILL trials,
 # Schemathesis, concurrent writers, hostile renders); `make test` and CI run them all
 test-quick: install
-	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/pytest $(XDIST) -m "not slow" $(PYTEST_ARGS)
 
 # county-scale benchmark (issue 7): 10,000 households, 1,000,000 deliveries and transactions; about an hour on
 # 2 quiet cores. Writes bench/results.json and bench/results.md. Smaller: make bench BENCH_ARGS="--households 500

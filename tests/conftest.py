@@ -1,6 +1,8 @@
 """Shared fixtures: one database per test session, one rolled-back transaction per test.
 
 ``--db-url`` (or TEST_DATABASE_URL) picks the database: in-memory SQLite by default, PostgreSQL in CI.
+Under pytest-xdist (``make test``) each worker has its own: in-memory SQLite per process, a schema of its
+own in the PostgreSQL database.
 Code under test may call ``commit()``: with ``join_transaction_mode="create_savepoint"`` it only
 releases a savepoint, and the outer transaction is rolled back after the test.
 """
@@ -57,10 +59,28 @@ def reset_schema(engine) -> None:
         Base.metadata.drop_all(engine)
 
 
+def worker_schema() -> str | None:
+    """Under pytest-xdist (``make test`` runs the files on every core), each worker's PostgreSQL schema:
+    the workers share the database, never a table. None when the tests run in one process."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return f"test_{worker}" if worker else None
+
+
 @pytest.fixture(scope="session")
 def engine(db_url):
-    engine = make_engine(db_url)
-    reset_schema(engine)
+    schema = worker_schema() if db_url.startswith("postgresql") else None
+    if schema is None:
+        engine = make_engine(db_url)
+        reset_schema(engine)
+    else:
+        from urllib.parse import quote
+
+        admin = make_engine(db_url)
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+        admin.dispose()
+        engine = make_engine(f"{db_url}?options={quote(f'-csearch_path={schema}')}")
     Base.metadata.create_all(engine)
     yield engine
     engine.dispose()
