@@ -1187,17 +1187,25 @@ def _open_xlsx(path: Path, source: str, limits: ReadLimits) -> _Xlsx:
             from None
 
 
-def _row_number(text: str | None, previous: int) -> int:
-    """A row element's number as openpyxl reads it: its ``r``, else one more than the row before."""
+def _row_number(text: str | None, previous: int, limits: ReadLimits) -> int:
+    """A row element's number as openpyxl reads it: its ``r`` (``"7"``, or ``"7.0"`` as some writers put it),
+    else one more than the row before. Read exactly (never as a float), and refused past ``limits.max_rows``
+    before it becomes an ``int`` (``r="1e999999999"`` would be a number of a billion digits)."""
     if text is None:
         return previous + 1
     try:
-        return int(text)
-    except ValueError:
-        number = float(text)
-        if not number.is_integer():
-            raise ValueError(f"{text} is not a valid row number") from None
-        return int(number)
+        number = Decimal(text.strip())
+    except ArithmeticError:
+        number = None
+    if number is None or not number.is_finite() or number != number.to_integral_value():
+        raise _ReadError(msg(N_("a row is numbered %(number)s: not a whole number"), number=text[:40],
+                             code="bad_row_number"), previous + 1)
+    if number > limits.max_rows:
+        if number.adjusted() > 18:          # beyond any row number worth printing
+            raise _ReadError(msg(N_("a row is numbered %(number)s: past the limit of %(limit)s rows per sheet"),
+                                 number=text[:40], limit=limits.max_rows), previous + 1)
+        raise _past_last_row(int(number), limits)
+    return int(number)
 
 
 def _row_cells(values: dict[int, Any], width: int, beyond: bool) -> list[Any]:
@@ -1246,9 +1254,7 @@ class _SheetParser(WorkSheetParser):
     def _start_row(self, text: str | None, previous: int) -> int:
         """The number of the row starting; refused past ``max_rows`` — before any row is filled in — or
         when not after the previous one (openpyxl drops such a row silently)."""
-        number = _row_number(text, previous)
-        if number > self.limits.max_rows:
-            raise _past_last_row(number, self.limits)
+        number = _row_number(text, previous, self.limits)
         if number <= previous:
             raise _ReadError(msg(N_("row %(row)s comes after row %(previous)s: the rows are out of order; "
                                     "save the workbook again in Excel or WPS"), row=number, previous=previous),

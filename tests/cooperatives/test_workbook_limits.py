@@ -316,6 +316,29 @@ def test_a_row_numbered_two_trillion_is_refused_at_once(tmp_path):
         "income:2000000000000:: row 2000000000000 is past the limit of 1048576 rows per sheet")
 
 
+@pytest.mark.parametrize("r, reason", [
+    ("1.5", "a row is numbered 1.5: not a whole number"),
+    ("x", "a row is numbered x: not a whole number"),
+    ("NaN", "a row is numbered NaN: not a whole number"),
+    ("Infinity", "a row is numbered Infinity: not a whole number"),
+    ("1e999999999", "a row is numbered 1e999999999: past the limit of 1048576 rows per sheet"),
+    ("4e12", "row 4000000000000 is past the limit of 1048576 rows per sheet"),
+])
+def test_a_row_number_is_read_exactly_and_refused_with_its_reason(tmp_path, r, reason):
+    """Row numbers are read as decimals, never floats: a fraction, a word or a number of a billion digits
+    is refused with what is wrong (and no int of a billion digits is ever built)."""
+    odd = f'<row r="{r}">'.encode() + cell("A4", "x") + b"</row>"
+    [found] = problems_of(with_sheet(tmp_path, sheet_xml(income_rows(odd))))
+    assert (found.sheet, found.reason) == ("income", reason)
+
+
+def test_a_row_numbered_as_a_whole_decimal_is_read(tmp_path):
+    four = b'<row r="4.0">' + b"".join(cell(f"{c}4", v) for c, v in zip("ABC", ["2025-01-05", "x", "4"],
+                                                                          strict=True)) + b"</row>"
+    rows = read_workbook(with_sheet(tmp_path, sheet_xml(income_rows(four)))).sheets["income"]
+    assert len(rows) == len(INCOME) and rows[-1].row == 4
+
+
 def test_rows_past_a_small_limit_are_refused_in_xlsx_and_csv(tmp_path):
     rows = [*INCOME, ["2025-01-03", "a", "3"], ["2025-01-04", "b", "4"]]
     limits = ReadLimits(max_rows=4)
