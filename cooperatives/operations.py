@@ -426,6 +426,13 @@ def _project_share_target(session, project, member, **kwargs):
     return project
 
 
+def _require_link(session: Session, project: Entity, member: Entity) -> None:
+    """A project writes into a member entity's book only along a link (:func:`link_member_entity`)."""
+    if project.kind != "cluster_project" or not linked(session, project.id, member.id):
+        raise refuse("member", N_("%(member)s is not linked to %(project)s: its share cannot be booked in its books."),
+                     member=member.code, project=project.code, code="not_linked")
+
+
 @operation(keeps_books(_project_share_target))
 def book_project_share(session: Session, project: Entity, member: Entity, *, amount, year: int, source: str,
                        actor: Principal):
@@ -433,9 +440,7 @@ def book_project_share(session: Session, project: Entity, member: Entity, *, amo
     investment income receivable dated the last day of ``year`` (INTERFACES §3.2). Only along a link the
     admin or the township made (:func:`link_member_entity`): the project's accountant writes into no other
     book. Returns the member's income record."""
-    if project.kind != "cluster_project" or not linked(session, project.id, member.id):
-        raise refuse("member", N_("%(member)s is not linked to %(project)s: its share cannot be booked in its books."),
-                     member=member.code, project=project.code, code="not_linked")
+    _require_link(session, project, member)
     if is_closed(session, member.book, year):
         raise refuse("member", N_("The books of %(member)s for %(year)s are closed: its share of %(project)s's "
                                   "surplus cannot be booked there."), member=member.code, year=year,
@@ -450,9 +455,7 @@ def reverse_project_share(session: Session, project: Entity, member: Entity, *, 
                           actor: Principal) -> list[int]:
     """Reverse, in the member entity's book, the shares booked there from the project's run ``source`` (the
     run being reversed by ``reversing``). Only along a link, as they were booked. Returns the entry ids."""
-    if project.kind != "cluster_project" or not linked(session, project.id, member.id):
-        raise refuse("member", N_("%(member)s is not linked to %(project)s: its share cannot be booked in its books."),
-                     member=member.code, project=project.code, code="not_linked")
+    _require_link(session, project, member)
     originals = session.scalars(
         select(JournalEntry).join(InvestmentIncome, InvestmentIncome.entry_id == JournalEntry.id)
         .where(InvestmentIncome.entity_id == member.id, InvestmentIncome.source_ref == source)
