@@ -103,7 +103,8 @@ def rotate_keys_command():
     session = get_session()
     count = rotate_keys(session, actor=CONSOLE)
     session.commit()
-    click.echo(f"re-encrypted the personal data of {count} households under the newest key")
+    click.echo(msg(N_("re-encrypted %(rows)s rows of personal data (households and memberships) under the newest key"),
+                   rows=count).translate(command_gettext()))
 
 
 @coop_cli.group("token")

@@ -123,32 +123,45 @@ def reveal(session, entity, member, *, actor: Principal, reason: str) -> dict[st
 
 @operation(administers())
 def rotate_keys(session, *, actor: Principal, batch: int = 1000) -> int:
-    """Re-encrypt every household's ID and bank number under the newest data key, and recompute the ID and
-    bank digests under the current index key. Returns the number of households rewritten.
+    """Re-encrypt every household's ID and bank number, and every membership's own bank account (an entity
+    that enrolled a household registered elsewhere keeps its own), under the newest data key, and recompute
+    their digests under the current index key. Returns the number of rows rewritten.
 
     Run after putting a new key first in ``COOP_DATA_KEYS`` (the old ones stay listed until this has run,
-    then may be dropped). Bulk: one UPDATE per ``batch`` households (SQLAlchemy Core executemany).
+    then may be dropped). Bulk: one UPDATE per ``batch`` rows (SQLAlchemy Core executemany).
     """
-    from sqlalchemy import bindparam, select, update
-
     from cooperatives.audit import audit
-    from cooperatives.models import Household
+    from cooperatives.models import Household, Member
 
-    table = Household.__table__
-    stmt = (update(table).where(table.c.id == bindparam("_id"))
-            .values(id_number_enc=bindparam("_id_enc"), bank_account_enc=bindparam("_bank_enc"),
-                    bank_account_digest=bindparam("_digest"), id_number_digest=bindparam("_id_digest")))
-    rows = session.execute(select(table.c.id, table.c.id_number_enc, table.c.bank_account_enc)
-                           .where((table.c.id_number_enc.is_not(None)) | (table.c.bank_account_enc.is_not(None)))
-                           .order_by(table.c.id)).all()
-    done = 0
-    for start in range(0, len(rows), batch):
-        params = [{"_id": r.id, "_id_enc": rotate(r.id_number_enc), "_bank_enc": rotate(r.bank_account_enc),
-                   "_digest": digest(decrypt(r.bank_account_enc)), "_id_digest": digest(decrypt(r.id_number_enc))}
-                  for r in rows[start:start + batch]]
-        session.execute(stmt, params)
-        done += len(params)
-    audit(session, actor_id=actor.user_id, action="rotate-keys", target="households", detail=f"{done} rewritten")
+    households = _rotate(session, Household.__table__, batch, id_number=True)
+    memberships = _rotate(session, Member.__table__, batch, id_number=False)
+    done = households + memberships
+    audit(session, actor_id=actor.user_id, action="rotate-keys", target="households",
+          detail=f"{done} rewritten ({households} households, {memberships} memberships)")
     session.flush()
     return done
+
+
+def _rotate(session, table, batch: int, *, id_number: bool) -> int:
+    """Re-encrypt and re-digest the personal numbers of ``table`` (its bank account; its ID number too)."""
+    from sqlalchemy import bindparam, select, update
+
+    values = {"bank_account_enc": bindparam("_bank_enc"), "bank_account_digest": bindparam("_digest")}
+    columns = [table.c.id, table.c.bank_account_enc]
+    present = table.c.bank_account_enc.is_not(None)
+    if id_number:
+        values.update(id_number_enc=bindparam("_id_enc"), id_number_digest=bindparam("_id_digest"))
+        columns.append(table.c.id_number_enc)
+        present = present | table.c.id_number_enc.is_not(None)
+    stmt = update(table).where(table.c.id == bindparam("_id")).values(**values)
+    rows = session.execute(select(*columns).where(present).order_by(table.c.id)).all()
+    for start in range(0, len(rows), batch):
+        params = []
+        for r in rows[start:start + batch]:
+            row = {"_id": r.id, "_bank_enc": rotate(r.bank_account_enc), "_digest": digest(decrypt(r.bank_account_enc))}
+            if id_number:
+                row.update(_id_enc=rotate(r.id_number_enc), _id_digest=digest(decrypt(r.id_number_enc)))
+            params.append(row)
+        session.execute(stmt, params)
+    return len(rows)
 

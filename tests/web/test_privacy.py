@@ -19,7 +19,7 @@ from test_authz_matrix import routes, sign_in, variants
 
 from cooperatives import privacy
 from cooperatives.access import CONSOLE
-from cooperatives.models import AuditLog, Household, User
+from cooperatives.models import AuditLog, Household, Member, User
 from cooperatives.operations import register_household
 from ledger.db import Base
 
@@ -84,16 +84,23 @@ def test_keys_can_be_rotated(app, world, session):
     new = Fernet.generate_key().decode()
     index_key = (Settings(database_url="sqlite://", secret_key="test").index_key).encode()
     digests = dict(session.execute(select(Household.code, Household.bank_account_digest)).all())
+    # a membership's own bank account (an entity paying a household another entity registered)
+    membership = session.scalars(select(Member).where(Member.household_id.is_not(None)).order_by(Member.id)).first()
+    membership.bank_account_enc = privacy.encrypt("6228480000000000077")
+    membership.bank_account_digest = privacy.digest("6228480000000000077")
+    session.commit()
     try:
         privacy.configure([new, old], index_key)
         rewritten = privacy.rotate_keys(session, actor=CONSOLE)
         session.commit()
-        assert rewritten == len(world.id_numbers)
+        assert rewritten == len(world.id_numbers) + 1
         privacy.configure([new], index_key)
         session.expire_all()
         for household in session.scalars(select(Household)):
             assert privacy.decrypt(household.id_number_enc) == world.id_numbers[household.code]
         assert dict(session.execute(select(Household.code, Household.bank_account_digest)).all()) == digests
+        assert privacy.decrypt(session.get(Member, membership.id).bank_account_enc) == "6228480000000000077"
+        assert session.get(Member, membership.id).bank_account_digest == privacy.digest("6228480000000000077")
         privacy.configure([old], index_key)
         household = session.scalar(select(Household).where(Household.code == "A-H001"))
         with pytest.raises(InvalidToken):
@@ -101,7 +108,7 @@ def test_keys_can_be_rotated(app, world, session):
     finally:
         privacy.configure([old], index_key)
     log = session.scalars(select(AuditLog).where(AuditLog.action == "rotate-keys")).one()
-    assert log.detail == f"{rewritten} rewritten"
+    assert log.detail == f"{rewritten} rewritten ({rewritten - 1} households, 1 memberships)"
 
 
 # -------------------------------------------------------------------------------------------- in use
@@ -248,7 +255,7 @@ def test_no_log_line_carries_a_full_number(app, world, session, login, post_form
 
 def test_rotate_keys_command(cli, world, session):
     result = cli("rotate-keys")
-    assert result.exit_code == 0 and f"of {len(world.id_numbers)} households" in result.stdout
+    assert result.exit_code == 0 and f"re-encrypted {len(world.id_numbers)} rows" in result.stdout
     session.expire_all()
     household = session.scalar(select(Household).where(Household.code == "B-H002"))
     assert privacy.decrypt(household.id_number_enc) == world.id_numbers["B-H002"]
