@@ -19,6 +19,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from cooperatives.access import Forbidden, Principal, keeps_books, operation
@@ -71,13 +72,17 @@ def run_import_job(session: Session, job_id: int, *, limits: ReadLimits = DEFAUL
 
     The workbook is read and checked cell by cell with no transaction open; the database checks and the
     writing then happen in one write transaction (rolled back for a check only, or when anything is wrong).
-    Running a job that is not waiting does nothing (a job is run once). Returns the job.
+    A job is claimed atomically (one conditional UPDATE), so it is run once whoever starts it — the launcher
+    twice, or Celery delivering the task again after a worker died; the rows imported and the job's "done"
+    are committed together, so a job whose process died has imported nothing and is shown as failed once
+    :attr:`ImportJob.LOST_AFTER` has passed (:meth:`ImportJob.state`). Returns the job.
     """
-    job = session.get(ImportJob, job_id)
-    if job is None or job.status != "queued":
-        return job
-    job.status, job.started_at = "reading", dt.datetime.now(dt.UTC)
+    claimed = session.execute(update(ImportJob).where(ImportJob.id == job_id, ImportJob.status == "queued")
+                              .values(status="reading", started_at=dt.datetime.now(dt.UTC))).rowcount
     session.commit()                    # the page shows "reading"; no transaction is held while reading
+    job = session.get(ImportJob, job_id, populate_existing=True)     # the UPDATE bypassed the identity map
+    if not claimed:                     # missing, or run (or being run) by another process already
+        return job
     tmp = tempfile.mkdtemp(prefix="coop-import-")
     try:
         wb, problems = read_workbook_partial(_unpack(job, Path(tmp)), limits)
@@ -89,21 +94,24 @@ def run_import_job(session: Session, job_id: int, *, limits: ReadLimits = DEFAUL
                                  problems=problems)
         if job.dry_run:
             session.rollback()
-        else:
-            session.commit()
+        # (else the import is committed by _finish, with the job's "done": both or neither)
     except (WorkbookError, RecordError, LedgerError) as exc:
         return _fail(session, job_id, [_named(p, tmp, job.filename) for p in exc.problems])
     except (ImportRefused, Forbidden) as exc:
         return _fail(session, job_id, [Problem.of(as_message(exc.reason))])
     except Exception:
-        _fail(session, job_id, [Problem.of(msg(N_("The import stopped unexpectedly; nothing was imported. Please "
-                                                   "try again, or tell the administrator."), code="job_crashed"))])
+        _fail(session, job_id, [_crashed()])
         raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return _finish(session, job_id, "done", result_json=json.dumps(
         {"entity": result.entity_code, "import": result.import_id, "counts": result.counts,
          "vouchers": result.entries, "dry_run": result.dry_run}))
+
+
+def _crashed() -> Problem:
+    return Problem.of(msg(N_("The import stopped unexpectedly; nothing was imported. Please try again, or tell the "
+                             "administrator."), code="job_crashed"))
 
 
 def _unpack(job: ImportJob, folder: Path) -> Path:
@@ -154,7 +162,7 @@ def _finish(session: Session, job_id: int, status: str, **values) -> ImportJob:
 def job_problems(job: ImportJob) -> tuple[list[Problem], int]:
     """The problems a failed job kept (at most :data:`PROBLEMS_KEPT`) and how many there were."""
     if not job.problems_json:
-        return [], 0
+        return ([_crashed()], 1) if job.state() != job.status else ([], 0)
     data = json.loads(job.problems_json)
     return [Problem.from_json(p) for p in data["problems"]], data["total"]
 

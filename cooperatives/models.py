@@ -233,8 +233,6 @@ class ImportJob(Base):
     form: Mapped[str] = mapped_column(String(5))
     upload: Mapped[bytes | None] = mapped_column(LargeBinary)
     size: Mapped[int] = mapped_column(Integer, default=0)
-    #: rows read so far (the page's progress)
-    rows_read: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
@@ -243,6 +241,19 @@ class ImportJob(Base):
     #: why nothing was imported: the problems, each with its code, template and parameters (JSON), so they
     #: are shown in the reader's language whoever reads them later
     problems_json: Mapped[str | None] = mapped_column(Text)
+
+    #: a job reading or writing for longer than this has lost its process (a killed worker, a restarted
+    #: server): it is shown as failed — truthfully, since an import and its "done" are one transaction
+    LOST_AFTER = dt.timedelta(hours=1)
+
+    def state(self, now: dt.datetime | None = None) -> str:
+        """The status as people are shown it: ``failed`` for a job that lost its process."""
+        started = self.started_at
+        if self.status in ("reading", "writing") and started is not None:
+            started = started if started.tzinfo is not None else started.replace(tzinfo=dt.UTC)   # SQLite: UTC
+            if started < (now or dt.datetime.now(dt.UTC)) - self.LOST_AFTER:
+                return "failed"
+        return self.status
 
 
 class CapitalContribution(_Record, Base):

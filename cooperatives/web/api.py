@@ -256,7 +256,7 @@ def _job_json(entity, job) -> dict:
     """An import job as the API shows it: its state, and once finished what it imported or every problem
     (``errors.workbook``, in the reader's language)."""
     problems, total = job_problems(job)
-    out = {"job": job.id, "entity": entity.code, "status": job.status, "dry_run": job.dry_run,
+    out = {"job": job.id, "entity": entity.code, "status": job.state(), "dry_run": job.dry_run,
            "url": url_for("api.get_import", code=entity.code, job_id=job.id)}
     result = job_result(job)
     if result is not None:

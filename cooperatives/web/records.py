@@ -166,4 +166,4 @@ def import_job(code: str, job_id: int):
     problems, total = job_problems(job)
     shown = [p.text(_) for p in problems[:MAX_PROBLEMS_SHOWN]]
     return _page(entity, "cooperatives/import_job.html", job=job, result=job_result(job), problems=shown,
-                 more=total - len(shown), refresh=job.status in RUNNING, JOB_STATUSES=JOB_STATUSES)
+                 more=total - len(shown), refresh=job.state() in RUNNING, JOB_STATUSES=JOB_STATUSES)

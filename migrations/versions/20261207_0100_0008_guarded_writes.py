@@ -70,7 +70,6 @@ def upgrade() -> None:
     sa.Column('form', sa.String(length=5), nullable=False),
     sa.Column('upload', sa.LargeBinary(), nullable=True),
     sa.Column('size', sa.Integer(), nullable=False),
-    sa.Column('rows_read', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
     sa.Column('started_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from cooperatives.access import CONSOLE
 from cooperatives.demo import DEMO_LOGINS
-from cooperatives.models import Delivery, Entity, Household, Import, Member, Village
+from cooperatives.models import Delivery, Entity, Household, Import, ImportJob, Member, Village
 from cooperatives.operations import create_entity, record, record_land_contract, register_household, register_member
 from ledger.models import JournalEntry, Posting
 from ledger.queries import account_balance, member_balances, trial_balance
@@ -470,6 +470,73 @@ def test_importing_a_workbook_through_the_page(client, world, login, csrf, sessi
     assert failed(again) and "本次未重复导入" in text(again)           # "…nothing was imported again", in Chinese
     session.expire_all()
     assert count(session, Delivery, entity_id=tea.id) == 3
+
+
+def _job(session, workbook: dict):
+    """The workbook stored as an import job of A by its accountant, as the upload page does."""
+    from cooperatives.access import Principal
+    from cooperatives.imports import create_import_job
+    from cooperatives.models import User
+
+    accountant = Principal.of_user(session.scalar(select(User).where(User.username == "acc_a")))
+    job = create_import_job(session, entity(session, A), [("book.xlsx", xlsx(workbook).getvalue())],
+                            actor=accountant)
+    session.commit()
+    return job
+
+
+def test_an_import_job_is_run_once_whoever_starts_it(world, session):
+    """The launcher started twice, or Celery delivering the task again: a job no longer waiting is not run."""
+    from cooperatives.imports import run_import_job
+
+    job = _job(session, GOOD_WORKBOOK)
+    assert run_import_job(session, job.id).status == "done"
+    after = (count(session, Delivery), count(session, JournalEntry))
+    for status in ("done", "reading", "writing", "failed"):
+        job.status = status
+        session.commit()
+        assert run_import_job(session, job.id).status == status
+        assert (count(session, Delivery), count(session, JournalEntry)) == after
+
+
+def test_an_import_and_its_done_are_one_transaction(world, session, monkeypatch):
+    """A job whose process dies after writing but before it is marked done has imported nothing."""
+    import cooperatives.imports as imports
+
+    job = _job(session, GOOD_WORKBOOK)
+    before = (count(session, Delivery), count(session, JournalEntry), count(session, Import))
+    finish = imports._finish
+
+    def dies_before_done(session_, job_id, status, **values):
+        if status == "done":
+            raise KeyboardInterrupt("the worker is killed")
+        return finish(session_, job_id, status, **values)
+
+    monkeypatch.setattr(imports, "_finish", dies_before_done)
+    with pytest.raises(KeyboardInterrupt):
+        imports.run_import_job(session, job.id)
+    session.rollback()                                            # what the database does for a dead process
+    assert (count(session, Delivery), count(session, JournalEntry), count(session, Import)) == before
+    assert session.get(ImportJob, job.id).status == "writing"
+
+
+def test_a_job_that_lost_its_process_is_shown_failed(client, world, login, token, session):
+    """A job still "reading" or "writing" an hour after it started lost its process (nothing was imported,
+    see above): the page and the API say so, and the page stops refreshing; a recent one is still running."""
+    job_id = _job(session, GOOD_WORKBOOK).id
+    login(client, "acc_a")
+    for started, shown in ((dt.timedelta(minutes=10), "reading"), (dt.timedelta(hours=1, seconds=1), "failed")):
+        job = session.get(ImportJob, job_id)                      # (each request ends by closing the session)
+        job.status, job.started_at = "reading", dt.datetime.now(dt.UTC) - started
+        session.commit()
+        page = text(client.get(f"/e/{A}/imports/{job_id}"))
+        api = client.get(f"/api/v1/entities/{A}/imports/{job_id}", headers=token("acc_a")).get_json()
+        assert api["status"] == shown
+        assert ('http-equiv="refresh"' in page) == (shown == "reading")
+        if shown == "failed":
+            assert 'class="badge bad" id="job-status"' in page and "导入意外中止" in page
+            assert api["errors"]["workbook"] == [
+                "The import stopped unexpectedly; nothing was imported. Please try again, or tell the administrator."]
 
 
 def test_a_bad_workbook_lists_every_problem_and_imports_nothing(client, world, login, csrf, session):
