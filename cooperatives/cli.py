@@ -201,6 +201,7 @@ def link_command(project: str, members: tuple[str, ...]):
             link_member_entity(session, found[project], found[code], actor=CONSOLE)
     except RecordError as exc:
         session.rollback()
-        raise click.ClickException(str(exc)) from None
+        say = command_gettext()
+        raise click.ClickException("; ".join(p.text(say) for p in exc.problems)) from None
     session.commit()
     click.echo(f"{project}: linked {', '.join(members)}")

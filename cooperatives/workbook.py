@@ -103,7 +103,7 @@ from openpyxl.xml.constants import SHARED_STRINGS, SHEET_MAIN_NS
 
 from cooperatives.limits import DEFAULT_LIMITS, MIB, ReadLimits
 from ledger.errors import Problem  # the one shape of a refusal: sheet, row, column, reason
-from ledger.i18n import N_, msg
+from ledger.i18n import N_, Message, msg
 from ledger.i18n import label as word
 from ledger.money import D, quantize
 
@@ -548,12 +548,13 @@ def _at_most(name: str, limit: int) -> RowCheck:
     return check
 
 
-def _product_below_max(first: str, second: str, what: str) -> RowCheck:
-    """``first × second`` (an amount the operation computes) must stay below the largest number."""
+def _product_below_max(first: str, second: str, what: Message) -> RowCheck:
+    """``first × second`` (an amount the operation computes, named by ``what``) must stay below the largest
+    number."""
     def check(values: dict[str, Any]) -> tuple[str, str] | None:
         a, b = values.get(first), values.get(second)
         if a is not None and b is not None and a * b >= _MAX:
-            return second, f"{what} is too large"
+            return second, msg(N_("%(what)s is too large"), what=what, code="too_large")
         return None
 
     return check
@@ -634,11 +635,11 @@ _SPECS = (
         _col("start_on", DATE, True), _col("end_on", DATE),
     ), unique=(("contract_no", N_("contract number")),), checks=(
         _not_before("end_on", "start_on"),
-        _product_below_max("area_mu", "base_rent_per_mu", "the yearly base rent (area_mu × base_rent_per_mu)"))),
+        _product_below_max("area_mu", "base_rent_per_mu", word(N_("the yearly base rent (area_mu × base_rent_per_mu)"))))),
     SheetSpec("labor", ("用工",), (
         _col("date", DATE, True), _col("member", CODE, True), _col("worker", TEXT),
         _col("days", decimal(2), True), _col("rate", decimal(2, positive=False), True), _col("task", TEXT),
-    ), checks=(_product_below_max("days", "rate", "the wage (days × rate)"),)),
+    ), checks=(_product_below_max("days", "rate", word(N_("the wage (days × rate)"))),)),
     SheetSpec("deliveries", ("交售",), (
         _col("date", DATE, True), _col("member", CODE, True), _col("product", TEXT, True), _col("grade", TEXT),
         _col("quantity", _QUANTITY, True), _col("unit", UNIT, True),

@@ -96,11 +96,11 @@ def error(status: int, errors: dict):
 def _authenticate():
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
-        return error(401, {"auth": ["a bearer token is required (Authorization: Bearer <token>)"]})
+        return error(401, {"auth": [_("a bearer token is required (Authorization: Bearer <token>)")]})
     db = get_session()
     token = token_for(db, header[7:].strip())
     if token is None:
-        return error(401, {"auth": ["unknown, expired or revoked token"]})
+        return error(401, {"auth": [_("unknown, expired or revoked token")]})
     user = token.user
     db.commit()                      # ends the read; the use is noted in a transaction of its own
     if note_token_use(db, token):

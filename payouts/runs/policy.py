@@ -226,7 +226,8 @@ def load_policy_text(text: str, *, filename: str = "policy.toml") -> Policy:
     try:
         data = json.loads(text) if as_json else tomllib.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        raise PolicyError([f"{filename}: {exc}"]) from None
+        raise PolicyError([msg(N_("%(file)s cannot be read: %(error)s"), file=filename, error=str(exc),
+                               code="policy_syntax")]) from None
     except RecursionError:          # the depth check counts what the parsers nest; this is its safety net
         raise PolicyError([too_nested]) from None
     return parse_policy(data)

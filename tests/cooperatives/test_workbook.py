@@ -656,3 +656,25 @@ xlsx_cell = st.one_of(
 def test_random_xlsx_cells_only_raise_workbook_error(rows):
     with tempfile.TemporaryDirectory() as folder:
         _check_outcome(write_xlsx(Path(folder) / "book.xlsx", {"deliveries": [DELIVERY_HEADER, *rows]}))
+
+
+@pytest.mark.parametrize(("sheet", "row", "column", "zh"), [
+    ("labor", {"date": "2025-03-01", "member": "M1", "days": "999999999", "rate": "99999"}, "rate",
+     "工资（天数 × 日工资）太大"),
+    ("land", {"member": "M1", "contract_no": "C1", "area_mu": "999999999", "base_rent_per_mu": "99999",
+              "start_on": "2025-01-01"},
+     "base_rent_per_mu", "每年保底租金（面积(亩) × 保底租金(元/亩)）太大"),
+])
+def test_an_amount_too_large_to_compute_is_named_in_the_readers_language(tmp_path, sheet, row, column, zh):
+    """A product the operation would compute (days × rate, area × rent) past the largest amount is refused at
+    the column that makes it so, in words translated like every other problem (not an English f-string)."""
+    from ledger.i18n import translations_for, use_translations
+
+    use_translations(str(Path(__file__).resolve().parents[2] / "payouts" / "translations"))
+    folder = write_csv(tmp_path / "csv", {sheet: [list(row), list(row.values())]})
+    with pytest.raises(WorkbookError) as caught:
+        read_workbook(folder)
+    [found] = caught.value.problems
+    assert (found.row, found.column) == (2, column)
+    assert found.reason.translate(translations_for("zh_Hans_CN")) == zh
+    assert found.reason.code == "too_large"

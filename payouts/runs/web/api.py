@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import abort, current_app, jsonify, request
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate
@@ -226,7 +227,8 @@ def create_run(data: dict, code: str):
     else:
         version = current_policy_version(session, entity)
         if version is None:
-            return error(422, {"policy": [f"{entity.code} has no distribution policy yet: send one as 'policy'"]})
+            return error(422, {"policy": [_("%(code)s has no distribution policy yet: send one as 'policy'",
+                                              code=entity.code)]})
     try:
         run = draft(session, entity, data["year"], version, actor=current_actor())
     except ActionRefused as exc:
