@@ -128,7 +128,7 @@ def test_an_invalid_policy_lists_every_problem_and_saves_nothing(client, wx, log
         assert problem in page, problem
     assert 'colour = "red"' in page                  # what was typed is shown back to correct
     broken = save_policy_form(client, post_form, "WX", "reserve_pct = \n[[pools]")
-    assert broken.status_code == 422 and "policy.toml:" in text(broken)
+    assert broken.status_code == 422 and "policy.toml cannot be read: " in text(broken)   # names the file and why
     empty = save_policy_form(client, post_form, "WX", "  ")
     assert empty.status_code == 422
     assert session.scalar(select(func.count()).select_from(PolicyVersion)

@@ -119,7 +119,9 @@ def test_a_token_stops_working_when_it_expires(app, world, session, client, monk
     later = dt.datetime.now(dt.UTC) + dt.timedelta(days=1, seconds=1)
     monkeypatch.setattr("cooperatives.users.utcnow", lambda: later)
     response = client.get("/api/v1/me", headers=bearer(value))
-    assert response.status_code == 401 and "expired" in response.get_json()["errors"]["auth"][0]
+    assert response.status_code == 401 and "已过期" in response.get_json()["errors"]["auth"][0]    # Chinese by default
+    english = client.get("/api/v1/me", headers={**bearer(value), "Accept-Language": "en"})
+    assert english.get_json()["errors"]["auth"] == ["unknown, expired or revoked token"]
     assert token_state(row, later) == "expired"
     with pytest.raises(ValueError):
         issue_token(session, user_named(session, "acc_a"), "too long", days=366, actor=CONSOLE)
