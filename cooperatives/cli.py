@@ -7,6 +7,7 @@ from flask.cli import AppGroup
 
 from cooperatives.access import CONSOLE
 from cooperatives.importer import ImportRefused, import_path
+from cooperatives.kinds import KINDS, kind_label
 from cooperatives.workbook import WorkbookError
 from ledger.i18n import N_, as_message, command_gettext, msg
 from ledger.web.support import get_session
@@ -205,3 +206,64 @@ def link_command(project: str, members: tuple[str, ...]):
         raise click.ClickException("; ".join(p.text(say) for p in exc.problems)) from None
     session.commit()
     click.echo(f"{project}: linked {', '.join(members)}")
+
+
+def _entity(session, code: str):
+    from sqlalchemy import select
+
+    from cooperatives.models import Entity
+
+    entity = session.scalar(select(Entity).where(Entity.code == code))
+    if entity is None:
+        raise click.ClickException(msg(N_("There is no entity %(code)s."), code=code).translate(command_gettext()))
+    return entity
+
+
+@coop_cli.command("records")
+@click.argument("kind", type=click.Choice(sorted(KINDS)))
+@click.option("--entity", "entity_code", required=True, help="The entity's code.")
+@click.option("--year", type=int, default=None, help="Only the records dated in this year.")
+@click.option("--member", "member_code", default=None, help="Only this member's records.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document (amounts as strings).")
+def records_command(kind: str, entity_code: str, year: int | None, member_code: str | None, as_json: bool):
+    """List the records of a kind with their ids, dates, amounts, voucher and whether voided."""
+    import json
+
+    from cooperatives.records import list_records
+
+    session = get_session()
+    rows = list_records(session, _entity(session, entity_code), kind, year=year, member=member_code)
+    if as_json:
+        click.echo(json.dumps({"entity": entity_code, "kind": kind, "records": rows}, ensure_ascii=False, indent=1))
+        return
+    say = command_gettext()
+    voided = say(N_("voided"))
+    for r in rows:
+        mark = f"  [{voided} {r['voided_at'][:10]}: {r['void_reason']}]" if r["voided_at"] else ""
+        click.echo(f"{r['id']:>8}  {r['date']}  {r.get('member') or '-':<12} {r.get('amount') or '':>14}  "
+                   f"{r.get('voucher') or '':<12}{mark}")
+
+
+@coop_cli.command("void")
+@click.argument("kind", type=click.Choice(sorted(KINDS)))
+@click.argument("record_id", type=int)
+@click.option("--reason", required=True, help="Why the record is voided (kept with it and in the audit log).")
+def void_command(kind: str, record_id: int, reason: str):
+    """Void a record (红字冲销): post the exact reversal of its legs, dated the record's own date."""
+    from cooperatives.models import Entity
+    from cooperatives.operations import RecordError, void_record
+
+    session = get_session()
+    say = command_gettext()
+    row = session.get(KINDS[kind].model, record_id)
+    if row is None:
+        raise click.ClickException(msg(N_("There is no %(kind)s record %(id)s."), kind=kind_label(kind), id=record_id).translate(say))
+    entity = session.get(Entity, row.entity_id)
+    try:
+        entries = void_record(session, entity, kind, record_id, reason=reason, actor=CONSOLE)
+    except RecordError as exc:
+        session.rollback()
+        raise click.ClickException("; ".join(p.text(say) for p in exc.problems)) from None
+    session.commit()
+    click.echo(msg(N_("%(entity)s: %(kind)s %(id)s voided; reversal vouchers %(vouchers)s"), entity=entity.code,
+                   kind=kind_label(kind), id=record_id, vouchers=", ".join(e.voucher for e in entries) or "-").translate(say))

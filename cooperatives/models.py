@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cooperatives import ddl
-from ledger.db import Area, Base, Money, Quantity, Rate
+from ledger.db import Area, Base, Money, Quantity, Rate, utc
 from ledger.i18n import N_
 from ledger.models import Book, Id
 
@@ -195,6 +195,16 @@ class _Record:
     entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
     #: the import that brought it in, if any
     import_id: Mapped[int | None] = mapped_column(ForeignKey("coop_imports.id"))
+    #: voided (红字冲销, :func:`cooperatives.operations.void_record`): when, by whom and why. A voided record
+    #: stays (its reversal entry, source ``void:<kind>:<id>``, undoes what it posted) and counts for nothing
+    voided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    voided_by: Mapped[int | None] = mapped_column(Integer)
+    void_reason: Mapped[str | None] = mapped_column(String(300))
+
+    @classmethod
+    def live(cls):
+        """The condition selecting the records that count (not voided)."""
+        return cls.voided_at.is_(None)
 
 
 class Import(Base):
@@ -248,9 +258,8 @@ class ImportJob(Base):
 
     def state(self, now: dt.datetime | None = None) -> str:
         """The status as people are shown it: ``failed`` for a job that lost its process."""
-        started = self.started_at
+        started = utc(self.started_at)                                  # (SQLite returns it without its zone)
         if self.status in ("reading", "writing") and started is not None:
-            started = started if started.tzinfo is not None else started.replace(tzinfo=dt.UTC)   # SQLite: UTC
             if started < (now or dt.datetime.now(dt.UTC)) - self.LOST_AFTER:
                 return "failed"
         return self.status

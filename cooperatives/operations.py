@@ -35,7 +35,7 @@ from cooperatives.access import (
     links_entities,
     operation,
 )
-from cooperatives.kinds import KINDS, MEMBER_KINDS, RECORD_MODELS, RecordContext, check_records
+from cooperatives.kinds import KINDS, MEMBER_KINDS, RECORD_MODELS, RecordContext, check_records, kind_label
 from cooperatives.models import (
     CHART_FOR_KIND,
     AuditLog,
@@ -355,6 +355,57 @@ def record(session: Session, entity: Entity, kind: str, values: dict, *, actor: 
     return row
 
 
+@operation(keeps_books())
+def void_record(session: Session, entity: Entity, kind: str, record_id: int, *, reason: str,
+                actor: Principal) -> list[JournalEntry]:
+    """Void a record (红字冲销): post the exact reversal of what it posted — its own legs, even when the bulk
+    import summed it into a day's voucher with others — dated the record's own date, and mark it voided with
+    who, when and why. A land contract's reversals are those of each year's base rent it accrued, and it
+    accrues no more. Nothing is edited or deleted; a voided record counts for nothing from then on (runs,
+    member accounts, reports). Refused (RecordError) when the record is not the entity's, is voided
+    already, its year no longer takes entries, no reason is given, or it is a cluster project's share
+    (reversed with the project's run). Returns the reversal entries."""
+    spec = KINDS[kind]
+    row = session.get(spec.model, record_id)
+    if row is None or row.entity_id != entity.id:
+        raise refuse(None, N_("%(entity)s has no such record (%(kind)s %(id)s)."), code="no_record",
+                     entity=entity.code, kind=kind_label(kind), id=record_id)
+    reason = (reason or "").strip()
+    if not reason:
+        raise refuse("reason", N_("Say why the record is voided."), code="void_reason_required")
+    if len(reason) > 300:
+        raise refuse("reason", N_("at most %(limit)s characters"), code="at_most", limit=300)
+    if row.voided_at is not None:
+        raise refuse(None, N_("This record was voided already."), code="voided_already")
+    if kind == "income" and row.source_ref is not None:
+        raise refuse(None, N_("A cluster project's share is reversed by reversing the project's run."),
+                     code="project_share")
+    member = session.get(Member, row.member_id) if getattr(row, "member_id", None) else None
+    party = member.code if member is not None and kind in MEMBER_KINDS else None
+    if kind == "land":
+        accrued = session.execute(select(LandAccrual.year, LandAccrual.amount).where(
+            LandAccrual.contract_id == row.id, LandAccrual.amount != 0).order_by(LandAccrual.year)).all()
+        dated = [(dt.date(year, 12, 31), f"void:land:{row.id}:{year}",
+                  legs_for("land_rent", entity.chart, {"amount": amount}, party)) for year, amount in accrued]
+    else:
+        values = {c: getattr(row, c) for c in spec.model.__table__.columns.keys()}
+        dated = [(values[spec.date_column], f"void:{kind}:{row.id}", spec.legs(entity.chart, values, party))]
+    closed = sorted({on.year for on, _, _ in dated if is_closed(session, entity.book, on.year)})
+    if closed:
+        raise refuse(None, N_("%(year)s is closed in the books of %(entity)s."), code="closed_year",
+                     year=closed[0], entity=entity.code)
+    memo = f"冲销 {RECORD_MEMOS[kind if kind != 'land' else 'land_rent']} #{row.id} {reason}"
+    drafts = [EntryDraft(date=on, memo=memo, source=source,
+                         postings=merge_legs([PostingDraft(leg.account, -leg.amount, leg.party) for leg in legs]))
+              for on, source, legs in dated]
+    ids = post_entries(session, entity.book, [d for d in drafts if d.postings], actor_id=actor.user_id)
+    row.voided_at, row.voided_by, row.void_reason = dt.datetime.now(dt.UTC), actor.user_id, reason
+    audit(session, actor_id=actor.user_id, action="void", target=f"{kind}:{row.id}", entity_id=entity.id,
+          detail=reason)
+    session.flush()
+    return [session.get(JournalEntry, i) for i in ids]
+
+
 def _memo(kind: str, values: dict, member: str | None) -> str:
     detail = values.get("product") or values.get("item") or values.get("source") or values.get("buyer") or ""
     return " ".join(x for x in (RECORD_MEMOS[kind], member or "", detail) if x)
@@ -400,7 +451,7 @@ def accrue_land_rent(session: Session, entity: Entity, year: int, *, actor: Prin
     contracts = session.execute(
         select(LandContract, Member.code).join(Member, Member.id == LandContract.member_id)
         .where(LandContract.entity_id == entity.id, LandContract.id.not_in(done),
-               LandContract.start_on <= dt.date(year, 12, 31))
+               LandContract.start_on <= dt.date(year, 12, 31), LandContract.live())
         .order_by(LandContract.id)).all()
     rows, legs = [], []
     for contract, code in contracts:

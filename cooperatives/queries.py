@@ -37,10 +37,10 @@ def entity_summary(session: Session, entity: Entity) -> dict:
     totals = {}
     for kind, model in RECORD_MODELS.items():
         count, amount = session.execute(select(func.count(model.id), money_sum(model.amount))
-                                        .where(model.entity_id == entity.id)).one()
+                                        .where(model.entity_id == entity.id, model.live())).one()
         totals[kind] = {"count": count, "amount": amount}
     land = session.execute(select(func.count(LandContract.id), fixed_sum(LandContract.area_mu))
-                           .where(LandContract.entity_id == entity.id)).one()
+                           .where(LandContract.entity_id == entity.id, LandContract.live())).one()
     balances = account_balances(session, entity.book)
     entries = session.scalar(select(func.count(JournalEntry.id)).where(JournalEntry.book_id == entity.book_id))
     return {"members": members, "farmers": farmers, "totals": totals, "land_contracts": land[0],
@@ -77,17 +77,20 @@ def member_account(session: Session, entity: Entity, code: str) -> MemberAccount
     account = MemberAccount(member=member, balances=balances)
     account.deliveries = session.execute(
         select(Delivery.product, Delivery.unit, fixed_sum(Delivery.quantity), money_sum(Delivery.amount))
-        .where(Delivery.member_id == member.id).group_by(Delivery.product, Delivery.unit)
+        .where(Delivery.member_id == member.id, Delivery.live()).group_by(Delivery.product, Delivery.unit)
         .order_by(Delivery.product)).all()
     account.deliveries = [tuple(row) for row in account.deliveries]
     days, wages = session.execute(select(fixed_sum(LaborRecord.days), money_sum(LaborRecord.amount))
-                                  .where(LaborRecord.member_id == member.id)).one()
+                                  .where(LaborRecord.member_id == member.id, LaborRecord.live())).one()
     account.labor = (days, wages)
-    account.capital = session.scalars(select(CapitalContribution).where(CapitalContribution.member_id == member.id)
+    account.capital = session.scalars(select(CapitalContribution).where(CapitalContribution.member_id == member.id,
+                                                                        CapitalContribution.live())
                                       .order_by(CapitalContribution.date)).all()
-    account.land = session.scalars(select(LandContract).where(LandContract.member_id == member.id)).all()
+    account.land = session.scalars(select(LandContract).where(LandContract.member_id == member.id,
+                                                                  LandContract.live())).all()
     for attr, model in (("inputs", InputSupply), ("advances", Advance), ("payments", Payment), ("sales", Sale)):
-        setattr(account, attr, session.scalar(select(money_sum(model.amount)).where(model.member_id == member.id)))
+        setattr(account, attr, session.scalar(select(money_sum(model.amount)).where(model.member_id == member.id,
+                                                                                          model.live())))
     return account
 
 
@@ -121,7 +124,8 @@ def year_contributions(session: Session, entity: Entity, year: int, *, prorate_l
                       "farmer": m.farmer, "days": _days(m.joined_on, m.left_on, year), "trade": [], "capital": [],
                       "land_shares": Decimal(0), "labor_days": Decimal(0), "land_consent": m.land_deduction_consent}
                for m, hname, ename in rows}
-    year_filter = lambda model: (model.entity_id == entity.id) & (model.date >= start) & (model.date <= end)  # noqa: E731
+    year_filter = lambda model: ((model.entity_id == entity.id) & (model.date >= start) & (model.date <= end)  # noqa: E731
+                                 & model.live())
     for mid, product, unit, qty, amount in session.execute(
             select(Delivery.member_id, Delivery.product, Delivery.unit, fixed_sum(Delivery.quantity),
                    money_sum(Delivery.amount))
@@ -140,7 +144,8 @@ def year_contributions(session: Session, entity: Entity, year: int, *, prorate_l
             members[mid]["trade"].append(("inputs", item, Decimal(0), amount))
     for mid, form, amount in session.execute(
             select(CapitalContribution.member_id, CapitalContribution.form, money_sum(CapitalContribution.amount))
-            .where(CapitalContribution.entity_id == entity.id, CapitalContribution.date <= end)
+            .where(CapitalContribution.entity_id == entity.id, CapitalContribution.date <= end,
+                   CapitalContribution.live())
             .group_by(CapitalContribution.member_id, CapitalContribution.form)):
         if mid in members:
             members[mid]["capital"].append((form, amount))
@@ -151,7 +156,7 @@ def year_contributions(session: Session, entity: Entity, year: int, *, prorate_l
             members[mid]["labor_days"] = days
     year_days = (end - start).days + 1
     for contract in session.scalars(select(LandContract).where(
-            LandContract.entity_id == entity.id, LandContract.start_on <= end,
+            LandContract.entity_id == entity.id, LandContract.start_on <= end, LandContract.live(),
             (LandContract.end_on.is_(None)) | (LandContract.end_on >= start))):
         if contract.member_id in members:
             shares = contract.shares
@@ -159,7 +164,7 @@ def year_contributions(session: Session, entity: Entity, year: int, *, prorate_l
                 shares = shares * _days(contract.start_on, contract.end_on, year) / year_days
             members[contract.member_id]["land_shares"] += shares
     subsidy_fund = session.scalar(select(money_sum(Subsidy.amount)).where(
-        Subsidy.entity_id == entity.id, Subsidy.quantify, Subsidy.date <= end))
+        Subsidy.entity_id == entity.id, Subsidy.quantify, Subsidy.date <= end, Subsidy.live()))
     sources = session.execute(
         select(InvestmentIncome.source, InvestmentIncome.source_ref, InvestmentIncome.amount)
         .where(year_filter(InvestmentIncome), InvestmentIncome.source_ref.is_not(None))

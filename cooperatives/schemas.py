@@ -287,6 +287,27 @@ class TrialBalanceRowSchema(Schema):
     closing = fields.Decimal(as_string=True, places=2, metadata=YUAN)
 
 
+class VoidSchema(Schema):
+    """Why a record is voided (kept with it and in the audit log)."""
+
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=300))
+
+
+class VoidedSchema(Schema):
+    """A voided record: its entity and kind, id, date, member, amount, voucher, and who voided it, when and why."""
+
+    entity = fields.String(required=True)
+    kind = fields.String(required=True)
+    id = fields.Integer(required=True)
+    date = fields.String(required=True)
+    member = fields.String(allow_none=True)
+    amount = fields.String(allow_none=True, metadata=YUAN)
+    voucher = fields.String(allow_none=True)
+    voided_at = fields.String(required=True)
+    voided_by = fields.Integer(allow_none=True)
+    void_reason = fields.String(required=True)
+
+
 class ErrorSchema(Schema):
     """Every error of the API: ``{"errors": {field: [messages]}}`` with a 4xx status."""
 

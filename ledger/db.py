@@ -6,6 +6,7 @@ to Python code, so sums are exact on SQLite and PostgreSQL alike and no float ev
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 from sqlalchemy import BigInteger, Engine, MetaData, create_engine, event
@@ -59,6 +60,11 @@ Money = Fixed(2)      #: yuan, stored as fen
 Quantity = Fixed(3)   #: kg / 斤 / days, stored in thousandths
 Area = Fixed(4)       #: 亩 and shares, stored in ten-thousandths
 Rate = Fixed(4)       #: unit prices (元/kg) stored in ten-thousandths of a yuan
+
+
+def utc(moment: dt.datetime | None) -> dt.datetime | None:
+    """Times are stored in UTC; SQLite hands them back without their zone, which RFC 3339 requires."""
+    return moment.replace(tzinfo=dt.UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 def make_engine(url: str, **kwargs) -> Engine:

@@ -64,9 +64,30 @@ def check_declared_rule(user) -> None:
     declared = getattr(current_app.view_functions.get(request.endpoint), "access_rule", None)
     if declared is None or user.role not in declared.roles or (declared.write and user.role == "auditor"):
         abort(403)
-    code = (request.view_args or {}).get("code")
+    view_args = request.view_args or {}
+    code = view_args.get("code")
     if declared.scope == "entity" and code is not None:
         entity_or_404(code, write=declared.write)
+    elif declared.scope == "record":
+        view = current_app.view_functions[request.endpoint]
+        record_or_404(view.record_kind, view_args["record_id"], write=declared.write)
+
+
+def record_or_404(kind: str, record_id: int, *, write: bool = False):
+    """``(entity, record)`` for record ``record_id`` of ``kind`` if the current user may see (with
+    ``write``: change) its entity; else 404 (403) — another tenant's record is as absent as a missing one."""
+    from cooperatives.kinds import KINDS
+
+    session = get_session()
+    row = session.get(KINDS[kind].model, record_id)
+    if row is None:
+        abort(404)
+    entity = session.get(Entity, row.entity_id)
+    if not can_read_entity(current_user, entity):
+        abort(404)
+    if write and not can_write_entity(current_user, entity):
+        abort(403)
+    return entity, row
 
 
 def may_write(code: str) -> bool:

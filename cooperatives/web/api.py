@@ -9,6 +9,7 @@ rules and written through the same functions as the pages (:mod:`cooperatives.we
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 from flask import abort, g, jsonify, render_template, request, url_for
@@ -26,6 +27,7 @@ from cooperatives.access import Forbidden as OperationForbidden
 from cooperatives.imports import job_problems, job_result
 from cooperatives.kinds import KINDS
 from cooperatives.models import ImportJob, Member
+from cooperatives.records import list_records
 from cooperatives.schemas import (
     RECORD_INPUT_SCHEMAS,
     EntitySchema,
@@ -37,6 +39,8 @@ from cooperatives.schemas import (
     MeSchema,
     PageArgsSchema,
     TrialBalanceRowSchema,
+    VoidedSchema,
+    VoidSchema,
     YearArgsSchema,
     _raw,
     json_type_errors,
@@ -44,11 +48,18 @@ from cooperatives.schemas import (
     record_page_schema,
 )
 from cooperatives.users import note_token_use, token_for
-from cooperatives.web.access import check_declared_rule, current_actor, entity_or_404, visible_entities
+from cooperatives.web.access import (
+    check_declared_rule,
+    current_actor,
+    entity_or_404,
+    record_or_404,
+    visible_entities,
+)
 from cooperatives.web.display import MONEY_COLUMNS, PRICE_COLUMNS
 from cooperatives.web.idempotency import document as document_idempotency
 from cooperatives.web.idempotency import protect as idempotent_writes
-from cooperatives.web.writes import Refused, enrol, parse_member, post_values, start_import
+from cooperatives.web.writes import Refused, enrol, parse_member, post_values, start_import, void
+from ledger.db import utc
 from ledger.i18n import N_, msg
 from ledger.models import JournalEntry
 from ledger.money import fmt
@@ -121,6 +132,8 @@ def _json_value(column: str, value):
         if column in PRICE_COLUMNS:
             return fmt(value) if value == value.quantize(Decimal("0.01")) else format(value.normalize(), "f")
         return format(value.normalize(), "f")
+    if isinstance(value, dt.datetime):
+        return utc(value).isoformat()
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 
@@ -225,6 +238,24 @@ def _record_routes(kind: str) -> None:
             abort(error(422, exc.errors))
         return _dump_record(kind, row, _vouchers(session, [row])), 201
 
+    @rule(*WRITERS, write=True, scope="record")
+    def void_view(data, record_id: int):
+        entity, _row = record_or_404(kind, record_id, write=True)
+        session = get_session()
+        try:
+            void(session, entity, kind, record_id, data["reason"], actor=current_actor())
+        except Refused as exc:
+            abort(error(422, exc.errors))
+        rows = [r for r in list_records(session, entity, kind) if r["id"] == record_id]
+        return {"entity": entity.code, "kind": kind, **rows[0]}
+
+    void_view.record_kind = kind
+    void_view.__name__ = f"void_{kind}"
+    void_view.__doc__ = (f"Void one {kind} record (红字冲销): the exact reversal of what it posted, dated the record's "
+                         "own date; the record is kept, marked voided with who, when and why.")
+    blp.route(f"/{kind}/<id:record_id>/void", methods=["POST"], endpoint=f"void_{kind}")(
+        blp.arguments(VoidSchema)(blp.alt_response(200, schema=VoidedSchema, success=True)(
+            errors_doc(403, 404, 422)(void_view))))
     list_view.__name__, create_view.__name__ = f"list_{kind}", f"create_{kind}"
     list_view.__doc__ = f"List {kind} records of an entity ({PAGE} per page, ``?page=``)."
     create_view.__doc__ = f"Record one {kind} entry and post it to the ledger."

@@ -16,7 +16,7 @@ from cooperatives.queries import entity_summary, member_account
 from cooperatives.web import display
 from cooperatives.web.access import can_write_entity, current_actor, entity_or_404
 from cooperatives.web.audit import china_time
-from cooperatives.web.writes import Refused, enrol, post_record, start_import
+from cooperatives.web.writes import Refused, enrol, post_record, start_import, void
 from ledger.models import JournalEntry
 from ledger.web.bounds import page_arg
 from ledger.web.support import STAFF, get_session, rule
@@ -123,6 +123,24 @@ def add_record(code: str, kind: str):
     except Refused as exc:
         return _records_page(entity, kind, errors=exc.errors, form=display.shown_form(request.form), status=422)
     flash(_("Recorded and posted to the ledger."))
+    return redirect(url_for(".records", code=code, kind=kind))
+
+
+@bp.post("/records/<kind>/<id:record_id>/void")
+@rule(*WRITERS, write=True, scope="entity")
+def void_record(code: str, kind: str, record_id: int):
+    entity = entity_or_404(code, write=True)
+    row = get_session().get(_model(kind), record_id)
+    if row is None or row.entity_id != entity.id:
+        abort(404)                          # another tenant's record is as absent as a missing one
+    try:
+        void(get_session(), entity, kind, record_id, request.form.get("reason"), actor=current_actor())
+    except Refused as exc:
+        for messages in exc.errors.values():
+            for message in messages:
+                flash(message, "error")
+        return redirect(url_for(".records", code=code, kind=kind))
+    flash(_("Record %(id)s voided; its reversal is posted.", id=record_id))
     return redirect(url_for(".records", code=code, kind=kind))
 
 

@@ -67,6 +67,21 @@ def post_values(session: Session, entity: Entity, kind: str, values: dict, *, ac
     return row
 
 
+def void(session: Session, entity: Entity, kind: str, record_id: int, reason: str | None, *, actor: Principal):
+    """Void a record (:func:`cooperatives.operations.void_record`) and commit. Raises :class:`Refused` (after
+    a rollback) when it is voided already, its year is closed, or no reason is given."""
+    try:
+        entries = operations.void_record(session, entity, kind, record_id, reason=reason or "", actor=actor)
+        session.commit()
+    except (RecordError, LedgerError) as exc:
+        session.rollback()
+        raise Refused(field_errors(exc.problems)) from None
+    except IntegrityError:                  # voided at the same moment by someone else: its reversal exists
+        session.rollback()
+        raise Refused({"_schema": [_("This record was voided already.")]}) from None
+    return entries
+
+
 def parse_member(data: Mapping) -> tuple[dict | None, Errors]:
     """Validate a registration (household columns and membership columns) with the import rules."""
     household, problems = parse_form("households", data)

@@ -375,7 +375,7 @@ def _non_member_payouts(ctx: _Context, year: int | None) -> list[Finding]:
     payments = ctx.session.execute(
         select(Payment.entity_id, Payment.member_id, Payment.date, Payment.amount)
         .join(Member, Member.id == Payment.member_id)
-        .where(Payment.entity_id.in_(list(ctx.entities)),
+        .where(Payment.entity_id.in_(list(ctx.entities)), Payment.live(),
                or_(Payment.date < Member.joined_on, Payment.date > Member.left_on))
         .order_by(Payment.date, Payment.id)).all()
     for entity_id, member_id, on, amount in payments:
@@ -398,7 +398,7 @@ def _non_member_trade(ctx: _Context, year: int | None) -> list[Finding]:
         select(Delivery.entity_id, Delivery.member_id, delivery_year, func.count(Delivery.id),
                money_sum(Delivery.amount), func.min(Delivery.date), func.max(Delivery.date))
         .join(Member, Member.id == Delivery.member_id)
-        .where(Delivery.entity_id.in_(list(ctx.entities)),
+        .where(Delivery.entity_id.in_(list(ctx.entities)), Delivery.live(),
                or_(Delivery.date < Member.joined_on, Delivery.date > Member.left_on))
         .group_by(Delivery.entity_id, Delivery.member_id, delivery_year)
         .order_by(Delivery.entity_id, Delivery.member_id, delivery_year)).all()
@@ -424,7 +424,7 @@ def _labor_days(ctx: _Context, year: int | None) -> list[Finding]:
         select(Member.household_id, worker, y, m, LaborRecord.entity_id, func.min(LaborRecord.member_id),
                fixed_sum(LaborRecord.days))
         .join(Member, Member.id == LaborRecord.member_id)
-        .where(LaborRecord.entity_id.in_(list(ctx.entities)), Member.household_id.is_not(None))
+        .where(LaborRecord.entity_id.in_(list(ctx.entities)), Member.household_id.is_not(None), LaborRecord.live())
         .group_by(Member.household_id, worker, y, m, LaborRecord.entity_id)).all()
     months: dict[tuple, dict[int, tuple[int, Decimal]]] = defaultdict(dict)
     for household_id, name, on_year, on_month, entity_id, member_id, days in rows:
@@ -452,7 +452,8 @@ def _land_shares(ctx: _Context, year: int | None) -> list[Finding]:
     """Contracts holding more shares than 亩 (in force in ``year`` when given)."""
     stmt = (select(LandContract.entity_id, LandContract.member_id, LandContract.contract_no, LandContract.area_mu,
                    LandContract.shares)
-            .where(LandContract.entity_id.in_(list(ctx.entities)), LandContract.shares > LandContract.area_mu)
+            .where(LandContract.entity_id.in_(list(ctx.entities)), LandContract.shares > LandContract.area_mu,
+                   LandContract.live())
             .order_by(LandContract.entity_id, LandContract.contract_no))
     if year is not None:
         stmt = stmt.where(LandContract.start_on <= dt.date(year, 12, 31),
@@ -507,7 +508,8 @@ def _cash(ctx: _Context, year: int | None, threshold: Decimal) -> list[Finding]:
             ("advances", Advance, "cash_advance", None),
             ("deliveries", Delivery, "cash_delivery", Delivery.paid)):
         stmt = (select(model.entity_id, model.member_id, model.date, model.amount)
-                .where(model.entity_id.in_(ids), model.amount >= threshold).order_by(model.date, model.id))
+                .where(model.entity_id.in_(ids), model.amount >= threshold, model.live())
+                .order_by(model.date, model.id))
         if extra is not None:
             stmt = stmt.where(extra)
         for entity_id, member_id, on, amount in ctx.session.execute(stmt):

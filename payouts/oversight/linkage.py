@@ -108,14 +108,16 @@ def household_benefits(session: Session, *, entity_ids: Iterable[int], years: It
         year = _year_of(model.date)
         queries.append((channel, select(model.entity_id, Member.household_id, year, money_sum(model.amount))
                         .join(Member, Member.id == model.member_id)
-                        .where(model.entity_id.in_(entity_ids), Member.household_id.is_not(None), dated(model.date))
+                        .where(model.entity_id.in_(entity_ids), Member.household_id.is_not(None), dated(model.date),
+                               model.live())
                         .group_by(model.entity_id, Member.household_id, year)))
     accrual_year = LandAccrual.year.in_(years) if years is not None else true()
     queries.append(("land_rent", select(LandContract.entity_id, Member.household_id, LandAccrual.year,
                                         money_sum(LandAccrual.amount))
                     .join(LandContract, LandContract.id == LandAccrual.contract_id)
                     .join(Member, Member.id == LandContract.member_id)
-                    .where(LandContract.entity_id.in_(entity_ids), Member.household_id.is_not(None), accrual_year)
+                    .where(LandContract.entity_id.in_(entity_ids), Member.household_id.is_not(None), accrual_year,
+                           LandContract.live())
                     .group_by(LandContract.entity_id, Member.household_id, LandAccrual.year)))
     for channel, stmt in queries:
         for entity_id, household_id, year, amount in session.execute(stmt):
@@ -201,7 +203,7 @@ def _supported(session: Session, township_id: int, year: int, entity_id: int | N
     in_year = money_sum(case((Subsidy.date >= dt.date(year, 1, 1), Subsidy.__table__.c.amount), else_=0))
     stmt = (select(Entity, money_sum(Subsidy.amount), in_year)
             .join(Subsidy, Subsidy.entity_id == Entity.id)
-            .where(Entity.township_id == township_id, Subsidy.kind == "fiscal", Subsidy.date <= end)
+            .where(Entity.township_id == township_id, Subsidy.kind == "fiscal", Subsidy.date <= end, Subsidy.live())
             .group_by(Entity.id).order_by(Entity.code))
     if entity_id is not None:
         stmt = stmt.where(Entity.id == entity_id)

@@ -206,7 +206,7 @@ def _subsidies(session: Session, entity_ids: list[int]):
     year = extract("year", Subsidy.date)
     return session.execute(
         select(Subsidy.entity_id, year, money_sum(Subsidy.__table__.c.amount))
-        .where(Subsidy.entity_id.in_(entity_ids)).group_by(Subsidy.entity_id, year)).all()
+        .where(Subsidy.entity_id.in_(entity_ids), Subsidy.live()).group_by(Subsidy.entity_id, year)).all()
 
 
 def _distributions(session: Session, entity_ids: list[int]):

@@ -579,8 +579,8 @@ def _classify(code: str, side: int, d321: int, d322: int, c301: int, c332: int) 
 def _subsidies_by_kind(session: Session, entity: Entity, year: int) -> dict[str, Decimal]:
     """Fiscal subsidies and donations received in ``year`` (03表 接受国家财政直接补助形成 / 接受他人捐赠形成)."""
     rows = session.execute(select(Subsidy.kind, money_sum(Subsidy.amount)).where(
-        Subsidy.entity_id == entity.id, Subsidy.date >= dt.date(year, 1, 1), Subsidy.date <= dt.date(year, 12, 31))
-        .group_by(Subsidy.kind))
+        Subsidy.entity_id == entity.id, Subsidy.date >= dt.date(year, 1, 1), Subsidy.date <= dt.date(year, 12, 31),
+        Subsidy.live()).group_by(Subsidy.kind))
     return dict(rows.all())
 
 
@@ -660,7 +660,8 @@ def _capital(session: Session, entity: Entity, year: int) -> dict[tuple[int, boo
     rows = session.execute(
         select(CapitalContribution.member_id, CapitalContribution.form,
                money_sum(case((before, CapitalContribution.amount), else_=0)), money_sum(CapitalContribution.amount))
-        .where(CapitalContribution.entity_id == entity.id, CapitalContribution.date <= dt.date(year, 12, 31))
+        .where(CapitalContribution.entity_id == entity.id, CapitalContribution.date <= dt.date(year, 12, 31),
+               CapitalContribution.live())
         .group_by(CapitalContribution.member_id, CapitalContribution.form))
     out: dict = {}
     for mid, form, opening, closing in rows:
@@ -686,7 +687,8 @@ def _funds(session: Session, entity: Entity, year: int) -> dict[str, tuple[Decim
     before = Subsidy.date < dt.date(year, 1, 1)
     rows = session.execute(
         select(Subsidy.kind, money_sum(case((before, Subsidy.amount), else_=0)), money_sum(Subsidy.amount))
-        .where(Subsidy.entity_id == entity.id, Subsidy.quantify, Subsidy.date <= dt.date(year, 12, 31))
+        .where(Subsidy.entity_id == entity.id, Subsidy.quantify, Subsidy.date <= dt.date(year, 12, 31),
+               Subsidy.live())
         .group_by(Subsidy.kind))
     return {kind: (opening, closing) for kind, opening, closing in rows}
 
@@ -713,7 +715,7 @@ def _trade(session: Session, entity: Entity, year: int) -> dict[int, dict[str, l
         rows = session.execute(
             select(model.member_id, model.product, model.unit, quantity, money_sum(model.amount))
             .where(model.entity_id == entity.id, model.date >= dt.date(year, 1, 1), model.date <= dt.date(year, 12, 31),
-                   member_filter)
+                   member_filter, model.live())
             .group_by(model.member_id, model.product, model.unit))
         for mid, product, unit, qty, amount in rows:
             slot = out.setdefault(mid, {}).setdefault(product, [None, Z])

@@ -116,8 +116,8 @@ def _members(session: Session, entity: Entity) -> dict[str, dict]:
 
 def _per_member(session, entity, year, model, *columns, where=None) -> dict[int, tuple]:
     stmt = (select(model.member_id, *columns).where(
-        model.entity_id == entity.id, model.date >= dt.date(year, 1, 1), model.date <= dt.date(year, 12, 31))
-        .group_by(model.member_id))
+        model.entity_id == entity.id, model.date >= dt.date(year, 1, 1), model.date <= dt.date(year, 12, 31),
+        model.live()).group_by(model.member_id))
     if where is not None:
         stmt = stmt.where(where)
     return {row[0]: tuple(row[1:]) if len(columns) > 1 else row[1] for row in session.execute(stmt)}
@@ -128,7 +128,7 @@ def _land(session, entity, year) -> dict[int, list]:
     rows = session.execute(
         select(LandContract, LandAccrual.amount).outerjoin(
             LandAccrual, (LandAccrual.contract_id == LandContract.id) & (LandAccrual.year == year))
-        .where(LandContract.entity_id == entity.id, LandContract.start_on <= dt.date(year, 12, 31),
+        .where(LandContract.entity_id == entity.id, LandContract.start_on <= dt.date(year, 12, 31), LandContract.live(),
                (LandContract.end_on.is_(None)) | (LandContract.end_on >= dt.date(year, 1, 1)))
         .order_by(LandContract.contract_no))
     for contract, rent in rows:

@@ -145,7 +145,7 @@ def world(session):
                                               "quantity": "10", "unit": "kg", "unit_price": "5"})
         record(session, a, "deliveries", values, actor=CONSOLE)
     values, _ = parse_form("sales", {"date": "2025-06-01", "buyer": "客商", "product": "茶", "amount": "1000"})
-    record(session, a, "sales", values, actor=CONSOLE)
+    sale = record(session, a, "sales", values, actor=CONSOLE)
     policy = save_policy(session, a, parse_policy({"reserve_pct": "0", "pools": [
         {"name": "patronage", "pct": "60", "basis": "transactions"}, {"name": "residual", "pct": "40",
                                                                       "basis": "capital"}]}), actor=CONSOLE)
@@ -166,7 +166,8 @@ def world(session):
     issue_token(session, user, "script", actor=CONSOLE)
     token = session.scalar(select(ApiToken).where(ApiToken.user_id == user.id))
     return {"a": a, "b": b, "p": p, "run": run, "draft": draft, "snap": snap, "objection": objection,
-            "household": h1, "policy": policy, "member": member, "user": user, "token": token}
+            "household": h1, "policy": policy, "member": member, "user": user, "token": token,
+            "sale": sale}
 
 
 def _principals(w) -> dict[str, Principal]:
@@ -209,6 +210,7 @@ def _calls(w) -> dict[str, tuple]:
         "cooperatives.operations.record": ((a, "capital", values), {}, books),
         "cooperatives.operations.record_land_contract": ((a, land), {}, books),
         "cooperatives.operations.accrue_land_rent": ((a, 2025), {}, books),
+        "cooperatives.operations.void_record": ((a, "sales", w["sale"].id), {"reason": "录错"}, books),
         "cooperatives.operations.book_project_share": ((w["p"], a), {"amount": Decimal("1.00"), "year": 2025,
                                                                      "source": "run:0"},
                                                        (None, ("accountant_a", "accountant_b", "auditor_a"))),

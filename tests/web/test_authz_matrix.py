@@ -35,6 +35,7 @@ from sqlalchemy import select
 from cooperatives.access import CONSOLE
 from cooperatives.forms import parse_form
 from cooperatives.imports import create_import_job
+from cooperatives.kinds import KINDS
 from cooperatives.models import Entity, Household, User
 from cooperatives.operations import record
 from cooperatives.users import issue_token
@@ -75,6 +76,8 @@ VARIABLES: list[tuple[str, str, str]] = [
     (r"^/oversight/export/", "name", "export"),
     (r"^/oversight/export/", "fmt", "export_format"),
     (r"^/users/", "user_id", "user"),
+    (r"^/e/<code>/records/", "record_id", "record:deliveries"),     # (the page's <kind> selector: deliveries)
+    *[(rf"^/api/v1/{kind}/", "record_id", f"record:{kind}") for kind in KINDS],
 ]
 SELECTORS = {"locale": "en", "record_kind": "deliveries", "year": "2025", "report": "balance-sheet",
              "job_file": JOB_FILE, "export": "overview", "export_format": "csv"}
@@ -130,6 +133,13 @@ def objects(app, world, session, cli, policy_file, tmp_path) -> Objects:
         values, problems = parse_form(kind, raw)
         assert not problems, problems
         record(session, b, kind, values, actor=CONSOLE)
+    records = {}                # a record of every kind in A (the world's) and in B
+    for kind, raw in world.forms.items():
+        values, problems = parse_form(kind, {k: v.replace("A-H", "B-H") for k, v in raw.items()})
+        assert not problems, problems
+        own = session.scalar(select(KINDS[kind].model.id).where(KINDS[kind].model.entity_id != b.id))
+        records[f"record:{kind}"] = {"A": str(own), "A2": str(own), "B": str(record(session, b, kind, values,
+                                                                                     actor=CONSOLE).id)}
     session.commit()
     policy = policy_file(POLICY)
     runs = {"A": _publish(cli, world.a, policy), "B": _publish(cli, world.b, policy)}
@@ -174,6 +184,7 @@ def objects(app, world, session, cli, policy_file, tmp_path) -> Objects:
             "import_job": {o: str(j) for o, j in imports.items()},
             "objection": {o: str(i) for o, i in objections.items()},
             "user": {"A": users["acc_a"], "A2": users["acc_a"], "B": users["acc_b"]},
+            **records,
         },
         pin=pin, phone=household.phone)
 
@@ -362,7 +373,8 @@ def test_every_route_declares_a_rule_and_every_url_variable_is_known(app):
         if declared is None:
             undeclared.append(rule.rule)
             continue
-        assert declared.scope in ("public", "any", "entity", "household", "township"), (rule.rule, declared.scope)
+        assert declared.scope in ("public", "any", "entity", "household", "township", "record"), (
+            rule.rule, declared.scope)
         unknown += [f"{rule.rule} <{arg}>" for arg in rule.arguments if variable_kind(rule, arg) is None]
     assert undeclared == [], "routes without rule(...)"
     assert unknown == [], "URL variables the matrix cannot fill: add them to VARIABLES"

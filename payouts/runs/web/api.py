@@ -15,8 +15,6 @@ for auditors on writes. The write paths are the pages' (:func:`payouts.runs.web.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from flask import abort, current_app, jsonify, request
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -28,6 +26,7 @@ from sqlalchemy.orm import joinedload
 from cooperatives.web.access import can_read_entity, can_write_entity, current_actor, entity_or_404
 from cooperatives.web.api import _authenticate, error, errors_doc
 from cooperatives.web.idempotency import protect as idempotent_writes
+from ledger.db import utc
 from ledger.i18n import N_, as_message, msg
 from ledger.money import fmt
 from ledger.web.support import STAFF, get_session, rule
@@ -176,11 +175,6 @@ def _run_scope_first() -> None:
         _run_in_scope(run_id, write=bool(declared and declared.write))
 
 
-def _utc(moment: dt.datetime | None) -> dt.datetime | None:
-    """Times are stored in UTC; SQLite hands them back without their zone, which RFC 3339 requires."""
-    return moment.replace(tzinfo=dt.UTC) if moment is not None and moment.tzinfo is None else moment
-
-
 def _run_response(run: PayoutRun, status: int = 200, **extra):
     response = jsonify({**run_json(run), **extra})
     response.status_code = status
@@ -206,8 +200,8 @@ def list_runs(code: str):
     entity = entity_or_404(code)
     return [{"run": r.id, "entity": entity.code, "year": r.year, "status": r.status,
              "distributable": fmt(r.distributable), "policy_version": r.policy.version if r.policy else None,
-             "created_at": _utc(r.created_at), "meeting_date": r.meeting_date, "approved_at": _utc(r.approved_at),
-             "posted_at": _utc(r.posted_at), "published_at": _utc(r.published_at), "notice_until": r.notice_until,
+             "created_at": utc(r.created_at), "meeting_date": r.meeting_date, "approved_at": utc(r.approved_at),
+             "posted_at": utc(r.posted_at), "published_at": utc(r.published_at), "notice_until": r.notice_until,
              "reverses": r.reverses_id} for r in _runs_of(get_session(), entity)]
 
 
