@@ -395,7 +395,7 @@ def void_record(session: Session, entity: Entity, kind: str, record_id: int, *, 
         raise refuse(None, N_("%(year)s is closed in the books of %(entity)s."), code="closed_year",
                      year=closed[0], entity=entity.code)
     memo = f"冲销 {RECORD_MEMOS[kind if kind != 'land' else 'land_rent']} #{row.id} {reason}"
-    drafts = [EntryDraft(date=on, memo=memo, source=source,
+    drafts = [EntryDraft(date=on, memo=memo, source=source, kind="reversal",
                          postings=merge_legs([PostingDraft(leg.account, -leg.amount, leg.party) for leg in legs]))
               for on, source, legs in dated]
     ids = post_entries(session, entity.book, [d for d in drafts if d.postings], actor_id=actor.user_id)
@@ -467,7 +467,8 @@ def accrue_land_rent(session: Session, entity: Entity, year: int, *, actor: Prin
     if legs:
         (entry_id,) = post_entries(session, entity.book, [EntryDraft(
             date=dt.date(year, 12, 31), memo=f"{RECORD_MEMOS['land_rent']} {year}",
-            source=f"land-rent:{year}:{rows[0]['contract_id']}:{len(rows)}", postings=merge_legs(legs))],
+            source=f"land-rent:{year}:{rows[0]['contract_id']}:{len(rows)}", kind="accrual",
+            postings=merge_legs(legs))],
             actor_id=actor.user_id)
     session.execute(insert(LandAccrual), [{**r, "entry_id": entry_id} for r in rows])
     return entry_id
@@ -518,5 +519,5 @@ def reversal(original: JournalEntry, reversing: str) -> EntryDraft:
     """The entry undoing ``original`` when the run ``reversing`` reverses the run that posted it."""
     draft = draft_of(original)
     return EntryDraft(date=original.date, memo=f"冲销 {original.voucher} {original.memo}",
-                      source=f"{reversing}:reverses:{original.id}",
+                      source=f"{reversing}:reverses:{original.id}", kind="distribution",
                       postings=tuple(PostingDraft(p.account, -p.amount, p.party) for p in draft.postings))

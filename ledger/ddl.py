@@ -8,10 +8,11 @@ these triggers hold:
   inserted, after its postings);
 * an entry row is refused unless it has at least two postings that sum to exactly zero, all in the
   entry's book and year, and unless its year is open (or, while the year is being closed, unless it
-  is a year-end closing or distribution entry);
+  is a year-end closing or distribution entry — its ``kind``, never its source);
 * (foreign key, deferred) a posting whose entry row never arrives cannot be committed.
 
-The initial migration carries a copy of these statements; change them only through a new migration.
+The initial migration carries a copy of these statements, and migration 0010 the year rule by kind; change
+them only through a new migration.
 """
 
 from __future__ import annotations
@@ -45,8 +46,7 @@ BEGIN SELECT RAISE(ABORT, 'ledger: unbalanced entry (postings must be two or mor
     ("ledger_entries", """
 CREATE TRIGGER ledger_entries_open_period BEFORE INSERT ON ledger_entries
 WHEN EXISTS (SELECT 1 FROM ledger_periods WHERE book_id = NEW.book_id AND year = NEW.year
-             AND (status = 'closed' OR (status = 'adjusting' AND coalesce(NEW.source, '') NOT LIKE 'close:%'
-                                        AND coalesce(NEW.source, '') NOT LIKE 'run:%')))
+             AND (status = 'closed' OR (status = 'adjusting' AND NEW.kind NOT IN ('closing', 'distribution'))))
 BEGIN SELECT RAISE(ABORT, 'ledger: the period is closed'); END"""),
 ]
 
@@ -87,8 +87,7 @@ BEGIN
       USING ERRCODE = 'check_violation';
   END IF;
   IF EXISTS (SELECT 1 FROM ledger_periods WHERE book_id = NEW.book_id AND year = NEW.year
-             AND (status = 'closed' OR (status = 'adjusting' AND coalesce(NEW.source, '') NOT LIKE 'close:%'
-                                        AND coalesce(NEW.source, '') NOT LIKE 'run:%'))) THEN
+             AND (status = 'closed' OR (status = 'adjusting' AND NEW.kind NOT IN ('closing', 'distribution')))) THEN
     RAISE EXCEPTION 'ledger: the period % is closed', NEW.year USING ERRCODE = 'check_violation';
   END IF;
   RETURN NEW;

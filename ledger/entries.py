@@ -17,6 +17,14 @@ from ledger.i18n import N_, msg
 
 ZERO = Decimal(0)
 
+#: what an entry is, for the year rules and the database's triggers (``source`` is provenance only):
+#: ordinary (a record's voucher), opening (期初余额 at the books' start), closing (结转 at the year end),
+#: distribution (a run's postings and their undoing), reversal (红字冲销 of an ordinary entry or a record),
+#: manual (a voucher typed as such), accrual (year-end accruals: land base rent, depreciation …)
+ENTRY_KINDS = ("ordinary", "opening", "closing", "distribution", "reversal", "manual", "accrual")
+#: the kinds a year still takes while it is being closed (``adjusting``)
+YEAR_END_KINDS = ("closing", "distribution")
+
 
 @dataclass(frozen=True)
 class PostingDraft:
@@ -32,6 +40,23 @@ class EntryDraft:
     memo: str = ""
     source: str | None = None
     reverses_id: int | None = field(default=None, compare=False)
+    kind: str = "ordinary"
+
+
+def legacy_kind(source: str | None, reverses_id: int | None) -> str:
+    """The kind an entry posted before entries had kinds has, read from its source (migration 0010 filled the
+    column so). An entry's hash covers its kind only where the kind differs from this, so the hashes of the
+    books written before kinds still verify, and no kind can be changed unseen."""
+    source = source or ""
+    if source.startswith("close:"):
+        return "closing"
+    if source.startswith("run:"):
+        return "distribution"
+    if source.startswith("land-rent:"):
+        return "accrual"
+    if source.startswith("void:") or reverses_id is not None:
+        return "reversal"
+    return "ordinary"
 
 
 def residual(draft: EntryDraft) -> Decimal:
@@ -45,6 +70,8 @@ def check_entry(draft: EntryDraft) -> list[Problem]:
     def refuse(code: str, template: str, **params) -> None:
         problems.append(Problem.of(msg(template, code=code, **params)))
 
+    if draft.kind not in ENTRY_KINDS:
+        refuse("unknown_kind", N_("%(kind)s is not a kind of entry."), kind=draft.kind)
     if len(draft.postings) < 2:
         refuse("too_few_postings", N_("An entry needs at least two postings, not %(n)s."), n=len(draft.postings))
     for i, posting in enumerate(draft.postings, 1):
@@ -71,5 +98,6 @@ def reversal_of(draft: EntryDraft, *, date: dt.date, reverses_id: int, memo: str
     """The entry that undoes ``draft``: the same postings with opposite signs."""
     return EntryDraft(
         date=date, memo=memo, source=f"reversal:{reverses_id}", reverses_id=reverses_id,
+        kind="distribution" if draft.kind in YEAR_END_KINDS else "reversal",
         postings=tuple(PostingDraft(p.account, -p.amount, p.party) for p in draft.postings),
     )

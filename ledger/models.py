@@ -87,7 +87,7 @@ class Period(Base):
     """A fiscal year of a book (calendar year); a year with no row is open.
 
     ``adjusting``: the year's profit and loss is closed; only year-end closing and distribution
-    entries (source ``close:…`` or ``run:…``) are accepted. ``closed``: no entry at all.
+    entries (``kind``) are accepted. ``closed``: no entry at all.
     """
 
     __tablename__ = "ledger_periods"
@@ -119,6 +119,8 @@ class JournalEntry(Base):
         UniqueConstraint("book_id", "source"),
         UniqueConstraint("reverses_id"),
         CheckConstraint("voucher_no > 0", name="voucher_positive"),
+        CheckConstraint("kind IN ('ordinary', 'opening', 'closing', 'distribution', 'reversal', 'manual', "
+                        "'accrual')", name="kind"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
@@ -130,6 +132,8 @@ class JournalEntry(Base):
     #: what produced it, e.g. "delivery:42" or "import:<digest>:deliveries:2025-03-01"; unique per book
     source: Mapped[str | None] = mapped_column(String(200))
     reverses_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
+    #: what it is (``ledger.entries.ENTRY_KINDS``): the year rules and the triggers test this, not the source
+    kind: Mapped[str] = mapped_column(String(12), default="ordinary", server_default="ordinary")
     actor_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     prev_hash: Mapped[str] = mapped_column(String(64))

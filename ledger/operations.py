@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from ledger.chart import CHARTS
 from ledger.db import keyed_in
-from ledger.entries import EntryDraft, PostingDraft, check_entry, reversal_of
+from ledger.entries import YEAR_END_KINDS, EntryDraft, PostingDraft, check_entry, legacy_kind, reversal_of
 from ledger.errors import (
     AlreadyReversed,
     ClosedPeriod,
@@ -96,7 +96,7 @@ def post_entries(session: Session, book: Book, drafts: Sequence[EntryDraft], *,
         entry_hash = hash_entry(head_hash, book.code, year, voucher_no, draft)
         entry_rows.append({
             "id": entry_id, "book_id": book.id, "year": year, "voucher_no": voucher_no, "date": draft.date,
-            "memo": draft.memo, "source": draft.source, "reverses_id": draft.reverses_id,
+            "memo": draft.memo, "source": draft.source, "reverses_id": draft.reverses_id, "kind": draft.kind,
             "actor_id": actor_id, "prev_hash": head_hash, "hash": entry_hash,
         })
         posting_rows.extend(
@@ -131,9 +131,6 @@ def _check_all(book: Book, drafts: Sequence[EntryDraft], accounts: dict, parties
         raise InvalidEntry(problems)
 
 
-YEAR_END_SOURCES = ("close:", "run:")
-
-
 def _refuse_closed(session: Session, book: Book, drafts: Sequence[EntryDraft]) -> None:
     """Mirror of the database rule: nothing in a closed year; only year-end entries while adjusting."""
     years = sorted({d.date.year for d in drafts})
@@ -141,7 +138,7 @@ def _refuse_closed(session: Session, book: Book, drafts: Sequence[EntryDraft]) -
         Period.book_id == book.id, Period.year.in_(years))).all())
     for draft in drafts:
         state = status.get(draft.date.year, "open")
-        if state == "closed" or (state == "adjusting" and not (draft.source or "").startswith(YEAR_END_SOURCES)):
+        if state == "closed" or (state == "adjusting" and draft.kind not in YEAR_END_KINDS):
             raise ClosedPeriod(book.code, draft.date.year)
 
 
@@ -187,10 +184,11 @@ def _new_entry_ids(session: Session, count: int) -> list[int]:
 def canonical_entry(book_code: str, year: int, voucher_no: int, draft: EntryDraft) -> str:
     """The text an entry's hash covers: everything that makes it what it is, in a fixed order."""
     postings = sorted([p.account, p.party or "", int(p.amount.scaleb(2))] for p in draft.postings)
-    return json.dumps({
-        "book": book_code, "year": year, "voucher": voucher_no, "date": draft.date.isoformat(),
-        "memo": draft.memo, "source": draft.source, "reverses": draft.reverses_id, "postings": postings,
-    }, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    content = {"book": book_code, "year": year, "voucher": voucher_no, "date": draft.date.isoformat(),
+               "memo": draft.memo, "source": draft.source, "reverses": draft.reverses_id, "postings": postings}
+    if draft.kind != legacy_kind(draft.source, draft.reverses_id):     # else the source says it (ledger.entries)
+        content["kind"] = draft.kind
+    return json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
 def hash_entry(prev_hash: str, book_code: str, year: int, voucher_no: int, draft: EntryDraft) -> str:
@@ -201,7 +199,7 @@ def hash_entry(prev_hash: str, book_code: str, year: int, voucher_no: int, draft
 def draft_of(entry: JournalEntry) -> EntryDraft:
     """The draft an entry was posted from, rebuilt from the database (for hashing and reversal)."""
     return EntryDraft(
-        date=entry.date, memo=entry.memo, source=entry.source, reverses_id=entry.reverses_id,
+        date=entry.date, memo=entry.memo, source=entry.source, reverses_id=entry.reverses_id, kind=entry.kind,
         postings=tuple(PostingDraft(p.account.code, p.amount, p.party.code if p.party else None)
                        for p in entry.postings),
     )
@@ -233,7 +231,7 @@ def _set_period(session: Session, book: Book, year: int, status: str, actor_id: 
 
 def begin_closing(session: Session, book: Book, year: int, *, actor_id: int | None = None) -> Period:
     """Mark ``year`` as being closed: from now on only year-end closing and distribution entries
-    (sources ``close:…`` and ``run:…``) are accepted for it."""
+    (``kind``, :data:`ledger.entries.YEAR_END_KINDS`) are accepted for it."""
     return _set_period(session, book, year, "adjusting", actor_id)
 
 

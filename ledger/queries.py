@@ -113,7 +113,7 @@ def year_profit(session: Session, book: Book, year: int) -> dict[str, Decimal]:
             .join(Account, Account.id == Posting.account_id)
             .join(JournalEntry, JournalEntry.id == Posting.entry_id)
             .where(Posting.book_id == book.id, Posting.year == year, Account.type.in_(("income", "expense")),
-                   (JournalEntry.source.is_(None)) | (~JournalEntry.source.like("close:%")))
+                   JournalEntry.kind != "closing")
             .group_by(Account.code))
     return {code: total for code, total in session.execute(stmt) if total}
 

@@ -74,7 +74,7 @@ def verify_book(session: Session, book: Book) -> list[Difference]:
         where = f"entry {entry.voucher} (id {entry.id})"
         count += 1
         draft = EntryDraft(date=entry.date, memo=entry.memo, source=entry.source,
-                           reverses_id=entry.reverses_id, postings=tuple(postings))
+                           reverses_id=entry.reverses_id, kind=entry.kind, postings=tuple(postings))
         if entry.prev_hash != prev_hash:
             note(where, "does not follow the previous entry in the hash chain (an entry was removed or inserted)")
         if hash_entry(entry.prev_hash, book.code, entry.year, entry.voucher_no, draft) != entry.hash:

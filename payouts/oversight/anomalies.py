@@ -44,6 +44,7 @@ from cooperatives.models import (
     Village,
 )
 from ledger.db import fixed_sum, money_sum
+from ledger.entries import YEAR_END_KINDS
 from ledger.i18n import N_
 from ledger.models import Account, JournalEntry, Posting
 from ledger.money import quantize
@@ -328,7 +329,7 @@ def _patronage(ctx: _Context, year: int | None) -> list[Finding]:
         select(Posting.book_id, Posting.year, money_sum(Posting.__table__.c.amount))
         .join(Account, Account.id == Posting.account_id).join(JournalEntry, JournalEntry.id == Posting.entry_id)
         .where(Posting.book_id.in_(books), Posting.year.in_(years), Account.type.in_(("income", "expense")),
-               or_(JournalEntry.source.is_(None), ~JournalEntry.source.like("close:%")))
+               JournalEntry.kind != "closing")
         .group_by(Posting.book_id, Posting.year))}
     found = []
     for run in runs:
@@ -546,8 +547,7 @@ def _after_close(ctx: _Context, year: int | None) -> list[Finding]:
     if not books:
         return []
     stmt = (select(JournalEntry.book_id, JournalEntry.year, JournalEntry.voucher_no, JournalEntry.source)
-            .where(JournalEntry.book_id.in_(list(books)),
-                   or_(JournalEntry.source.like("close:%"), JournalEntry.source.like("run:%")))
+            .where(JournalEntry.book_id.in_(list(books)), JournalEntry.kind.in_(YEAR_END_KINDS))
             .order_by(JournalEntry.book_id, JournalEntry.year, JournalEntry.voucher_no))
     if year is not None:
         stmt = stmt.where(JournalEntry.year == year)

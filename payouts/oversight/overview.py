@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import and_, case, distinct, extract, func, or_, select
+from sqlalchemy import and_, case, distinct, extract, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from cooperatives.models import ENTITY_KINDS, Entity, Household, Member, Subsidy
@@ -193,7 +193,7 @@ def build_overview(session: Session, township_id: int, *, entity_id: int | None 
 def _profit(session: Session, book_ids: list[int]):
     """(book, year, account code, account type, signed movement) of every income and expense account,
     leaving out year-end closing entries."""
-    not_closing = or_(JournalEntry.source.is_(None), ~JournalEntry.source.like("close:%"))
+    not_closing = JournalEntry.kind != "closing"
     return session.execute(
         select(Posting.book_id, Posting.year, Account.code, Account.type, money_sum(AMOUNT))
         .join(Account, Account.id == Posting.account_id)

@@ -30,13 +30,14 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import and_, case, func, or_, select, true, type_coerce
+from sqlalchemy import case, func, or_, select, true, type_coerce
 from sqlalchemy.orm import Session, aliased
 
 from cooperatives.models import CapitalContribution, Delivery, Entity, Household, Member, Sale, Subsidy, Village
 from ledger.cells import save_workbook
 from ledger.chart import account_for_role
 from ledger.db import Quantity, money_sum
+from ledger.entries import YEAR_END_KINDS
 from ledger.models import Account, JournalEntry, Party, Posting
 from ledger.money import allocate, fmt
 from ledger.queries import retained_before, year_profit
@@ -430,10 +431,9 @@ def _distribution(session: Session, entity: Entity, year: int, run_id: int | Non
 
 def _other_transfers(session: Session, entity: Entity, year: int, codes: tuple[str, ...]) -> Decimal:
     """其他转入: what reached 未分配盈余 (``codes``: 331, 332x) in ``year`` other than the year's result
-    and a run's distribution — entries that are neither year-end closing (close:…) nor a run's (run:…),
+    and a run's distribution — entries that are neither year-end closing nor a run's (their ``kind``),
     e.g. a loss made good from the reserve (借 322 贷 332—未分配盈余)."""
-    ordinary = or_(JournalEntry.source.is_(None),
-                   and_(~JournalEntry.source.like("close:%"), ~JournalEntry.source.like("run:%")))
+    ordinary = JournalEntry.kind.not_in(YEAR_END_KINDS)
     total = session.scalar(
         select(money_sum(AMOUNT)).join(Account, Account.id == Posting.account_id)
         .join(JournalEntry, JournalEntry.id == Posting.entry_id)
@@ -541,7 +541,7 @@ def _equity_movements(session: Session, entity: Entity, year: int) -> list[tuple
                                      side).exists()
         return case((found, 1), else_=0)
 
-    ordinary = or_(JournalEntry.source.is_(None), ~JournalEntry.source.like("run:%"))
+    ordinary = JournalEntry.kind != "distribution"
     rows = (select(p.c.account_id, case((p.c.amount > 0, 1), else_=-1).label("side"),
                    did(("321",), True).label("d321"), did(("322",), True).label("d322"),
                    did(("301",), False).label("c301"), did(("33201", "33202"), False).label("c332"),

@@ -114,10 +114,10 @@ def close_year(session: Session, entity: Entity, year: int, *, actor: Principal)
             if net:       # the P&L balances reversed net to a credit (surplus) or debit (loss) on 331
                 postings.append(PostingDraft(role(entity, "current_surplus"), -net))
             drafts.append(EntryDraft(date=dt.date(year, 12, 31), memo=f"结转本年损益 {year}",
-                                     source=f"close:{year}:pl", postings=tuple(postings)))
+                                     source=f"close:{year}:pl", kind="closing", postings=tuple(postings)))
         if net:
             drafts.append(EntryDraft(date=dt.date(year, 12, 31), memo=f"结转本年盈余 {year}",
-                                     source=f"close:{year}:surplus", postings=(
+                                     source=f"close:{year}:surplus", kind="closing", postings=(
                                          PostingDraft(role(entity, "current_surplus"), net),
                                          PostingDraft(role(entity, "undistributed"), -net))))
         post_entries(session, book, drafts, actor_id=actor.user_id)
@@ -296,7 +296,8 @@ def run_entries(entity: Entity, run: PayoutRun, result) -> list[EntryDraft]:
     def entry(key: str, memo: str, legs: list[PostingDraft]):
         legs = [leg for leg in legs if leg.amount]
         if legs:
-            drafts.append(EntryDraft(date=on, memo=memo, source=f"run:{run.id}:{key}", postings=tuple(legs)))
+            drafts.append(EntryDraft(date=on, memo=memo, source=f"run:{run.id}:{key}", kind="distribution",
+                                     postings=tuple(legs)))
 
     reserve_total = sum((a for _, a in result.reserves), ZERO)
     reserve_legs = [PostingDraft(role(entity, "reserve"), -m.reserve_share, m.code) for m in result.members]
@@ -335,7 +336,8 @@ def _deduction_entries(entity, run, result, on, patronage_pools) -> list[EntryDr
                 legs.append(PostingDraft(current, -amount, m.code))
     if not legs:
         return []
-    return [EntryDraft(date=on, memo=f"扣还成员欠款 {run.year}", source=f"run:{run.id}:deductions", postings=tuple(legs))]
+    return [EntryDraft(date=on, memo=f"扣还成员欠款 {run.year}", source=f"run:{run.id}:deductions", kind="distribution",
+                       postings=tuple(legs))]
 
 
 def _cascade(session: Session, project: Entity, run: PayoutRun, result, actor: Principal) -> None:

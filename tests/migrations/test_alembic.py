@@ -5,10 +5,11 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from ledger.db import Base, make_engine
+from ledger.models import Book
 from payouts.admin.migrate import alembic_config, downgrade, upgrade
 
 
@@ -84,3 +85,47 @@ def test_a_table_rebuild_keeps_the_data_and_refuses_to_leave_a_broken_reference(
             upgrade(engine, "0005")
         with engine.connect() as conn:
             assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
+
+
+def test_entry_kinds_are_read_from_the_sources_of_books_written_before_them(engine):
+    """0010 fills ``kind`` from each entry's source as the code wrote it until then: going down to 0009 and up
+    again gives every entry back its kind, the year rule reads it, and every hash still verifies."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from sqlalchemy.orm import Session
+
+    from ledger.entries import EntryDraft, PostingDraft
+    from ledger.errors import ClosedPeriod
+    from ledger.models import JournalEntry
+    from ledger.operations import begin_closing, create_book, post_entries, reverse_entry
+    from ledger.verify import verify_book
+
+    def legs(amount="5.00"):
+        return (PostingDraft("101", Decimal(amount)), PostingDraft("501", -Decimal(amount)))
+
+    upgrade(engine)
+    with Session(engine) as session:
+        book = create_book(session, code="K", name="k", chart="fpc2021")
+        post_entries(session, book, [EntryDraft(dt.date(2025, 3, 1), legs(), source=source, kind=kind)
+                                     for source, kind in (("deliveries:1", "ordinary"), ("land-rent:2025:1:1", "accrual"),
+                                                          ("void:deliveries:1", "reversal"), (None, "ordinary"))])
+        first = session.scalar(select(JournalEntry).where(JournalEntry.source == "deliveries:1"))
+        reverse_entry(session, first)
+        post_entries(session, book, [EntryDraft(dt.date(2025, 12, 31), legs(), source=source, kind=kind)
+                                     for source, kind in (("close:2025:pl", "closing"), ("run:1:pool:x", "distribution"),
+                                                          ("run:2:reverses:6", "distribution"))])
+        session.commit()
+        kinds = dict(session.execute(select(JournalEntry.id, JournalEntry.kind)).tuples().all())
+    assert sorted(set(kinds.values())) == ["accrual", "closing", "distribution", "ordinary", "reversal"]
+    downgrade(engine, "0009")
+    upgrade(engine)
+    with Session(engine) as session:
+        assert dict(session.execute(select(JournalEntry.id, JournalEntry.kind)).tuples().all()) == kinds
+        book = session.scalar(select(Book).where(Book.code == "K"))
+        assert verify_book(session, book) == []
+        begin_closing(session, book, 2025)
+        post_entries(session, book, [EntryDraft(dt.date(2025, 12, 31), legs(), source="close:2025:x", kind="closing")])
+        with pytest.raises(ClosedPeriod):
+            post_entries(session, book, [EntryDraft(dt.date(2025, 12, 31), legs(), source="close:2025:y")])
+        session.commit()
