@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from cooperatives.access import Principal, Rule, keeps_books, operation
 from cooperatives.kinds import KINDS, MEMBER_KINDS, POSTING_ORDER, RECORD_MODELS, RecordContext, check_records
 from cooperatives.limits import DEFAULT_LIMITS, ReadLimits
-from cooperatives.models import Entity, Household, Import, LandContract, Member, Township, Village
+from cooperatives.models import CHART_FOR_KIND, Entity, Household, Import, LandContract, Member, Township, Village
 from cooperatives.operations import (
     EnrolmentContext,
     accrue_land_rent,
@@ -36,12 +36,16 @@ from cooperatives.operations import (
     household_fields,
     link_member_entity,
     member_bank_fields,
+    opening_postings,
+    post_opening,
+    settle_books_start,
 )
 from cooperatives.postings import RECORD_MEMOS, SHAPE_KEYS, leg_shape, legs_of
 from cooperatives.workbook import Problem, Row, Workbook, WorkbookError, problem, read_workbook_partial
 from ledger.db import insert_raw, keyed_in, raw_converters
 from ledger.entries import EntryDraft
 from ledger.i18n import N_, msg
+from ledger.models import JournalEntry
 from ledger.operations import ensure_parties, post_entries
 
 
@@ -133,6 +137,7 @@ def import_workbook(session: Session, wb: Workbook, *, entity_code: str | None =
     _check_households(session, wb, plan, problems, actor.is_root)
     _check_members(wb, plan, problems, actor.is_root)
     _check_records(session, wb, plan, problems)
+    _check_opening(session, wb, plan, problems)
     if problems:
         raise WorkbookError(problems)
     counts = {kind: len(rows) for kind, rows in wb.sheets.items()}
@@ -144,9 +149,42 @@ def import_workbook(session: Session, wb: Workbook, *, entity_code: str | None =
 # ---------------------------------------------------------------------------------------------- checks
 
 
+def _check_opening(session, wb, plan: _Plan, problems) -> None:
+    """The ``opening`` sheet (期初余额): the same checks as :func:`post_opening` makes, each row located; only
+    into books that have no entry yet."""
+    rows = wb.sheets.get("opening", [])
+    if not rows:
+        return
+    if plan.entity is not None and session.scalar(
+            select(JournalEntry.id).where(JournalEntry.book_id == plan.entity.book_id).limit(1)) is not None:
+        problems.append(problem(rows[0], "account", msg(
+            N_("%(entity)s already has entries: opening balances come before anything else."),
+            entity=plan.entity.code, code="opening_after_entries")))
+        return
+    members = set(plan.enrolment.members) | {r.values["member"] for r in plan.new_members}
+    chart = plan.entity.chart if plan.entity is not None else CHART_FOR_KIND[plan.kind]
+    _, found = opening_postings(chart, [r.values for r in rows], members, plan.entity_code,
+                                lambda i, column, reason: problem(rows[i], column, reason))
+    problems += [p if p.sheet else problem(rows[0], "", p.reason) for p in found]
+
+
 def _dated_years(wb: Workbook) -> list[int]:
     return sorted({r.values[c].year for rows in wb.sheets.values() for r in rows
                    for c in ("date", "start_on") if isinstance(r.values.get(c), dt.date)})
+
+
+def _books_start(wb: Workbook, plan: _Plan) -> dt.date | None:
+    """The start of the books of an entity the workbook creates: its ``entity`` sheet's ``books_start``, else 1
+    January of the earliest record that posts (a land contract signed years before costs only from then), else
+    of the earliest land contract. None for an entity that exists (its books have their start)."""
+    if plan.entity is not None:
+        return None
+    given = plan.entity_row.values.get("books_start") if plan.entity_row is not None else None
+    if given is not None:
+        return given
+    posting = [r.values["date"] for kind in POSTING_ORDER for r in wb.sheets.get(kind, [])]
+    dated = posting or [r.values["start_on"] for r in wb.sheets.get("land", [])]
+    return dt.date(min(dated).year, 1, 1) if dated else None
 
 
 def _resolve_entity(session, wb, entity_code, problems) -> _Plan | None:
@@ -252,6 +290,8 @@ def _check_records(session, wb, plan: _Plan, problems) -> None:
     on a page meets too — with the context loaded once for the whole workbook."""
     context = RecordContext.load(session, plan.entity, entity_code=plan.entity_code,
                                  members={r.values["member"] for r in plan.new_members}, contracts="land" in wb.sheets)
+    if plan.entity is None:
+        context.books_start = _books_start(wb, plan)
     for kind in (*POSTING_ORDER, "land"):
         rows = wb.sheets.get(kind, [])
         if rows:
@@ -269,9 +309,10 @@ def _write(session: Session, wb: Workbook, plan: _Plan, counts: dict, actor: Pri
         v = plan.entity_row.values
         entity = create_entity(session, code=v["code"], name=v["name"], kind=v["kind"], township=v["township"],
                                village=v.get("village"), credit_code=v.get("credit_code"),
-                               first_year=years[0] if years else None, actor=actor)
-    elif years and years[0] < entity.first_year:
-        entity.first_year = years[0]
+                               books_start=_books_start(wb, plan), actor=actor)
+    else:
+        settle_books_start(session, entity, min((r.values["date"] for kind in POSTING_ORDER
+                                                 for r in wb.sheets.get(kind, [])), default=None))
     imp = Import(entity_id=entity.id, digest=wb.digest, filename=str(wb.source)[:300],
                  rows=sum(counts.values()), actor_id=actor.user_id)
     session.add(imp)
@@ -281,6 +322,8 @@ def _write(session: Session, wb: Workbook, plan: _Plan, counts: dict, actor: Pri
                                                          actor=actor).member_entity_id
     _write_households(session, entity, plan)
     member_ids = _write_members(session, entity, plan, wb.sheets.get("members", []))
+    if wb.sheets.get("opening"):                       # before every record: the books start from these
+        post_opening(session, entity, [r.values for r in wb.sheets["opening"]], actor=actor)
     entries = _write_records(session, wb, entity, imp, member_ids, actor)
     entries += _write_land(session, wb, entity, imp, member_ids, years, actor)
     audit(session, actor_id=actor.user_id, action="import", target=f"import:{imp.id}", entity_id=entity.id,

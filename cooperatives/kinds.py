@@ -42,7 +42,7 @@ from cooperatives.postings import RECORD_MEMOS, legs_for
 from cooperatives.workbook import SHEETS, Derived, SheetSpec
 from ledger.errors import Problem
 from ledger.i18n import N_, label, msg
-from ledger.models import Period
+from ledger.models import JournalEntry, Period
 from ledger.money import quantize
 
 
@@ -140,6 +140,9 @@ class RecordContext:
     members: set[str] = field(default_factory=set)
     closed_years: set[int] = field(default_factory=set)
     used_contracts: set[str] = field(default_factory=set)
+    #: 建账日期: records that post are dated on or after it (None: an entity not created yet, whose books will
+    #: start with the earliest of them)
+    books_start: dt.date | None = None
 
     @classmethod
     def load(cls, session: Session, entity: Entity | None, *, entity_code: str | None = None,
@@ -149,6 +152,8 @@ class RecordContext:
         context = cls(entity.code if entity is not None else entity_code or "", set(members))
         if entity is None:
             return context
+        empty = session.scalar(select(JournalEntry.id).where(JournalEntry.book_id == entity.book_id).limit(1)) is None
+        context.books_start = None if empty else entity.books_start      # (empty books follow their first records)
         context.members |= set(session.scalars(select(Member.code).where(Member.entity_id == entity.id)))
         context.closed_years = set(session.scalars(select(Period.year).where(
             Period.book_id == entity.book_id, Period.status != "open")))
@@ -168,7 +173,8 @@ def _unlocated(index: int, column: str, reason: str) -> Problem:
 def check_records(kind: str, records: Sequence[dict], context: RecordContext, locate: Locate = _unlocated
                   ) -> list[Problem]:
     """Every problem of ``records`` (typed values of ``kind``, as the sheet gives them) against the books:
-    an unknown or missing member, a year that no longer takes entries, a contract number already used
+    an unknown or missing member, a date before the books start, a year that no longer takes entries, a
+    contract number already used
     (also twice within ``records``). ``locate`` places each problem (a workbook row, or a form field)."""
     spec = KINDS[kind]
     problems: list[Problem] = []
@@ -180,7 +186,11 @@ def check_records(kind: str, records: Sequence[dict], context: RecordContext, lo
         elif not code and spec.member == "required":
             problems.append(locate(index, "member", msg(N_("A member is required."), code="member_required")))
         on = values.get(spec.date_column)
-        if isinstance(on, dt.date) and on.year in context.closed_years:
+        if spec.posts and isinstance(on, dt.date) and context.books_start is not None and on < context.books_start:
+            problems.append(locate(index, spec.date_column, msg(
+                N_("%(date)s is before the books of %(entity)s start (%(start)s)."), date=on,
+                entity=context.entity_code, start=context.books_start, code="before_books_start")))
+        elif isinstance(on, dt.date) and on.year in context.closed_years:
             problems.append(locate(index, spec.date_column, msg(
                 N_("%(year)s is closed in the books of %(entity)s."), year=on.year,
                 entity=context.entity_code, code="closed_year")))

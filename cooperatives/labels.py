@@ -10,6 +10,7 @@ RECORD_LABELS = {
 }
 
 COLUMN_LABELS = {
+    "books_start": N_("Books start"), "account": N_("Account"), "debit": N_("Debit"), "credit": N_("Credit"),
     "code": N_("Code"), "name": N_("Name"), "kind": N_("Kind"), "township": N_("Township"), "village": N_("Village"),
     "credit_code": N_("Credit code"), "head_name": N_("Head of household"), "phone": N_("Phone"),
     "id_number": N_("ID number"), "bank_account": N_("Bank account"), "monitoring": N_("Monitoring category"),

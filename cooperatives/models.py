@@ -85,8 +85,6 @@ class Entity(Base):
     village_id: Mapped[int | None] = mapped_column(ForeignKey("coop_villages.id"))
     credit_code: Mapped[str | None] = mapped_column(String(40))
     book_id: Mapped[int] = mapped_column(ForeignKey("ledger_books.id"), unique=True)
-    #: first year kept in coopledger; land rent is accrued from here on
-    first_year: Mapped[int] = mapped_column(Integer)
 
     township: Mapped[Township] = relationship()
     village: Mapped[Village | None] = relationship()
@@ -95,6 +93,16 @@ class Entity(Base):
     @property
     def chart(self) -> str:
         return CHART_FOR_KIND[self.kind]
+
+    @property
+    def books_start(self) -> dt.date:
+        """建账日期 (its book's): nothing is dated before it; land base rent accrues from it."""
+        return self.book.books_start
+
+    @property
+    def first_year(self) -> int:
+        """The first year kept in coopledger: the year the books start."""
+        return self.book.books_start.year
 
 
 class Household(Base):

@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -50,6 +51,7 @@ from cooperatives.models import (
     Village,
 )
 from cooperatives.postings import RECORD_MEMOS, land_rent_for_year, legs_for, merge_legs
+from ledger.chart import PROFIT_AND_LOSS, account_for_role, spec_by_code
 from ledger.entries import EntryDraft, PostingDraft
 from ledger.errors import Problem
 from ledger.i18n import N_, msg
@@ -108,15 +110,18 @@ def ensure_village(session: Session, township: Township, name: str) -> Village:
 
 @operation(administers())
 def create_entity(session: Session, *, code: str, name: str, kind: str, township: str, village: str | None = None,
-                  credit_code: str | None = None, first_year: int | None = None, actor: Principal) -> Entity:
-    """Register an entity and open its book on the chart its kind keeps."""
+                  credit_code: str | None = None, books_start: dt.date | None = None, first_year: int | None = None,
+                  actor: Principal) -> Entity:
+    """Register an entity and open its book on the chart its kind keeps, starting on ``books_start`` (建账日期;
+    by default 1 January of ``first_year``, or of this year)."""
     if kind not in CHART_FOR_KIND:
         raise refuse("kind", N_("Unknown kind of entity: %(kind)s."), kind=kind, code="unknown_kind")
     ts = ensure_township(session, township)
     vil = ensure_village(session, ts, village) if village else None
-    book = create_book(session, code=code, name=name, chart=CHART_FOR_KIND[kind])
+    start = books_start or dt.date(first_year or dt.date.today().year, 1, 1)
+    book = create_book(session, code=code, name=name, chart=CHART_FOR_KIND[kind], books_start=start)
     entity = Entity(code=code, name=name, kind=kind, township_id=ts.id, village_id=vil.id if vil else None,
-                    credit_code=credit_code, book_id=book.id, first_year=first_year or dt.date.today().year)
+                    credit_code=credit_code, book_id=book.id)
     session.add(entity)
     session.flush()
     audit(session, actor_id=actor.user_id, action="create", target=f"entity:{code}", entity_id=entity.id)
@@ -339,6 +344,7 @@ def record(session: Session, entity: Entity, kind: str, values: dict, *, actor: 
         raise RecordError(problems)
     if kind == "land":
         return _record_land_contract(session, entity, values, actor)
+    settle_books_start(session, entity, values["date"])
     member_code = values.pop("member", None)
     member = find_member(session, entity, member_code) if member_code else None
     columns = spec.model.__table__.columns.keys()
@@ -406,6 +412,92 @@ def void_record(session: Session, entity: Entity, kind: str, record_id: int, *, 
     return [session.get(JournalEntry, i) for i in ids]
 
 
+OPENING_SOURCE = "opening"
+
+
+def has_entries(session: Session, entity: Entity) -> bool:
+    return session.scalar(select(JournalEntry.id).where(JournalEntry.book_id == entity.book_id).limit(1)) is not None
+
+
+def settle_books_start(session: Session, entity: Entity, earliest: dt.date | None) -> None:
+    """While the books have no entry, their start follows the earliest record brought in (1 January of its
+    year: an entity registered this year catching up on last year's books); once anything is posted it is
+    fixed, and nothing may be dated before it. Part of the operation that posts the records."""
+    if earliest is not None and earliest < entity.books_start and not has_entries(session, entity):
+        entity.book.books_start = dt.date(earliest.year, 1, 1)
+        session.flush()
+
+
+def opening_postings(chart: str, lines: list[dict], members: set[str], entity_code: str,
+                     locate=lambda index, column, reason: Problem("opening", index + 1, column, reason)
+                     ) -> tuple[tuple[PostingDraft, ...], list[Problem]]:
+    """The postings of opening balances (期初余额) ``lines`` — each ``account`` (a code or a name as in the chart;
+    332/322 mean their 未分配 part), ``member``, ``debit`` or ``credit`` — and every problem of them: an account
+    the chart does not have or that takes no postings, an income or cost account (a year's result is
+    brought in as 未分配盈余), an unknown member, both or neither side, and debits that differ from credits.
+    ``locate`` places a problem (a workbook row; by default the line's number, from 1, as its ``row``)."""
+    specs = spec_by_code(chart)
+    by_name = {s.name: s for s in specs.values()}
+    undistributed = account_for_role(chart, "undistributed")
+    postings, problems = [], []
+    debits = credits = Decimal("0.00")
+    for index, line in enumerate(lines):
+        given = str(line.get("account") or "").strip()
+        spec = specs.get(given) or by_name.get(given)
+        if spec is not None and spec.code == specs[undistributed].parent:
+            spec = specs[undistributed]                 # 332 (322): its 未分配 part
+        if spec is None or not spec.postable:
+            problems.append(locate(index, "account", msg(N_("%(account)s is not an account of this chart that takes "
+                                                          "postings."), account=given, code="unknown_account")))
+            continue
+        if spec.type in PROFIT_AND_LOSS:
+            problems.append(locate(index, "account", msg(N_("%(account)s %(name)s is an income or cost account: "
+                                                          "bring a year's result in as 未分配盈余 (%(undistributed)s)."),
+                                                      account=spec.code, name=spec.name, undistributed=undistributed,
+                                                      code="opening_profit_and_loss")))
+            continue
+        member = line.get("member") or None
+        if member is not None and member not in members:
+            problems.append(locate(index, "member", msg(N_("%(member)s is not a member of %(entity)s."),
+                                                        member=member, entity=entity_code, code="not_a_member")))
+            continue
+        debit, credit = line.get("debit") or Decimal(0), line.get("credit") or Decimal(0)
+        if (debit > 0) == (credit > 0) or debit < 0 or credit < 0:
+            problems.append(locate(index, "debit", msg(N_("Give a debit or a credit balance (one, above zero)."),
+                                                       code="one_side")))
+            continue
+        debits, credits = debits + debit, credits + credit
+        postings.append(PostingDraft(spec.code, debit - credit, member))
+    if not problems and debits != credits:
+        problems.append(Problem.of(msg(N_("The opening balances do not balance: debits %(debit)s, credits "
+                                          "%(credit)s."), debit=debits, credit=credits, code="opening_unbalanced")))
+    return merge_legs(postings), problems
+
+
+@operation(keeps_books())
+def post_opening(session: Session, entity: Entity, lines: list[dict], *, actor: Principal) -> JournalEntry:
+    """Post the opening balances (期初余额) of ``entity``'s books (MOF transition rules: the balances at the
+    books' start, by account and by member): one entry of kind ``opening``, dated the day before the books
+    start, so that every year's opening balance includes it. Only while the book has no entry at all, once.
+    Capital (301), reserve shares (322) and fund shares (311) by member carry into the 成员账户 and the
+    residual basis. Raises RecordError naming every problem."""
+    if has_entries(session, entity):
+        raise refuse(None, N_("%(entity)s already has entries: opening balances come before anything else."),
+                     entity=entity.code, code="opening_after_entries")
+    members = set(session.scalars(select(Member.code).where(Member.entity_id == entity.id)))
+    postings, problems = opening_postings(entity.chart, lines, members, entity.code)
+    if not problems and not postings:
+        problems.append(Problem.of(msg(N_("There are no opening balances to post."), code="opening_empty")))
+    if problems:
+        raise RecordError(problems)
+    entry = post_entry(session, entity.book, EntryDraft(
+        date=entity.books_start - dt.timedelta(days=1), memo="期初余额", source=OPENING_SOURCE, kind="opening",
+        postings=postings), actor_id=actor.user_id)
+    audit(session, actor_id=actor.user_id, action="opening", target=f"entry:{entry.id}", entity_id=entity.id,
+          detail=f"{len(postings)} lines")
+    return entry
+
+
 def _memo(kind: str, values: dict, member: str | None) -> str:
     detail = values.get("product") or values.get("item") or values.get("source") or values.get("buyer") or ""
     return " ".join(x for x in (RECORD_MEMOS[kind], member or "", detail) if x)
@@ -445,8 +537,9 @@ def accrue_land_rent(session: Session, entity: Entity, year: int, *, actor: Prin
     Idempotent (one accrual per contract and year, enforced by a unique key). Returns the entry id,
     or None when there was nothing to accrue or the year is closed.
     """
-    if is_closed(session, entity.book, year):
-        return None
+    start = entity.books_start
+    if is_closed(session, entity.book, year) or year < start.year:
+        return None                         # (a contract signed before the books start costs only from then)
     done = select(LandAccrual.contract_id).where(LandAccrual.year == year)
     contracts = session.execute(
         select(LandContract, Member.code).join(Member, Member.id == LandContract.member_id)
@@ -457,7 +550,8 @@ def accrue_land_rent(session: Session, entity: Entity, year: int, *, actor: Prin
     for contract, code in contracts:
         if contract.end_on is not None and contract.end_on < dt.date(year, 1, 1):
             continue
-        rent = land_rent_for_year(contract.area_mu, contract.base_rent_per_mu, contract.start_on, contract.end_on, year)
+        rent = land_rent_for_year(contract.area_mu, contract.base_rent_per_mu, max(contract.start_on, start),
+                                  contract.end_on, year)
         rows.append({"contract_id": contract.id, "year": year, "amount": rent})
         if rent:
             legs += legs_for("land_rent", entity.chart, {"amount": rent}, code)

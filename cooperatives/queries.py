@@ -25,9 +25,10 @@ from cooperatives.models import (
     Sale,
     Subsidy,
 )
+from ledger.chart import account_for_role
 from ledger.db import fixed_sum, money_sum
 from ledger.models import JournalEntry
-from ledger.queries import account_balances, member_balances
+from ledger.queries import account_balances, member_balances, opening_balances
 
 
 def entity_summary(session: Session, entity: Entity) -> dict:
@@ -105,6 +106,22 @@ def _kg(quantity: Decimal | None, unit: str | None) -> Decimal:
     return quantity / 2 if unit == "jin" else quantity if unit == "kg" else Decimal(0)
 
 
+def _add_opening(session: Session, entity: Entity, year: int, members: dict[int, dict]) -> None:
+    """A member's capital (301) and fund share (311) brought in with the opening balances (期初余额) count as
+    theirs: capital as contributed in cash before the books start, the fund share as quantified to them."""
+    capital, fund = account_for_role(entity.chart, "capital"), account_for_role(entity.chart, "special_fund")
+    by_code = {m["code"]: m for m in members.values()}
+    opened, balances = opening_balances(session, entity.book_id, (capital, fund))
+    for (code, party), amount in balances.items():
+        member = by_code.get(party)
+        if member is None or opened > year:
+            continue
+        if code == capital:
+            member["capital"].append(("cash", -amount))
+        else:
+            member["fund_share"] += -amount
+
+
 def year_contributions(session: Session, entity: Entity, year: int, *, prorate_land: bool = False) -> dict:
     """What every member of ``entity`` put in during ``year``, aggregated in SQL: the input of a
     distribution run. Returns ``{"members": [...], "subsidy_fund": Decimal, "sources": [...]}``.
@@ -122,8 +139,10 @@ def year_contributions(session: Session, entity: Entity, year: int, *, prorate_l
         .order_by(Member.member_no)).all()
     members = {m.id: {"member_id": m.id, "code": m.code, "member_no": m.member_no, "name": hname or ename or m.code,
                       "farmer": m.farmer, "days": _days(m.joined_on, m.left_on, year), "trade": [], "capital": [],
-                      "land_shares": Decimal(0), "labor_days": Decimal(0), "land_consent": m.land_deduction_consent}
+                      "land_shares": Decimal(0), "labor_days": Decimal(0), "land_consent": m.land_deduction_consent,
+                      "fund_share": Decimal(0)}
                for m, hname, ename in rows}
+    _add_opening(session, entity, year, members)
     year_filter = lambda model: ((model.entity_id == entity.id) & (model.date >= start) & (model.date <= end)  # noqa: E731
                                  & model.live())
     for mid, product, unit, qty, amount in session.execute(

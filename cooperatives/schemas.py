@@ -287,6 +287,31 @@ class TrialBalanceRowSchema(Schema):
     closing = fields.Decimal(as_string=True, places=2, metadata=YUAN)
 
 
+class OpeningBodySchema(Schema):
+    """Opening balances (期初余额): lines with the ``opening`` sheet's columns — ``account`` (code, or name as in
+    the chart), ``member``, ``debit`` or ``credit`` (yuan), ``note`` — checked by the sheet's rules, line by
+    line (errors keyed ``lines.<n>.<column>``, n from 1)."""
+
+    lines = fields.List(fields.Nested(record_schema("opening")), required=True, validate=validate.Length(min=1, max=2000))
+
+
+class OpeningLineSchema(Schema):
+    account = fields.String(required=True)
+    name = fields.String(required=True)
+    member = fields.String(allow_none=True)
+    debit = fields.String(allow_none=True, metadata=YUAN)
+    credit = fields.String(allow_none=True, metadata=YUAN)
+
+
+class OpeningSchema(Schema):
+    """The opening balances as posted: the book's start, the voucher and its lines (debit or credit each)."""
+
+    entity = fields.String(required=True)
+    books_start = fields.Date(required=True)
+    voucher = fields.String(allow_none=True)
+    lines = fields.List(fields.Nested(OpeningLineSchema), required=True)
+
+
 class VoidSchema(Schema):
     """Why a record is voided (kept with it and in the audit log)."""
 

@@ -515,6 +515,8 @@ _COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "item": ("品名",), "on_credit": ("赊欠",), "buyer": ("购买方",), "invoice_no": ("发票号",),
     "category": ("类别",), "payee": ("收款方",), "source": ("来源",), "quantify": ("量化",),
     "poverty_asset": ("扶贫资产",), "method": ("方式",), "reference": ("凭据号",),
+    "books_start": ("建账日期",), "account": ("科目", "会计科目", "科目编码"), "debit": ("借方", "借方余额"),
+    "credit": ("贷方", "贷方余额"),
 }  # fmt: skip
 
 
@@ -607,6 +609,7 @@ _SPECS = (
     SheetSpec("entity", ("主体",), (
         _col("code", CODE, True), _col("name", TEXT, True), _col("kind", ENTITY_KIND, True),
         _col("township", TEXT, True), _col("village", TEXT), _col("credit_code", TEXT),
+        _col("books_start", DATE),
     ), exactly_one_row=True),
     SheetSpec("households", ("农户",), (
         _col("code", CODE, True, also=("户号",)), _col("head_name", TEXT, True), _col("village", TEXT, True),
@@ -673,6 +676,11 @@ _SPECS = (
     )),
     SheetSpec("income", ("投资收益",), (
         _col("date", DATE, True), _col("source", TEXT, True), _col("amount", MONEY, True),
+    )),
+    # 期初余额: the balances at the books' start, by account and by member (cooperatives.operations.post_opening)
+    SheetSpec("opening", ("期初余额",), (
+        _col("account", TEXT, True), _col("member", CODE), _col("debit", MONEY), _col("credit", MONEY),
+        _col("note", TEXT),
     )),
 )  # fmt: skip
 

@@ -7,7 +7,8 @@ these triggers hold:
 * postings can only be added to an entry that is not stored yet (an entry is sealed when its row is
   inserted, after its postings);
 * an entry row is refused unless it has at least two postings that sum to exactly zero, all in the
-  entry's book and year, and unless its year is open (or, while the year is being closed, unless it
+  entry's book and year, unless it is dated on or after its book's start (but the opening balances, the
+  day before), and unless its year is open (or, while the year is being closed, unless it
   is a year-end closing or distribution entry — its ``kind``, never its source);
 * (foreign key, deferred) a posting whose entry row never arrives cannot be committed.
 
@@ -48,6 +49,10 @@ CREATE TRIGGER ledger_entries_open_period BEFORE INSERT ON ledger_entries
 WHEN EXISTS (SELECT 1 FROM ledger_periods WHERE book_id = NEW.book_id AND year = NEW.year
              AND (status = 'closed' OR (status = 'adjusting' AND NEW.kind NOT IN ('closing', 'distribution'))))
 BEGIN SELECT RAISE(ABORT, 'ledger: the period is closed'); END"""),
+    ("ledger_entries", """
+CREATE TRIGGER ledger_entries_books_start BEFORE INSERT ON ledger_entries
+WHEN NEW.kind <> 'opening' AND EXISTS (SELECT 1 FROM ledger_books WHERE id = NEW.book_id AND NEW.date < books_start)
+BEGIN SELECT RAISE(ABORT, 'ledger: the entry is dated before the books start'); END"""),
 ]
 
 POSTGRESQL = [
@@ -89,6 +94,9 @@ BEGIN
   IF EXISTS (SELECT 1 FROM ledger_periods WHERE book_id = NEW.book_id AND year = NEW.year
              AND (status = 'closed' OR (status = 'adjusting' AND NEW.kind NOT IN ('closing', 'distribution')))) THEN
     RAISE EXCEPTION 'ledger: the period % is closed', NEW.year USING ERRCODE = 'check_violation';
+  END IF;
+  IF NEW.kind <> 'opening' AND EXISTS (SELECT 1 FROM ledger_books WHERE id = NEW.book_id AND NEW.date < books_start) THEN
+    RAISE EXCEPTION 'ledger: % is before the books start', NEW.date USING ERRCODE = 'check_violation';
   END IF;
   RETURN NEW;
 END $$"""),

@@ -88,6 +88,15 @@ class ClosedPeriod(LedgerError):
                              code="closed_period"))
 
 
+class BeforeBooksStart(ClosedPeriod):
+    """Dated before the books start (建账日期): only the opening balances are (the day before it)."""
+
+    def __init__(self, book: str, on, start):
+        self.book, self.year, self.on, self.start = book, on.year, on, start
+        LedgerError.__init__(self, msg(N_("%(date)s is before the books of %(book)s start (%(start)s)."), date=on,
+                                       book=book, start=start, code="before_books_start"))
+
+
 class UnknownAccount(LedgerError):
     def __init__(self, book: str, code: str):
         self.book, self.code = book, code

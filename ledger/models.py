@@ -47,6 +47,10 @@ class Book(Base):
     name: Mapped[str] = mapped_column(String(200))
     #: key of ledger.chart.CHARTS
     chart: Mapped[str] = mapped_column(String(20))
+    #: 建账日期: nothing is dated before it but the opening balances (期初余额, kind ``opening``), dated the day
+    #: before, so that every "balance at the start of a year" query finds them there. None: no start (a book
+    #: of the ledger's own tests)
+    books_start: Mapped[dt.date | None] = mapped_column(Date)
     #: hash of the last entry in the chain ("" before the first); updated under a row lock
     head_hash: Mapped[str] = mapped_column(String(64), default="")
     head_entry_id: Mapped[int | None] = mapped_column(Id)

@@ -22,6 +22,7 @@ from ledger.db import keyed_in
 from ledger.entries import YEAR_END_KINDS, EntryDraft, PostingDraft, check_entry, legacy_kind, reversal_of
 from ledger.errors import (
     AlreadyReversed,
+    BeforeBooksStart,
     ClosedPeriod,
     DuplicateSource,
     InvalidEntry,
@@ -32,11 +33,11 @@ from ledger.i18n import N_, msg
 from ledger.models import ENTRY_IDS, Account, Book, JournalEntry, Party, Period, Posting, VoucherCounter
 
 
-def create_book(session: Session, *, code: str, name: str, chart: str) -> Book:
-    """Open a book with every account of ``chart``. Flushes."""
+def create_book(session: Session, *, code: str, name: str, chart: str, books_start: dt.date | None = None) -> Book:
+    """Open a book with every account of ``chart``, starting on ``books_start``. Flushes."""
     if chart not in CHARTS:
         raise ValueError(f"unknown chart {chart!r}; expected one of {', '.join(CHARTS)}")
-    book = Book(code=code, name=name, chart=chart, head_hash="", entry_count=0)
+    book = Book(code=code, name=name, chart=chart, head_hash="", entry_count=0, books_start=books_start)
     session.add(book)
     session.flush()
     session.execute(insert(Account), [
@@ -132,7 +133,12 @@ def _check_all(book: Book, drafts: Sequence[EntryDraft], accounts: dict, parties
 
 
 def _refuse_closed(session: Session, book: Book, drafts: Sequence[EntryDraft]) -> None:
-    """Mirror of the database rule: nothing in a closed year; only year-end entries while adjusting."""
+    """Mirror of the database rule: nothing before the books start but their opening balances; nothing in a
+    closed year; only year-end entries while adjusting."""
+    start = book.books_start
+    for draft in drafts:
+        if start is not None and draft.date < start and draft.kind != "opening":
+            raise BeforeBooksStart(book.code, draft.date, start)
     years = sorted({d.date.year for d in drafts})
     status = dict(session.execute(select(Period.year, Period.status).where(
         Period.book_id == book.id, Period.year.in_(years))).all())

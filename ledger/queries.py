@@ -128,6 +128,19 @@ def retained_before(session: Session, book: Book, year: int, codes: tuple[str, .
     return -session.scalar(stmt)
 
 
+def opening_balances(session: Session, book_id: int, codes: tuple[str, ...]
+                     ) -> tuple[int | None, dict[tuple[str, str | None], Decimal]]:
+    """The book's opening balances (kind ``opening``) on ``codes``: the year they are dated in (None: there
+    are none) and ``(account code, party code or None) -> signed balance``. One query."""
+    rows = session.execute(
+        select(Posting.year, Account.code, Party.code, money_sum(Posting.__table__.c.amount))
+        .join(Account, Account.id == Posting.account_id).outerjoin(Party, Party.id == Posting.party_id)
+        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+        .where(Posting.book_id == book_id, JournalEntry.kind == "opening", Account.code.in_(codes))
+        .group_by(Posting.year, Account.code, Party.code)).all()
+    return (rows[0][0] if rows else None), {(code, party): amount for _, code, party, amount in rows if amount}
+
+
 def party_balances(session: Session, book: Book, code: str, *, up_to_year: int | None = None,
                    before_year: int | None = None) -> dict[str, Decimal]:
     """``party code -> signed balance`` on account ``code``."""

@@ -37,6 +37,8 @@ from cooperatives.schemas import (
     MemberInputSchema,
     MemberSchema,
     MeSchema,
+    OpeningBodySchema,
+    OpeningSchema,
     PageArgsSchema,
     TrialBalanceRowSchema,
     VoidedSchema,
@@ -58,7 +60,7 @@ from cooperatives.web.access import (
 from cooperatives.web.display import MONEY_COLUMNS, PRICE_COLUMNS
 from cooperatives.web.idempotency import document as document_idempotency
 from cooperatives.web.idempotency import protect as idempotent_writes
-from cooperatives.web.writes import Refused, enrol, parse_member, post_values, start_import, void
+from cooperatives.web.writes import Refused, enrol, parse_member, post_opening, post_values, start_import, void
 from ledger.db import utc
 from ledger.i18n import N_, msg
 from ledger.models import JournalEntry
@@ -209,6 +211,47 @@ def create_member(data, code: str):
         return enrol(get_session(), entity, data, actor=current_actor())
     except Refused as exc:
         abort(error(422, exc.errors))
+
+
+def _opening_json(entity) -> dict:
+    session = get_session()
+    entry = session.scalar(select(JournalEntry).where(JournalEntry.book_id == entity.book_id,
+                                                      JournalEntry.kind == "opening"))
+    lines = []
+    if entry is not None:
+        names = {a.code: a.name for a in entity.book.accounts}
+        for p in entry.postings:
+            lines.append({"account": p.account.code, "name": names[p.account.code],
+                          "member": p.party.code if p.party else None,
+                          "debit": fmt(p.amount) if p.amount > 0 else None,
+                          "credit": fmt(-p.amount) if p.amount < 0 else None})
+    return {"entity": entity.code, "books_start": entity.books_start, "voucher": entry.voucher if entry else None,
+            "lines": lines}
+
+
+@blp.route("/entities/<code>/opening", methods=["GET"])
+@blp.response(200, OpeningSchema)
+@errors_doc(403, 404)
+@rule(*STAFF, scope="entity")
+def get_opening(code: str):
+    """The opening balances (期初余额) of an entity's books: empty lines until they are posted."""
+    return _opening_json(entity_or_404(code))
+
+
+@blp.route("/entities/<code>/opening", methods=["POST"])
+@blp.arguments(OpeningBodySchema)
+@blp.alt_response(201, schema=OpeningSchema, success=True)
+@errors_doc(403, 404, 422)
+@rule(*WRITERS, write=True, scope="entity")
+def create_opening(data: dict, code: str):
+    """Post the opening balances (期初余额) of an entity's books: one voucher dated the day before the books
+    start, by account and by member; only while the book has no entry, once; they must balance."""
+    entity = entity_or_404(code, write=True)
+    try:
+        post_opening(get_session(), entity, list(enumerate(data["lines"], 1)), actor=current_actor())
+    except Refused as exc:
+        abort(error(422, exc.errors))
+    return OpeningSchema().dump(_opening_json(entity)), 201
 
 
 def _record_routes(kind: str) -> None:
@@ -378,10 +421,18 @@ def _flatten(messages) -> dict[str, list[str]]:
     for location in messages.values():
         items = location.items() if isinstance(location, dict) else [("_schema", location)]
         for field, msgs in items:
-            if isinstance(msgs, dict):   # nested: a list's items or a nested object's fields
-                msgs = [f"{k}: {words(m, _)}" for k, ms in msgs.items() for m in (ms if isinstance(ms, list) else [ms])]
-            flat.setdefault(str(field), []).extend(words(m, _) for m in (msgs if isinstance(msgs, list) else [msgs]))
+            _walk(flat, str(field), msgs)
     return flat
+
+
+def _walk(flat: dict[str, list[str]], key: str, msgs) -> None:
+    """Nested messages (a list's items, a nested object's fields) under dotted keys: ``lines.2.debit`` — a
+    list's items numbered from 1, as people count lines."""
+    if isinstance(msgs, dict):
+        for k, inner in msgs.items():
+            _walk(flat, f"{key}.{k + 1 if isinstance(k, int) else k}", inner)
+        return
+    flat.setdefault(key, []).extend(words(m, _) for m in (msgs if isinstance(msgs, list) else [msgs]))
 
 
 PAGE_ERRORS = {

@@ -16,7 +16,7 @@ from cooperatives.queries import entity_summary, member_account
 from cooperatives.web import display
 from cooperatives.web.access import can_write_entity, current_actor, entity_or_404
 from cooperatives.web.audit import china_time
-from cooperatives.web.writes import Refused, enrol, post_record, start_import, void
+from cooperatives.web.writes import Refused, enrol, post_opening_form, post_record, start_import, void
 from ledger.models import JournalEntry
 from ledger.web.bounds import page_arg
 from ledger.web.support import STAFF, get_session, rule
@@ -185,3 +185,41 @@ def import_job(code: str, job_id: int):
     shown = [p.text(_) for p in problems[:MAX_PROBLEMS_SHOWN]]
     return _page(entity, "cooperatives/import_job.html", job=job, result=job_result(job), problems=shown,
                  more=total - len(shown), refresh=job.state() in RUNNING, JOB_STATUSES=JOB_STATUSES)
+
+
+# ----------------------------------------------------------------------------------------- opening balances
+
+#: blank lines the opening-balances form offers (more: the workbook's ``opening`` sheet)
+OPENING_FORM_LINES = 20
+
+
+def _opening_page(entity, status=200, *, errors=None, typed=None):
+    session = get_session()
+    entry = session.scalar(select(JournalEntry).where(JournalEntry.book_id == entity.book_id,
+                                                      JournalEntry.kind == "opening"))
+    has_entries = entry is not None or session.scalar(
+        select(JournalEntry.id).where(JournalEntry.book_id == entity.book_id).limit(1)) is not None
+    names = {a.code: a.name for a in entity.book.accounts}
+    rows = typed or [{}] * OPENING_FORM_LINES
+    return _page(entity, "cooperatives/opening.html", status, entry=entry, names=names, has_entries=has_entries,
+                 errors=errors or {}, rows=rows)
+
+
+@bp.get("/opening")
+@rule(*STAFF, scope="entity")
+def opening(code: str):
+    return _opening_page(entity_or_404(code))
+
+
+@bp.post("/opening")
+@rule(*WRITERS, write=True, scope="entity")
+def post_opening_page(code: str):
+    entity = entity_or_404(code, write=True)
+    columns = ("account", "member", "debit", "credit", "note")
+    typed = [{c: request.form.get(f"lines-{n}-{c}", "") for c in columns} for n in range(1, OPENING_FORM_LINES + 1)]
+    try:
+        post_opening_form(get_session(), entity, typed, actor=current_actor())
+    except Refused as exc:
+        return _opening_page(entity, 422, errors=exc.errors, typed=typed)
+    flash(_("The opening balances are posted."))
+    return redirect(url_for(".opening", code=code))

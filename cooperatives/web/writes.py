@@ -22,6 +22,7 @@ from cooperatives.models import Entity, ImportJob, Member
 from cooperatives.operations import RecordError, record
 from ledger.errors import ClosedPeriod, LedgerError, Problem
 from ledger.errors import field_errors as _field_errors
+from ledger.i18n import as_message
 
 Errors = dict[str, list[str]]
 
@@ -80,6 +81,48 @@ def void(session: Session, entity: Entity, kind: str, record_id: int, reason: st
         session.rollback()
         raise Refused({"_schema": [_("This record was voided already.")]}) from None
     return entries
+
+
+#: most lines a page or a request brings as opening balances (a workbook's ``opening`` sheet has no such bound)
+MAX_OPENING_LINES = 2000
+
+
+def post_opening_form(session: Session, entity: Entity, raw_lines: list[Mapping], *, actor: Principal):
+    """Opening-balance lines as typed on the page (the ``opening`` sheet's columns, raw): each checked by the
+    sheet's rules (errors keyed ``lines.<n>.<column>``, n from 1; blank lines skipped), then
+    :func:`post_opening`."""
+    lines, errors = [], {}
+    for n, raw in enumerate(raw_lines, 1):
+        if not any(str(v or "").strip() for v in raw.values()):
+            continue
+        values, problems = parse_form("opening", raw)
+        for column, messages in field_errors(problems).items():
+            errors.setdefault(f"lines.{n}.{column}", []).extend(messages)
+        if values is not None:
+            lines.append((n, values))
+    if errors:
+        raise Refused(errors)
+    return post_opening(session, entity, lines, actor=actor)
+
+
+def post_opening(session: Session, entity: Entity, lines: list[tuple[int, dict]], *, actor: Principal):
+    """Post checked opening-balance lines (``(n, values)``: the line's number as its author sees it, and its
+    typed values) through :func:`cooperatives.operations.post_opening`; commit. A line's refusal is keyed
+    ``lines.<n>.<column>``. Raises :class:`Refused` (after a rollback)."""
+    try:
+        entry = operations.post_opening(session, entity, [v for _, v in lines], actor=actor)
+        session.commit()
+    except (RecordError, LedgerError) as exc:
+        session.rollback()
+        out: Errors = {}
+        for p in exc.problems:            # a line's problem names its line (row: its place among the lines)
+            key = f"lines.{lines[p.row - 1][0]}.{p.column}" if p.row and p.column else "_schema"
+            out.setdefault(key, []).append(as_message(p.reason).translate(_))
+        raise Refused(out) from None
+    except IntegrityError:
+        session.rollback()
+        raise Refused({"_schema": [_("The opening balances are already posted.")]}) from None
+    return entry
 
 
 def parse_member(data: Mapping) -> tuple[dict | None, Errors]:

@@ -228,7 +228,8 @@ def load_cluster(session: Session) -> None:
     # as in a county: the admin creates the project, the township links the villages that own it, then the
     # project's accountant imports its books (whose members sheet may name only linked villages)
     project = create_entity(session, code=CLUSTER, name="百乐乡九村联建葡萄大棚项目", kind="cluster_project",
-                            township=CLUSTER_TOWNSHIP, village=VILLAGES[0][1], actor=CONSOLE)
+                            township=CLUSTER_TOWNSHIP, village=VILLAGES[0][1], books_start=dt.date(2024, 1, 1),
+                            actor=CONSOLE)
     for code, *_rest in VILLAGES:
         link_member_entity(session, project, _entity(session, code), actor=CONSOLE)
     import_sheets(session, cluster_workbook(rng), CLUSTER.lower())

@@ -40,7 +40,7 @@ from ledger.db import Quantity, money_sum
 from ledger.entries import YEAR_END_KINDS
 from ledger.models import Account, JournalEntry, Party, Posting
 from ledger.money import allocate, fmt
-from ledger.queries import retained_before, year_profit
+from ledger.queries import opening_balances, retained_before, year_profit
 from payouts.models import IN_FORCE, PayoutRun
 
 Z = Decimal("0.00")
@@ -759,6 +759,7 @@ def member_accounts(session: Session, entity: Entity, year: int) -> MemberAccoun
               "close": {code: no for _, code, no, _, _, here, _ in members if here}}
     quantified = {(kind, when): _quantified(funds.get(kind, (Z, Z))[i], groups[when])
                   for kind in ("fiscal", "donation") for i, when in enumerate(("open", "close"))}
+    _add_opening(session, entity, year, {code: mid for mid, code, *_ in members}, capital, quantified)
     products = tuple(sorted({p for per_member in trade.values() for p in per_member}))
     accounts = []
     for mid, code, no, name, address, here, _ in members:
@@ -770,6 +771,27 @@ def member_accounts(session: Session, entity: Entity, year: int) -> MemberAccoun
     return MemberAccounts(name="member-accounts", form=form, title=title, entity=entity.code, entity_name=entity.name,
                           year=year, period=period.format(year), products=products, members=tuple(accounts),
                           run_id=run.id if run is not None else None)
+
+
+def _add_opening(session: Session, entity: Entity, year: int, ids: dict[str, int], capital: dict,
+                 quantified: dict) -> None:
+    """Capital (301) and fund shares (311) brought in by member with the opening balances (期初余额): capital
+    as 其他出资, the fund share as 财政补助形成财产份额 (the opening sheet does not say fiscal or donated) — in
+    the year-start column from the year after the opening entry's, in the year-end column from its year."""
+    codes = (account_for_role(entity.chart, "capital"), account_for_role(entity.chart, "special_fund"))
+    opened, balances = opening_balances(session, entity.book_id, codes)
+    for i, (when, up_to) in enumerate((("open", year - 1), ("close", year))):
+        for (code, party), amount in balances.items():
+            if party not in ids or opened > up_to:
+                continue
+            if code == codes[0]:
+                key = (ids[party], False)
+                values = list(capital.get(key, (Z, Z)))
+                values[i] -= amount
+                capital[key] = tuple(values)
+            else:
+                shares = quantified[("fiscal", when)]
+                shares[party] = shares.get(party, Z) - amount
 
 
 _STOCKS = ("capital_poverty", "capital_other", "reserve_share", "fiscal_share", "donation_share")

@@ -47,6 +47,7 @@ class MemberInput:
     labor_days: Decimal = ZERO
     debt: Decimal = ZERO              # what the member owes on 成员往来 at year end (≥ 0)
     land_consent: bool = False        # consent on record to deduct from land income
+    fund_share: Decimal = ZERO        # special fund (311) quantified to the member before the books start
 
     @property
     def capital_total(self) -> Decimal:
@@ -222,7 +223,8 @@ def _basis(m: MemberInput, pool, reserve_shares, subsidy_shares, prorated) -> De
     if pool.basis == "transactions":
         return trade_basis(m, pool.measure, pool.products, pool.include)
     if pool.basis == "capital":
-        return prorated(m, m.capital_total + m.reserve_share + reserve_shares[m.code] + subsidy_shares[m.code])
+        return prorated(m, m.capital_total + m.reserve_share + reserve_shares[m.code] + subsidy_shares[m.code]
+                        + m.fund_share)
     if pool.basis == "land":
         return prorated(m, m.land_shares)
     if pool.basis == "labor":

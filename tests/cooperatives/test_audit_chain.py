@@ -172,9 +172,8 @@ def bare_entity(session, code: str) -> Entity:
     township = Township(name=f"{code} 乡")
     session.add(township)
     session.flush()
-    book = create_book(session, code=code, name=code, chart="fpc2021")
-    entity = Entity(code=code, name=code, kind="farmer_coop", township_id=township.id, book_id=book.id,
-                    first_year=2025)
+    book = create_book(session, code=code, name=code, chart="fpc2021", books_start=dt.date(2025, 1, 1))
+    entity = Entity(code=code, name=code, kind="farmer_coop", township_id=township.id, book_id=book.id)
     session.add(entity)
     session.flush()
     return entity

@@ -122,11 +122,15 @@ def test_records_in_a_closed_year_are_refused(session, cli, tmp_path):
     from ledger.operations import close_period
 
     assert cli("import", write_xlsx(tmp_path / "good.xlsx", GOOD)).exit_code == 0
-    close_period(session, get_book(session, "T-COOP"), 2024)
+    close_period(session, get_book(session, "T-COOP"), 2025)
     late = {"deliveries": [["date", "member", "product", "quantity", "unit", "unit_price"],
-                           ["2024-12-30", "T-H1", "藤茶鲜叶", "1", "kg", "1"]]}
+                           ["2025-12-30", "T-H1", "藤茶鲜叶", "1", "kg", "1"]]}
     result = cli("import", write_xlsx(tmp_path / "late.xlsx", late), "--entity", "T-COOP")
-    assert result.exit_code == 1 and "deliveries:2:date: 2024 is closed" in result.stderr
+    assert result.exit_code == 1 and "deliveries:2:date: 2025 is closed" in result.stderr
+    early = {"deliveries": [["date", "member", "product", "quantity", "unit", "unit_price"],
+                            ["2024-12-30", "T-H1", "藤茶鲜叶", "1", "kg", "1"]]}    # the books start in 2025
+    result = cli("import", write_xlsx(tmp_path / "early.xlsx", early), "--entity", "T-COOP")
+    assert result.exit_code == 1 and "deliveries:2:date: 2024-12-30 is before the books of T-COOP start" in result.stderr
 
 
 def test_import_posts_one_summary_voucher_per_kind_and_day(session, cli, tmp_path):
