@@ -16,7 +16,8 @@ Names of people and of the villages of 百乐乡 are made up.
   15–30 households by their collective shares (份额), after 20–30 % 公积公益金. A household's statement
   traces its yuan back through the village to the project.
 * 五星村土地股份合作社 ``WX-LAND`` (青铜峡市青铜峡镇): 40 households, 300 亩 leased in at 保底 800 元/亩
-  (a cost), a year of 稻蟹共养, and 二次分红 of the surplus by land shares after a 10 % reserve.
+  (a cost), a year of 稻蟹共养, and 二次分红 of the surplus by land shares after a 10 % reserve quantified to
+  the members by land — its articles count the land put in as each member's trade (盈余返还, ≥ 60 %).
 * 金果坪乡溪口村高山蔬菜专业合作社 ``JGP-VEG`` (``payouts.admin.demo_anomalies``): twelve households, 2024 and
   2025, with one instance of every anomaly rule seeded on purpose for the township auditor; ``JGP-TEA``
   beside it shows none. ``docs/DEMO.md`` lists each seeded anomaly.
@@ -89,8 +90,9 @@ CLUSTER_POLICY = {      # 15 % kept for greenhouse upkeep and risk; the rest by 
     "reserve_pct": "15", "reserve_quantify": "none", "deduct": [],
     "pools": [{"name": "investment", "pct": "100", "basis": "capital"}],
 }
-LAND_POLICY = {         # 10 % risk reserve, then 二次分红 by land shares (1 亩 = 1 股)
-    "reserve_pct": "10", "reserve_quantify": "none", "deduct": [],
+LAND_POLICY = {         # 10 % reserve quantified by land, then 二次分红 by land shares (1 亩 = 1 股): its articles
+    # count the land a member puts in as the member's trade, so it is 盈余返还 under law Art. 44 (INTERFACES §4)
+    "reserve_pct": "10", "reserve_quantify": "transactions", "land_as_trade": True, "deduct": [],
     "pools": [{"name": "land", "pct": "100", "basis": "land"}],
 }
 

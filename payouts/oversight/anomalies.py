@@ -51,6 +51,8 @@ from ledger.money import quantize
 from payouts.models import IN_FORCE, Objection, PayoutMember, PayoutRun, PolicyVersion, Receipt, StatementSnapshot
 from payouts.oversight.linkage import household_benefits
 from payouts.oversight.tables import Column, Table
+from payouts.runs.rules import COOPERATIVE_LAW_KINDS, distributable_surplus, patronage_meets_law
+from payouts.runs.snapshot import patronage_pools
 
 ZERO = Decimal("0.00")
 HUNDRED = Decimal(100)
@@ -314,11 +316,11 @@ class _Context:
 
 def _patronage(ctx: _Context, year: int | None) -> list[Finding]:
     """Runs in force of farmer cooperatives against the books' distributable surplus of their year:
-    DS(books) = max(surplus(books) − prior loss − the run's reserves, 0) + surplus brought forward, with
+    DS(books) = surplus(books) + the result brought forward − the run's reserves (none when not positive), with
     the year's surplus from the income and expense accounts (closing entries left out, like the run).
     When the books still equal what the run was computed on, this is the run's own check; it differs
     when income was booked to the year after the run was drafted."""
-    runs = [r for r in ctx.runs if ctx.entities[r.entity_id].kind == "farmer_coop" and year in (None, r.year)]
+    runs = [r for r in ctx.runs if ctx.entities[r.entity_id].kind in COOPERATIVE_LAW_KINDS and year in (None, r.year)]
     if not runs:
         return []
     results = dict(ctx.session.execute(select(PayoutRun.id, PayoutRun.result_json)
@@ -334,15 +336,16 @@ def _patronage(ctx: _Context, year: int | None) -> list[Finding]:
     found = []
     for run in runs:
         result = json.loads(results[run.id])
-        returned = sum((Decimal(p["amount"]) for p in result["pools"] if p["basis"] == "transactions"), ZERO)
+        returns = set(patronage_pools(result))
+        returned = sum((Decimal(p["amount"]) for p in result["pools"] if p["name"] in returns), ZERO)
         reserves = sum((Decimal(r["amount"]) for r in result["reserves"]), ZERO)
         books_surplus = surplus.get((ctx.entities[run.entity_id].book_id, run.year), ZERO)
-        distributable = (max(books_surplus - Decimal(result["prior_loss"]) - reserves, ZERO)
-                         + Decimal(result["brought_forward"]))
+        opening = Decimal(result["brought_forward"]) - Decimal(result["prior_loss"])
+        distributable = distributable_surplus(books_surplus, opening, reserves)
         if distributable <= 0:
             continue
         share = quantize(returned / distributable * HUNDRED)
-        if share < PATRONAGE_FLOOR:
+        if not patronage_meets_law(returned, distributable):
             code = ctx.entities[run.entity_id].code
             found.append(ctx.finding(
                 "patronage_below_60", run.entity_id, run.year, "patronage",

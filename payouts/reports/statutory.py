@@ -42,6 +42,8 @@ from ledger.models import Account, JournalEntry, Party, Posting
 from ledger.money import allocate, fmt
 from ledger.queries import opening_balances, retained_before, year_profit
 from payouts.models import IN_FORCE, PayoutRun
+from payouts.runs.rules import COOPERATIVE_LAW_KINDS, patronage_meets_law
+from payouts.runs.snapshot import patronage_pools
 
 Z = Decimal("0.00")
 AMOUNT = Posting.__table__.c.amount
@@ -519,7 +521,7 @@ def surplus_statement(session: Session, entity: Entity, year: int) -> Statement:
 
 def _surplus_notes(entity: Entity, result: _YearResult, v: dict) -> list[str]:
     notes = [f"本年分配依据第 {result.run_id} 号分配方案（已过账）" if result.run_id else "本年尚无已过账的分配方案"]
-    if entity.kind == "farmer_coop" and result.run_id and v[16] > 0 and v[17] * 10 < v[16] * 6:
+    if entity.kind in COOPERATIVE_LAW_KINDS and result.run_id and not patronage_meets_law(v[17], v[16]):
         notes.append(f"盈余返还 {fmt(v[17])} 低于可分配盈余 {fmt(v[16])} 的 60%（农民专业合作社法第四十四条）")
     return notes
 
@@ -732,9 +734,10 @@ def _run_shares(run: PayoutRun | None) -> dict[str, tuple[Decimal, Decimal]]:
     if run is None:
         return {}
     out = {}
+    returns = set(patronage_pools(run.result))
     for m in run.result["members"]:
-        patronage = sum((Decimal(ln["amount"]) for ln in m["lines"] if ln["basis_kind"] == "transactions"), Z)
-        residual = sum((Decimal(ln["amount"]) for ln in m["lines"] if ln["basis_kind"] != "transactions"), Z)
+        patronage = sum((Decimal(ln["amount"]) for ln in m["lines"] if ln["pool"] in returns), Z)
+        residual = sum((Decimal(ln["amount"]) for ln in m["lines"] if ln["pool"] not in returns), Z)
         residual += sum((Decimal(p["amount"]) for p in m["preferred"]), Z)
         out[m["member"]] = (patronage, residual)
     return out

@@ -305,7 +305,7 @@ def run_entries(entity: Entity, run: PayoutRun, result) -> list[EntryDraft]:
     unquantified = reserve_total - funds - sum((m.reserve_share for m in result.members), ZERO)
     entry("reserve", f"提取公积金 {run.year}", [PostingDraft(alloc, reserve_total), *reserve_legs,
                                                  PostingDraft(role(entity, "reserve"), -(funds + unquantified))])
-    patronage_pools = {name for name, basis, _, _ in result.pools if basis == "transactions"}
+    patronage_pools = set(result.patronage_pools)
     for name, _basis, amount, _ in result.pools:
         payable = role(entity, "patronage_payable" if name in patronage_pools else "residual_payable")
         memo = f"{'盈余返还' if name in patronage_pools else '剩余盈余分配'} {name} {run.year}"

@@ -73,6 +73,13 @@ class Policy:
     prorate_partial_year: bool = False
     #: days the statements stay on public notice after publishing
     notice_days: int = 7
+    #: a land-share cooperative whose articles count the land a member puts in as that member's trade: its
+    #: land pools are returns by trade (盈余返还, 221) toward the 60 % (INTERFACES §4)
+    land_as_trade: bool = False
+
+    def returns_by_trade(self, basis: str) -> bool:
+        """Whether a pool of ``basis`` returns surplus by members' trade (盈余返还), not by capital."""
+        return basis == "transactions" or (basis == "land" and self.land_as_trade)
 
     def to_dict(self) -> dict:
         """JSON-ready form with decimals as strings (what is stored and shown)."""
@@ -129,7 +136,7 @@ def parse_policy(data: dict) -> Policy:
     if not isinstance(data, dict):
         raise PolicyError([msg(N_("A policy is a table of keys (TOML) or an object (JSON)."), code="policy_shape")])
     known = {"reserve_pct", "reserve_quantify", "funds", "preferred", "pools", "deduct", "prorate_partial_year",
-             "notice_days"}
+             "notice_days", "land_as_trade"}
     for key in sorted(set(data) - known):
         problems.append(msg(N_("Unknown key %(key)s."), key=repr(key), code="policy_unknown_key"))
     reserve = _decimal(data.get("reserve_pct", "0"), "reserve_pct", problems, hi=Decimal(100))
@@ -173,12 +180,16 @@ def parse_policy(data: dict) -> Policy:
     if not isinstance(notice, int) or isinstance(notice, bool) or not 1 <= notice <= 90:
         problems.append(msg(N_("notice_days: a whole number of days from 1 to 90."), code="policy_notice_days"))
         notice = 7
+    land_as_trade = data.get("land_as_trade", False)
+    if not isinstance(land_as_trade, bool):
+        problems.append(msg(N_("land_as_trade: true or false."), code="policy_land_as_trade"))
     if reserve is not None and sum((f.pct for f in funds), reserve) > 100:
         problems.append(msg(N_("reserve_pct and funds together exceed 100 %%."), code="policy_reserve_over"))
     if problems:
         raise PolicyError(problems)
     return Policy(reserve_pct=reserve, reserve_quantify=quantify, funds=tuple(funds), preferred=tuple(preferred),
-                  pools=tuple(pools), deduct=tuple(deduct), prorate_partial_year=bool(prorate), notice_days=notice)
+                  pools=tuple(pools), deduct=tuple(deduct), prorate_partial_year=bool(prorate), notice_days=notice,
+                  land_as_trade=land_as_trade is True)
 
 
 def _pool(i: int, p, problems: list[str]) -> Pool | None:

@@ -16,7 +16,7 @@ web preview, the auditor's re-run and the tests.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from ledger.money import ZERO, allocate, quantize
 from payouts.runs.policy import Policy
@@ -111,10 +111,47 @@ class RunResult:
     pools: tuple[tuple[str, str, Decimal, Decimal], ...]   # (name, basis, amount, basis_total)
     members: tuple[MemberResult, ...]
     checks: tuple[Check, ...] = field(default_factory=tuple)
+    #: the pools that return surplus by members' trade (盈余返还, posted to 221); the others are residual (222)
+    patronage_pools: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
         return all(c.ok for c in self.checks)
+
+
+#: the kinds the Farmer Professional Cooperatives Law governs: a land-share cooperative is one in law
+COOPERATIVE_LAW_KINDS = ("farmer_coop", "land_coop")
+#: the share of the distributable surplus a farmer cooperative returns by member trade, at least (law Art. 44)
+PATRONAGE_FLOOR_PCT = Decimal(60)
+
+
+def patronage_meets_law(patronage: Decimal, distributable: Decimal) -> bool:
+    """The one test of law Art. 44's 60 %, exact to the fen (the run's check, the 02表's note and the township's
+    rule all use it): what is returned by member trade is at least 60 % of the distributable surplus."""
+    return distributable <= 0 or patronage * HUNDRED >= PATRONAGE_FLOOR_PCT * distributable
+
+
+def distributable_surplus(surplus: Decimal, opening_undistributed: Decimal, reserves: Decimal) -> Decimal:
+    """可分配盈余 (system Art. 54; 02表 line 16): 本年盈余 + 年初未分配盈余 − the reserves and funds drawn,
+    nothing when that is not positive — a loss this year counts even when last year left surplus."""
+    return max(surplus + opening_undistributed - reserves, ZERO)
+
+
+def _pool_amounts(room: Decimal, pools, patronage: set[int]) -> dict[int, Decimal]:
+    """``room`` shared among ``pools`` by their percentages, to the fen: the patronage pools (``patronage``:
+    their indexes) together rounded *up*, so that 60 % means at least 60 % exactly, the rest by largest
+    remainder."""
+    if not room or not pools:
+        return {i: ZERO for i in range(len(pools))}
+    total_pct = sum((p.pct for p in pools), ZERO)
+    back = sum((pools[i].pct for i in patronage), ZERO)
+    if not patronage or back == total_pct:
+        return allocate(room, {i: p.pct for i, p in enumerate(pools)})
+    returned = min((room * back / total_pct).quantize(Decimal("0.01"), rounding=ROUND_CEILING), room)
+    out = allocate(returned, {i: pools[i].pct for i in patronage}) if returned else {i: ZERO for i in patronage}
+    rest = {i: p.pct for i, p in enumerate(pools) if i not in patronage}
+    out.update(allocate(room - returned, rest) if room - returned else dict.fromkeys(rest, ZERO))
+    return out
 
 
 def _pct(part: Decimal, whole: Decimal) -> Decimal:
@@ -152,14 +189,15 @@ def compute_run(data: RunInput, policy: Policy) -> RunResult:
         funds = [(f.name, quantize(base * f.pct / HUNDRED)) for f in policy.funds]
     else:
         reserve, funds = ZERO, [(f.name, ZERO) for f in policy.funds]
-    distributable = max(base - reserve - sum((a for _, a in funds), ZERO), ZERO) + brought_forward
+    distributable = distributable_surplus(data.surplus, opening, reserve + sum((a for _, a in funds), ZERO))
 
     def prorated(m: MemberInput, value: Decimal) -> Decimal:
         return value * m.days / data.year_days if policy.prorate_partial_year else value
 
     # this year's reserve, quantified to members (Art. 42), then the capital-type basis (Art. 44)
-    if policy.reserve_quantify == "transactions":
-        rq_weights = {m.code: trade_basis(m, "amount", (), ("deliveries", "sales")) for m in members}
+    if policy.reserve_quantify == "transactions":        # (land counts as trade where the articles say so)
+        rq_weights = {m.code: trade_basis(m, "amount", (), ("deliveries", "sales"))
+                      + (m.land_shares if policy.land_as_trade else ZERO) for m in members}
     elif policy.reserve_quantify == "capital":
         rq_weights = {m.code: m.capital_total for m in members}
     elif policy.reserve_quantify == "equal":
@@ -184,8 +222,8 @@ def compute_run(data: RunInput, policy: Policy) -> RunResult:
             if amount:
                 preferred[code].append((spec.name, amount))
 
-    pool_amounts = (allocate(room, {i: p.pct for i, p in enumerate(policy.pools)})
-                    if room and policy.pools else {i: ZERO for i in range(len(policy.pools))})
+    pool_amounts = _pool_amounts(room, policy.pools,
+                                 {i for i, p in enumerate(policy.pools) if policy.returns_by_trade(p.basis)})
     lines: dict[str, list[Line]] = {m.code: [] for m in members}
     pools_out, basis_totals = [], {}
     for i, pool in enumerate(policy.pools):
@@ -215,7 +253,8 @@ def compute_run(data: RunInput, policy: Policy) -> RunResult:
     result = RunResult(
         surplus=data.surplus, prior_loss=prior_loss, brought_forward=brought_forward,
         reserves=(("reserve", reserve), *funds), distributable=distributable, preferred=tuple(preferred_totals),
-        pools=tuple(pools_out), members=tuple(results))
+        pools=tuple(pools_out), members=tuple(results),
+        patronage_pools=tuple(p.name for p in policy.pools if policy.returns_by_trade(p.basis)))
     return RunResult(**{**result.__dict__, "checks": tuple(check_run(data, policy, result))})
 
 
@@ -259,16 +298,19 @@ def check_run(data: RunInput, policy: Policy, result: RunResult) -> list[Check]:
             checks.append(Check("pool_has_basis", False, f"pool {name!r} ({basis}) has {amount} but no member has a basis"))
     if not data.members:
         checks.append(Check("has_members", False, "the entity has no members in this year"))
-    if data.kind == "farmer_coop":
-        trade = sum((p[2] for p in result.pools if p[1] == "transactions"), ZERO)
+    if data.kind in COOPERATIVE_LAW_KINDS:
+        trade = sum((p[2] for p in result.pools if p[0] in result.patronage_pools), ZERO)
         if ds > 0:
-            share = _pct(trade, ds)
+            ok, share = patronage_meets_law(trade, ds), trade / ds * HUNDRED
         else:
-            share = sum((p.pct for p in policy.pools if p.basis == "transactions"), ZERO)
-        checks.append(Check("patronage_min_60", share >= 60,
-                            f"{share:.2f}% {'>=' if share >= 60 else '<'} 60% of the distributable surplus "
-                            f"returned by member trade (law Art. 44)"))
-        others = sorted({p.basis for p in policy.pools if p.basis != "transactions"} - set(CAPITAL_BASES))
+            share = sum((p.pct for p in policy.pools if policy.returns_by_trade(p.basis)), ZERO)
+            ok = share >= PATRONAGE_FLOOR_PCT
+        exact = f" ({trade} of {ds}, exact to the fen)" if ds > 0 else ""
+        shown = share.quantize(Decimal("0.01"), rounding=ROUND_FLOOR)       # never shown as 60.00% when short
+        checks.append(Check("patronage_min_60", ok,
+                            f"{shown:.2f}% {'>=' if ok else '<'} 60% of the distributable surplus returned by member "
+                            f"trade{exact} (law Art. 44)"))
+        others = sorted({p.basis for p in policy.pools if not policy.returns_by_trade(p.basis)} - set(CAPITAL_BASES))
         checks.append(Check("residual_capital_only", not others,
                             "the remainder goes by capital, reserve and quantified subsidy shares" if not others else
                             f"the remainder may only go by capital-type bases (law Art. 44), not {', '.join(others)}"))
@@ -278,4 +320,11 @@ def check_run(data: RunInput, policy: Policy, result: RunResult) -> list[Check]:
         checks.append(Check("farmer_members_80", share >= 80,
                             f"{farmers} of {count} members are farmers ({share:.2f}% "
                             f"{'>=' if share >= 80 else '<'} 80%, law Art. 20)"))
+        reserve = result.reserves[0][1] if result.reserves else ZERO
+        quantified = policy.reserve_quantify != "none" and (
+            not reserve or sum((m.reserve_share for m in result.members), ZERO) == reserve)
+        checks.append(Check("reserve_quantified", quantified,
+                            f"the year's reserve {reserve} is quantified to the members (law Art. 42)" if quantified
+                            else f"the year's reserve {reserve} must be quantified to the members (law Art. 42): "
+                                 f"reserve_quantify = {policy.reserve_quantify!r} leaves it unassigned"))
     return checks

@@ -55,7 +55,8 @@ def result_to_json(result: RunResult, *, entity: str, year: int) -> dict:
         "reserves": [{"name": n, "amount": fmt(a)} for n, a in result.reserves],
         "distributable": fmt(result.distributable),
         "preferred": [{"name": n, "amount": fmt(a)} for n, a in result.preferred],
-        "pools": [{"name": n, "basis": b, "amount": fmt(a), "basis_total": fmt_basis(t)} for n, b, a, t in result.pools],
+        "pools": [{"name": n, "basis": b, "amount": fmt(a), "basis_total": fmt_basis(t),
+                   "patronage": n in result.patronage_pools} for n, b, a, t in result.pools],
         "members": [_member_json(m) for m in sorted(result.members, key=lambda m: m.code)],
         "checks": [{"rule": c.rule, "ok": c.ok, "detail": c.detail} for c in result.checks],
     }
@@ -91,7 +92,14 @@ def result_from_json(data: dict) -> RunResult:
             deductions=D(m["deductions"]), net=D(m["net"]), reserve_share=D(m["reserve_share"]),
             subsidy_share=D(m["subsidy_share"]), sources=tuple((s["from"], D(s["amount"])) for s in m["sources"]))
             for m in data["members"]),
-        checks=tuple(Check(c["rule"], c["ok"], c["detail"]) for c in data["checks"]))
+        checks=tuple(Check(c["rule"], c["ok"], c["detail"]) for c in data["checks"]),
+        patronage_pools=patronage_pools(data))
+
+
+def patronage_pools(data: dict) -> tuple[str, ...]:
+    """The pools of a stored result that return surplus by members' trade (盈余返还): as the result says, or for
+    one stored before it said so, the pools by transactions."""
+    return tuple(p["name"] for p in data["pools"] if p.get("patronage", p["basis"] == "transactions"))
 
 
 def run_json(run) -> dict:

@@ -50,14 +50,23 @@ def test_half_by_trade_fails_the_60_percent_rule_with_the_figures():
     assert "50.00% < 60%" in failed[0].detail
 
 
-def test_remainder_by_land_is_refused_for_a_farmer_cooperative_but_not_a_land_cooperative():
+def test_a_land_coop_is_a_farmer_cooperative_in_law_unless_its_land_is_its_members_trade():
+    """books-review W6, INTERFACES §4: a remainder by land is refused for a farmer cooperative and for a
+    land-share cooperative alike (land put in is capital: form ``land``); a land-share cooperative whose
+    articles count land as trade says ``land_as_trade``, and its land pools are then returns by trade (221)."""
     policy = parse_policy({"pools": [{"name": "trade", "pct": "60", "basis": "transactions"},
                                      {"name": "land", "pct": "40", "basis": "land"}]})
     land = WORKED.members[0].__class__(**{**WORKED.members[0].__dict__, "land_shares": D("3")})
     data = RunInput(**{**WORKED.__dict__, "members": (land, *WORKED.members[1:])})
     assert "residual_capital_only" in {c.rule for c in compute_run(data, policy).checks if not c.ok}
     land_coop = RunInput(**{**data.__dict__, "kind": "land_coop"})
-    assert compute_run(land_coop, policy).ok
+    assert "residual_capital_only" in {c.rule for c in compute_run(land_coop, policy).checks if not c.ok}
+    by_land = parse_policy({"land_as_trade": True, "pools": [{"name": "land", "pct": "100", "basis": "land"}]})
+    r = compute_run(land_coop, by_land)
+    assert r.ok and r.patronage_pools == ("land",)
+    unquantified = parse_policy({"reserve_pct": "10", "reserve_quantify": "none", "land_as_trade": True,
+                                 "pools": [{"name": "land", "pct": "100", "basis": "land"}]})
+    assert [c.rule for c in compute_run(land_coop, unquantified).checks if not c.ok] == ["reserve_quantified"]
 
 
 def test_loss_year_distributes_nothing_and_carries_the_loss():
@@ -133,3 +142,49 @@ def test_every_fen_is_accounted_for_and_order_does_not_matter(data, policy, rnd)
     rnd.shuffle(shuffled)
     again = compute_run(RunInput(**{**data.__dict__, "members": tuple(shuffled)}), policy)
     assert again == r
+
+
+# ------------------------------------------------- issue 13 §6: distribution as the law reads (books-review §3)
+
+
+@pytest.mark.parametrize(("surplus", "opening", "reserve", "distributable"), [
+    ("-20000.00", "60000.00", "0.00", "40000.00"),     # a loss this year counts although last year left surplus
+    ("50000.00", "-20000.00", "3000.00", "27000.00"),  # a profit after a loss: 10 % of what is left after it
+    ("-20000.00", "10000.00", "0.00", "0.00"),         # nothing to distribute: the loss is carried
+    ("404349.60", "0.00", "40434.96", "363914.64"),    # JGP-TEA 2025 (books-review §3)
+])
+def test_the_distributable_surplus_is_the_year_plus_what_it_brought_minus_reserves(surplus, opening, reserve,
+                                                                                   distributable):
+    """可分配盈余 = 本年盈余 + 年初未分配盈余 − 提取的盈余公积 (system Art. 54; 02表 line 16), never below zero
+    (books-review W5: a year's loss was ignored whenever the year before left surplus)."""
+    data = RunInput(**{**WORKED.__dict__, "surplus": D(surplus), "opening_undistributed": D(opening)})
+    r = compute_run(data, POLICY_70_30)
+    assert (r.reserves[0][1], r.distributable) == (D(reserve), D(distributable))
+
+
+def test_sixty_percent_means_at_least_sixty_percent_to_the_fen():
+    """books-review W4: 60 % of 363,914.64 is 218,348.784; the patronage pool is rounded up (218,348.79), and the
+    one exact test — used by the run, the 02表 and the township's rule — refuses 218,348.78."""
+    from payouts.runs.rules import patronage_meets_law
+
+    policy = parse_policy({"reserve_pct": "10", "pools": [{"name": "patronage", "pct": "60", "basis": "transactions"},
+                                                          {"name": "residual", "pct": "40", "basis": "capital"}]})
+    data = RunInput(**{**WORKED.__dict__, "surplus": D("404349.60"), "opening_undistributed": D("0.00")})
+    r = compute_run(data, policy)
+    assert r.distributable == D("363914.64")
+    assert [(n, a) for n, _, a, _ in r.pools] == [("patronage", D("218348.79")), ("residual", D("145565.85"))]
+    assert r.ok and "60.00% >= 60%" in next(c.detail for c in r.checks if c.rule == "patronage_min_60")
+    assert patronage_meets_law(D("218348.79"), D("363914.64"))
+    assert not patronage_meets_law(D("218348.78"), D("363914.64"))
+    assert patronage_meets_law(D("0.00"), D("0.00"))
+
+
+def test_two_patronage_pools_share_the_rounding_up_and_every_fen_is_placed():
+    policy = parse_policy({"pools": [{"name": "tea", "pct": "35", "basis": "transactions"},
+                                     {"name": "veg", "pct": "25", "basis": "transactions"},
+                                     {"name": "residual", "pct": "40", "basis": "capital"}]})
+    data = RunInput(**{**WORKED.__dict__, "surplus": D("0.07"), "opening_undistributed": D("0.00")})
+    r = compute_run(data, policy)
+    amounts = {n: a for n, _, a, _ in r.pools}
+    assert amounts["tea"] + amounts["veg"] == D("0.05")                 # 60 % of 0.07 = 0.042, rounded up
+    assert sum(amounts.values()) == D("0.07") and amounts["residual"] == D("0.02")

@@ -146,7 +146,9 @@ def test_consent_on_record_lets_debts_net_against_land_income(session, cli, xlsx
 def test_land_share_cooperative_base_rent_then_dividend(session, cli, xlsx, policy_file):
     """保底 800 元/亩 (10, 6, 4 亩) is a cost of 16,000; sales 60,000, costs 4,000 → S 40,000;
     10 % reserve → 36,000 by land shares: 18,000 / 10,800 / 7,200. L3 owes 1,000 for inputs but gave no
-    consent to net it against land income: nothing is deducted."""
+    consent to net it against land income: nothing is deducted. A land-share cooperative is a farmer
+    cooperative in law (books-review W6): its articles count land as trade (``land_as_trade``), so the
+    dividend is 盈余返还 (221) and the reserve is quantified to members by land (4,000: 2,000 / 1,200 / 800)."""
     wb = {
         "entity": [["code", "name", "kind", "township"], ["LC", "土地股份合作社", "land_coop", "测试乡"]],
         "households": [["code", "head_name", "village"]] + [[f"L{i}", f"地{i}", "一村"] for i in (1, 2, 3)],
@@ -161,16 +163,18 @@ def test_land_share_cooperative_base_rent_then_dividend(session, cli, xlsx, poli
     }
     assert cli("import", xlsx(wb)).exit_code == 0
     run = distribute(cli, "LC", 2025, policy_file(
-        'reserve_pct = "10"\n[[pools]]\nname = "land"\npct = "100"\nbasis = "land"\n'))
+        'reserve_pct = "10"\nland_as_trade = true\n[[pools]]\nname = "land"\npct = "100"\nbasis = "land"\n'))
     assert (run["surplus"], run["distributable"]) == ("40000.00", "36000.00")
     assert [(m["total"], m["deductions"], m["net"]) for m in run["members"]] == [
         ("18000.00", "0.00", "18000.00"), ("10800.00", "0.00", "10800.00"), ("7200.00", "0.00", "7200.00")]
     approve_and_post(cli, run["run"], 3)
     book = get_book(session, "LC")
-    # base rent stays owed on 成员往来 (L3 net of the inputs), dividends on 应付剩余盈余
+    # base rent stays owed on 成员往来 (L3 net of the inputs), dividends on 应付盈余返还
     assert {k: -v for k, v in party_balances(session, book, "114").items()} == {
         "L1": D("8000.00"), "L2": D("4800.00"), "L3": D("2200.00")}
-    assert -account_balance(session, book, "222") == D("36000.00")
+    assert -account_balance(session, book, "221") == D("36000.00")
+    assert {k: -v for k, v in party_balances(session, book, "322").items()} == {
+        "L1": D("2000.00"), "L2": D("1200.00"), "L3": D("800.00")}
 
 
 def test_three_level_cascade_from_project_to_village_to_household(session, cli, xlsx, policy_file):

@@ -138,6 +138,7 @@ def test_an_invalid_policy_lists_every_problem_and_saves_nothing(client, wx, log
 @pytest.mark.parametrize("policy", [
     DEFAULT_FPC_POLICY,
     POLICY_70_30,
+    'reserve_pct = "10"\nland_as_trade = true\n[[pools]]\nname = "land"\npct = "100"\nbasis = "land"\n',
     """
 reserve_pct = "12.5"
 reserve_quantify = "equal"

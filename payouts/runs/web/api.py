@@ -56,6 +56,8 @@ class RunPoolSchema(Schema):
     basis = fields.String(metadata={"description": "transactions, capital, land, labor or equal"})
     amount = fields.String()
     basis_total = fields.String()
+    patronage = fields.Boolean(metadata={"description": "returns surplus by members' trade (盈余返还, 221); "
+                                                        "otherwise residual (222)"})
 
 
 class RunLineSchema(Schema):

@@ -30,6 +30,7 @@ from payouts.runs.labels import (
 )
 from payouts.runs.operations import save_policy
 from payouts.runs.policy import DEFAULT_FPC_POLICY, PolicyError, load_policy_text
+from payouts.runs.rules import COOPERATIVE_LAW_KINDS
 
 bp = Blueprint("policies", __name__, url_prefix="/e/<code>")
 WRITERS = ("admin", "accountant")
@@ -74,6 +75,8 @@ def policy_toml(data: dict) -> str:
     lines += [f"deduct = {_toml_value(list(data.get('deduct', [])))}",
               f"prorate_partial_year = {_toml_value(bool(data.get('prorate_partial_year')))}",
               f"notice_days = {_toml_value(data.get('notice_days', 7))}"]
+    if data.get("land_as_trade"):
+        lines.append("land_as_trade = true")
     for pool in data["pools"]:
         lines += ["", "[[pools]]", f"name = {_toml_value(pool['name'])}", f"pct = {_toml_value(pool['pct'])}",
                   f"basis = {_toml_value(pool['basis'])}"]
@@ -106,8 +109,9 @@ def _page(entity, *, text: str | None = None, problems: list[str] | None = None,
                for u in session.scalars(select(User).where(User.id.in_(actor_ids)))} if actor_ids else {})
     data = shown.data if shown is not None else None
     trade_pct = None
-    if data is not None and entity.kind == "farmer_coop":
-        trade_pct = sum((Decimal(p["pct"]) for p in data["pools"] if p["basis"] == "transactions"), Decimal(0))
+    if data is not None and entity.kind in COOPERATIVE_LAW_KINDS:
+        by_trade = ("transactions", "land") if data.get("land_as_trade") else ("transactions",)
+        trade_pct = sum((Decimal(p["pct"]) for p in data["pools"] if p["basis"] in by_trade), Decimal(0))
     if text is None:
         text = policy_toml(current.data) if current is not None else DEFAULT_FPC_POLICY
     return render_template(
