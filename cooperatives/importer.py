@@ -292,6 +292,11 @@ def _check_records(session, wb, plan: _Plan, problems) -> None:
                                  members={r.values["member"] for r in plan.new_members}, contracts="land" in wb.sheets)
     if plan.entity is None:
         context.books_start = _books_start(wb, plan)
+    elif "payments" in wb.sheets:
+        context.wages_owed = RecordContext.load(session, plan.entity, wages=True).wages_owed
+    for row in wb.sheets.get("labor", []):          # wages this workbook accrues can be paid in it
+        v = KINDS["labor"].derive(dict(row.values))
+        context.wages_owed[v["member"]] = context.wages_owed.get(v["member"], 0) + v["amount"]
     for kind in (*POSTING_ORDER, "land"):
         rows = wb.sheets.get(kind, [])
         if rows:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -40,10 +41,12 @@ from cooperatives.models import (
 )
 from cooperatives.postings import RECORD_MEMOS, legs_for
 from cooperatives.workbook import SHEETS, Derived, SheetSpec
+from ledger.chart import account_for_role
 from ledger.errors import Problem
 from ledger.i18n import N_, label, msg
 from ledger.models import JournalEntry, Period
 from ledger.money import quantize
+from ledger.queries import party_balances
 
 
 def _labor_amount(values: dict) -> dict:
@@ -143,10 +146,13 @@ class RecordContext:
     #: 建账日期: records that post are dated on or after it (None: an entity not created yet, whose books will
     #: start with the earliest of them)
     books_start: dt.date | None = None
+    #: member -> wages owed (应付劳务费, credit balance), with the labour records being brought in beside them:
+    #: a payment for labour pays at most that (loaded with ``wages``)
+    wages_owed: dict[str, Decimal] = field(default_factory=dict)
 
     @classmethod
     def load(cls, session: Session, entity: Entity | None, *, entity_code: str | None = None,
-             members: Iterable[str] = (), contracts: bool = False) -> RecordContext:
+             members: Iterable[str] = (), contracts: bool = False, wages: bool = False) -> RecordContext:
         """The entity's members (besides ``members``, e.g. those a workbook registers), its years that no
         longer take entries, and — with ``contracts`` — the land contract numbers it has used."""
         context = cls(entity.code if entity is not None else entity_code or "", set(members))
@@ -157,6 +163,9 @@ class RecordContext:
         context.members |= set(session.scalars(select(Member.code).where(Member.entity_id == entity.id)))
         context.closed_years = set(session.scalars(select(Period.year).where(
             Period.book_id == entity.book_id, Period.status != "open")))
+        if wages:
+            owed = party_balances(session, entity.book, account_for_role(entity.chart, "labor_payable"))
+            context.wages_owed = {member: -amount for member, amount in owed.items() if amount}
         if contracts:
             context.used_contracts = set(session.scalars(
                 select(LandContract.contract_no).where(LandContract.entity_id == entity.id)))
@@ -194,6 +203,14 @@ def check_records(kind: str, records: Sequence[dict], context: RecordContext, lo
             problems.append(locate(index, spec.date_column, msg(
                 N_("%(year)s is closed in the books of %(entity)s."), year=on.year,
                 entity=context.entity_code, code="closed_year")))
+        if kind == "payments" and values.get("paid_for") == "labor" and code:
+            owed = context.wages_owed.get(code, Decimal(0))
+            if values["amount"] > owed:
+                problems.append(locate(index, "amount", msg(
+                    N_("%(member)s is owed %(owed)s in wages (应付劳务费): a payment of %(amount)s for labour is more "
+                       "than that."), member=code, owed=owed, amount=values["amount"], code="more_than_owed")))
+            else:
+                context.wages_owed[code] = owed - values["amount"]        # the next payment pays what is left
         number = values.get("contract_no")
         if kind == "land" and number in context.used_contracts:      # (twice in one sheet: the sheet's own check)
             problems.append(locate(index, "contract_no", msg(N_("Contract %(number)s is already recorded."),

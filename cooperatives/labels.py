@@ -23,5 +23,5 @@ COLUMN_LABELS = {
     "quantity": N_("Quantity"), "unit": N_("Unit"), "unit_price": N_("Unit price"), "paid": N_("Paid"),
     "item": N_("Item"), "on_credit": N_("On credit"), "buyer": N_("Buyer"), "invoice_no": N_("Invoice no."),
     "category": N_("Category"), "payee": N_("Payee"), "source": N_("Source"), "quantify": N_("Quantify to members"),
-    "poverty_asset": N_("Poverty-alleviation asset"), "method": N_("Method"), "reference": N_("Reference"),
+    "poverty_asset": N_("Poverty-alleviation asset"), "method": N_("Method"), "reference": N_("Reference"), "paid_for": N_("Paid for"),
 }

@@ -49,6 +49,7 @@ CAPITAL_FORMS = {"cash": N_("Cash"), "land": N_("Land-use right"), "in_kind": N_
 EXPENSE_CATEGORIES = {"operating": N_("Operating"), "management": N_("Management"), "finance": N_("Finance"),
                       "tax": N_("Taxes and surcharges"), "other": N_("Other")}
 PAYMENT_METHODS = {"bank": N_("Bank transfer"), "cash": N_("Cash"), "mobile": N_("Mobile payment")}
+PAYMENT_FOR = {"account": N_("Current account (成员往来)"), "labor": N_("Wages owed (应付劳务费)")}
 UNITS = {"kg": N_("kg"), "jin": N_("jin (0.5 kg)")}
 
 
@@ -389,6 +390,8 @@ class Payment(_Record, Base):
     amount: Mapped[Decimal] = mapped_column(Money)
     method: Mapped[str] = mapped_column(String(10), default="bank")
     reference: Mapped[str | None] = mapped_column(String(100))
+    #: what it settles: ``account`` (成员往来 114) or ``labor`` (the wages owed on 应付劳务费 213)
+    paid_for: Mapped[str] = mapped_column(String(10), default="account", server_default="account")
     member: Mapped[Member] = relationship()
 
 

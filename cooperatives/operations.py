@@ -339,7 +339,8 @@ def record(session: Session, entity: Entity, kind: str, values: dict, *, actor: 
     """
     spec = KINDS[kind]
     values = spec.derive(dict(values))
-    problems = check_records(kind, [values], RecordContext.load(session, entity, contracts=kind == "land"))
+    problems = check_records(kind, [values], RecordContext.load(session, entity, contracts=kind == "land",
+                                                                 wages=kind == "payments"))
     if problems:
         raise RecordError(problems)
     if kind == "land":

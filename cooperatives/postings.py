@@ -61,8 +61,9 @@ def legs_for(kind: str, chart: str, values: dict, party: str | None) -> list[Pos
         return [L("bank", amount), L("special_fund", -amount)]
     if kind == "advances":
         return [L("member_current", amount, party), L("cash", -amount)]
-    if kind == "payments":
-        return [L("member_current", amount, party), L("cash" if values.get("method") == "cash" else "bank", -amount)]
+    if kind == "payments":     # wages are paid out of what 应付劳务费 owes (books-review W3), the rest out of 114
+        owed = "labor_payable" if values.get("paid_for") == "labor" else "member_current"
+        return [L(owed, amount, party), L("cash" if values.get("method") == "cash" else "bank", -amount)]
     if kind == "income":      # receivable: a member entity's share of a cluster project's run, not yet paid
         return [L("receivable" if values.get("receivable") else "bank", amount), L("investment_income", -amount)]
     if kind == "land_rent":
@@ -71,7 +72,7 @@ def legs_for(kind: str, chart: str, values: dict, party: str | None) -> list[Pos
 
 
 #: the values legs_for looks at besides the amount: records alike in these post to the same accounts
-SHAPE_KEYS = ("form", "paid", "on_credit", "category", "kind", "method", "receivable")
+SHAPE_KEYS = ("form", "paid", "on_credit", "category", "kind", "method", "receivable", "paid_for")
 
 
 def leg_shape(kind: str, chart: str, values: dict, party: str | None, _cache: dict = {}) -> tuple:  # noqa: B006
@@ -81,7 +82,7 @@ def leg_shape(kind: str, chart: str, values: dict, party: str | None, _cache: di
     """
     get = values.get
     key = (kind, chart, party, get("form"), get("paid"), get("on_credit"), get("category"), get("kind"), get("method"),
-           get("receivable"))
+           get("receivable"), get("paid_for"))
     shape = _cache.get(key)
     if shape is None:
         unit = dict(values, amount=Decimal(1))

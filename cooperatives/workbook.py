@@ -601,6 +601,9 @@ PAYMENT_METHOD = enum(
     ("bank", "cash", "mobile"),
     {"银行": "bank", "银行转账": "bank", "现金": "cash", "移动支付": "mobile", "微信": "mobile", "支付宝": "mobile"},
 )
+#: what a payment to a member settles: their current account (成员往来), or the wages owed (应付劳务费)
+PAYMENT_FOR = enum(("account", "labor"), {"成员往来": "account", "往来": "account", "劳务费": "labor", "工资": "labor",
+                                          "应付劳务费": "labor", "劳务": "labor"})
 
 _QUANTITY = decimal(3)
 _ZERO_MONEY = Decimal("0.00")
@@ -673,6 +676,8 @@ _SPECS = (
     SheetSpec("payments", ("付款",), (
         _col("date", DATE, True), _col("member", CODE, True), _col("amount", MONEY, True),
         _col("method", PAYMENT_METHOD, default="bank"), _col("reference", TEXT),
+        # INTERFACES §3 names this column ``for`` (a Python keyword): the header ``for`` or 用途 is read as it
+        _col("paid_for", PAYMENT_FOR, default="account", also=("for", "用途")),
     )),
     SheetSpec("income", ("投资收益",), (
         _col("date", DATE, True), _col("source", TEXT, True), _col("amount", MONEY, True),

@@ -18,7 +18,15 @@ from flask_babel import gettext as _
 
 from cooperatives.kinds import KINDS
 from cooperatives.labels import COLUMN_LABELS, RECORD_LABELS
-from cooperatives.models import CAPITAL_FORMS, ENTITY_KINDS, EXPENSE_CATEGORIES, MONITORING, PAYMENT_METHODS, UNITS
+from cooperatives.models import (
+    CAPITAL_FORMS,
+    ENTITY_KINDS,
+    EXPENSE_CATEGORIES,
+    MONITORING,
+    PAYMENT_FOR,
+    PAYMENT_METHODS,
+    UNITS,
+)
 from cooperatives.workbook import SHEETS
 from ledger.i18n import N_
 from ledger.web.support import money_filter
@@ -28,7 +36,7 @@ SHEET_LABELS = {"entity": N_("Entity"), "households": N_("Households"), "members
 SUBSIDY_KINDS = {"fiscal": N_("Fiscal subsidy"), "donation": N_("Donation")}
 #: column -> {stored value -> label} for enumerated columns
 VALUE_LABELS = {"form": CAPITAL_FORMS, "unit": UNITS, "category": EXPENSE_CATEGORIES, "method": PAYMENT_METHODS,
-                "kind": SUBSIDY_KINDS, "monitoring": MONITORING}
+                "kind": SUBSIDY_KINDS, "monitoring": MONITORING, "paid_for": PAYMENT_FOR}
 MONEY_COLUMNS = frozenset({"amount", "rate", "base_rent_per_mu"})
 PRICE_COLUMNS = frozenset({"unit_price"})
 NUMERIC_COLUMNS = MONEY_COLUMNS | PRICE_COLUMNS | {"quantity", "days", "area_mu", "shares", "member_no"}
