@@ -57,6 +57,7 @@ from ledger.errors import Problem
 from ledger.i18n import N_, msg
 from ledger.models import JournalEntry
 from ledger.operations import create_book, draft_of, ensure_parties, is_closed, post_entries, post_entry
+from ledger.queries import party_balances
 
 __all__ = ["MEMBER_KINDS", "RECORD_MODELS"]          # re-exported: the record kinds live in cooperatives.kinds
 
@@ -119,6 +120,9 @@ def create_entity(session: Session, *, code: str, name: str, kind: str, township
     ts = ensure_township(session, township)
     vil = ensure_village(session, ts, village) if village else None
     start = books_start or dt.date(first_year or dt.date.today().year, 1, 1)
+    if (start.month, start.day) != (1, 1):      # so that each year's opening figures hold the opening balances
+        raise refuse("books_start", N_("The books start on 1 January of a year, not %(date)s."), date=start,
+                     code="books_start_not_january")
     book = create_book(session, code=code, name=name, chart=CHART_FOR_KIND[kind], books_start=start)
     entity = Entity(code=code, name=name, kind=kind, township_id=ts.id, village_id=vil.id if vil else None,
                     credit_code=credit_code, book_id=book.id)
@@ -387,6 +391,12 @@ def void_record(session: Session, entity: Entity, kind: str, record_id: int, *, 
     if kind == "income" and row.source_ref is not None:
         raise refuse(None, N_("A cluster project's share is reversed by reversing the project's run."),
                      code="project_share")
+    if kind == "labor":                 # wages already paid out of 213 stay paid: void the payment first
+        owed = -party_balances(session, entity.book, account_for_role(entity.chart, "labor_payable")).get(
+            session.get(Member, row.member_id).code, Decimal(0))
+        if owed < row.amount:
+            raise refuse(None, N_("Only %(owed)s of these wages is still owed (the rest was paid): void the payment "
+                                  "first."), owed=owed, code="wages_paid")
     member = session.get(Member, row.member_id) if getattr(row, "member_id", None) else None
     party = member.code if member is not None and kind in MEMBER_KINDS else None
     if kind == "land":

@@ -106,6 +106,26 @@ def _kg(quantity: Decimal | None, unit: str | None) -> Decimal:
     return quantity / 2 if unit == "jin" else quantity if unit == "kg" else Decimal(0)
 
 
+def opening_lines(session: Session, entity: Entity) -> tuple[str | None, list[dict]]:
+    """The voucher of ``entity``'s opening balances (None: not posted) and its lines — account, name, member,
+    debit, credit (Decimal or None) — in one query."""
+    from sqlalchemy.orm import aliased
+
+    from ledger.models import Account, Party, Posting
+
+    party = aliased(Party)
+    rows = session.execute(
+        select(JournalEntry.year, JournalEntry.voucher_no, Account.code, Account.name, party.code, Posting.amount)
+        .join(Posting, Posting.entry_id == JournalEntry.id).join(Account, Account.id == Posting.account_id)
+        .outerjoin(party, party.id == Posting.party_id)
+        .where(JournalEntry.book_id == entity.book_id, JournalEntry.kind == "opening").order_by(Posting.id)).all()
+    if not rows:
+        return None, []
+    return f"{rows[0][0]}-{rows[0][1]:04d}", [
+        {"account": code, "name": name, "member": member, "debit": amount if amount > 0 else None,
+         "credit": -amount if amount < 0 else None} for _, _, code, name, member, amount in rows]
+
+
 def _add_opening(session: Session, entity: Entity, year: int, members: dict[int, dict]) -> None:
     """A member's capital (301) and fund share (311) brought in with the opening balances (期初余额) count as
     theirs: capital as contributed in cash before the books start, the fund share as quantified to them."""

@@ -15,7 +15,7 @@ from ledger.money import fmt
 
 
 def list_records(session: Session, entity: Entity, kind: str, *, year: int | None = None,
-                 member: str | None = None) -> list[dict]:
+                 member: str | None = None, record_id: int | None = None) -> list[dict]:
     """The records of ``kind`` in ``entity`` (oldest first): id, date, member, amount, voucher (the one it
     was posted in, shared with a day's other records when imported) and whether voided — when, by whom
     (user id) and why. Amounts are strings with two decimals."""
@@ -32,6 +32,8 @@ def list_records(session: Session, entity: Entity, kind: str, *, year: int | Non
         return []
     if year is not None:
         stmt = stmt.where(on >= dt.date(year, 1, 1), on <= dt.date(year, 12, 31))
+    if record_id is not None:
+        stmt = stmt.where(model.id == record_id)
     out = []
     for row in session.execute(stmt.order_by(on, model.id)):
         record = row[0]

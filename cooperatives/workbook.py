@@ -540,6 +540,18 @@ def _not_before(later: str, earlier: str) -> RowCheck:
 MAX_PERSONS = 30
 
 
+def _first_of_year(name: str) -> RowCheck:
+    """A books start (建账日期) is 1 January: every year's opening figures are then the books' opening balances."""
+    def check(values: dict[str, Any]) -> tuple[str, str] | None:
+        on = values.get(name)
+        if on is not None and (on.month, on.day) != (1, 1):
+            return name, msg(N_("The books start on 1 January of a year, not %(date)s."), date=on,
+                             code="books_start_not_january")
+        return None
+
+    return check
+
+
 def _at_most(name: str, limit: int) -> RowCheck:
     def check(values: dict[str, Any]) -> tuple[str, str] | None:
         value = values.get(name)
@@ -613,7 +625,7 @@ _SPECS = (
         _col("code", CODE, True), _col("name", TEXT, True), _col("kind", ENTITY_KIND, True),
         _col("township", TEXT, True), _col("village", TEXT), _col("credit_code", TEXT),
         _col("books_start", DATE),
-    ), exactly_one_row=True),
+    ), exactly_one_row=True, checks=(_first_of_year("books_start"),)),
     SheetSpec("households", ("农户",), (
         _col("code", CODE, True, also=("户号",)), _col("head_name", TEXT, True), _col("village", TEXT, True),
         _col("phone", TEXT), _col("id_number", TEXT), _col("bank_account", TEXT),

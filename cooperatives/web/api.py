@@ -27,6 +27,7 @@ from cooperatives.access import Forbidden as OperationForbidden
 from cooperatives.imports import job_problems, job_result
 from cooperatives.kinds import KINDS
 from cooperatives.models import ImportJob, Member
+from cooperatives.queries import opening_lines
 from cooperatives.records import list_records
 from cooperatives.schemas import (
     RECORD_INPUT_SCHEMAS,
@@ -214,19 +215,10 @@ def create_member(data, code: str):
 
 
 def _opening_json(entity) -> dict:
-    session = get_session()
-    entry = session.scalar(select(JournalEntry).where(JournalEntry.book_id == entity.book_id,
-                                                      JournalEntry.kind == "opening"))
-    lines = []
-    if entry is not None:
-        names = {a.code: a.name for a in entity.book.accounts}
-        for p in entry.postings:
-            lines.append({"account": p.account.code, "name": names[p.account.code],
-                          "member": p.party.code if p.party else None,
-                          "debit": fmt(p.amount) if p.amount > 0 else None,
-                          "credit": fmt(-p.amount) if p.amount < 0 else None})
-    return {"entity": entity.code, "books_start": entity.books_start, "voucher": entry.voucher if entry else None,
-            "lines": lines}
+    voucher, lines = opening_lines(get_session(), entity)
+    return {"entity": entity.code, "books_start": entity.books_start, "voucher": voucher, "lines": [
+        {**line, "debit": fmt(line["debit"]) if line["debit"] else None,
+         "credit": fmt(line["credit"]) if line["credit"] else None} for line in lines]}
 
 
 @blp.route("/entities/<code>/opening", methods=["GET"])
@@ -289,8 +281,8 @@ def _record_routes(kind: str) -> None:
             void(session, entity, kind, record_id, data["reason"], actor=current_actor())
         except Refused as exc:
             abort(error(422, exc.errors))
-        rows = [r for r in list_records(session, entity, kind) if r["id"] == record_id]
-        return {"entity": entity.code, "kind": kind, **rows[0]}
+        [row] = list_records(session, entity, kind, record_id=record_id)
+        return {"entity": entity.code, "kind": kind, **row}
 
     void_view.record_kind = kind
     void_view.__name__ = f"void_{kind}"

@@ -12,7 +12,7 @@ from sqlalchemy.orm import defer, joinedload
 from cooperatives.imports import JOB_STATUSES, RUNNING, job_problems, job_result
 from cooperatives.kinds import KINDS
 from cooperatives.models import Household, ImportJob, Member
-from cooperatives.queries import entity_summary, member_account
+from cooperatives.queries import entity_summary, member_account, opening_lines
 from cooperatives.web import display
 from cooperatives.web.access import can_write_entity, current_actor, entity_or_404
 from cooperatives.web.audit import china_time
@@ -195,13 +195,11 @@ OPENING_FORM_LINES = 20
 
 def _opening_page(entity, status=200, *, errors=None, typed=None):
     session = get_session()
-    entry = session.scalar(select(JournalEntry).where(JournalEntry.book_id == entity.book_id,
-                                                      JournalEntry.kind == "opening"))
-    has_entries = entry is not None or session.scalar(
+    voucher, lines = opening_lines(session, entity)
+    has_entries = voucher is not None or session.scalar(
         select(JournalEntry.id).where(JournalEntry.book_id == entity.book_id).limit(1)) is not None
-    names = {a.code: a.name for a in entity.book.accounts}
     rows = typed or [{}] * OPENING_FORM_LINES
-    return _page(entity, "cooperatives/opening.html", status, entry=entry, names=names, has_entries=has_entries,
+    return _page(entity, "cooperatives/opening.html", status, voucher=voucher, lines=lines, has_entries=has_entries,
                  errors=errors or {}, rows=rows)
 
 

@@ -79,5 +79,7 @@ def downgrade() -> None:
         op.execute(_postgresql_balanced(False))
         op.drop_column('ledger_books', 'books_start')
     else:
+        with op.batch_alter_table('coop_entities') as batch:         # NOT NULL again, as 0001 made it
+            batch.alter_column('first_year', existing_type=sa.Integer(), nullable=False)
         op.execute("DROP TRIGGER ledger_entries_books_start")
         op.execute("ALTER TABLE ledger_books DROP COLUMN books_start")

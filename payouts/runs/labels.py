@@ -19,6 +19,8 @@ RULE_LABELS = {
     "patronage_min_60": N_("At least 60 %% returned by member trade (law Art. 44)"),
     "residual_capital_only": N_("The remainder by capital-type bases only (law Art. 44)"),
     "farmer_members_80": N_("At least 80 %% of members are farmers (law Art. 20)"),
+    "reserve_quantified": N_("The year's reserve is quantified to the members (law Art. 42)"),
+    "land_as_trade_land_coop": N_("Land counts as trade only in a land-share cooperative"),
 }
 ACTION_LABELS = {"approve": N_("approve"), "post": N_("post"), "publish": N_("publish"), "reverse": N_("reverse")}
 ACTION_DONE = {"approve": N_("approved"), "post": N_("posted"), "publish": N_("published"), "reverse": N_("reversed"),

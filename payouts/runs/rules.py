@@ -195,9 +195,10 @@ def compute_run(data: RunInput, policy: Policy) -> RunResult:
         return value * m.days / data.year_days if policy.prorate_partial_year else value
 
     # this year's reserve, quantified to members (Art. 42), then the capital-type basis (Art. 44)
-    if policy.reserve_quantify == "transactions":        # (land counts as trade where the articles say so)
-        rq_weights = {m.code: trade_basis(m, "amount", (), ("deliveries", "sales"))
-                      + (m.land_shares if policy.land_as_trade else ZERO) for m in members}
+    if policy.reserve_quantify == "transactions" and policy.land_as_trade:   # a land-share coop's trade is its land
+        rq_weights = {m.code: m.land_shares for m in members}
+    elif policy.reserve_quantify == "transactions":
+        rq_weights = {m.code: trade_basis(m, "amount", (), ("deliveries", "sales")) for m in members}
     elif policy.reserve_quantify == "capital":
         rq_weights = {m.code: m.capital_total for m in members}
     elif policy.reserve_quantify == "equal":
@@ -298,6 +299,9 @@ def check_run(data: RunInput, policy: Policy, result: RunResult) -> list[Check]:
             checks.append(Check("pool_has_basis", False, f"pool {name!r} ({basis}) has {amount} but no member has a basis"))
     if not data.members:
         checks.append(Check("has_members", False, "the entity has no members in this year"))
+    if policy.land_as_trade and data.kind != "land_coop":
+        checks.append(Check("land_as_trade_land_coop", False,
+                            f"land_as_trade is for a land-share cooperative's articles, not a {data.kind}"))
     if data.kind in COOPERATIVE_LAW_KINDS:
         trade = sum((p[2] for p in result.pools if p[0] in result.patronage_pools), ZERO)
         if ds > 0:

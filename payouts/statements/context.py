@@ -33,6 +33,7 @@ from ledger.money import ZERO, fmt
 from ledger.numerals import capital_numerals
 from payouts.models import PayoutRun, StatementSnapshot
 from payouts.runs.explain import explain_line
+from payouts.runs.snapshot import patronage_pools
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"     # no 0/O, 1/I/L: read aloud and typed from paper
 
@@ -58,12 +59,13 @@ def build_statements(session: Session, run: PayoutRun) -> int:
                          where=InputSupply.on_credit)
     advances = _per_member(session, entity, year, Advance, money_sum(Advance.amount))
     land = _land(session, entity, year)
+    returns = set(patronage_pools(result))            # the pools posted to 221 (盈余返还)
     base = {
         "run": run.id, "run_digest": run.digest, "year": year, "issued": dt.date.today().isoformat(),
         "entity": {"code": entity.code, "name": entity.name, "kind": entity.kind,
                    "township": entity.township.name, "village": entity.village.name if entity.village else None},
-        "policy_pools": [{"name": p["name"], "basis": p["basis"], "measure": p.get("measure", "amount")}
-                         for p in snapshot["policy"]["pools"]],
+        "policy_pools": [{"name": p["name"], "basis": p["basis"], "measure": p.get("measure", "amount"),
+                          "patronage": p["name"] in returns} for p in snapshot["policy"]["pools"]],
         "distributable": result["distributable"],
     }
     measures = {p["name"]: p["measure"] for p in base["policy_pools"]}

@@ -228,9 +228,8 @@ def record_receipt(session: Session, snap: StatementSnapshot, *, amount: Decimal
 def _payable_legs(entity: Entity, snap: StatementSnapshot, amount: Decimal, already: Decimal) -> list[PostingDraft]:
     """Pay the patronage payable (221) first, then the residual payable (222), net of deductions."""
     data = snap.content
-    pools = {p["name"]: p["basis"] for p in data["policy_pools"]}
-    patronage = sum((Decimal(ln["amount"]) for ln in data["lines"] if pools.get(ln["pool"]) == "transactions"),
-                    Decimal(0))
+    returns = {p["name"] for p in data["policy_pools"] if p.get("patronage", p["basis"] == "transactions")}
+    patronage = sum((Decimal(ln["amount"]) for ln in data["lines"] if ln["pool"] in returns), Decimal(0))
     patronage_net = max(patronage - Decimal(data["deductions_total"]), Decimal(0))
     from_patronage = max(min(amount, patronage_net - already), Decimal(0))
     legs = []

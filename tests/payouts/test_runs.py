@@ -175,6 +175,20 @@ def test_land_share_cooperative_base_rent_then_dividend(session, cli, xlsx, poli
     assert -account_balance(session, book, "221") == D("36000.00")
     assert {k: -v for k, v in party_balances(session, book, "322").items()} == {
         "L1": D("2000.00"), "L2": D("1200.00"), "L3": D("800.00")}
+    # paying L1 its dividend settles what 221 owes it (not 222, where nothing is owed)
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from cooperatives.access import CONSOLE
+    from payouts.models import StatementSnapshot
+    from payouts.statements.operations import record_receipt
+
+    snap = session.scalar(select(StatementSnapshot).where(StatementSnapshot.run_id == run["run"],
+                                                          StatementSnapshot.member_code == "L1"))
+    record_receipt(session, snap, amount=D("18000.00"), method="bank", on=dt.date(2026, 3, 1), actor=CONSOLE)
+    assert party_balances(session, book, "221").get("L1", D(0)) == D("0.00")
+    assert party_balances(session, book, "222").get("L1", D(0)) == D("0.00")
 
 
 def test_three_level_cascade_from_project_to_village_to_household(session, cli, xlsx, policy_file):

@@ -175,12 +175,18 @@ def test_a_workbook_starts_the_books_from_its_opening_sheet(session, tmp_path):
     rents = dict(session.execute(select(LandAccrual.year, LandAccrual.amount)).tuples().all())
     assert min(rents) == 2025 and rents[2025] == D("1000.00")            # 2 亩 × 500, all of 2025 only
 
-    early = dict(book, **{"主体": [book["主体"][0], ["WB-LATE", "建账合作社二", "farmer_coop", "甲乡", "2025-06-01"]]})
-    path.write_bytes(xlsx(early).getvalue())
+    late = dict(book, **{"主体": [book["主体"][0], ["WB-LATE", "建账合作社二", "farmer_coop", "甲乡", "2026-01-01"]]})
+    path.write_bytes(xlsx(late).getvalue())
     with pytest.raises(WorkbookError) as refused:
         import_path(session, str(path), actor=CONSOLE)
     assert [str(p) for p in refused.value.problems] == [
-        "股金:2:日期: 2025-03-01 is before the books of WB-LATE start (2025-06-01)."]
+        "股金:2:日期: 2025-03-01 is before the books of WB-LATE start (2026-01-01)."]
+    mid_year = dict(book, **{"主体": [book["主体"][0], ["WB-MID", "建账合作社三", "farmer_coop", "甲乡", "2025-06-01"]]})
+    path.write_bytes(xlsx(mid_year).getvalue())
+    with pytest.raises(WorkbookError) as refused:           # each year's 年初 must hold the opening balances
+        import_path(session, str(path), actor=CONSOLE)
+    assert "主体:2:建账日期: The books start on 1 January of a year, not 2025-06-01." in [
+        str(p) for p in refused.value.problems]
 
 
 def test_opening_balances_through_the_api_and_the_page(client, world, session, token, login, csrf):

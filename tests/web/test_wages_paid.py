@@ -55,3 +55,22 @@ def test_a_workbook_pays_the_wages_it_accrues(session, world, tmp_path):
         import_path(session, str(path), entity_code=A, actor=CONSOLE)
     assert [str(p) for p in refused.value.problems] == [
         "付款:2:金额: A-H003 is owed 300.00 in wages (应付劳务费): a payment of 301.00 for labour is more than that."]
+
+
+def test_wages_paid_cannot_be_voided_away(client, world, session, token):
+    """Voiding a labour record whose wages were paid would leave 应付劳务费 in debit: refused until the payment
+    itself is voided."""
+    from cooperatives.models import LaborRecord
+
+    headers = token("acc_a")
+    labor = session.scalar(select(LaborRecord).where(LaborRecord.member.has(code="A-H002")))
+    labor_id = labor.id
+    paid = client.post(f"/api/v1/entities/{A}/payments", headers=headers, json={
+        "date": "2025-04-30", "member": "A-H002", "amount": "300", "paid_for": "labor"}).get_json()
+    refused = client.post(f"/api/v1/labor/{labor_id}/void", json={"reason": "录错"}, headers=headers)
+    assert refused.status_code == 422
+    assert refused.get_json()["errors"]["_schema"] == [
+        "Only 60.00 of these wages is still owed (the rest was paid): void the payment first."]
+    assert client.post(f"/api/v1/payments/{paid['id']}/void", json={"reason": "付错"}, headers=headers).status_code == 200
+    assert client.post(f"/api/v1/labor/{labor_id}/void", json={"reason": "录错"}, headers=headers).status_code == 200
+    assert account_balance(session, _book(session), "213", party="A-H002") == D("0.00")
