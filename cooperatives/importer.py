@@ -45,8 +45,8 @@ from cooperatives.workbook import Problem, Row, Workbook, WorkbookError, problem
 from ledger.db import insert_raw, keyed_in, raw_converters
 from ledger.entries import EntryDraft
 from ledger.i18n import N_, msg
-from ledger.models import JournalEntry
 from ledger.operations import ensure_parties, post_entries
+from ledger.queries import book_has_entries
 
 
 class ImportRefused(Exception):
@@ -155,8 +155,7 @@ def _check_opening(session, wb, plan: _Plan, problems) -> None:
     rows = wb.sheets.get("opening", [])
     if not rows:
         return
-    if plan.entity is not None and session.scalar(
-            select(JournalEntry.id).where(JournalEntry.book_id == plan.entity.book_id).limit(1)) is not None:
+    if plan.entity is not None and book_has_entries(session, plan.entity.book_id):
         problems.append(problem(rows[0], "account", msg(
             N_("%(entity)s already has entries: opening balances come before anything else."),
             entity=plan.entity.code, code="opening_after_entries")))

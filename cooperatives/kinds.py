@@ -44,9 +44,9 @@ from cooperatives.workbook import SHEETS, Derived, SheetSpec
 from ledger.chart import account_for_role
 from ledger.errors import Problem
 from ledger.i18n import N_, label, msg
-from ledger.models import JournalEntry, Period
+from ledger.models import Period
 from ledger.money import quantize
-from ledger.queries import party_balances
+from ledger.queries import book_has_entries, party_balances
 
 
 def _labor_amount(values: dict) -> dict:
@@ -158,8 +158,8 @@ class RecordContext:
         context = cls(entity.code if entity is not None else entity_code or "", set(members))
         if entity is None:
             return context
-        empty = session.scalar(select(JournalEntry.id).where(JournalEntry.book_id == entity.book_id).limit(1)) is None
-        context.books_start = None if empty else entity.books_start      # (empty books follow their first records)
+        # (empty books follow their first records)
+        context.books_start = entity.books_start if book_has_entries(session, entity.book_id) else None
         context.members |= set(session.scalars(select(Member.code).where(Member.entity_id == entity.id)))
         context.closed_years = set(session.scalars(select(Period.year).where(
             Period.book_id == entity.book_id, Period.status != "open")))

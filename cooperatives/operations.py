@@ -57,7 +57,7 @@ from ledger.errors import Problem
 from ledger.i18n import N_, msg
 from ledger.models import JournalEntry
 from ledger.operations import create_book, draft_of, ensure_parties, is_closed, post_entries, post_entry
-from ledger.queries import party_balances
+from ledger.queries import book_has_entries, party_balances
 
 __all__ = ["MEMBER_KINDS", "RECORD_MODELS"]          # re-exported: the record kinds live in cooperatives.kinds
 
@@ -426,15 +426,11 @@ def void_record(session: Session, entity: Entity, kind: str, record_id: int, *, 
 OPENING_SOURCE = "opening"
 
 
-def has_entries(session: Session, entity: Entity) -> bool:
-    return session.scalar(select(JournalEntry.id).where(JournalEntry.book_id == entity.book_id).limit(1)) is not None
-
-
 def settle_books_start(session: Session, entity: Entity, earliest: dt.date | None) -> None:
     """While the books have no entry, their start follows the earliest record brought in (1 January of its
     year: an entity registered this year catching up on last year's books); once anything is posted it is
     fixed, and nothing may be dated before it. Part of the operation that posts the records."""
-    if earliest is not None and earliest < entity.books_start and not has_entries(session, entity):
+    if earliest is not None and earliest < entity.books_start and not book_has_entries(session, entity.book_id):
         entity.book.books_start = dt.date(earliest.year, 1, 1)
         session.flush()
 
@@ -492,7 +488,7 @@ def post_opening(session: Session, entity: Entity, lines: list[dict], *, actor: 
     start, so that every year's opening balance includes it. Only while the book has no entry at all, once.
     Capital (301), reserve shares (322) and fund shares (311) by member carry into the 成员账户 and the
     residual basis. Raises RecordError naming every problem."""
-    if has_entries(session, entity):
+    if book_has_entries(session, entity.book_id):
         raise refuse(None, N_("%(entity)s already has entries: opening balances come before anything else."),
                      entity=entity.code, code="opening_after_entries")
     members = set(session.scalars(select(Member.code).where(Member.entity_id == entity.id)))

@@ -128,6 +128,11 @@ def retained_before(session: Session, book: Book, year: int, codes: tuple[str, .
     return -session.scalar(stmt)
 
 
+def book_has_entries(session: Session, book_id: int) -> bool:
+    """Whether anything is posted in the book (an empty book takes opening balances; its start may move)."""
+    return session.scalar(select(JournalEntry.id).where(JournalEntry.book_id == book_id).limit(1)) is not None
+
+
 def opening_balances(session: Session, book_id: int, codes: tuple[str, ...]
                      ) -> tuple[int | None, dict[tuple[str, str | None], Decimal]]:
     """The book's opening balances (kind ``opening``) on ``codes``: the year they are dated in (None: there

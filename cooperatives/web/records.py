@@ -18,6 +18,7 @@ from cooperatives.web.access import can_write_entity, current_actor, entity_or_4
 from cooperatives.web.audit import china_time
 from cooperatives.web.writes import Refused, enrol, post_opening_form, post_record, start_import, void
 from ledger.models import JournalEntry
+from ledger.queries import book_has_entries
 from ledger.web.bounds import page_arg
 from ledger.web.support import STAFF, get_session, rule
 
@@ -196,8 +197,7 @@ OPENING_FORM_LINES = 20
 def _opening_page(entity, status=200, *, errors=None, typed=None):
     session = get_session()
     voucher, lines = opening_lines(session, entity)
-    has_entries = voucher is not None or session.scalar(
-        select(JournalEntry.id).where(JournalEntry.book_id == entity.book_id).limit(1)) is not None
+    has_entries = voucher is not None or book_has_entries(session, entity.book_id)
     rows = typed or [{}] * OPENING_FORM_LINES
     return _page(entity, "cooperatives/opening.html", status, voucher=voucher, lines=lines, has_entries=has_entries,
                  errors=errors or {}, rows=rows)

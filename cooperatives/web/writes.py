@@ -83,10 +83,6 @@ def void(session: Session, entity: Entity, kind: str, record_id: int, reason: st
     return entries
 
 
-#: most lines a page or a request brings as opening balances (a workbook's ``opening`` sheet has no such bound)
-MAX_OPENING_LINES = 2000
-
-
 def post_opening_form(session: Session, entity: Entity, raw_lines: list[Mapping], *, actor: Principal):
     """Opening-balance lines as typed on the page (the ``opening`` sheet's columns, raw): each checked by the
     sheet's rules (errors keyed ``lines.<n>.<column>``, n from 1; blank lines skipped), then

@@ -40,7 +40,6 @@ NOT_OPERATIONS = {
     "cooperatives.operations.refuse": "builds a refusal",
     "cooperatives.operations.reversal": "pure: the entry that undoes another",
     "cooperatives.operations.opening_postings": "pure: the postings of opening balances and their problems",
-    "cooperatives.operations.has_entries": "a read",
     "cooperatives.operations.settle_books_start": "part of record and import_workbook (an empty book's start "
                                                   "follows its first records)",
     "cooperatives.importer.import_path": "reads a file, then import_workbook (the operation)",
