@@ -106,13 +106,14 @@ def generate_county(out: Path, *, households: int, deliveries: int, entities: in
         fh.close()
         total_fen = 0
         fh, w = _writer(folder / "deliveries.csv", ["date", "member", "product", "grade", "quantity", "unit",
-                                                     "unit_price", "paid"])
+                                                     "unit_price", "paid", "paid_by"])
         for _ in range(n_deliveries):
             product, low, high = PRODUCTS[rng.randrange(len(PRODUCTS))]
             quantity, price = rng.randint(10, 300), rng.randint(low, high)
             total_fen += quantity * price
             w.writerow((_day(rng), codes[members[rng.randrange(len(members))]], product, rng.choice(("一级", "二级")),
-                        quantity, rng.choice(("kg", "jin")), _yuan(price), "no" if rng.random() < 0.05 else "yes"))
+                        quantity, rng.choice(("kg", "jin")), _yuan(price), "no" if rng.random() < 0.05 else "yes",
+                        "bank"))     # 代发: paid into the members' accounts (cash would need its 提现 first)
         fh.close()
         n_sales = max(1, n_deliveries // 1000)
         per_sale = total_fen * 5 // 4 // n_sales + 100 * households

@@ -84,9 +84,9 @@ def write_workbook(folder: Path, code: str, households: int, deliveries: int, se
     for _ in range(deliveries):
         kg, price = rng.randint(10, 400), rng.choice(("4.20", "5.00", "5.60", "6.10"))
         rows.append([f"2025-{rng.randint(4, 10):02d}-{rng.randint(1, 28):02d}", rng.choice(codes), "藤茶鲜叶", kg,
-                     "kg", price, rng.choice(("yes", "yes", "no"))])
+                     "kg", price, rng.choice(("yes", "yes", "no")), "bank"])
         total += kg * 7
-    sheet("deliveries", ["date", "member", "product", "quantity", "unit", "unit_price", "paid"], rows)
+    sheet("deliveries", ["date", "member", "product", "quantity", "unit", "unit_price", "paid", "paid_by"], rows)
     sheet("sales", ["date", "buyer", "product", "amount"], [["2025-11-30", "茶企", "干茶", f"{total}"]])
     sheet("expenses", ["date", "category", "amount"], [["2025-12-01", "management", "3000"]])
     return folder

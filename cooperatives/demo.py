@@ -16,7 +16,7 @@ import csv
 import datetime as dt
 import random
 import tempfile
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from sqlalchemy import select
@@ -149,9 +149,51 @@ def write_csv_workbook(sheets: dict[str, list[dict]], folder: Path) -> Path:
     return folder
 
 
+def _cash_moves(sheets: dict[str, list[dict]]) -> dict[str, Decimal]:
+    """``{day: net cash in (+) or out (−)}`` of the records in ``sheets`` that touch 库存现金."""
+    moves: dict[str, Decimal] = {}
+
+    def add(on: str, amount: Decimal) -> None:
+        moves[on] = moves.get(on, Decimal(0)) + amount
+
+    for row in sheets.get("deliveries", []):
+        if row.get("paid", "yes") == "yes" and row.get("paid_by", "cash") == "cash":
+            add(row["date"], -Decimal(row.get("amount") or Decimal(row["quantity"]) * Decimal(row["unit_price"]))
+                .quantize(Decimal("0.01"), ROUND_HALF_UP))
+    for row in sheets.get("advances", []):
+        add(row["date"], -Decimal(row["amount"]))
+    for row in sheets.get("inputs", []):
+        if row.get("on_credit", "yes") == "no":
+            add(row["date"], Decimal(row["amount"]))
+    for sheet, column, default in (("payments", "method", "bank"), ("expenses", "paid_by", "bank"),
+                                   ("sales", "paid_by", "bank")):
+        for row in sheets.get(sheet, []):
+            if row.get(column, default) == "cash":
+                add(row["date"], Decimal(row["amount"]) * (1 if sheet == "sales" else -1))
+    return moves
+
+
+def with_cash_withdrawals(sheets: dict[str, list[dict]], *, unit: Decimal = Decimal(1000)) -> dict[str, list[dict]]:
+    """``sheets`` with the bank withdrawals (提现, the ``transfers`` sheet) an accountant makes so that cash is
+    in hand before it is paid out: on each day that would leave 库存现金 short, the shortfall rounded up to
+    ``unit`` yuan is drawn from the bank that morning (books-review W1; 库存现金 never ends a day below zero)."""
+    in_hand, withdrawals = Decimal(0), []
+    for on, change in sorted(_cash_moves(sheets).items()):
+        in_hand += change
+        if in_hand < 0:
+            draw = (-in_hand / unit).to_integral_value(ROUND_CEILING) * unit
+            withdrawals.append({"date": on, "from": "bank", "to": "cash", "amount": f"{draw:.2f}", "note": "提现备用金"})
+            in_hand += draw
+    if not withdrawals:
+        return sheets
+    return {**sheets, "transfers": sheets.get("transfers", []) + withdrawals}
+
+
 def import_sheets(session: Session, sheets: dict[str, list[dict]], name: str) -> ImportResult:
     """Import ``sheets`` the way an accountant would: written as a CSV workbook folder, read and checked
-    by ``read_workbook``, loaded by ``import_workbook``. Flushes only."""
+    by ``read_workbook``, loaded by ``import_workbook``, with the cash withdrawals its payments in cash need
+    (:func:`with_cash_withdrawals`). Flushes only."""
+    sheets = with_cash_withdrawals(sheets)
     with tempfile.TemporaryDirectory() as tmp:
         return import_workbook(session, read_workbook(write_csv_workbook(sheets, Path(tmp) / name)), actor=CONSOLE)
 

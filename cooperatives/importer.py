@@ -23,7 +23,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from cooperatives.access import Principal, Rule, keeps_books, operation
-from cooperatives.kinds import KINDS, MEMBER_KINDS, POSTING_ORDER, RECORD_MODELS, RecordContext, check_records
+from cooperatives.kinds import KINDS, PARTY_KINDS, POSTING_ORDER, RECORD_MODELS, RecordContext, check_records
 from cooperatives.limits import DEFAULT_LIMITS, ReadLimits
 from cooperatives.models import CHART_FOR_KIND, Entity, Household, Import, LandContract, Member, Township, Village
 from cooperatives.operations import (
@@ -406,11 +406,15 @@ def _write_records(session, wb, entity: Entity, imp: Import, member_ids, actor: 
         rows = wb.sheets.get(kind)
         if not rows:
             continue
-        member_kind, derive = kind in MEMBER_KINDS, KINDS[kind].derive
+        member_kind, derive = kind in PARTY_KINDS, KINDS[kind].derive
         # records alike in day, member and what decides their accounts (postings.SHAPE_KEYS) post alike:
         # sum their amounts first (one dict update a row), then spread each group's sum over its legs
         shaped = [k for k in SHAPE_KEYS if k in rows[0].values]
-        alike = itemgetter("date", "member" if member_kind else "date", *shaped)   # (day, member or day, shape)
+        if KINDS[kind].member == "optional":          # (day, the member or None, shape)
+            def alike(v, shaped=shaped):
+                return (v["date"], v.get("member"), *(v.get(k) for k in shaped))
+        else:                                          # (day, member or day, shape)
+            alike = itemgetter("date", "member" if member_kind else "date", *shaped)
         groups: dict[tuple, list] = {}
         for row in rows:
             values = derive(row.values)
@@ -421,9 +425,10 @@ def _write_records(session, wb, entity: Entity, imp: Import, member_ids, actor: 
                 group[0] += values["amount"]
         shapes: dict[tuple, tuple] = {}
         for (on, member, *how), (amount, values) in groups.items():
-            shape = shapes.get(how := tuple(how))
+            marker = _MEMBER if member_kind and member is not None else None
+            shape = shapes.get(how := (marker, *how))
             if shape is None:       # where records like this post, the member's legs marked _MEMBER
-                shape = shapes[how] = leg_shape(kind, chart, values, _MEMBER if member_kind else None)
+                shape = shapes[how] = leg_shape(kind, chart, values, marker)
             totals = sums[(on, order)]
             for account, sign, party in shape:
                 totals[(account, member if party is _MEMBER else None)] += amount if sign > 0 else -amount

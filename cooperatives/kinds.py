@@ -38,6 +38,7 @@ from cooperatives.models import (
     Payment,
     Sale,
     Subsidy,
+    Transfer,
 )
 from cooperatives.postings import RECORD_MEMOS, legs_for
 from cooperatives.workbook import SHEETS, Derived, SheetSpec
@@ -122,6 +123,7 @@ KINDS: dict[str, RecordKind] = {k.name: k for k in (
     RecordKind("subsidies", Subsidy, "none"),
     RecordKind("advances", Advance, "required"),
     RecordKind("payments", Payment, "required"),
+    RecordKind("transfers", Transfer, "none"),
     RecordKind("income", InvestmentIncome, "none"),
 )}
 #: the kinds that post their own vouchers, in the order a workbook's records are posted
@@ -130,6 +132,8 @@ POSTING_ORDER = tuple(name for name, kind in KINDS.items() if kind.posts)
 RECORD_MODELS = {name: KINDS[name].model for name in POSTING_ORDER}
 #: kinds whose records belong to one member
 MEMBER_KINDS = frozenset(name for name, kind in KINDS.items() if kind.member == "required")
+#: kinds whose records may post to a member's sub-ledger (a sale on credit to a member: the member's 114)
+PARTY_KINDS = frozenset(name for name, kind in KINDS.items() if kind.member != "none")
 
 
 # ------------------------------------------------------------------------------------------- checks

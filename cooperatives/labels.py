@@ -6,7 +6,7 @@ RECORD_LABELS = {
     "capital": N_("Capital"), "land": N_("Land contracts"), "labor": N_("Labour days"),
     "deliveries": N_("Deliveries"), "inputs": N_("Inputs for members"), "sales": N_("Sales"),
     "expenses": N_("Expenses"), "subsidies": N_("Subsidies and donations"), "advances": N_("Advances"),
-    "payments": N_("Payments"), "income": N_("Investment income"),
+    "payments": N_("Payments"), "transfers": N_("Transfers between cash and bank"), "income": N_("Investment income"),
 }
 
 COLUMN_LABELS = {
@@ -24,4 +24,5 @@ COLUMN_LABELS = {
     "item": N_("Item"), "on_credit": N_("On credit"), "buyer": N_("Buyer"), "invoice_no": N_("Invoice no."),
     "category": N_("Category"), "payee": N_("Payee"), "source": N_("Source"), "quantify": N_("Quantify to members"),
     "poverty_asset": N_("Poverty-alleviation asset"), "method": N_("Method"), "reference": N_("Reference"), "paid_for": N_("Paid for"),
+    "paid_by": N_("Paid by"), "from_account": N_("From"), "to_account": N_("To"),
 }

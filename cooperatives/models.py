@@ -49,6 +49,9 @@ CAPITAL_FORMS = {"cash": N_("Cash"), "land": N_("Land-use right"), "in_kind": N_
 EXPENSE_CATEGORIES = {"operating": N_("Operating"), "management": N_("Management"), "finance": N_("Finance"),
                       "tax": N_("Taxes and surcharges"), "other": N_("Other")}
 PAYMENT_METHODS = {"bank": N_("Bank transfer"), "cash": N_("Cash"), "mobile": N_("Mobile payment")}
+#: where money is paid from or into (库存现金 101, 银行存款 102, 其他货币资金 109), and a sale left owed
+MONEY_ACCOUNTS = {"cash": N_("Cash"), "bank": N_("Bank"), "mobile": N_("Mobile payment (其他货币资金)")}
+SALE_PAID_BY = {**MONEY_ACCOUNTS, "credit": N_("On credit (应收款)")}
 PAYMENT_FOR = {"account": N_("Current account (成员往来)"), "labor": N_("Wages owed (应付劳务费)")}
 UNITS = {"kg": N_("kg"), "jin": N_("jin (0.5 kg)")}
 
@@ -323,6 +326,8 @@ class Delivery(_Record, Base):
     unit_price: Mapped[Decimal] = mapped_column(Rate)
     amount: Mapped[Decimal] = mapped_column(Money)
     paid: Mapped[bool] = mapped_column(default=True)
+    #: where a paid delivery is paid from (``MONEY_ACCOUNTS``)
+    paid_by: Mapped[str] = mapped_column(String(10), default="cash", server_default="cash")
     member: Mapped[Member] = relationship()
 
 
@@ -349,6 +354,8 @@ class Sale(_Record, Base):
     unit: Mapped[str | None] = mapped_column(String(5))
     amount: Mapped[Decimal] = mapped_column(Money)
     invoice_no: Mapped[str | None] = mapped_column(String(60))
+    #: where the money came in (``SALE_PAID_BY``); ``credit``: still owed (113 应收款, or the member's 114)
+    paid_by: Mapped[str] = mapped_column(String(10), default="bank", server_default="bank")
     member_id: Mapped[int | None] = mapped_column(ForeignKey("coop_members.id"))
     member: Mapped[Member | None] = relationship()
 
@@ -360,6 +367,8 @@ class Expense(_Record, Base):
     amount: Mapped[Decimal] = mapped_column(Money)
     payee: Mapped[str | None] = mapped_column(String(200))
     note: Mapped[str | None] = mapped_column(Text)
+    #: where it was paid from (``MONEY_ACCOUNTS``)
+    paid_by: Mapped[str] = mapped_column(String(10), default="bank", server_default="bank")
 
 
 class Subsidy(_Record, Base):
@@ -393,6 +402,18 @@ class Payment(_Record, Base):
     #: what it settles: ``account`` (成员往来 114) or ``labor`` (the wages owed on 应付劳务费 213)
     paid_for: Mapped[str] = mapped_column(String(10), default="account", server_default="account")
     member: Mapped[Member] = relationship()
+
+
+class Transfer(_Record, Base):
+    """Money moved between the entity's own accounts (提现 bank → cash, 存现 cash → bank, a payment platform's
+    balance paid into the bank): ``MONEY_ACCOUNTS`` on both sides, never the same."""
+
+    __tablename__ = "coop_transfers"
+    date: Mapped[dt.date] = mapped_column(Date, index=True)
+    from_account: Mapped[str] = mapped_column(String(10))
+    to_account: Mapped[str] = mapped_column(String(10))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    note: Mapped[str | None] = mapped_column(Text)
 
 
 class InvestmentIncome(_Record, Base):

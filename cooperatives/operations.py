@@ -36,7 +36,15 @@ from cooperatives.access import (
     links_entities,
     operation,
 )
-from cooperatives.kinds import KINDS, MEMBER_KINDS, RECORD_MODELS, RecordContext, check_records, kind_label
+from cooperatives.kinds import (
+    KINDS,
+    MEMBER_KINDS,
+    PARTY_KINDS,
+    RECORD_MODELS,
+    RecordContext,
+    check_records,
+    kind_label,
+)
 from cooperatives.models import (
     CHART_FOR_KIND,
     AuditLog,
@@ -357,7 +365,7 @@ def record(session: Session, entity: Entity, kind: str, values: dict, *, actor: 
                      **({"member_id": member.id} if member else {}))
     session.add(row)
     session.flush()
-    party = member.code if member and kind in MEMBER_KINDS else None
+    party = member.code if member and kind in PARTY_KINDS else None
     draft = EntryDraft(date=values["date"], memo=_memo(kind, values, member_code),
                        source=f"{kind}:{row.id}", postings=tuple(spec.legs(entity.chart, values, party)))
     row.entry_id = post_entry(session, entity.book, draft, actor_id=actor.user_id).id
@@ -398,7 +406,7 @@ def void_record(session: Session, entity: Entity, kind: str, record_id: int, *, 
             raise refuse(None, N_("Only %(owed)s of these wages is still owed (the rest was paid): void the payment "
                                   "first."), owed=owed, code="wages_paid")
     member = session.get(Member, row.member_id) if getattr(row, "member_id", None) else None
-    party = member.code if member is not None and kind in MEMBER_KINDS else None
+    party = member.code if member is not None and kind in PARTY_KINDS else None
     if kind == "land":
         accrued = session.execute(select(LandAccrual.year, LandAccrual.amount).where(
             LandAccrual.contract_id == row.id, LandAccrual.amount != 0).order_by(LandAccrual.year)).all()

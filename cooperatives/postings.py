@@ -20,8 +20,10 @@ CAPITAL_ROLES = {"cash": "bank", "land": "intangible", "in_kind": "investment_as
 RECORD_MEMOS = {
     "capital": "股金", "labor": "用工", "deliveries": "交售", "inputs": "农资代购", "sales": "销售",
     "expenses": "费用", "subsidies": "补助", "advances": "借支", "payments": "付款", "income": "投资收益",
-    "land_rent": "土地保底租金",
+    "land_rent": "土地保底租金", "transfers": "提现存现",
 }
+#: where money is paid from or into (a record's ``paid_by``, ``method``, ``from_account``/``to_account``)
+MONEY_ROLES = {"cash": "cash", "bank": "bank", "mobile": "mobile"}
 
 
 def _leg(chart: str, role: str, amount: Decimal, party: str | None = None) -> PostingDraft:
@@ -43,17 +45,24 @@ def legs_for(kind: str, chart: str, values: dict, party: str | None) -> list[Pos
     if kind == "deliveries":
         legs = [L("operating_cost", amount), L("member_current", -amount, party)]
         if values.get("paid", True):
-            legs += [L("member_current", amount, party), L("cash", -amount)]
+            legs += [L("member_current", amount, party), L(MONEY_ROLES[values.get("paid_by") or "cash"], -amount)]
         return legs
     if kind == "inputs":
         legs = [L("member_current", amount, party), L("bank", -amount)]
         if not values.get("on_credit", True):
             legs += [L("cash", amount), L("member_current", -amount, party)]
         return legs
-    if kind == "sales":
-        return [L("bank", amount), L("sales_income", -amount)]
+    if kind == "sales":       # on credit: owed by the buyer (应收款), or by the member who bought (成员往来)
+        paid_by = values.get("paid_by") or "bank"
+        if paid_by == "credit":
+            owed = L("member_current", amount, party) if party else L("receivable", amount)
+        else:
+            owed = L(MONEY_ROLES[paid_by], amount)
+        return [owed, L("sales_income", -amount)]
     if kind == "expenses":
-        return [L(EXPENSE_ROLES[values["category"]], amount), L("bank", -amount)]
+        return [L(EXPENSE_ROLES[values["category"]], amount), L(MONEY_ROLES[values.get("paid_by") or "bank"], -amount)]
+    if kind == "transfers":
+        return [L(MONEY_ROLES[values["to_account"]], amount), L(MONEY_ROLES[values["from_account"]], -amount)]
     if kind == "subsidies":
         if values.get("kind") == "fiscal":
             return [L("bank", amount), L("special_payable", -amount),
@@ -63,7 +72,7 @@ def legs_for(kind: str, chart: str, values: dict, party: str | None) -> list[Pos
         return [L("member_current", amount, party), L("cash", -amount)]
     if kind == "payments":     # wages are paid out of what 应付劳务费 owes (books-review W3), the rest out of 114
         owed = "labor_payable" if values.get("paid_for") == "labor" else "member_current"
-        return [L(owed, amount, party), L("cash" if values.get("method") == "cash" else "bank", -amount)]
+        return [L(owed, amount, party), L(MONEY_ROLES[values.get("method") or "bank"], -amount)]
     if kind == "income":      # receivable: a member entity's share of a cluster project's run, not yet paid
         return [L("receivable" if values.get("receivable") else "bank", amount), L("investment_income", -amount)]
     if kind == "land_rent":
@@ -72,7 +81,8 @@ def legs_for(kind: str, chart: str, values: dict, party: str | None) -> list[Pos
 
 
 #: the values legs_for looks at besides the amount: records alike in these post to the same accounts
-SHAPE_KEYS = ("form", "paid", "on_credit", "category", "kind", "method", "receivable", "paid_for")
+SHAPE_KEYS = ("form", "paid", "on_credit", "category", "kind", "method", "receivable", "paid_for", "paid_by",
+              "from_account", "to_account")
 
 
 def leg_shape(kind: str, chart: str, values: dict, party: str | None, _cache: dict = {}) -> tuple:  # noqa: B006
@@ -82,7 +92,7 @@ def leg_shape(kind: str, chart: str, values: dict, party: str | None, _cache: di
     """
     get = values.get
     key = (kind, chart, party, get("form"), get("paid"), get("on_credit"), get("category"), get("kind"), get("method"),
-           get("receivable"), get("paid_for"))
+           get("receivable"), get("paid_for"), get("paid_by"), get("from_account"), get("to_account"))
     shape = _cache.get(key)
     if shape is None:
         unit = dict(values, amount=Decimal(1))

@@ -46,7 +46,7 @@ def entity_summary(session: Session, entity: Entity) -> dict:
     entries = session.scalar(select(func.count(JournalEntry.id)).where(JournalEntry.book_id == entity.book_id))
     return {"members": members, "farmers": farmers, "totals": totals, "land_contracts": land[0],
             "land_area": land[1], "entries": entries,
-            "cash": balances.get("101", Decimal("0.00")) + balances.get("102", Decimal("0.00"))}
+            "cash": sum((balances.get(code, Decimal("0.00")) for code in ("101", "102", "109")), Decimal("0.00"))}
 
 
 @dataclass

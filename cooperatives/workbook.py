@@ -24,13 +24,16 @@ Sheets (Chinese name) and columns, ``*`` = required; :data:`SHEETS` is the autho
                          base_rent_per_mu (default 0), start_on*, end_on
     labor (用工)         date*, member*, worker, days*, rate*, task
     deliveries (交售)    date*, member*, product*, grade, quantity*, unit*, unit_price*,
-                         amount (default quantity × unit_price, rounded half-up to the fen), paid (default yes)
+                         amount (default quantity × unit_price, rounded half-up to the fen), paid (default yes),
+                         paid_by (cash, bank, mobile; default cash)
     inputs (农资)        date*, member*, item*, amount*, on_credit (default yes)
-    sales (销售)         date*, buyer*, product*, quantity, unit, amount*, invoice_no, member
-    expenses (费用)      date*, category*, amount*, payee, note
+    sales (销售)         date*, buyer*, product*, quantity, unit, amount*, invoice_no, member,
+                         paid_by (bank, cash, mobile, credit; default bank)
+    expenses (费用)      date*, category*, amount*, payee, note, paid_by (bank, cash, mobile; default bank)
     subsidies (补助)     date*, source*, kind*, amount*, quantify (default yes), poverty_asset (default no)
     advances (借支)      date*, member*, amount*, note
-    payments (付款)      date*, member*, amount*, method (default bank), reference
+    payments (付款)      date*, member*, amount*, method (default bank), reference, for (account, labor)
+    transfers (提现存现) date*, from*, to* (cash, bank, mobile), amount*, note
     income (投资收益)    date*, source*, amount*
 
 Within a sheet, household codes, member codes, member numbers and land contract numbers must be
@@ -515,7 +518,7 @@ _COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "item": ("品名",), "on_credit": ("赊欠",), "buyer": ("购买方",), "invoice_no": ("发票号",),
     "category": ("类别",), "payee": ("收款方",), "source": ("来源",), "quantify": ("量化",),
     "poverty_asset": ("扶贫资产",), "method": ("方式",), "reference": ("凭据号",),
-    "books_start": ("建账日期",), "account": ("科目", "会计科目", "科目编码"), "debit": ("借方", "借方余额"),
+    "books_start": ("建账日期",), "paid_by": ("付款方式", "收款方式", "结算方式"), "account": ("科目", "会计科目", "科目编码"), "debit": ("借方", "借方余额"),
     "credit": ("贷方", "贷方余额"),
 }  # fmt: skip
 
@@ -531,6 +534,15 @@ def _not_before(later: str, earlier: str) -> RowCheck:
         end, start = values.get(later), values.get(earlier)
         if end is not None and start is not None and end < start:
             return later, msg(N_("%(later)s is before %(earlier)s"), later=later, earlier=earlier, code="before")
+        return None
+
+    return check
+
+
+def _not_same(one: str, other: str) -> RowCheck:
+    def check(values: dict[str, Any]) -> tuple[str, str] | None:
+        if values.get(one) is not None and values.get(one) == values.get(other):
+            return one, msg(N_("money is moved from one account to another, not to the same one"), code="same_account")
         return None
 
     return check
@@ -613,6 +625,14 @@ PAYMENT_METHOD = enum(
     ("bank", "cash", "mobile"),
     {"银行": "bank", "银行转账": "bank", "现金": "cash", "移动支付": "mobile", "微信": "mobile", "支付宝": "mobile"},
 )
+_MONEY_ALIASES = {"现金": "cash", "库存现金": "cash", "银行": "bank", "银行存款": "bank", "银行转账": "bank",
+                  "移动支付": "mobile", "微信": "mobile", "支付宝": "mobile", "其他货币资金": "mobile"}
+#: where money is paid from or into: 库存现金 101, 银行存款 102, 其他货币资金 109 (a delivery's, an expense's, a
+#: transfer's sides)
+MONEY_ACCOUNT = enum(("cash", "bank", "mobile"), _MONEY_ALIASES)
+#: a sale's: those, or left owed (赊销: 113 应收款, or the member's 114)
+SALE_PAID_BY = enum(("bank", "cash", "mobile", "credit"), {**_MONEY_ALIASES, "赊销": "credit", "赊欠": "credit",
+                                                          "应收": "credit", "应收款": "credit"})
 #: what a payment to a member settles: their current account (成员往来), or the wages owed (应付劳务费)
 PAYMENT_FOR = enum(("account", "labor"), {"成员往来": "account", "往来": "account", "劳务费": "labor", "工资": "labor",
                                           "应付劳务费": "labor", "劳务": "labor"})
@@ -663,7 +683,7 @@ _SPECS = (
         _col("quantity", _QUANTITY, True), _col("unit", UNIT, True),
         _col("unit_price", decimal(4, positive=False), True),
         _col("amount", money(positive=False), default=Derived(_delivery_amount, "quantity × unit_price")),
-        _col("paid", BOOL, default=True),
+        _col("paid", BOOL, default=True), _col("paid_by", MONEY_ACCOUNT, default="cash"),
     )),
     SheetSpec("inputs", ("农资",), (
         _col("date", DATE, True), _col("member", CODE, True), _col("item", TEXT, True),
@@ -672,11 +692,11 @@ _SPECS = (
     SheetSpec("sales", ("销售",), (
         _col("date", DATE, True), _col("buyer", TEXT, True), _col("product", TEXT, True),
         _col("quantity", _QUANTITY), _col("unit", SALES_UNIT), _col("amount", MONEY, True),
-        _col("invoice_no", TEXT), _col("member", CODE),
+        _col("invoice_no", TEXT), _col("member", CODE), _col("paid_by", SALE_PAID_BY, default="bank"),
     )),
     SheetSpec("expenses", ("费用",), (
         _col("date", DATE, True), _col("category", EXPENSE_CATEGORY, True), _col("amount", MONEY, True),
-        _col("payee", TEXT), _col("note", TEXT),
+        _col("payee", TEXT), _col("note", TEXT), _col("paid_by", MONEY_ACCOUNT, default="bank"),
     )),
     SheetSpec("subsidies", ("补助",), (
         _col("date", DATE, True), _col("source", TEXT, True), _col("kind", SUBSIDY_KIND, True),
@@ -691,6 +711,13 @@ _SPECS = (
         # INTERFACES §3 names this column ``for`` (a Python keyword): the header ``for`` or 用途 is read as it
         _col("paid_for", PAYMENT_FOR, default="account", also=("for", "用途")),
     )),
+    # 提现存现: money moved between the entity's own accounts (INTERFACES names the columns ``from`` and ``to``,
+    # Python keywords: the headers ``from``/``to`` or 转出/转入 are read as these)
+    SheetSpec("transfers", ("提现存现", "转账"), (
+        _col("date", DATE, True), _col("from_account", MONEY_ACCOUNT, True, also=("from", "转出", "从")),
+        _col("to_account", MONEY_ACCOUNT, True, also=("to", "转入", "到")), _col("amount", MONEY, True),
+        _col("note", TEXT),
+    ), checks=(_not_same("to_account", "from_account"),)),
     SheetSpec("income", ("投资收益",), (
         _col("date", DATE, True), _col("source", TEXT, True), _col("amount", MONEY, True),
     )),

@@ -54,7 +54,7 @@ A, L, E, C, I, X = (AccountType.ASSET, AccountType.LIABILITY, AccountType.EQUITY
                     AccountType.COST, AccountType.INCOME, AccountType.EXPENSE)
 
 FPC2021: tuple[AccountSpec, ...] = tuple(AccountSpec(*row) for row in (
-    ("101", "库存现金", A), ("102", "银行存款", A), ("113", "应收款", A), ("114", "成员往来", A),
+    ("101", "库存现金", A), ("102", "银行存款", A), ("109", "其他货币资金", A), ("113", "应收款", A), ("114", "成员往来", A),
     ("121", "产品物资", A), ("124", "委托加工物资", A), ("125", "委托代销商品", A), ("127", "受托代购商品", A),
     ("128", "受托代销商品", A), ("131", "对外投资", A), ("141", "消耗性生物资产", A), ("142", "生产性生物资产", A),
     ("143", "生产性生物资产累计折旧", A), ("144", "公益性生物资产", A), ("151", "固定资产", A), ("152", "累计折旧", A),
@@ -92,7 +92,7 @@ CHARTS: dict[str, tuple[AccountSpec, ...]] = {"fpc2021": FPC2021, "collective200
 #: role -> account code, per chart. Roles are what operations post to.
 ROLES: dict[str, dict[str, str]] = {
     "fpc2021": {
-        "cash": "101", "bank": "102", "receivable": "113", "member_current": "114", "inventory": "121",
+        "cash": "101", "bank": "102", "mobile": "109", "receivable": "113", "member_current": "114", "inventory": "121",
         "investment": "131", "intangible": "161", "payable": "211", "labor_payable": "213", "tax_payable": "214",
         "patronage_payable": "221", "residual_payable": "222", "special_payable": "235",
         "capital": "301", "special_fund": "311", "reserve": "322", "current_surplus": "331",
@@ -102,7 +102,8 @@ ROLES: dict[str, dict[str, str]] = {
         "other_cost": "529", "income_tax": "531",
     },
     "collective2004": {
-        "cash": "101", "bank": "102", "receivable": "112", "member_current": "113", "inventory": "121",
+        # (the 2004 system has no 其他货币资金: money on a payment platform is kept with the bank's)
+        "cash": "101", "bank": "102", "mobile": "102", "receivable": "112", "member_current": "113", "inventory": "121",
         "investment": "141", "intangible": "161", "payable": "202", "labor_payable": "211", "tax_payable": "202",
         "patronage_payable": "113", "residual_payable": "113", "special_payable": "241",
         "capital": "301", "special_fund": "522", "reserve": "311", "current_surplus": "321",

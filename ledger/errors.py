@@ -115,3 +115,15 @@ class DuplicateSource(LedgerError):
         self.source = source
         super().__init__(msg(N_("%(book)s already has an entry from %(source)s."), book=book, source=source,
                              code="duplicate_source"))
+
+
+class CashOverdrawn(LedgerError):
+    """库存现金 would fall below zero at the end of a day (2021 system, 101 库存现金: cash on hand is never
+    negative; books-review W1): the first such day and the amount short."""
+
+    def __init__(self, book: str, account: str, on, short):
+        self.book, self.account, self.on, self.short = book, account, on, short
+        super().__init__(msg(N_("Cash on hand (%(account)s) of %(book)s would be %(short)s short at the end of "
+                                "%(date)s: cash cannot be paid out before it is in hand. Record the withdrawal "
+                                "from the bank first (a transfer, 提现)."), account=account, book=book,
+                             short=short, date=on, code="cash_overdrawn"))

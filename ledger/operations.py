@@ -12,17 +12,19 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ledger.chart import CHARTS
-from ledger.db import keyed_in
-from ledger.entries import YEAR_END_KINDS, EntryDraft, PostingDraft, check_entry, legacy_kind, reversal_of
+from ledger.chart import CHARTS, ROLES
+from ledger.db import keyed_in, money_sum
+from ledger.entries import YEAR_END_KINDS, ZERO, EntryDraft, PostingDraft, check_entry, legacy_kind, reversal_of
 from ledger.errors import (
     AlreadyReversed,
     BeforeBooksStart,
+    CashOverdrawn,
     ClosedPeriod,
     DuplicateSource,
     InvalidEntry,
@@ -31,6 +33,7 @@ from ledger.errors import (
 )
 from ledger.i18n import N_, msg
 from ledger.models import ENTRY_IDS, Account, Book, JournalEntry, Party, Period, Posting, VoucherCounter
+from ledger.money import quantize
 
 
 def create_book(session: Session, *, code: str, name: str, chart: str, books_start: dt.date | None = None) -> Book:
@@ -87,6 +90,7 @@ def post_entries(session: Session, book: Book, drafts: Sequence[EntryDraft], *,
     _refuse_duplicate_sources(session, book, drafts)
 
     head_hash = _lock_book(session, book, len(drafts))
+    _refuse_overdraft(session, book, drafts, accounts)      # (under the book's lock: no one posts beside it)
     first_no = {year: _take_vouchers(session, book.id, year, sum(d.date.year == year for d in drafts))
                 for year in years}
     ids = _new_entry_ids(session, len(drafts))
@@ -146,6 +150,33 @@ def _refuse_closed(session: Session, book: Book, drafts: Sequence[EntryDraft]) -
         state = status.get(draft.date.year, "open")
         if state == "closed" or (state == "adjusting" and draft.kind not in YEAR_END_KINDS):
             raise ClosedPeriod(book.code, draft.date.year)
+
+
+def _refuse_overdraft(session: Session, book: Book, drafts: Sequence[EntryDraft], accounts: dict) -> None:
+    """库存现金 never ends a day below zero (books-review W1): raise :class:`CashOverdrawn` naming the first day
+    ``drafts`` would leave short, and by how much. A day already short in the books (written before this rule)
+    is not held against ``drafts`` unless they make it shorter."""
+    code = ROLES.get(book.chart, {}).get("cash")
+    added: dict[dt.date, Decimal] = {}
+    for draft in drafts:
+        for posting in draft.postings:
+            if posting.account == code:
+                added[draft.date] = added.get(draft.date, ZERO) + posting.amount
+    if code not in accounts or not any(amount < 0 for amount in added.values()):
+        return
+    first = min(added)
+    booked = dict(session.execute(
+        select(JournalEntry.date, money_sum(Posting.__table__.c.amount))
+        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+        .where(Posting.book_id == book.id, Posting.account_id == accounts[code])
+        .group_by(JournalEntry.date)).tuples().all())
+    balance = sum((amount for on, amount in booked.items() if on < first), ZERO)
+    change = ZERO
+    for on in sorted({*added, *(d for d in booked if d >= first)}):
+        change += added.get(on, ZERO)
+        balance += booked.get(on, ZERO) + added.get(on, ZERO)
+        if balance < 0 and change < 0:
+            raise CashOverdrawn(book.code, code, on, quantize(-balance))
 
 
 def _refuse_duplicate_sources(session: Session, book: Book, drafts: Sequence[EntryDraft]) -> None:

@@ -28,7 +28,8 @@ POLICY_50_50 = POLICY_70_30.replace('pct = "70"', 'pct = "50"').replace('pct = "
 
 def worked_example_workbook(code: str = "WX", township: str = "例乡") -> dict:
     """reference/domain.md §1.3 as an import workbook: S 500,000; a 20,000 loss brought forward (2024);
-    member trade 120k/60k/20k; capital 50k/30k/20k; a fiscal subsidy of 90,000 quantified equally."""
+    member trade 120k/60k/20k (paid through the bank: in cash they would overdraw 库存现金, books-review W1);
+    capital 50k/30k/20k; a fiscal subsidy of 90,000 quantified equally."""
     return {
         "entity": [["code", "name", "kind", "township"], [code, "例题合作社", "farmer_coop", township]],
         "households": [["code", "head_name", "village"], ["H001", "甲", "一村"], ["H002", "乙", "一村"],
@@ -38,10 +39,10 @@ def worked_example_workbook(code: str = "WX", township: str = "例乡") -> dict:
         "capital": [["date", "member", "amount"], ["2025-01-02", "H001", "50000"], ["2025-01-02", "H002", "30000"],
                     ["2025-01-02", "H003", "20000"]],
         "subsidies": [["date", "source", "kind", "amount"], ["2025-03-01", "县财政", "fiscal", "90000"]],
-        "deliveries": [["date", "member", "product", "quantity", "unit", "unit_price"],
-                       ["2025-05-01", "H001", "藤茶鲜叶", "20000", "kg", "6"],
-                       ["2025-05-01", "H002", "藤茶鲜叶", "10000", "kg", "6"],
-                       ["2025-05-02", "H003", "藤茶鲜叶", "4000", "kg", "5"]],
+        "deliveries": [["date", "member", "product", "quantity", "unit", "unit_price", "paid_by"],
+                       ["2025-05-01", "H001", "藤茶鲜叶", "20000", "kg", "6", "bank"],
+                       ["2025-05-01", "H002", "藤茶鲜叶", "10000", "kg", "6", "bank"],
+                       ["2025-05-02", "H003", "藤茶鲜叶", "4000", "kg", "5", "bank"]],
         "sales": [["date", "buyer", "product", "amount"], ["2025-09-01", "茶企", "干茶", "700000"]],
         "expenses": [["date", "category", "amount"], ["2024-06-30", "management", "20000"]],   # last year's loss
     }

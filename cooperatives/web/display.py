@@ -22,9 +22,11 @@ from cooperatives.models import (
     CAPITAL_FORMS,
     ENTITY_KINDS,
     EXPENSE_CATEGORIES,
+    MONEY_ACCOUNTS,
     MONITORING,
     PAYMENT_FOR,
     PAYMENT_METHODS,
+    SALE_PAID_BY,
     UNITS,
 )
 from cooperatives.workbook import SHEETS
@@ -36,7 +38,8 @@ SHEET_LABELS = {"entity": N_("Entity"), "households": N_("Households"), "members
 SUBSIDY_KINDS = {"fiscal": N_("Fiscal subsidy"), "donation": N_("Donation")}
 #: column -> {stored value -> label} for enumerated columns
 VALUE_LABELS = {"form": CAPITAL_FORMS, "unit": UNITS, "category": EXPENSE_CATEGORIES, "method": PAYMENT_METHODS,
-                "kind": SUBSIDY_KINDS, "monitoring": MONITORING, "paid_for": PAYMENT_FOR}
+                "kind": SUBSIDY_KINDS, "monitoring": MONITORING, "paid_for": PAYMENT_FOR,
+                "paid_by": SALE_PAID_BY, "from_account": MONEY_ACCOUNTS, "to_account": MONEY_ACCOUNTS}
 MONEY_COLUMNS = frozenset({"amount", "rate", "base_rent_per_mu"})
 PRICE_COLUMNS = frozenset({"unit_price"})
 NUMERIC_COLUMNS = MONEY_COLUMNS | PRICE_COLUMNS | {"quantity", "days", "area_mu", "shares", "member_no"}

@@ -34,9 +34,9 @@ WORKBOOK = {
                    ["BR-H002", "李秀英", "茶园村", "13900000002"]],
     "members": [["member", "member_no", "joined_on"], ["BR-H001", 1, "2020-01-01"], ["BR-H002", 2, "2020-01-01"]],
     "capital": [["date", "member", "amount"], ["2025-01-01", "BR-H001", "1000"], ["2025-01-01", "BR-H002", "1000"]],
-    "deliveries": [["date", "member", "product", "quantity", "unit", "unit_price"],
-                   ["2025-05-01", "BR-H001", "藤茶鲜叶", "200", "jin", "5"],
-                   ["2025-05-01", "BR-H002", "藤茶鲜叶", "300", "kg", "10"]],
+    "deliveries": [["date", "member", "product", "quantity", "unit", "unit_price", "paid_by"],
+                   ["2025-05-01", "BR-H001", "藤茶鲜叶", "200", "jin", "5", "bank"],
+                   ["2025-05-01", "BR-H002", "藤茶鲜叶", "300", "kg", "10", "bank"]],
     "inputs": [["date", "member", "item", "amount"], ["2025-03-01", "BR-H001", "有机肥", "300"]],
     "sales": [["date", "buyer", "product", "amount"], ["2025-09-01", "湘西茶业有限公司", "藤茶干茶", "14000"]],
 }

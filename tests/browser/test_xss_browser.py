@@ -51,8 +51,8 @@ def workbook() -> dict:
     members = [["member", "member_no", "joined_on"]] + [[f"B{i:03d}", i, "2020-01-01"] for i in range(1, len(PAYLOADS) + 1)]
     capital = [["date", "member", "amount", "note"]] + [
         ["2025-01-01", f"B{i:03d}", "100", p] for i, p in enumerate(PAYLOADS, 1)]
-    deliveries = [["date", "member", "product", "quantity", "unit", "unit_price"]] + [
-        ["2025-05-01", "B001", p, "10", "kg", "2"] for p in PAYLOADS]
+    deliveries = [["date", "member", "product", "quantity", "unit", "unit_price", "paid_by"]] + [
+        ["2025-05-01", "B001", p, "10", "kg", "2", "bank"] for p in PAYLOADS]
     sales = [["date", "buyer", "product", "amount"]] + [["2025-09-01", p, "干茶", "50"] for p in PAYLOADS[:80]]
     return {"entity": [["code", "name", "kind", "township"], [CODE, "藤茶社<script>alert('社')</script>",
                                                                  "farmer_coop", "金果坪乡"]],

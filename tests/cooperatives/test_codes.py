@@ -136,8 +136,8 @@ def test_an_import_with_a_full_width_code_finds_the_same_household(session, cli,
     assert cli("import", xlsx(worked_example())).exit_code == 0
     households = session.scalar(select(func.count()).select_from(Household))
     more = {"households": [["code", "head_name", "village"], ["Ｈ００１", "甲", "一村"]],
-            "deliveries": [["date", "member", "product", "quantity", "unit", "unit_price"],
-                           ["2025-06-01", "Ｈ００１", "藤茶鲜叶", "10", "kg", "6"]]}
+            "deliveries": [["date", "member", "product", "quantity", "unit", "unit_price", "paid_by"],
+                           ["2025-06-01", "Ｈ００１", "藤茶鲜叶", "10", "kg", "6", "bank"]]}
     result = cli("import", xlsx(more), "--entity", "WX")
     assert result.exit_code == 0, result.output
     session.expire_all()

@@ -19,10 +19,10 @@ GOOD = {
                    ["T-H1", "王大山", "一村", "430821195001011234"], ["T-H2", "李秀英", "二村", ""]],
     "members": [["member", "member_no", "joined_on"], ["T-H1", 1, "2020-01-01"], ["T-H2", 2, "2020-01-01"]],
     "capital": [["date", "member", "amount"], ["2025-01-05", "T-H1", "1000.00"], ["2025-01-05", "T-H2", "500"]],
-    "deliveries": [["date", "member", "product", "quantity", "unit", "unit_price", "paid"],
-                   ["2025-05-01", "T-H1", "藤茶鲜叶", "100", "jin", "5.6", "no"],
-                   ["2025-05-01", "T-H2", "藤茶鲜叶", "50.5", "jin", "4.2", "yes"],
-                   ["2025-05-02", "T-H1", "藤茶鲜叶", "10", "kg", "11.2", "no"]],
+    "deliveries": [["date", "member", "product", "quantity", "unit", "unit_price", "paid", "paid_by"],
+                   ["2025-05-01", "T-H1", "藤茶鲜叶", "100", "jin", "5.6", "no", ""],
+                   ["2025-05-01", "T-H2", "藤茶鲜叶", "50.5", "jin", "4.2", "yes", "bank"],
+                   ["2025-05-02", "T-H1", "藤茶鲜叶", "10", "kg", "11.2", "no", ""]],
     "sales": [["date", "buyer", "product", "amount"], ["2025-06-01", "湘西茶业", "干茶", "3000.00"]],
     "land": [["member", "contract_no", "area_mu", "base_rent_per_mu", "start_on", "end_on"],
              ["T-H1", "TD-1", "2.5", "600", "2025-07-01", ""]],
@@ -161,7 +161,8 @@ def test_records_are_stored_in_date_order_file_order_within_a_day(session, cli, 
         ["2025-05-01", "T-H2", "藤茶鲜叶", "1", "kg", "10", "no"],
         ["2025-05-03", "T-H2", "藤茶鲜叶", "4", "kg", "10", "yes"],
         ["2025-05-02", "T-H1", "藤茶鲜叶", "2", "kg", "10", "no"],
-        ["2025-05-01", "T-H1", "藤茶鲜叶", "5", "kg", "10", "yes"]])
+        ["2025-05-01", "T-H1", "藤茶鲜叶", "5", "kg", "10", "yes"]],
+        transfers=[["date", "from", "to", "amount"], ["2025-05-01", "bank", "cash", "100"]])     # 提现 to pay in cash
     assert cli("import", write_xlsx(tmp_path / "shuffled.xlsx", sheets)).exit_code == 0
     rows = session.execute(select(Delivery.date, Delivery.quantity, JournalEntry.date)
                            .join(JournalEntry, JournalEntry.id == Delivery.entry_id).order_by(Delivery.id)).all()

@@ -145,7 +145,7 @@ def world(session):
         values, _ = parse_form("capital", {"date": "2025-01-02", "member": f"OP-H{n}", "amount": "100"})
         record(session, a, "capital", values, actor=CONSOLE)
         values, _ = parse_form("deliveries", {"date": "2025-05-02", "member": f"OP-H{n}", "product": "茶",
-                                              "quantity": "10", "unit": "kg", "unit_price": "5"})
+                                              "quantity": "10", "unit": "kg", "unit_price": "5", "paid_by": "bank"})
         record(session, a, "deliveries", values, actor=CONSOLE)
     values, _ = parse_form("sales", {"date": "2025-06-01", "buyer": "客商", "product": "茶", "amount": "1000"})
     sale = record(session, a, "sales", values, actor=CONSOLE)

@@ -45,6 +45,9 @@ class Small:
         self.entity = create_entity(session, code=code, name="测试蔬菜专业合作社", kind="farmer_coop",
                                     township=township, village="一村", first_year=2024, actor=CONSOLE)
         self.codes = []
+        # 提现: the cash its deliveries, advances and cash payments are paid with (库存现金 never below zero)
+        delivered = sum(500 + 100 * i for i in range(1, households + 1))
+        self.rec("transfers", date="2025-01-10", from_account="bank", to_account="cash", amount=f"{30000 + delivered}.00")
         for i in range(1, households + 1):
             self.household(f"{code}-H{i}", monitoring="unstable" if i == 3 else "none", account=f"62170000{code}{i:04d}")
             self.member(f"{code}-H{i}", i, dt.date(2020, 1, 1))
@@ -291,7 +294,7 @@ def test_monitored_household_that_received_nothing_while_a_member(small):
 def test_monitored_household_whose_benefit_fell_year_on_year(small):
     for code, qty in (("T-COOP-H1", "800"), ("T-COOP-H3", "2000")):          # H3 monitored: 2,000 -> 800 斤
         small.rec("deliveries", date="2024-06-10", member=code, product="白菜", quantity=qty, unit="jin",
-                  unit_price="1.00")
+                  unit_price="1.00", paid_by="bank")
     small.rec("capital", date="2024-01-10", member="T-COOP-H1", amount="500.00")
     small.rec("sales", date="2024-09-01", buyer="批发市场", product="白菜", amount="9000.00")
     assert small.find() == []              # 2025 has no run yet: the year is not complete
@@ -338,6 +341,9 @@ def count_queries(session, fn) -> int:
 def test_a_fixed_number_of_queries_whatever_the_size_of_the_township(app, session):
     def world(code, households, extra):
         small = Small(session, households=households, township=f"乡{code}", code=code)
+        for month in range(1, extra + 1):          # 提现 for the month's cash payments
+            small.rec("transfers", date=f"2025-{month:02d}-12", from_account="bank", to_account="cash",
+                      amount=f"{households * 6000}.00")
         for i in range(1, households + 1):
             for month in range(1, extra + 1):
                 small.rec("labor", date=f"2025-{month:02d}-10", member=f"{code}-H{i}", days="3", rate="100")

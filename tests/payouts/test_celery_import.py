@@ -25,9 +25,9 @@ WORKBOOK = {
     "entity": [["code", "name", "kind", "township"], ["CEL", "芹菜合作社", "farmer_coop", "甲乡"]],
     "households": [["code", "head_name", "village"], ["C1", "王大山", "一村"], ["C2", "李秀英", "一村"]],
     "members": [["member", "member_no", "joined_on"], ["C1", 1, "2020-01-01"], ["C2", 2, "2020-01-01"]],
-    "deliveries": [["date", "member", "product", "quantity", "unit", "unit_price", "paid"],
-                   ["2025-05-01", "C1", "芹菜", "100", "kg", "2.50", "no"],
-                   ["2025-05-02", "C2", "芹菜", "40", "jin", "1.20", "yes"]],
+    "deliveries": [["date", "member", "product", "quantity", "unit", "unit_price", "paid", "paid_by"],
+                   ["2025-05-01", "C1", "芹菜", "100", "kg", "2.50", "no", ""],
+                   ["2025-05-02", "C2", "芹菜", "40", "jin", "1.20", "yes", "bank"]],
 }
 
 

@@ -70,11 +70,11 @@ def coop(app, session):
     for code in ("L-H1", "L-H2"):
         rec(session, entity, "capital", date="2025-01-10", member=code, amount="1000.00")
     rec(session, entity, "deliveries", date="2025-06-10", member="L-H1", product="白菜", quantity="500", unit="jin",
-        unit_price="2.00")
+        unit_price="2.00", paid_by="bank")
     rec(session, entity, "deliveries", date="2025-07-10", member="L-H2", product="白菜", quantity="300", unit="jin",
-        unit_price="2.00")
+        unit_price="2.00", paid_by="bank")
     rec(session, entity, "deliveries", date="2026-07-10", member="L-H2", product="白菜", quantity="999", unit="jin",
-        unit_price="2.00")                                   # another year: not in 2025's figures
+        unit_price="2.00", paid_by="bank")                                   # another year: not in 2025's figures
     rec(session, entity, "labor", date="2025-06-01", member="L-H3", days="10", rate="120")
     rec(session, entity, "labor", date="2025-06-02", member="L-H1", days="2", rate="100")
     rec(session, entity, "land", member="L-H2", contract_no="L-TD-2", area_mu="2", base_rent_per_mu="500",

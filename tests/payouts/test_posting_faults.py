@@ -23,8 +23,8 @@ WORKBOOK = {
     "households": [["code", "head_name", "village"], ["F1", "甲", "一村"], ["F2", "乙", "一村"]],
     "members": [["member", "member_no", "joined_on"], ["F1", 1, "2020-01-01"], ["F2", 2, "2020-01-01"]],
     "capital": [["date", "member", "amount"], ["2025-01-01", "F1", "1000"], ["2025-01-01", "F2", "3000"]],
-    "deliveries": [["date", "member", "product", "quantity", "unit", "unit_price"],
-                   ["2025-05-01", "F1", "茶", "100", "kg", "5"], ["2025-05-01", "F2", "茶", "300", "kg", "5"]],
+    "deliveries": [["date", "member", "product", "quantity", "unit", "unit_price", "paid_by"],
+                   ["2025-05-01", "F1", "茶", "100", "kg", "5", "bank"], ["2025-05-01", "F2", "茶", "300", "kg", "5", "bank"]],
     "sales": [["date", "buyer", "product", "amount"], ["2025-09-01", "茶企", "干茶", "10000"]],
 }
 

@@ -247,8 +247,8 @@ def hostile_statement(session, cli, xlsx, policy_file, server) -> dict:
         "households": [["code", "head_name", "village"], ["R1", name, "一村"], ["R2", "李四", "一村"]],
         "members": [["member", "member_no", "joined_on"], ["R1", 1, "2020-01-01"], ["R2", 2, "2020-01-01"]],
         "capital": [["date", "member", "amount"], ["2025-01-01", "R1", "1000"], ["2025-01-01", "R2", "1000"]],
-        "deliveries": [["date", "member", "product", "quantity", "unit", "unit_price"]]
-        + [["2025-05-01", "R1", p, "10", "kg", "3"] for p in products] + [["2025-05-01", "R2", "茶", "10", "kg", "3"]],
+        "deliveries": [["date", "member", "product", "quantity", "unit", "unit_price", "paid_by"]]
+        + [["2025-05-01", "R1", p, "10", "kg", "3", "bank"] for p in products] + [["2025-05-01", "R2", "茶", "10", "kg", "3", "bank"]],
         "sales": [["date", "buyer", "product", "amount"], ["2025-09-01", "茶企", "干茶", "5000"]],
     }
     imported = cli("import", xlsx(workbook))

@@ -202,8 +202,8 @@ def test_member_account_of_the_first_household(session, posted):
 def test_trade_counts_deliveries_and_purchases_by_members_per_product(session, cli, imported, xlsx):
     """交易量 in kg (斤 halved) and 交易额 per product, from deliveries and sales to members; a sale to a
     non-member is not member trade."""
-    more = {"deliveries": [["date", "member", "product", "quantity", "unit", "unit_price"],
-                           ["2025-07-01", "H001", "藤茶鲜叶", "500", "jin", "3"]],
+    more = {"deliveries": [["date", "member", "product", "quantity", "unit", "unit_price", "paid_by"],
+                           ["2025-07-01", "H001", "藤茶鲜叶", "500", "jin", "3", "bank"]],
             "sales": [["date", "buyer", "product", "quantity", "unit", "amount", "member"],
                       ["2025-10-01", "甲", "茶苗", "30", "kg", "450", "H001"],
                       ["2025-10-02", "外村", "茶苗", "99", "kg", "999", ""]]}
@@ -236,8 +236,8 @@ def test_member_accounts_take_a_fixed_number_of_queries(session, cli, imported, 
     three = queries()
     more = {"households": [["code", "head_name", "village"]] + [[f"N{i:03d}", f"新{i}", "一村"] for i in range(20)],
             "members": [["member", "member_no", "joined_on"]] + [[f"N{i:03d}", 10 + i, "2025-06-01"] for i in range(20)],
-            "deliveries": [["date", "member", "product", "quantity", "unit", "unit_price", "paid"]]
-            + [["2025-12-01", f"N{i:03d}", "干茶", "10", "jin", "30", "yes"] for i in range(20)]}
+            "deliveries": [["date", "member", "product", "quantity", "unit", "unit_price", "paid", "paid_by"]]
+            + [["2025-12-01", f"N{i:03d}", "干茶", "10", "jin", "30", "yes", "bank"] for i in range(20)]}
     assert cli("import", xlsx(more), "--entity", "WX").exit_code == 0
     assert len(member_accounts(session, imported, 2025).members) == 23
     assert queries() == three <= 12

@@ -135,6 +135,7 @@ def test_consent_on_record_lets_debts_net_against_land_income(session, cli, xlsx
         "land": [["member", "contract_no", "area_mu", "start_on"], ["K1", "A", "5", "2025-01-01"],
                  ["K2", "B", "5", "2025-01-01"]],
         "advances": [["date", "member", "amount"], ["2025-03-01", "K1", "300"], ["2025-03-01", "K2", "300"]],
+        "transfers": [["date", "from", "to", "amount"], ["2025-03-01", "bank", "cash", "600"]],      # 提现 for them
         "sales": [["date", "buyer", "product", "amount"], ["2025-10-01", "粮站", "稻谷", "2000"]],
     }
     assert cli("import", xlsx(wb)).exit_code == 0
@@ -272,9 +273,10 @@ def test_quantity_and_labour_bases_come_from_the_books(session, cli, xlsx, polic
         "entity": [["code", "name", "kind", "township"], ["QL", "数量合作社", "land_coop", "测试乡"]],
         "households": [["code", "head_name", "village"], ["M1", "一", "一村"], ["M2", "二", "一村"]],
         "members": [["member", "member_no", "joined_on"], ["M1", 1, "2020-01-01"], ["M2", 2, "2020-01-01"]],
-        "deliveries": [["date", "member", "product", "quantity", "unit", "unit_price"],
-                       ["2025-05-01", "M1", "稻谷", "200", "jin", "1"], ["2025-05-01", "M2", "稻谷", "100", "kg", "1"],
-                       ["2025-05-02", "M2", "稻草", "50", "kg", "0"]],          # taken at price 0: posts nothing
+        "deliveries": [["date", "member", "product", "quantity", "unit", "unit_price", "paid_by"],
+                       ["2025-05-01", "M1", "稻谷", "200", "jin", "1", "bank"],
+                       ["2025-05-01", "M2", "稻谷", "100", "kg", "1", "bank"],
+                       ["2025-05-02", "M2", "稻草", "50", "kg", "0", "bank"]],          # taken at price 0: posts nothing
         "labor": [["date", "member", "days", "rate"], ["2025-06-01", "M1", "3", "100"], ["2025-06-01", "M2", "1", "100"]],
         "sales": [["date", "buyer", "product", "amount"], ["2025-10-01", "粮站", "稻谷", "10700"]],
     }

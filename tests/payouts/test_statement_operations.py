@@ -31,8 +31,8 @@ WORKBOOK = {
                    ["V2", "李秀英", "一村", "13900000002"]],
     "members": [["member", "member_no", "joined_on"], ["V1", 1, "2020-01-01"], ["V2", 2, "2020-01-01"]],
     "capital": [["date", "member", "amount"], ["2025-01-01", "V1", "1000"], ["2025-01-01", "V2", "1000"]],
-    "deliveries": [["date", "member", "product", "quantity", "unit", "unit_price"],
-                   ["2025-05-01", "V1", "茶", "100", "kg", "10"], ["2025-05-01", "V2", "茶", "300", "kg", "10"]],
+    "deliveries": [["date", "member", "product", "quantity", "unit", "unit_price", "paid_by"],
+                   ["2025-05-01", "V1", "茶", "100", "kg", "10", "bank"], ["2025-05-01", "V2", "茶", "300", "kg", "10", "bank"]],
     "sales": [["date", "buyer", "product", "amount"], ["2025-09-01", "茶企", "干茶", "14000"]],
 }
 
@@ -98,6 +98,12 @@ def test_receipts_post_to_the_ledger_and_a_run_paid_in_full_is_paid(session, run
         record_receipt(session, s1, amount=D("100.00"), method="cash", on=dt.date(2026, 4, 1), actor=CONSOLE)
     with pytest.raises(StatementError, match="more than"):
         record_receipt(session, s1, amount=D("99999.00"), method="bank", on=dt.date(2026, 4, 1), actor=CONSOLE)
+    from cooperatives.models import Entity
+    from cooperatives.operations import record
+
+    vo = session.scalar(select(Entity).where(Entity.code == "VO"))      # 提现: the cash the payout is paid in
+    record(session, vo, "transfers", {"date": dt.date(2026, 4, 1), "from_account": "bank", "to_account": "cash",
+                                      "amount": D("1000.00")}, actor=CONSOLE)
     record_receipt(session, s1, amount=D("1000.00"), method="cash", signed=True, on=dt.date(2026, 4, 1), actor=CONSOLE)
     assert -party_balances(session, book, "221")["V1"] == D("1500.00") - D("1000.00")
     record_receipt(session, s1, amount=D("2500.00"), method="bank", on=dt.date(2026, 4, 2), reference="YH1", actor=CONSOLE)

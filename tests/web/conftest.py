@@ -47,13 +47,16 @@ RECORD_FORMS: dict[str, dict[str, str]] = {
               "unit": "kg", "amount": "42000.00", "invoice_no": "FP20250001"},
     "expenses": {"date": "2025-07-25", "category": "management", "amount": "5200.00", "payee": "管理人员工资"},
     "subsidies": {"date": "2025-06-18", "source": "县农业农村局产业资金", "kind": "fiscal", "amount": "20000.00"},
+    # 提现: the advance below is paid in cash, which must be in hand first (库存现金 never below zero)
+    "transfers": {"date": "2025-07-31", "from_account": "bank", "to_account": "cash", "amount": "5000.00",
+                  "note": "提现备用金"},
     "advances": {"date": "2025-08-01", "member": "A-H002", "amount": "600.00", "note": "农忙借支"},
     "payments": {"date": "2025-12-28", "member": "A-H001", "amount": "500.00", "method": "bank",
                  "reference": "YH20250001"},
     "income": {"date": "2025-12-31", "source": "产业园联合体分红", "amount": "1500.00"},
 }
 MARKERS = {"capital": "首期股金", "land": "TD-A-001", "labor": "采茶工", "deliveries": "藤茶鲜叶", "inputs": "有机肥料",
-           "sales": "FP20250001", "expenses": "管理人员工资", "subsidies": "县农业农村局产业资金", "advances": "农忙借支",
+           "sales": "FP20250001", "expenses": "管理人员工资", "subsidies": "县农业农村局产业资金", "transfers": "提现备用金", "advances": "农忙借支",
            "payments": "YH20250001", "income": "产业园联合体分红"}
 
 

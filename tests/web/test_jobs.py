@@ -19,8 +19,8 @@ WORKBOOK = {
     "households": [["code", "head_name", "village"], ["J1", "王大山", "一村"], ["J2", "李秀英", "一村"]],
     "members": [["member", "member_no", "joined_on"], ["J1", 1, "2020-01-01"], ["J2", 2, "2020-01-01"]],
     "capital": [["date", "member", "amount"], ["2025-01-01", "J1", "1000"], ["2025-01-01", "J2", "1000"]],
-    "deliveries": [["date", "member", "product", "quantity", "unit", "unit_price"],
-                   ["2025-05-01", "J1", "茶", "100", "kg", "10"], ["2025-05-01", "J2", "茶", "300", "kg", "10"]],
+    "deliveries": [["date", "member", "product", "quantity", "unit", "unit_price", "paid_by"],
+                   ["2025-05-01", "J1", "茶", "100", "kg", "10", "bank"], ["2025-05-01", "J2", "茶", "300", "kg", "10", "bank"]],
     "sales": [["date", "buyer", "product", "amount"], ["2025-09-01", "茶企", "干茶", "14000"]],
 }
 

@@ -80,7 +80,7 @@ def test_a_full_width_code_in_the_api_is_the_ascii_household(client, world, toke
     assert response.get_json()["code"] == "A-H041"
     assert counts(session) == (households + 1, members + 1)
     record = {"date": "2025-05-06", "member": "Ａ-H041", "product": "藤茶鲜叶", "quantity": "1", "unit": "kg",
-              "unit_price": "5"}
+              "unit_price": "5", "paid_by": "bank"}
     response = client.post(f"/api/v1/entities/{A}/deliveries", json=record, headers=token("acc_a"))
     assert response.status_code == 201 and response.get_json()["member"] == "A-H041"
     again = client.post(f"/api/v1/entities/{A}/members", json={**body, "member_no": 42, "code": "A-H041"},

@@ -46,8 +46,8 @@ def cooperative(code: str, village: str, households: int, years: tuple[int, ...]
         "members": [["member", "member_no", "joined_on"], *[[h, i, "2020-01-01"] for i, h in enumerate(hh, 1)]],
         "capital": [["date", "member", "amount"], *[[f"{years[0]}-01-02", h, "1000"] for h in hh]],
         "subsidies": [["date", "source", "kind", "amount"], [f"{years[0]}-03-01", "县财政衔接资金", "fiscal", "50000"]],
-        "deliveries": [["date", "member", "product", "quantity", "unit", "unit_price"],
-                       *[[f"{y}-05-01", h, "茶叶", str(100 + i), "kg", "6"] for y in years for i, h in enumerate(hh)]],
+        "deliveries": [["date", "member", "product", "quantity", "unit", "unit_price", "paid_by"],
+                       *[[f"{y}-05-01", h, "茶叶", str(100 + i), "kg", "6", "bank"] for y in years for i, h in enumerate(hh)]],
         "sales": [["date", "buyer", "product", "amount"], *[[f"{y}-09-01", "茶企", "干茶", "90000"] for y in years]],
         "labor": [["date", "member", "days", "rate", "task"], *[[f"{y}-06-01", hh[0], "5", "120", "采茶"] for y in years]],
     }

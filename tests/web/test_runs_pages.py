@@ -403,8 +403,8 @@ def big_workbook(n: int):
     households = [["code", "head_name", "village"]] + [[f"M{i:03d}", f"户{i}", "大村"] for i in range(1, n + 1)]
     members = [["member", "member_no", "joined_on"]] + [[f"M{i:03d}", i, "2020-01-01"] for i in range(1, n + 1)]
     capital = [["date", "member", "amount"]] + [["2025-01-02", f"M{i:03d}", str(100 * i)] for i in range(1, n + 1)]
-    deliveries = [["date", "member", "product", "quantity", "unit", "unit_price"]] + [
-        ["2025-05-01", f"M{i:03d}", "茶", str(10 + i), "kg", "5"] for i in range(1, n + 1)]
+    deliveries = [["date", "member", "product", "quantity", "unit", "unit_price", "paid_by"]] + [
+        ["2025-05-01", f"M{i:03d}", "茶", str(10 + i), "kg", "5", "bank"] for i in range(1, n + 1)]
     return {
         "entity": [["code", "name", "kind", "township"], ["BIG", "大合作社", "farmer_coop", "例乡"]],
         "households": households, "members": members, "capital": capital, "deliveries": deliveries,

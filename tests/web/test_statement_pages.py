@@ -34,8 +34,8 @@ WORKBOOK = {
                    ["V2", "李秀英", "一村", "13900000002"]],
     "members": [["member", "member_no", "joined_on"], ["V1", 1, "2020-01-01"], ["V2", 2, "2020-01-01"]],
     "capital": [["date", "member", "amount"], ["2025-01-01", "V1", "1000"], ["2025-01-01", "V2", "1000"]],
-    "deliveries": [["date", "member", "product", "quantity", "unit", "unit_price"],
-                   ["2025-05-01", "V1", "茶", "100", "kg", "10"], ["2025-05-01", "V2", "茶", "300", "kg", "10"]],
+    "deliveries": [["date", "member", "product", "quantity", "unit", "unit_price", "paid_by"],
+                   ["2025-05-01", "V1", "茶", "100", "kg", "10", "bank"], ["2025-05-01", "V2", "茶", "300", "kg", "10", "bank"]],
     "sales": [["date", "buyer", "product", "amount"], ["2025-09-01", "茶企", "干茶", "14000"]],
 }
 #: 10,000 surplus: 60 % by trade 1:3, 40 % by capital 1:1
@@ -311,6 +311,12 @@ def test_the_accountant_records_payments(app, run, session, login, post_form):
     def receipts():
         return session.scalar(select(func.count(Receipt.id)))
 
+    from cooperatives.operations import record
+
+    vo = session.scalar(select(Entity).where(Entity.code == "VO"))      # 提现: the cash the payout is paid in
+    record(session, vo, "transfers", {"date": dt.date(2026, 4, 1), "from_account": "bank", "to_account": "cash",
+                                      "amount": Decimal("1000.00")}, actor=CONSOLE)
+    session.commit()
     form = {"member": "V1", "amount": "1000", "method": "cash", "reference": "花名册第3页", "date": "2026-04-01"}
     refused = post_form(client, f"/e/VO/runs/{run.id}/receipts", form, token_path=path)
     assert refused.status_code == 422 and "signature or thumbprint" in text(refused) and receipts() == 0

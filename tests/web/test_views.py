@@ -294,7 +294,8 @@ def test_a_write_is_logged_with_who_did_it(client, world, login, post_form, sess
 def test_a_paid_delivery_also_pays_the_member(client, world, login, post_form, session):
     login(client, "acc_a")
     cash_before = account_balance(session, entity(session, A).book, "101")
-    form = {**world.forms["deliveries"], "paid": "yes", "quantity": "10", "unit_price": "5.6"}
+    # (after the world's 提现 of 2025-07-31: cash is paid out only once it is in hand)
+    form = {**world.forms["deliveries"], "date": "2025-08-02", "paid": "yes", "quantity": "10", "unit_price": "5.6"}
     assert post_form(client, f"/e/{A}/records/deliveries", form).status_code == 302
     session.expire_all()
     assert account_balance(session, entity(session, A).book, "101") - cash_before == Decimal("-56.00")
@@ -432,9 +433,9 @@ GOOD_WORKBOOK = {
     "农户": [["户号", "户主", "村", "身份证号"], ["A-H021", "向家旺", "茶园村", "430821196601011237"],
            ["A-H022", "田满仓", "茶园村", ""]],
     "成员": [["成员", "成员编号", "入社日期"], ["A-H021", 21, "2025-01-01"], ["A-H022", 22, "2025-01-01"]],
-    "交售": [["日期", "成员", "产品", "数量", "单位", "单价", "已付"],
-           ["2025-05-01", "A-H021", "藤茶鲜叶", 100, "斤", "5.6", "否"],
-           ["2025-05-01", "A-H022", "藤茶鲜叶", "50.5", "斤", "4.2", "是"]],
+    "交售": [["日期", "成员", "产品", "数量", "单位", "单价", "已付", "付款方式"],
+           ["2025-05-01", "A-H021", "藤茶鲜叶", 100, "斤", "5.6", "否", ""],
+           ["2025-05-01", "A-H022", "藤茶鲜叶", "50.5", "斤", "4.2", "是", "银行"]],
 }
 
 
@@ -775,7 +776,7 @@ def test_list_pages_make_no_query_per_row(client, world, login, session, queries
     for i in range(30, 40):
         register_household(session, tea, code=f"A-X{i}", head_name=f"户{i}", village=village.name, actor=CONSOLE)
         register_member(session, tea, code=f"A-X{i}", member_no=i, joined_on=dt.date(2025, 1, 1), actor=CONSOLE)
-        record(session, tea, "deliveries", {"date": day, "member": f"A-X{i}", "product": "茶", "paid": True,
+        record(session, tea, "deliveries", {"date": day, "member": f"A-X{i}", "product": "茶", "paid_by": "bank",
                                             "quantity": Decimal("1.000"), "unit": "kg", "unit_price": Decimal("2")}, actor=CONSOLE)
         record(session, tea, "capital", {"date": day, "member": f"A-X{i}", "amount": Decimal("10.00")}, actor=CONSOLE)
         record_land_contract(session, tea, {"member": f"A-X{i}", "contract_no": f"X{i}", "area_mu": Decimal("1.00"),

@@ -29,7 +29,7 @@ def test_wages_are_paid_out_of_what_is_owed_and_never_more(client, world, sessio
     assert account_balance(session, _book(session), "213", party="A-H002") == D("-360.00")
     before = account_balance(session, _book(session), "114", party="A-H002")
     paid = client.post(f"/api/v1/entities/{A}/payments", headers=headers, json={
-        "date": "2025-04-30", "member": "A-H002", "amount": "300", "method": "cash", "paid_for": "labor"})
+        "date": "2025-08-05", "member": "A-H002", "amount": "300", "method": "cash", "paid_for": "labor"})
     assert paid.status_code == 201, paid.get_json()
     book = _book(session)
     assert account_balance(session, book, "213", party="A-H002") == D("-60.00")
