@@ -7,7 +7,7 @@ from flask.cli import AppGroup
 
 from cooperatives.access import CONSOLE
 from cooperatives.importer import ImportRefused, import_path
-from cooperatives.kinds import KINDS, kind_label
+from cooperatives.kinds import VOIDABLE, kind_label
 from cooperatives.workbook import WorkbookError
 from ledger.i18n import N_, as_message, command_gettext, msg
 from ledger.web.support import get_session
@@ -220,7 +220,7 @@ def _entity(session, code: str):
 
 
 @coop_cli.command("records")
-@click.argument("kind", type=click.Choice(sorted(KINDS)))
+@click.argument("kind", type=click.Choice(sorted(VOIDABLE)))
 @click.option("--entity", "entity_code", required=True, help="The entity's code.")
 @click.option("--year", type=int, default=None, help="Only the records dated in this year.")
 @click.option("--member", "member_code", default=None, help="Only this member's records.")
@@ -245,7 +245,7 @@ def records_command(kind: str, entity_code: str, year: int | None, member_code: 
 
 
 @coop_cli.command("void")
-@click.argument("kind", type=click.Choice(sorted(KINDS)))
+@click.argument("kind", type=click.Choice(sorted(VOIDABLE)))
 @click.argument("record_id", type=int)
 @click.option("--reason", required=True, help="Why the record is voided (kept with it and in the audit log).")
 def void_command(kind: str, record_id: int, reason: str):
@@ -255,7 +255,7 @@ def void_command(kind: str, record_id: int, reason: str):
 
     session = get_session()
     say = command_gettext()
-    row = session.get(KINDS[kind].model, record_id)
+    row = session.get(VOIDABLE[kind], record_id)
     if row is None:
         raise click.ClickException(msg(N_("There is no %(kind)s record %(id)s."), kind=kind_label(kind), id=record_id).translate(say))
     entity = session.get(Entity, row.entity_id)

@@ -36,9 +36,11 @@ from cooperatives.operations import (
     household_fields,
     link_member_entity,
     member_bank_fields,
-    opening_postings,
     post_opening,
+    post_voucher,
     settle_books_start,
+    voucher_postings,
+    voucher_problems,
 )
 from cooperatives.postings import RECORD_MEMOS, SHAPE_KEYS, leg_shape, legs_of
 from cooperatives.workbook import Problem, Row, Workbook, WorkbookError, problem, read_workbook_partial
@@ -138,6 +140,7 @@ def import_workbook(session: Session, wb: Workbook, *, entity_code: str | None =
     _check_members(wb, plan, problems, actor.is_root)
     _check_records(session, wb, plan, problems)
     _check_opening(session, wb, plan, problems)
+    _check_journal(session, wb, plan, problems)
     if problems:
         raise WorkbookError(problems)
     counts = {kind: len(rows) for kind, rows in wb.sheets.items()}
@@ -162,9 +165,43 @@ def _check_opening(session, wb, plan: _Plan, problems) -> None:
         return
     members = set(plan.enrolment.members) | {r.values["member"] for r in plan.new_members}
     chart = plan.entity.chart if plan.entity is not None else CHART_FOR_KIND[plan.kind]
-    _, found = opening_postings(chart, [r.values for r in rows], members, plan.entity_code,
-                                lambda i, column, reason: problem(rows[i], column, reason))
+    _, found = voucher_postings(chart, [r.values for r in rows], members, plan.entity_code, opening=True,
+                                locate=lambda i, column, reason: problem(rows[i], column, reason))
     problems += [p if p.sheet else problem(rows[0], "", p.reason) for p in found]
+
+
+def _vouchers(wb: Workbook) -> list[list[Row]]:
+    """The ``journal`` sheet's rows grouped by their ``voucher`` key, in the order the keys first appear."""
+    groups: dict[str, list[Row]] = {}
+    for row in wb.sheets.get("journal", []):
+        groups.setdefault(row.values["voucher"], []).append(row)
+    return list(groups.values())
+
+
+def _check_journal(session, wb, plan: _Plan, problems) -> None:
+    """The ``journal`` sheet (凭证): each voucher's lines share its date and memo, and the voucher meets the
+    checks :func:`post_voucher` makes (balanced, on the chart, dated where the books take it), each problem
+    located at its row."""
+    groups = _vouchers(wb)
+    if not groups:
+        return
+    context = RecordContext.load(session, plan.entity, entity_code=plan.entity_code,
+                                 members={r.values["member"] for r in plan.new_members})
+    if plan.entity is None:
+        context.books_start = _books_start(wb, plan)
+    chart = plan.entity.chart if plan.entity is not None else CHART_FOR_KIND[plan.kind]
+    for rows in groups:
+        first = rows[0].values
+        for row in rows[1:]:
+            for column in ("date", "memo"):
+                if row.values[column] != first[column]:
+                    problems.append(problem(row, column, msg(
+                        N_("The lines of voucher %(voucher)s must have one date.") if column == "date" else
+                        N_("The lines of voucher %(voucher)s must have one memo (摘要)."), voucher=first["voucher"],
+                        code="voucher_lines_differ")))
+        _, found = voucher_problems({**first, "lines": [r.values for r in rows]}, context, chart,
+                                    locate=lambda i, column, reason, rows=rows: problem(rows[i], column, reason))
+        problems += [p if p.sheet else problem(rows[0], p.column or "", p.reason) for p in found]
 
 
 def _dated_years(wb: Workbook) -> list[int]:
@@ -181,7 +218,7 @@ def _books_start(wb: Workbook, plan: _Plan) -> dt.date | None:
     given = plan.entity_row.values.get("books_start") if plan.entity_row is not None else None
     if given is not None:
         return given
-    posting = [r.values["date"] for kind in POSTING_ORDER for r in wb.sheets.get(kind, [])]
+    posting = [r.values["date"] for kind in (*POSTING_ORDER, "journal") for r in wb.sheets.get(kind, [])]
     dated = posting or [r.values["start_on"] for r in wb.sheets.get("land", [])]
     return dt.date(min(dated).year, 1, 1) if dated else None
 
@@ -315,7 +352,7 @@ def _write(session: Session, wb: Workbook, plan: _Plan, counts: dict, actor: Pri
                                village=v.get("village"), credit_code=v.get("credit_code"),
                                books_start=_books_start(wb, plan), actor=actor)
     else:
-        settle_books_start(session, entity, min((r.values["date"] for kind in POSTING_ORDER
+        settle_books_start(session, entity, min((r.values["date"] for kind in (*POSTING_ORDER, "journal")
                                                  for r in wb.sheets.get(kind, [])), default=None))
     imp = Import(entity_id=entity.id, digest=wb.digest, filename=str(wb.source)[:300],
                  rows=sum(counts.values()), actor_id=actor.user_id)
@@ -330,6 +367,12 @@ def _write(session: Session, wb: Workbook, plan: _Plan, counts: dict, actor: Pri
         post_opening(session, entity, [r.values for r in wb.sheets["opening"]], actor=actor)
     entries = _write_records(session, wb, entity, imp, member_ids, actor)
     entries += _write_land(session, wb, entity, imp, member_ids, years, actor)
+    for rows in _vouchers(wb):              # 凭证: each voucher as one typed on the page would be
+        first = rows[0].values
+        post_voucher.__wrapped__(session, entity, {**first, "attachments": max(r.values.get("attachments") or 0
+                                                                              for r in rows),
+                                                   "lines": [r.values for r in rows]}, actor=actor, import_id=imp.id)
+        entries += 1
     audit(session, actor_id=actor.user_id, action="import", target=f"import:{imp.id}", entity_id=entity.id,
           detail=", ".join(f"{k}={n}" for k, n in sorted(counts.items())))
     session.flush()

@@ -34,6 +34,7 @@ from cooperatives.models import (
     InvestmentIncome,
     LaborRecord,
     LandContract,
+    ManualVoucher,
     Member,
     Payment,
     Sale,
@@ -132,6 +133,9 @@ POSTING_ORDER = tuple(name for name, kind in KINDS.items() if kind.posts)
 RECORD_MODELS = {name: KINDS[name].model for name in POSTING_ORDER}
 #: kinds whose records belong to one member
 MEMBER_KINDS = frozenset(name for name, kind in KINDS.items() if kind.member == "required")
+#: what can be listed and voided (``coopledger records`` / ``void``, the void pages and API): every record kind, and
+#: the vouchers typed as such (``journal``, :class:`cooperatives.models.ManualVoucher`)
+VOIDABLE: dict[str, type] = {**{name: kind.model for name, kind in KINDS.items()}, "journal": ManualVoucher}
 #: kinds whose records may post to a member's sub-ledger (a sale on credit to a member: the member's 114)
 PARTY_KINDS = frozenset(name for name, kind in KINDS.items() if kind.member != "none")
 
@@ -224,5 +228,5 @@ def check_records(kind: str, records: Sequence[dict], context: RecordContext, lo
 
 def kind_label(kind: str):
     """The kind's name as a translatable parameter of a message."""
-    return label(KINDS[kind].label)
+    return label(RECORD_LABELS[kind])
 

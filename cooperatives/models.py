@@ -416,6 +416,22 @@ class Transfer(_Record, Base):
     note: Mapped[str | None] = mapped_column(Text)
 
 
+class ManualVoucher(_Record, Base):
+    """A voucher typed as such (记账凭证): any balanced entry on the entity's chart, for what no record kind covers —
+    loans and interest, taxes payable and paid, non-member purchases, reserve used to cover a loss, surplus turned
+    into capital, capital refunded to a member who leaves. Its lines are its entry's postings (kind ``manual``);
+    it keeps who made it (制单), how many attachments it has (附件张数) and its memo (摘要)."""
+
+    __tablename__ = "coop_vouchers"
+    date: Mapped[dt.date] = mapped_column(Date, index=True)
+    memo: Mapped[str] = mapped_column(String(200))
+    attachments: Mapped[int] = mapped_column(Integer, default=0)
+    #: the key that grouped its lines in the workbook it came from (the ``journal`` sheet's ``voucher``)
+    key: Mapped[str | None] = mapped_column(String(60))
+    #: 制单: the user who made it (None: the console)
+    made_by: Mapped[int | None] = mapped_column(Integer)
+
+
 class InvestmentIncome(_Record, Base):
     __tablename__ = "coop_investment_income"
     date: Mapped[dt.date] = mapped_column(Date)

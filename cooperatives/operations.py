@@ -54,6 +54,7 @@ from cooperatives.models import (
     InvestmentIncome,
     LandAccrual,
     LandContract,
+    ManualVoucher,
     Member,
     Township,
     Village,
@@ -384,8 +385,8 @@ def void_record(session: Session, entity: Entity, kind: str, record_id: int, *, 
     member accounts, reports). Refused (RecordError) when the record is not the entity's, is voided
     already, its year no longer takes entries, no reason is given, or it is a cluster project's share
     (reversed with the project's run). Returns the reversal entries."""
-    spec = KINDS[kind]
-    row = session.get(spec.model, record_id)
+    spec = KINDS.get(kind)
+    row = session.get(spec.model if spec else ManualVoucher, record_id)
     if row is None or row.entity_id != entity.id:
         raise refuse(None, N_("%(entity)s has no such record (%(kind)s %(id)s)."), code="no_record",
                      entity=entity.code, kind=kind_label(kind), id=record_id)
@@ -407,7 +408,9 @@ def void_record(session: Session, entity: Entity, kind: str, record_id: int, *, 
                                   "first."), owed=owed, code="wages_paid")
     member = session.get(Member, row.member_id) if getattr(row, "member_id", None) else None
     party = member.code if member is not None and kind in PARTY_KINDS else None
-    if kind == "land":
+    if kind == "journal":               # a voucher's lines are its entry's postings
+        dated = [(row.date, f"void:journal:{row.id}", list(draft_of(session.get(JournalEntry, row.entry_id)).postings))]
+    elif kind == "land":
         accrued = session.execute(select(LandAccrual.year, LandAccrual.amount).where(
             LandAccrual.contract_id == row.id, LandAccrual.amount != 0).order_by(LandAccrual.year)).all()
         dated = [(dt.date(year, 12, 31), f"void:land:{row.id}:{year}",
@@ -443,14 +446,15 @@ def settle_books_start(session: Session, entity: Entity, earliest: dt.date | Non
         session.flush()
 
 
-def opening_postings(chart: str, lines: list[dict], members: set[str], entity_code: str,
-                     locate=lambda index, column, reason: Problem("opening", index + 1, column, reason)
+def voucher_postings(chart: str, lines: list[dict], members: set[str], entity_code: str, *, opening: bool = False,
+                     locate=lambda index, column, reason: Problem("lines", index + 1, column, reason)
                      ) -> tuple[tuple[PostingDraft, ...], list[Problem]]:
-    """The postings of opening balances (期初余额) ``lines`` — each ``account`` (a code or a name as in the chart;
-    332/322 mean their 未分配 part), ``member``, ``debit`` or ``credit`` — and every problem of them: an account
-    the chart does not have or that takes no postings, an income or cost account (a year's result is
-    brought in as 未分配盈余), an unknown member, both or neither side, and debits that differ from credits.
-    ``locate`` places a problem (a workbook row; by default the line's number, from 1, as its ``row``)."""
+    """The postings of a voucher's ``lines`` — each ``account`` (a code, a name as in the chart, or both as
+    "101 库存现金"; 332/322 mean their 未分配 part), ``member``, ``debit`` or ``credit`` — and every problem of them:
+    an account the chart does not have or that takes no postings, an unknown member, both or neither side, and
+    debits that differ from credits. The ``opening`` balances (期初余额) take no income or cost account (a year's
+    result is brought in as 未分配盈余). ``locate`` places a problem (a workbook row; by default the line's number,
+    from 1, as its ``row``)."""
     specs = spec_by_code(chart)
     by_name = {s.name: s for s in specs.values()}
     undistributed = account_for_role(chart, "undistributed")
@@ -458,14 +462,14 @@ def opening_postings(chart: str, lines: list[dict], members: set[str], entity_co
     debits = credits = Decimal("0.00")
     for index, line in enumerate(lines):
         given = str(line.get("account") or "").strip()
-        spec = specs.get(given) or by_name.get(given)
+        spec = specs.get(given) or by_name.get(given) or specs.get(given.split(" ", 1)[0])
         if spec is not None and spec.code == specs[undistributed].parent:
             spec = specs[undistributed]                 # 332 (322): its 未分配 part
         if spec is None or not spec.postable:
             problems.append(locate(index, "account", msg(N_("%(account)s is not an account of this chart that takes "
                                                           "postings."), account=given, code="unknown_account")))
             continue
-        if spec.type in PROFIT_AND_LOSS:
+        if opening and spec.type in PROFIT_AND_LOSS:
             problems.append(locate(index, "account", msg(N_("%(account)s %(name)s is an income or cost account: "
                                                           "bring a year's result in as 未分配盈余 (%(undistributed)s)."),
                                                       account=spec.code, name=spec.name, undistributed=undistributed,
@@ -484,8 +488,11 @@ def opening_postings(chart: str, lines: list[dict], members: set[str], entity_co
         debits, credits = debits + debit, credits + credit
         postings.append(PostingDraft(spec.code, debit - credit, member))
     if not problems and debits != credits:
-        problems.append(Problem.of(msg(N_("The opening balances do not balance: debits %(debit)s, credits "
-                                          "%(credit)s."), debit=debits, credit=credits, code="opening_unbalanced")))
+        problems.append(Problem.of(
+            msg(N_("The opening balances do not balance: debits %(debit)s, credits %(credit)s."), debit=debits,
+                credit=credits, code="opening_unbalanced") if opening else
+            msg(N_("The voucher does not balance: debits %(debit)s, credits %(credit)s."), debit=debits,
+                credit=credits, code="voucher_unbalanced")))
     return merge_legs(postings), problems
 
 
@@ -500,7 +507,8 @@ def post_opening(session: Session, entity: Entity, lines: list[dict], *, actor: 
         raise refuse(None, N_("%(entity)s already has entries: opening balances come before anything else."),
                      entity=entity.code, code="opening_after_entries")
     members = set(session.scalars(select(Member.code).where(Member.entity_id == entity.id)))
-    postings, problems = opening_postings(entity.chart, lines, members, entity.code)
+    postings, problems = voucher_postings(entity.chart, lines, members, entity.code, opening=True,
+                                          locate=lambda i, column, reason: Problem("opening", i + 1, column, reason))
     if not problems and not postings:
         problems.append(Problem.of(msg(N_("There are no opening balances to post."), code="opening_empty")))
     if problems:
@@ -511,6 +519,60 @@ def post_opening(session: Session, entity: Entity, lines: list[dict], *, actor: 
     audit(session, actor_id=actor.user_id, action="opening", target=f"entry:{entry.id}", entity_id=entity.id,
           detail=f"{len(postings)} lines")
     return entry
+
+
+VOUCHER_SOURCE = "voucher:{id}"
+
+
+def voucher_problems(values: dict, context: RecordContext, chart: str, *, locate=None
+                     ) -> tuple[tuple[PostingDraft, ...], list[Problem]]:
+    """A voucher's postings and every problem of it (pure, against ``context``): its lines
+    (:func:`voucher_postings`), a date before the books start or in a year that no longer takes entries, a
+    blank memo, fewer than two postings."""
+    where = locate or (lambda i, column, reason: Problem("lines", i + 1, column, reason))
+    postings, problems = voucher_postings(chart, values.get("lines") or [], context.members, context.entity_code,
+                                          locate=where)
+    on = values.get("date")
+    if on is None:
+        problems.append(Problem.of(msg(N_("A date is required."), code="required"), "date"))
+    elif context.books_start is not None and on < context.books_start:
+        problems.append(Problem.of(msg(N_("%(date)s is before the books of %(entity)s start (%(start)s)."), date=on,
+                                       entity=context.entity_code, start=context.books_start,
+                                       code="before_books_start"), "date"))
+    elif on.year in context.closed_years:
+        problems.append(Problem.of(msg(N_("%(year)s is closed in the books of %(entity)s."), year=on.year,
+                                       entity=context.entity_code, code="closed_year"), "date"))
+    if not str(values.get("memo") or "").strip():
+        problems.append(Problem.of(msg(N_("A memo (摘要) is required."), code="required"), "memo"))
+    if not problems and len(postings) < 2:
+        problems.append(Problem.of(msg(N_("A voucher needs at least two lines that do not cancel out."),
+                                       code="too_few_postings")))
+    return postings, problems
+
+
+@operation(keeps_books())
+def post_voucher(session: Session, entity: Entity, values: dict, *, actor: Principal,
+                 import_id: int | None = None) -> ManualVoucher:
+    """Post a voucher (记账凭证) typed as such: ``values`` has its ``date``, ``memo`` (摘要), ``attachments``
+    (附件张数) and ``lines`` (account, member, debit, credit), which must balance on the entity's chart. One
+    entry of kind ``manual``; the voucher keeps who made it (制单). Raises RecordError naming every problem."""
+    settle_books_start(session, entity, values.get("date"))
+    postings, problems = voucher_problems(values, RecordContext.load(session, entity), entity.chart)
+    if problems:
+        raise RecordError(problems)
+    voucher = ManualVoucher(entity_id=entity.id, import_id=import_id, date=values["date"],
+                            memo=str(values["memo"]).strip(), attachments=values.get("attachments") or 0,
+                            key=values.get("voucher"), made_by=actor.user_id)
+    session.add(voucher)
+    session.flush()
+    entry = post_entry(session, entity.book, EntryDraft(
+        date=voucher.date, memo=voucher.memo, source=VOUCHER_SOURCE.format(id=voucher.id), kind="manual",
+        postings=postings), actor_id=actor.user_id)
+    voucher.entry_id = entry.id
+    audit(session, actor_id=actor.user_id, action="voucher", target=f"journal:{voucher.id}", entity_id=entity.id,
+          detail=f"{len(postings)} lines")
+    session.flush()
+    return voucher
 
 
 def _memo(kind: str, values: dict, member: str | None) -> str:

@@ -20,7 +20,7 @@ CAPITAL_ROLES = {"cash": "bank", "land": "intangible", "in_kind": "investment_as
 RECORD_MEMOS = {
     "capital": "股金", "labor": "用工", "deliveries": "交售", "inputs": "农资代购", "sales": "销售",
     "expenses": "费用", "subsidies": "补助", "advances": "借支", "payments": "付款", "income": "投资收益",
-    "land_rent": "土地保底租金", "transfers": "提现存现",
+    "land_rent": "土地保底租金", "transfers": "提现存现", "journal": "记账凭证",
 }
 #: where money is paid from or into (a record's ``paid_by``, ``method``, ``from_account``/``to_account``)
 MONEY_ROLES = {"cash": "cash", "bank": "bank", "mobile": "mobile"}

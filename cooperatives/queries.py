@@ -126,6 +126,40 @@ def opening_lines(session: Session, entity: Entity) -> tuple[str | None, list[di
          "credit": -amount if amount < 0 else None} for _, _, code, name, member, amount in rows]
 
 
+def voucher_list(session: Session, entity: Entity, *, limit: int = 100, offset: int = 0) -> tuple[list[dict], int]:
+    """The vouchers typed as such (记账凭证) of ``entity``, newest first, and how many there are: each with its
+    voucher number, date, memo, attachments, who made it (制单), whether voided, and its lines (account, name,
+    member, debit, credit) — in three queries whatever their number."""
+    from sqlalchemy.orm import aliased
+
+    from cooperatives.models import ManualVoucher, User
+    from ledger.models import Account, Party, Posting
+
+    total = session.scalar(select(func.count(ManualVoucher.id)).where(ManualVoucher.entity_id == entity.id))
+    rows = session.execute(
+        select(ManualVoucher, JournalEntry.year, JournalEntry.voucher_no, User.display_name)
+        .outerjoin(JournalEntry, JournalEntry.id == ManualVoucher.entry_id)
+        .outerjoin(User, User.id == ManualVoucher.made_by)
+        .where(ManualVoucher.entity_id == entity.id)
+        .order_by(ManualVoucher.date.desc(), ManualVoucher.id.desc()).limit(limit).offset(offset)).all()
+    party = aliased(Party)
+    lines: dict[int, list[dict]] = {}
+    entry_ids = [v.entry_id for v, *_ in rows if v.entry_id is not None]
+    if entry_ids:
+        for entry_id, code, name, member, amount in session.execute(
+                select(Posting.entry_id, Account.code, Account.name, party.code, Posting.amount)
+                .join(Account, Account.id == Posting.account_id).outerjoin(party, party.id == Posting.party_id)
+                .where(Posting.entry_id.in_(entry_ids)).order_by(Posting.id)):
+            lines.setdefault(entry_id, []).append({
+                "account": code, "name": name, "member": member, "debit": amount if amount > 0 else None,
+                "credit": -amount if amount < 0 else None})
+    out = [{"id": v.id, "voucher": f"{year}-{number:04d}" if number is not None else None, "date": v.date,
+            "memo": v.memo, "attachments": v.attachments, "made_by": made_by, "voided_at": v.voided_at,
+            "void_reason": v.void_reason, "lines": lines.get(v.entry_id, [])}
+           for v, year, number, made_by in rows]
+    return out, total
+
+
 def _add_opening(session: Session, entity: Entity, year: int, members: dict[int, dict]) -> None:
     """A member's capital (301) and fund share (311) brought in with the opening balances (期初余额) count as
     theirs: capital as contributed in cash before the books start, the fund share as quantified to them."""

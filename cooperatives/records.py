@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cooperatives.kinds import KINDS
+from cooperatives.kinds import KINDS, VOIDABLE
 from cooperatives.models import Entity, Member
 from ledger.db import utc
 from ledger.models import JournalEntry
@@ -19,9 +19,9 @@ def list_records(session: Session, entity: Entity, kind: str, *, year: int | Non
     """The records of ``kind`` in ``entity`` (oldest first): id, date, member, amount, voucher (the one it
     was posted in, shared with a day's other records when imported) and whether voided — when, by whom
     (user id) and why. Amounts are strings with two decimals."""
-    spec = KINDS[kind]
-    model = spec.model
-    on = getattr(model, spec.date_column)
+    model = VOIDABLE[kind]
+    date_column = KINDS[kind].date_column if kind in KINDS else "date"
+    on = getattr(model, date_column)
     stmt = select(model, JournalEntry.year, JournalEntry.voucher_no).outerjoin(JournalEntry, JournalEntry.id == model.entry_id).where(model.entity_id == entity.id)
     has_member = hasattr(model, "member_id")
     if has_member:
@@ -39,7 +39,7 @@ def list_records(session: Session, entity: Entity, kind: str, *, year: int | Non
         record = row[0]
         voucher = f"{row[1]}-{row[2]:04d}" if row[2] is not None else None       # as JournalEntry.voucher
         amount = getattr(record, "amount", None)
-        out.append({"id": record.id, "date": getattr(record, spec.date_column).isoformat(),
+        out.append({"id": record.id, "date": getattr(record, date_column).isoformat(),
                     "member": row[3] if has_member else None,
                     "amount": fmt(amount) if amount is not None else None, "voucher": voucher,
                     "voided_at": utc(record.voided_at).isoformat() if record.voided_at else None,

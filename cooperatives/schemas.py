@@ -287,12 +287,16 @@ class TrialBalanceRowSchema(Schema):
     closing = fields.Decimal(as_string=True, places=2, metadata=YUAN)
 
 
+#: one line of opening balances or of a voucher: the ``opening`` sheet's columns
+BalanceLineSchema = record_schema("opening")
+
+
 class OpeningBodySchema(Schema):
     """Opening balances (期初余额): lines with the ``opening`` sheet's columns — ``account`` (code, or name as in
     the chart), ``member``, ``debit`` or ``credit`` (yuan), ``note`` — checked by the sheet's rules, line by
     line (errors keyed ``lines.<n>.<column>``, n from 1)."""
 
-    lines = fields.List(fields.Nested(record_schema("opening")), required=True, validate=validate.Length(min=1, max=2000))
+    lines = fields.List(fields.Nested(BalanceLineSchema), required=True, validate=validate.Length(min=1, max=2000))
 
 
 class OpeningLineSchema(Schema):
@@ -310,6 +314,39 @@ class OpeningSchema(Schema):
     books_start = fields.Date(required=True)
     voucher = fields.String(allow_none=True)
     lines = fields.List(fields.Nested(OpeningLineSchema), required=True)
+
+
+class VoucherBodySchema(Schema):
+    """A voucher (记账凭证): its date, memo (摘要), attachments (附件张数) and lines with the ``opening`` sheet's
+    columns — ``account`` (code, name, or "101 库存现金"), ``member``, ``debit`` or ``credit`` (yuan) — checked by
+    the sheet's rules line by line (errors keyed ``lines.<n>.<column>``, n from 1); debits must equal credits."""
+
+    date = fields.Date(required=True)
+    memo = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    attachments = fields.Integer(load_default=0, validate=validate.Range(min=0, max=999))
+    lines = fields.List(fields.Nested(BalanceLineSchema), required=True, validate=validate.Length(min=2, max=200))
+
+
+class VoucherSchema(Schema):
+    """A voucher typed as such: its id (to void it: ``POST /api/v1/journal/<id>/void``), voucher number, date,
+    memo, attachments, who made it (制单), whether voided, and its lines (debit or credit each)."""
+
+    entity = fields.String(required=True)
+    id = fields.Integer(required=True)
+    voucher = fields.String(allow_none=True)
+    date = fields.Date(required=True)
+    memo = fields.String(required=True)
+    attachments = fields.Integer(required=True)
+    made_by = fields.String(allow_none=True)
+    voided_at = fields.DateTime(allow_none=True)
+    void_reason = fields.String(allow_none=True)
+    lines = fields.List(fields.Nested(OpeningLineSchema), required=True)
+
+
+class VoucherPageSchema(Schema):
+    vouchers = fields.List(fields.Nested(VoucherSchema), required=True)
+    page = fields.Integer(required=True)
+    total = fields.Integer(required=True)
 
 
 class VoidSchema(Schema):

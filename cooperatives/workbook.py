@@ -34,6 +34,7 @@ Sheets (Chinese name) and columns, ``*`` = required; :data:`SHEETS` is the autho
     advances (借支)      date*, member*, amount*, note
     payments (付款)      date*, member*, amount*, method (default bank), reference, for (account, labor)
     transfers (提现存现) date*, from*, to* (cash, bank, mobile), amount*, note
+    journal (凭证)       voucher*, date*, memo*, account*, member, debit, credit, attachments (附件张数)
     income (投资收益)    date*, source*, amount*
 
 Within a sheet, household codes, member codes, member numbers and land contract numbers must be
@@ -711,6 +712,13 @@ _SPECS = (
         # INTERFACES §3 names this column ``for`` (a Python keyword): the header ``for`` or 用途 is read as it
         _col("paid_for", PAYMENT_FOR, default="account", also=("for", "用途")),
     )),
+    # 凭证: any balanced entry on the chart, a voucher per ``voucher`` key (cooperatives.operations.post_voucher);
+    # ``attachments`` (附件张数) is an extension of INTERFACES §3
+    SheetSpec("journal", ("凭证", "记账凭证"), (
+        _col("voucher", TEXT, True, also=("凭证号", "凭证")), _col("date", DATE, True),
+        _col("memo", TEXT, True, also=("摘要",)), _col("account", TEXT, True), _col("member", CODE),
+        _col("debit", MONEY), _col("credit", MONEY), _col("attachments", INT, also=("附件张数", "附件")),
+    ), checks=(_at_most("attachments", 999),)),
     # 提现存现: money moved between the entity's own accounts (INTERFACES names the columns ``from`` and ``to``,
     # Python keywords: the headers ``from``/``to`` or 转出/转入 are read as these)
     SheetSpec("transfers", ("提现存现", "转账"), (
@@ -749,7 +757,7 @@ _TEXT_LIMITS = {
     "code": 40, "name": 200, "township": 100, "village": 100, "credit_code": 40, "head_name": 100, "phone": 30,
     "id_number": 30, "bank_account": 40, "member": 40, "contract_no": 60, "worker": 100, "task": 200,
     "product": 100, "grade": 40, "item": 100, "buyer": 200, "invoice_no": 60, "payee": 200, "source": 200,
-    "reference": 100, "unit": 5,
+    "reference": 100, "unit": 5, "voucher": 60, "memo": 200, "account": 100,
 }  # fmt: skip
 
 

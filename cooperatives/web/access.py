@@ -76,10 +76,10 @@ def check_declared_rule(user) -> None:
 def record_or_404(kind: str, record_id: int, *, write: bool = False):
     """``(entity, record)`` for record ``record_id`` of ``kind`` if the current user may see (with
     ``write``: change) its entity; else 404 (403) — another tenant's record is as absent as a missing one."""
-    from cooperatives.kinds import KINDS
+    from cooperatives.kinds import VOIDABLE
 
     session = get_session()
-    row = session.get(KINDS[kind].model, record_id)
+    row = session.get(VOIDABLE[kind], record_id)
     if row is None:
         abort(404)
     entity = session.get(Entity, row.entity_id)

@@ -25,9 +25,9 @@ from werkzeug.exceptions import HTTPException
 
 from cooperatives.access import Forbidden as OperationForbidden
 from cooperatives.imports import job_problems, job_result
-from cooperatives.kinds import KINDS
+from cooperatives.kinds import KINDS, VOIDABLE
 from cooperatives.models import ImportJob, Member
-from cooperatives.queries import opening_lines
+from cooperatives.queries import opening_lines, voucher_list
 from cooperatives.records import list_records
 from cooperatives.schemas import (
     RECORD_INPUT_SCHEMAS,
@@ -44,6 +44,9 @@ from cooperatives.schemas import (
     TrialBalanceRowSchema,
     VoidedSchema,
     VoidSchema,
+    VoucherBodySchema,
+    VoucherPageSchema,
+    VoucherSchema,
     YearArgsSchema,
     _raw,
     json_type_errors,
@@ -61,7 +64,16 @@ from cooperatives.web.access import (
 from cooperatives.web.display import MONEY_COLUMNS, PRICE_COLUMNS
 from cooperatives.web.idempotency import document as document_idempotency
 from cooperatives.web.idempotency import protect as idempotent_writes
-from cooperatives.web.writes import Refused, enrol, parse_member, post_opening, post_values, start_import, void
+from cooperatives.web.writes import (
+    Refused,
+    enrol,
+    parse_member,
+    post_opening,
+    post_values,
+    post_voucher,
+    start_import,
+    void,
+)
 from ledger.db import utc
 from ledger.i18n import N_, msg
 from ledger.models import JournalEntry
@@ -273,6 +285,19 @@ def _record_routes(kind: str) -> None:
             abort(error(422, exc.errors))
         return _dump_record(kind, row, _vouchers(session, [row])), 201
 
+    list_view.__name__, create_view.__name__ = f"list_{kind}", f"create_{kind}"
+    list_view.__doc__ = f"List {kind} records of an entity ({PAGE} per page, ``?page=``)."
+    create_view.__doc__ = f"Record one {kind} entry and post it to the ledger."
+    blp.route(f"/entities/<code>/{kind}", methods=["GET"], endpoint=f"list_{kind}")(
+        blp.arguments(PageArgsSchema, location="query", unknown=RAISE)(
+            blp.alt_response(200, schema=record_page_schema(kind, model), success=True)(
+                errors_doc(403, 404, 422)(list_view))))
+    blp.route(f"/entities/<code>/{kind}", methods=["POST"], endpoint=f"create_{kind}")(
+        blp.arguments(schema)(blp.alt_response(201, schema=record_output_schema(kind, model), success=True)(
+            errors_doc(403, 404, 422)(create_view))))
+
+
+def _void_route(kind: str) -> None:
     @rule(*WRITERS, write=True, scope="record")
     def void_view(data, record_id: int):
         entity, _row = record_or_404(kind, record_id, write=True)
@@ -291,20 +316,49 @@ def _record_routes(kind: str) -> None:
     blp.route(f"/{kind}/<id:record_id>/void", methods=["POST"], endpoint=f"void_{kind}")(
         blp.arguments(VoidSchema)(blp.alt_response(200, schema=VoidedSchema, success=True)(
             errors_doc(403, 404, 422)(void_view))))
-    list_view.__name__, create_view.__name__ = f"list_{kind}", f"create_{kind}"
-    list_view.__doc__ = f"List {kind} records of an entity ({PAGE} per page, ``?page=``)."
-    create_view.__doc__ = f"Record one {kind} entry and post it to the ledger."
-    blp.route(f"/entities/<code>/{kind}", methods=["GET"], endpoint=f"list_{kind}")(
-        blp.arguments(PageArgsSchema, location="query", unknown=RAISE)(
-            blp.alt_response(200, schema=record_page_schema(kind, model), success=True)(
-                errors_doc(403, 404, 422)(list_view))))
-    blp.route(f"/entities/<code>/{kind}", methods=["POST"], endpoint=f"create_{kind}")(
-        blp.arguments(schema)(blp.alt_response(201, schema=record_output_schema(kind, model), success=True)(
-            errors_doc(403, 404, 422)(create_view))))
 
 
 for _kind in RECORD_INPUT_SCHEMAS:
     _record_routes(_kind)
+for _kind in VOIDABLE:
+    _void_route(_kind)
+
+
+def _voucher_json(entity, voucher: dict) -> dict:
+    return {"entity": entity.code, **voucher, "lines": [
+        {**line, "debit": fmt(line["debit"]) if line["debit"] else None,
+         "credit": fmt(line["credit"]) if line["credit"] else None} for line in voucher["lines"]]}
+
+
+@blp.route("/entities/<code>/vouchers", methods=["GET"])
+@blp.arguments(PageArgsSchema, location="query", unknown=RAISE)
+@blp.response(200, VoucherPageSchema)
+@errors_doc(403, 404, 422)
+@rule(*STAFF, scope="entity")
+def list_vouchers(args: dict, code: str):
+    """The vouchers typed as such (记账凭证) of an entity, newest first, with their lines (``?page=``)."""
+    entity = entity_or_404(code)
+    vouchers, total = voucher_list(get_session(), entity, limit=PAGE, offset=(args["page"] - 1) * PAGE)
+    return {"vouchers": [_voucher_json(entity, v) for v in vouchers], "page": args["page"], "total": total}
+
+
+@blp.route("/entities/<code>/vouchers", methods=["POST"])
+@blp.arguments(VoucherBodySchema)
+@blp.alt_response(201, schema=VoucherSchema, success=True)
+@errors_doc(403, 404, 422)
+@rule(*WRITERS, write=True, scope="entity")
+def create_voucher(data: dict, code: str):
+    """Post a voucher (记账凭证): any balanced entry on the entity's chart, by account and member, with its memo
+    (摘要) and attachments (附件张数); who made it (制单) is kept. Voided, never edited."""
+    entity = entity_or_404(code, write=True)
+    session = get_session()
+    head = {f: data.get(f) for f in ("date", "memo", "attachments")}
+    try:
+        voucher = post_voucher(session, entity, head, list(enumerate(data["lines"], 1)), actor=current_actor())
+    except Refused as exc:
+        abort(error(422, exc.errors))
+    [row] = [v for v in voucher_list(session, entity, limit=PAGE)[0] if v["id"] == voucher.id]
+    return VoucherSchema().dump(_voucher_json(entity, row)), 201
 
 
 @blp.route("/entities/<code>/trial-balance")

@@ -10,13 +10,21 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import defer, joinedload
 
 from cooperatives.imports import JOB_STATUSES, RUNNING, job_problems, job_result
-from cooperatives.kinds import KINDS
+from cooperatives.kinds import KINDS, VOIDABLE
 from cooperatives.models import Household, ImportJob, Member
-from cooperatives.queries import entity_summary, member_account, opening_lines
+from cooperatives.queries import entity_summary, member_account, opening_lines, voucher_list
 from cooperatives.web import display
 from cooperatives.web.access import can_write_entity, current_actor, entity_or_404
 from cooperatives.web.audit import china_time
-from cooperatives.web.writes import Refused, enrol, post_opening_form, post_record, start_import, void
+from cooperatives.web.writes import (
+    Refused,
+    enrol,
+    post_opening_form,
+    post_record,
+    post_voucher_form,
+    start_import,
+    void,
+)
 from ledger.models import JournalEntry
 from ledger.queries import book_has_entries
 from ledger.web.bounds import page_arg
@@ -131,18 +139,61 @@ def add_record(code: str, kind: str):
 @rule(*WRITERS, write=True, scope="entity")
 def void_record(code: str, kind: str, record_id: int):
     entity = entity_or_404(code, write=True)
-    row = get_session().get(_model(kind), record_id)
+    if kind not in VOIDABLE:
+        abort(404)
+    row = get_session().get(VOIDABLE[kind], record_id)
     if row is None or row.entity_id != entity.id:
         abort(404)                          # another tenant's record is as absent as a missing one
+    back = url_for(".vouchers", code=code) if kind == "journal" else url_for(".records", code=code, kind=kind)
     try:
         void(get_session(), entity, kind, record_id, request.form.get("reason"), actor=current_actor())
     except Refused as exc:
         for messages in exc.errors.values():
             for message in messages:
                 flash(message, "error")
-        return redirect(url_for(".records", code=code, kind=kind))
+        return redirect(back)
     flash(_("Record %(id)s voided; its reversal is posted.", id=record_id))
-    return redirect(url_for(".records", code=code, kind=kind))
+    return redirect(back)
+
+
+# ------------------------------------------------------------------------------------------ vouchers (记账凭证)
+
+#: lines the voucher form offers (more: the workbook's ``journal`` sheet)
+VOUCHER_FORM_LINES = 8
+VOUCHERS_PER_PAGE = 50
+
+
+def _vouchers_page(entity, status=200, *, errors=None, typed=None, head=None):
+    from ledger.chart import CHARTS
+
+    page = page_arg()
+    vouchers, total = voucher_list(get_session(), entity, limit=VOUCHERS_PER_PAGE,
+                                   offset=(page - 1) * VOUCHERS_PER_PAGE)
+    accounts = [(s.code, s.name) for s in CHARTS[entity.chart] if s.postable]
+    return _page(entity, "cooperatives/vouchers.html", status, vouchers=vouchers, total=total, page=page,
+                 pages=max(1, -(-total // VOUCHERS_PER_PAGE)), accounts=accounts, errors=errors or {},
+                 rows=typed or [{}] * VOUCHER_FORM_LINES, head=head or {}, china_time=china_time)
+
+
+@bp.get("/vouchers")
+@rule(*STAFF, scope="entity")
+def vouchers(code: str):
+    return _vouchers_page(entity_or_404(code))
+
+
+@bp.post("/vouchers")
+@rule(*WRITERS, write=True, scope="entity")
+def post_voucher_page(code: str):
+    entity = entity_or_404(code, write=True)
+    columns = ("account", "member", "debit", "credit")
+    typed = [{c: request.form.get(f"lines-{n}-{c}", "") for c in columns} for n in range(1, VOUCHER_FORM_LINES + 1)]
+    head = {f: request.form.get(f, "") for f in ("date", "memo", "attachments")}
+    try:
+        voucher = post_voucher_form(get_session(), entity, head, typed, actor=current_actor())
+    except Refused as exc:
+        return _vouchers_page(entity, 422, errors=exc.errors, typed=typed, head=head)
+    flash(_("Voucher %(id)s is posted.", id=voucher.id))
+    return redirect(url_for(".vouchers", code=code))
 
 
 # ------------------------------------------------------------------------------------------------ import

@@ -121,6 +121,53 @@ def post_opening(session: Session, entity: Entity, lines: list[tuple[int, dict]]
     return entry
 
 
+#: the voucher's own fields (the rest of a refusal is about one of its lines)
+VOUCHER_FIELDS = ("date", "memo", "attachments")
+
+
+def post_voucher_form(session: Session, entity: Entity, head: Mapping, raw_lines: list[Mapping], *,
+                      actor: Principal):
+    """A voucher as typed on the page: its ``head`` (date, memo, attachments: raw strings, checked by the
+    ``journal`` sheet's rules) and its lines (the ``opening`` sheet's columns: account, member, debit, credit;
+    errors keyed ``lines.<n>.<column>``, n from 1; blank lines skipped), then :func:`post_voucher`."""
+    errors: Errors = {}
+    values, problems = parse_form("journal", {"voucher": "-", "account": "-", **{f: head.get(f, "") for f in VOUCHER_FIELDS}})
+    for column, messages in field_errors(problems).items():
+        errors.setdefault(column, []).extend(messages)
+    lines = []
+    for n, raw in enumerate(raw_lines, 1):
+        if not any(str(v or "").strip() for v in raw.values()):
+            continue
+        line, problems = parse_form("opening", raw)
+        for column, messages in field_errors(problems).items():
+            errors.setdefault(f"lines.{n}.{column}", []).extend(messages)
+        if line is not None:
+            lines.append((n, line))
+    if errors:
+        raise Refused(errors)
+    return post_voucher(session, entity, {f: values.get(f) for f in VOUCHER_FIELDS}, lines, actor=actor)
+
+
+def post_voucher(session: Session, entity: Entity, head: dict, lines: list[tuple[int, dict]], *, actor: Principal):
+    """Post a checked voucher (its ``head``: date, memo, attachments; its lines as ``(n, values)``) through
+    :func:`cooperatives.operations.post_voucher`; commit. Raises :class:`Refused` (after a rollback), a line's
+    refusal keyed ``lines.<n>.<column>``."""
+    try:
+        voucher = operations.post_voucher(session, entity, {**head, "lines": [v for _, v in lines]}, actor=actor)
+        session.commit()
+    except (RecordError, LedgerError) as exc:
+        session.rollback()
+        out: Errors = {}
+        for p in exc.problems:
+            if p.sheet == "lines" and p.row and p.column:
+                key = f"lines.{lines[p.row - 1][0]}.{p.column}"
+            else:
+                key = p.column if p.column in VOUCHER_FIELDS else "_schema"
+            out.setdefault(key, []).append(as_message(p.reason).translate(_))
+        raise Refused(out) from None
+    return voucher
+
+
 def parse_member(data: Mapping) -> tuple[dict | None, Errors]:
     """Validate a registration (household columns and membership columns) with the import rules."""
     household, problems = parse_form("households", data)

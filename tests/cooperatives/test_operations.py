@@ -39,7 +39,8 @@ NOT_OPERATIONS = {
     "cooperatives.operations.find_member": "a read",
     "cooperatives.operations.refuse": "builds a refusal",
     "cooperatives.operations.reversal": "pure: the entry that undoes another",
-    "cooperatives.operations.opening_postings": "pure: the postings of opening balances and their problems",
+    "cooperatives.operations.voucher_postings": "pure: the postings of a voucher's lines and their problems",
+    "cooperatives.operations.voucher_problems": "pure: a voucher's postings and every problem of it",
     "cooperatives.operations.settle_books_start": "part of record and import_workbook (an empty book's start "
                                                   "follows its first records)",
     "cooperatives.importer.import_path": "reads a file, then import_workbook (the operation)",
@@ -216,6 +217,8 @@ def _calls(w) -> dict[str, tuple]:
         "cooperatives.operations.post_opening": ((a, [{"account": "101", "debit": Decimal("1.00")},
                                                       {"account": "301", "credit": Decimal("1.00")}]), {}, books),
         "cooperatives.operations.void_record": ((a, "sales", w["sale"].id), {"reason": "录错"}, books),
+        "cooperatives.operations.post_voucher": ((a, {"date": dt.date(2025, 3, 31), "memo": "借款", "lines": [
+            {"account": "102", "debit": Decimal("1.00")}, {"account": "201", "credit": Decimal("1.00")}]}), {}, books),
         "cooperatives.operations.book_project_share": ((w["p"], a), {"amount": Decimal("1.00"), "year": 2025,
                                                                      "source": "run:0"},
                                                        (None, ("accountant_a", "accountant_b", "auditor_a"))),

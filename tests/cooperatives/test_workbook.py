@@ -136,6 +136,11 @@ ENGLISH: dict[str, list[list]] = {
         ["date", "from", "to", "amount", "note"],
         ["2025-04-09", "mobile", "cash", "500", "withdrawn"],
     ],
+    "journal": [
+        ["voucher", "date", "memo", "account", "member", "debit", "credit", "attachments"],
+        ["J1", "2025-03-31", "short-term loan", "102", "", "20,000.00", "", "2"],
+        ["J1", "2025-03-31", "short-term loan", "201", "", "", "20000", ""],
+    ],
     "opening": [
         ["account", "member", "debit", "credit", "note"],
         ["102", "", "1,000.00", "", "bank"],
@@ -147,7 +152,7 @@ SHEETS_ZH = {
     "entity": "主体", "households": "农户", "members": "成员", "capital": "股金", "land": "土地", "labor": "用工",
     "deliveries": "交售", "inputs": "农资", "sales": "销售", "expenses": "费用", "subsidies": "补助",
     "advances": "借支", "payments": "付款", "income": "投资收益", "opening": "期初余额",
-    "transfers": "提现存现",
+    "transfers": "提现存现", "journal": "凭证",
 }  # fmt: skip
 HEADERS_ZH = {
     "code": "编码", "name": "名称", "kind": "类型", "township": "乡镇", "village": "村",
@@ -161,6 +166,7 @@ HEADERS_ZH = {
     "buyer": "购买方", "invoice_no": "发票号", "category": "类别", "payee": "收款方", "source": "来源",
     "quantify": "量化", "poverty_asset": "扶贫资产", "method": "方式", "reference": "凭据号",
     "account": "科目", "debit": "借方", "credit": "贷方", "from": "转出", "to": "转入",
+    "voucher": "凭证号", "memo": "摘要", "attachments": "附件张数",
 }  # fmt: skip
 VALUES_ZH = {
     "yes": "是", "no": "否", "farmer_coop": "农民专业合作社", "unstable": "脱贫不稳定户", "cash": "现金",

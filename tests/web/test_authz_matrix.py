@@ -24,10 +24,12 @@ PIN) never changes what the next cell sees.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections import Counter
 from dataclasses import dataclass
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
@@ -78,6 +80,7 @@ VARIABLES: list[tuple[str, str, str]] = [
     (r"^/users/", "user_id", "user"),
     (r"^/e/<code>/records/", "record_id", "record:deliveries"),     # (the page's <kind> selector: deliveries)
     *[(rf"^/api/v1/{kind}/", "record_id", f"record:{kind}") for kind in KINDS],
+    (r"^/api/v1/journal/", "record_id", "record:journal"),
 ]
 SELECTORS = {"locale": "en", "record_kind": "deliveries", "year": "2025", "report": "balance-sheet",
              "job_file": JOB_FILE, "export": "overview", "export_format": "csv"}
@@ -140,6 +143,13 @@ def objects(app, world, session, cli, policy_file, tmp_path) -> Objects:
         own = session.scalar(select(KINDS[kind].model.id).where(KINDS[kind].model.entity_id != b.id))
         records[f"record:{kind}"] = {"A": str(own), "A2": str(own), "B": str(record(session, b, kind, values,
                                                                                      actor=CONSOLE).id)}
+    from cooperatives.operations import post_voucher
+
+    voucher = {"date": dt.date(2025, 3, 31), "memo": "短期借款", "lines": [
+        {"account": "102", "debit": Decimal("100.00")}, {"account": "201", "credit": Decimal("100.00")}]}
+    a = session.scalar(select(Entity).where(Entity.code == world.a))
+    own = str(post_voucher(session, a, voucher, actor=CONSOLE).id)
+    records["record:journal"] = {"A": own, "A2": own, "B": str(post_voucher(session, b, voucher, actor=CONSOLE).id)}
     session.commit()
     policy = policy_file(POLICY)
     runs = {"A": _publish(cli, world.a, policy), "B": _publish(cli, world.b, policy)}

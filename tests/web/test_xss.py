@@ -55,13 +55,13 @@ FORM_PRODUCT = "藤茶<script>alert('表单')</script>"
 TAGS = set("""html head body title meta link main header nav footer section article aside div span p a h1 h2 h3
 h4 table thead tbody tfoot tr th td caption colgroup col ul ol li dl dt dd form label input select option optgroup
 textarea button fieldset legend details summary strong em small br hr pre code img figure figcaption blockquote
-progress abbr time svg rect line text g path circle polyline tspan desc""".split())
+progress abbr time svg rect line text g path circle polyline tspan desc datalist""".split())
 ATTRIBUTES = set("""accept action alt aria-current aria-describedby aria-hidden aria-invalid aria-label aria-live
 autocapitalize autocomplete autofocus charset class colspan content d data-key data-total datetime disabled enctype
 for height hidden href http-equiv id inputmode lang max maxlength method min multiple name novalidate open pattern
 placeholder preserveaspectratio r readonly rel required role rows rowspan scope selected checked spellcheck src step
 text-anchor title type value viewbox width x x1 x2 y y1 y2 cx cy fill stroke stroke-width points transform
-dominant-baseline font-size xmlns""".split())
+dominant-baseline font-size xmlns list""".split())
 URL_ATTRIBUTES = {"href", "src", "action", "formaction", "data", "poster", "background", "xlink:href", "srcset"}
 BAD_URL = re.compile(r"^(javascript|vbscript|data:text|data:application|file|https?:|//)", re.I)
 PDFTOTEXT = shutil.which("pdftotext")
