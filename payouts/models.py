@@ -105,6 +105,17 @@ class PayoutRun(Base):
         return json.loads(self.input_json)
 
 
+
+class RunReplacement(Base):
+    """A run drafted while another run of its year was in force names the run it replaces (issue 13 §4): the
+    members' meeting and the township see which figures the new ones correct. (Its own table: a column of
+    ``payout_runs`` would follow the run's JSON, which SQLite reads only by walking its overflow pages.)"""
+
+    __tablename__ = "payout_run_replacements"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("payout_runs.id"), primary_key=True)
+    replaces_id: Mapped[int] = mapped_column(ForeignKey("payout_runs.id"), index=True)
+
 class PayoutMember(Base):
     """One member's outcome of a run (for lists, payment status and the auditor's queries)."""
 

@@ -34,15 +34,29 @@ def _run(session, run_id: int):
 @runs_cli.command("close-year")
 @click.option("--entity", "entity_code", required=True)
 @click.option("--year", type=int, required=True)
-def close_year_command(entity_code: str, year: int):
-    """Close the year's profit and loss into 本年盈余/盈余分配; print the surplus statement."""
+@click.option("--final", is_flag=True, help="结账: lock the year for good once its run (if any) is published.")
+def close_year_command(entity_code: str, year: int, final: bool):
+    """Close the year's profit and loss into 本年盈余/盈余分配 (with --final: lock the year for good, 结账);
+    print the surplus statement."""
     from ledger.money import fmt
     from ledger.web.support import get_session
-    from payouts.runs.operations import close_year
+    from payouts.runs.operations import RunRefused, close_year, finalize_year
 
     session = get_session()
-    statement = close_year(session, _entity(session, entity_code), year, actor=CONSOLE)
+    entity = _entity(session, entity_code)
+    try:
+        statement = (finalize_year if final else close_year)(session, entity, year, actor=CONSOLE)
+    except RunRefused as exc:
+        session.rollback()
+        for problem in exc.problems:
+            click.echo(_said(problem.reason), err=True)
+        raise SystemExit(1) from None
     session.commit()
+    if final:
+        from ledger.i18n import N_, msg
+
+        click.echo(_said(msg(N_("%(entity)s %(year)s: closed for good (结账); nothing more is posted in it."),
+                             entity=entity_code, year=year)))
     click.echo(f"{entity_code} {year}: the year's profit and loss is closed ({statement['status']}).")
     for code, amount in sorted(statement["income"].items()):
         click.echo(f"  income  {code}  {fmt(amount):>16}")
@@ -57,14 +71,16 @@ def close_year_command(entity_code: str, year: int):
 @click.option("--year", type=int, required=True)
 @click.option("--policy", "policy_file", type=click.Path(exists=True, dir_okay=False),
               help="TOML or JSON policy; it becomes the entity's policy.")
+@click.option("--replaces", type=int, default=None,
+              help="The run in force for the year that this one replaces (required while there is one).")
 @click.option("--json", "as_json", is_flag=True)
-def distribute_command(entity_code: str, year: int, policy_file: str | None, as_json: bool):
+def distribute_command(entity_code: str, year: int, policy_file: str | None, replaces: int | None, as_json: bool):
     """Create a draft run from the entity's policy (or FILE) and print it."""
     import json
     from pathlib import Path
 
     from ledger.web.support import get_session
-    from payouts.runs.operations import create_run, current_policy_version, save_policy
+    from payouts.runs.operations import RunRefused, create_run, current_policy_version, save_policy
     from payouts.runs.policy import PolicyError, load_policy_text
 
     session = get_session()
@@ -81,7 +97,13 @@ def distribute_command(entity_code: str, year: int, policy_file: str | None, as_
         version = current_policy_version(session, entity)
         if version is None:
             raise click.ClickException(f"{entity_code} has no distribution policy yet: give one with --policy FILE")
-    run = create_run(session, entity, year, policy_version=version, actor=CONSOLE)
+    try:
+        run = create_run(session, entity, year, policy_version=version, replaces=replaces, actor=CONSOLE)
+    except RunRefused as exc:
+        session.rollback()
+        for problem in exc.problems:
+            click.echo(_said(problem.reason), err=True)
+        raise SystemExit(1) from None
     session.commit()
     from payouts.runs.snapshot import run_json
 

@@ -37,10 +37,10 @@ from ledger.errors import Problem
 from ledger.i18n import N_, label, msg
 from ledger.models import JournalEntry
 from ledger.money import ZERO
-from ledger.operations import begin_closing, lock_book, period_status, post_entries
+from ledger.operations import begin_closing, close_period, lock_book, period_status, post_entries
 from ledger.queries import party_balances, retained_before, year_profit
-from payouts.models import IN_FORCE, PayoutMember, PayoutRun, PolicyVersion
-from payouts.runs.labels import RULE_LABELS
+from payouts.models import IN_FORCE, PayoutMember, PayoutRun, PolicyVersion, RunReplacement
+from payouts.runs.labels import RULE_LABELS, STATUS_LABELS
 from payouts.runs.policy import Policy, parse_policy
 from payouts.runs.rules import MemberInput, RunInput, Trade, compute_run
 from payouts.runs.snapshot import input_to_json, result_from_json, result_to_json
@@ -126,6 +126,30 @@ def close_year(session: Session, entity: Entity, year: int, *, actor: Principal)
     return closing_summary(session, entity, year)
 
 
+@operation(keeps_books())
+def finalize_year(session: Session, entity: Entity, year: int, *, actor: Principal) -> dict:
+    """结账: lock ``year`` for good (``closed``): nothing more is posted in it by any path — no record, voucher,
+    void, accrual or run entry — and the next year opens from its closing balances. Closes its profit and
+    loss first if that was not done. Refused (RunRefused) while a run of the year is approved but not posted,
+    or posted but not yet published: the members must have seen it. Idempotent."""
+    status = period_status(session, entity.book, year)
+    if status != "closed":
+        waiting = session.scalar(select(PayoutRun).where(
+            PayoutRun.entity_id == entity.id, PayoutRun.year == year, PayoutRun.status.in_(("approved", "posted")))
+            .order_by(PayoutRun.id).limit(1))
+        if waiting is not None:
+            raise RunRefused(Problem.of(msg(
+                N_("Run %(run)s for %(year)s is %(status)s but not published: publish it (or discard or reverse it) "
+                   "before the year is closed for good."), run=waiting.id, year=year,
+                status=label(STATUS_LABELS[waiting.status]), code="run_not_published"), "year"))
+        if status == "open":
+            close_year(session, entity, year, actor=actor)
+        close_period(session, entity.book, year, actor_id=actor.user_id)
+        audit(session, actor_id=actor.user_id, action="final-year", target=f"{entity.code}:{year}",
+              entity_id=entity.id)
+    return closing_summary(session, entity, year)
+
+
 def closing_summary(session: Session, entity: Entity, year: int) -> dict:
     """What close-year prints: the year's income and costs per account, surplus, result brought forward."""
     profit = year_profit(session, entity.book, year)
@@ -165,10 +189,30 @@ def gather_input(session: Session, entity: Entity, year: int, policy: Policy) ->
                     year_days=found["year_days"])
 
 
+def _replaced(session: Session, entity: Entity, year: int, replaces: int | None) -> int | None:
+    """The run a new draft of ``year`` replaces: the run in force for the year must be named (``replaces``);
+    a run named must be one of the entity's for that year. Raises RunRefused."""
+    in_force = session.scalar(select(PayoutRun.id).where(
+        PayoutRun.entity_id == entity.id, PayoutRun.year == year, PayoutRun.status.in_(IN_FORCE)))
+    if in_force is not None and replaces != in_force:
+        raise RunRefused(Problem.of(msg(
+            N_("Run %(run)s for %(year)s is in force: a new run for the year must say that it replaces run %(run)s."),
+            run=in_force, year=year, code="replaces_required"), "replaces"))
+    if replaces is not None and replaces != in_force and session.scalar(select(PayoutRun.id).where(
+            PayoutRun.id == replaces, PayoutRun.entity_id == entity.id, PayoutRun.year == year,
+            PayoutRun.reverses_id.is_(None))) is None:
+        raise RunRefused(Problem.of(msg(N_("Run %(run)s is not a run of %(entity)s for %(year)s."), run=replaces,
+                                        entity=entity.code, year=year, code="not_a_run_of_the_year"), "replaces"))
+    return replaces
+
+
 @operation(keeps_books())
 def create_run(session: Session, entity: Entity, year: int, *, policy_version: PolicyVersion,
-               actor: Principal) -> PayoutRun:
-    """Compute a draft run from the books as they stand (no need to close the year first)."""
+               replaces: int | None = None, actor: Principal) -> PayoutRun:
+    """Compute a draft run from the books as they stand (no need to close the year first). While a run of the
+    year is in force, the new draft must name it (``replaces``; it is still to be reversed before the new one
+    is posted). Raises RunRefused."""
+    replaces = _replaced(session, entity, year, replaces)
     policy = policy_of(policy_version)
     data = gather_input(session, entity, year, policy)
     result = compute_run(data, policy)
@@ -183,7 +227,10 @@ def create_run(session: Session, entity: Entity, year: int, *, policy_version: P
     codes = {m.code: m.id for m in session.scalars(select(Member).where(Member.entity_id == entity.id))}
     session.add_all(PayoutMember(run_id=run.id, member_id=codes[m.code], code=m.code, total=m.total,
                                  deductions=m.deductions, net=m.net) for m in result.members)
-    audit(session, actor_id=actor.user_id, action="draft-run", target=f"run:{run.id}", entity_id=entity.id)
+    if replaces is not None:
+        session.add(RunReplacement(run_id=run.id, replaces_id=replaces))
+    audit(session, actor_id=actor.user_id, action="draft-run", target=f"run:{run.id}", entity_id=entity.id,
+          detail=f"replaces run:{replaces}" if replaces is not None else None)
     session.flush()
     return run
 

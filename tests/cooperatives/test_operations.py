@@ -157,7 +157,7 @@ def world(session):
     approve_run(session, run, meeting_date=dt.date(2026, 1, 5), attended=2, votes_for=2, actor=CONSOLE)
     post_run(session, run, actor=CONSOLE)
     publish_run(session, run, today=dt.date.today(), actor=CONSOLE)
-    draft = create_run(session, a, 2025, policy_version=policy, actor=CONSOLE)
+    draft = create_run(session, a, 2025, policy_version=policy, replaces=run.id, actor=CONSOLE)
     snap = session.scalar(select(StatementSnapshot).where(StatementSnapshot.member_code == "OP-H1"))
     objection = record_objection(session, snap, line="total", text="请核实", actor=CONSOLE)
     h1 = session.scalar(select(Household).where(Household.code == "OP-H1"))
@@ -231,7 +231,9 @@ def _calls(w) -> dict[str, tuple]:
         "payouts.runs.operations.save_policy": ((a, parse_policy({"pools": [{"name": "x", "pct": "100",
                                                                              "basis": "equal"}]})), {}, books),
         "payouts.runs.operations.close_year": ((a, 2025), {}, books),
-        "payouts.runs.operations.create_run": ((a, 2025), {"policy_version": w["policy"]}, books),
+        "payouts.runs.operations.create_run": ((a, 2025), {"policy_version": w["policy"], "replaces": w["run"].id},
+                                               books),
+        "payouts.runs.operations.finalize_year": ((a, 2024), {}, books),
         "payouts.runs.operations.approve_run": ((w["draft"],), {"meeting_date": dt.date(2026, 1, 5), "attended": 2,
                                                                  "votes_for": 2}, books),
         "payouts.runs.operations.post_run": ((w["draft"],), {}, books),

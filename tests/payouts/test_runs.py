@@ -8,15 +8,15 @@ from samples import POLICY_50_50, POLICY_70_30
 from sqlalchemy import select
 
 from cooperatives.models import Entity
-from ledger.queries import account_balance, get_book, party_balances
-from payouts.models import PayoutRun
+from ledger.queries import account_balance, get_book, party_balances, trial_balance
+from payouts.models import PayoutRun, RunReplacement
 
 D = Decimal
 
 
 
-def distribute(cli, entity, year, policy=None):
-    args = ["distribute", "--entity", entity, "--year", str(year), "--json"]
+def distribute(cli, entity, year, policy=None, *more):
+    args = ["distribute", "--entity", entity, "--year", str(year), "--json", *more]
     if policy:
         args += ["--policy", policy]
     result = cli(*args)
@@ -239,7 +239,15 @@ def test_reversing_a_run_undoes_it_everywhere_and_allows_a_new_one(session, cli,
     assert cli("import", xlsx(worked_example())).exit_code == 0
     run = distribute(cli, "WX", 2025, policy_file(POLICY_70_30))
     approve_and_post(cli, run["run"], 3)
-    second = distribute(cli, "WX", 2025)
+    # (issue 13 §4) while run 1 is in force, a new draft must say it replaces it
+    unnamed = cli("distribute", "--entity", "WX", "--year", "2025")
+    assert unnamed.exit_code == 1
+    assert f"Run {run['run']} for 2025 is in force: a new run for the year must say that it replaces run " in unnamed.stderr
+    wrong = cli("distribute", "--entity", "WX", "--year", "2025", "--replaces", "999")
+    assert wrong.exit_code == 1 and "must say that it replaces" in wrong.stderr
+    second = distribute(cli, "WX", 2025, None, "--replaces", str(run["run"]))
+    replaced = session.scalar(select(RunReplacement.replaces_id).where(RunReplacement.run_id == second["run"]))
+    assert replaced == run["run"]
     assert cli("run", "approve", str(second["run"]), "--meeting-date", "2026-04-01", "--attended", "3",
                "--votes-for", "3").exit_code == 0
     refused = cli("run", "post", str(second["run"]))
@@ -264,6 +272,39 @@ def test_close_year_prints_the_surplus_statement_and_refuses_later_records(sessi
     result = cli("import", xlsx(late), "--entity", "WX")
     assert result.exit_code == 1 and "2025 is closed" in result.stderr
     assert account_balance(session, get_book(session, "WX"), "501") == 0     # income closed into 331 → 332
+
+
+def test_a_year_closed_for_good_takes_nothing_more_and_the_next_opens_from_it(session, cli, xlsx, policy_file,
+                                                                             worked_example):
+    """结账 (issue 13 §4): ``close-year --final`` only once the year's run is published; then nothing is posted
+    in the year by any path — a workbook, a void, the run's reversal — and 2026 opens from 2025's closing."""
+    from cooperatives.models import Sale
+
+    assert cli("import", xlsx(worked_example())).exit_code == 0
+    run = distribute(cli, "WX", 2025, policy_file(POLICY_70_30))
+    approve_and_post(cli, run["run"], 3)
+    early = cli("close-year", "--entity", "WX", "--year", "2025", "--final")
+    assert early.exit_code == 1
+    assert f"Run {run['run']} for 2025 is posted but not published" in early.stderr
+    assert cli("run", "publish", str(run["run"])).exit_code == 0
+    final = cli("close-year", "--entity", "WX", "--year", "2025", "--final")
+    assert final.exit_code == 0, final.output
+    assert "WX 2025: closed for good (结账)" in final.stdout and "(closed)" in final.stdout
+    late = {"sales": [["date", "buyer", "product", "amount"], ["2025-12-30", "x", "y", "1"]]}
+    refused = cli("import", xlsx(late), "--entity", "WX")
+    assert refused.exit_code == 1 and "2025 is closed" in refused.stderr
+    sale = session.scalar(select(Sale.id))
+    voided = cli("void", "sales", str(sale), "--reason", "录错")
+    assert voided.exit_code == 1 and "2025 is closed" in voided.stderr
+    reversed_ = cli("run", "reverse", str(run["run"]))
+    assert reversed_.exit_code == 1 and "2025 are closed" in reversed_.stderr
+    assert cli("close-year", "--entity", "WX", "--year", "2025", "--final").exit_code == 0      # (once is enough)
+    book = get_book(session, "WX")
+    closing = {r.code: r.closing for r in trial_balance(session, book, 2025)}
+    opening = {r.code: r.opening for r in trial_balance(session, book, 2026)}
+    assert closing["221"] == opening["221"] == -D("302400.00") and closing == {**closing, **opening}
+    assert cli("import", xlsx({"sales": [["date", "buyer", "product", "amount"], ["2026-01-05", "x", "y", "1"]]}),
+               "--entity", "WX").exit_code == 0
 
 
 def test_quantity_and_labour_bases_come_from_the_books(session, cli, xlsx, policy_file):

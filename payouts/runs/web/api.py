@@ -143,6 +143,8 @@ class PolicyField(fields.Field):
 
 class RunDraftSchema(Schema):
     year = fields.Integer(required=True, validate=validate.Range(min=1949, max=2999))
+    replaces = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=2**53), metadata={
+        "description": "the run in force for the year that this one replaces (required while there is one)"})
     policy = PolicyField(metadata={
         "description": "optional: the policy (TOML/JSON text or an object); it becomes the entity's policy",
         "oneOf": [{"type": "string"}, {"type": "object"}]})
@@ -226,7 +228,7 @@ def create_run(data: dict, code: str):
             return error(422, {"policy": [_("%(code)s has no distribution policy yet: send one as 'policy'",
                                               code=entity.code)]})
     try:
-        run = draft(session, entity, data["year"], version, actor=current_actor())
+        run = draft(session, entity, data["year"], version, replaces=data["replaces"], actor=current_actor())
     except ActionRefused as exc:
         return error(exc.status, exc.errors)
     return _run_response(run, 201)

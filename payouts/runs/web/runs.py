@@ -129,14 +129,18 @@ def _message_of(exc: InvalidTransition) -> str:
     return text
 
 
-def draft(session: Session, entity: Entity, year: int, version: PolicyVersion, *, actor: Principal) -> PayoutRun:
+def draft(session: Session, entity: Entity, year: int, version: PolicyVersion, *, replaces: int | None = None,
+          actor: Principal) -> PayoutRun:
     """Compute a draft run of ``year`` under policy ``version`` and commit (shared with the API)."""
     try:
-        run = create_run(session, entity, year, policy_version=version, actor=actor)
+        run = create_run(session, entity, year, policy_version=version, replaces=replaces, actor=actor)
         session.commit()
     except LedgerError as exc:
         session.rollback()
         raise ActionRefused(409, field_errors(exc.problems, _)) from None
+    except RunRefused as exc:
+        session.rollback()
+        raise ActionRefused(422, field_errors(exc.problems, _)) from None
     return run
 
 
@@ -184,16 +188,20 @@ def create(code: str):
     entity = entity_or_404(code, write=True)
     session = get_session()
     raw = request.form.get("year", "").strip()
-    form = {"year": raw}
+    named = request.form.get("replaces", "").strip()
+    form = {"year": raw, "replaces": named}
     year = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 4 else None
     if year is None or not 1949 <= year <= 2999:
         return _list_page(entity, errors={"year": [_("A year such as 2025.")]}, form=form, status=422)
+    replaces = int(named) if named.isascii() and named.isdigit() and len(named) <= 18 else None
+    if named and replaces is None:
+        return _list_page(entity, errors={"replaces": [_("A run number such as 12.")]}, form=form, status=422)
     version = current_policy_version(session, entity)
     if version is None:
         return _list_page(entity, errors={"_schema": [_("Save a distribution policy first.")]}, form=form,
                           status=422)
     try:
-        run = draft(session, entity, year, version, actor=current_actor())
+        run = draft(session, entity, year, version, replaces=replaces, actor=current_actor())
     except ActionRefused as exc:
         return _list_page(entity, errors=exc.errors, form=form, status=exc.status)
     flash(_("Draft run %(id)s for %(year)s computed. Check it, then record the members' meeting.",
