@@ -330,6 +330,14 @@ def _check_records(session, wb, plan: _Plan, problems) -> None:
         context.books_start = _books_start(wb, plan)
     elif "payments" in wb.sheets:
         context.wages_owed = RecordContext.load(session, plan.entity, wages=True).wages_owed
+    if "receipts" in wb.sheets:
+        if plan.entity is not None:
+            loaded = RecordContext.load(session, plan.entity, receivables=True)
+            context.receivables, context.payers = loaded.receivables, loaded.payers
+        for row in wb.sheets.get("sales", []):      # what this workbook sells on credit can be received in it
+            v = row.values
+            if v.get("paid_by") == "credit" and not v.get("member"):
+                context.receivables[v["buyer"]] = context.receivables.get(v["buyer"], 0) + v["amount"]
     for row in wb.sheets.get("labor", []):          # wages this workbook accrues can be paid in it
         v = KINDS["labor"].derive(dict(row.values))
         context.wages_owed[v["member"]] = context.wages_owed.get(v["member"], 0) + v["amount"]

@@ -29,6 +29,7 @@ from cooperatives.models import (
     CapitalContribution,
     Delivery,
     Entity,
+    EntityLink,
     Expense,
     InputSupply,
     InvestmentIncome,
@@ -38,12 +39,14 @@ from cooperatives.models import (
     Member,
     Payment,
     Sale,
+    SaleReceipt,
     Subsidy,
     Transfer,
 )
 from cooperatives.postings import RECORD_MEMOS, legs_for
 from cooperatives.workbook import SHEETS, Derived, SheetSpec
 from ledger.chart import account_for_role
+from ledger.db import money_sum
 from ledger.errors import Problem
 from ledger.i18n import N_, label, msg
 from ledger.models import Period
@@ -120,6 +123,7 @@ KINDS: dict[str, RecordKind] = {k.name: k for k in (
     RecordKind("deliveries", Delivery, "required"),
     RecordKind("inputs", InputSupply, "required"),
     RecordKind("sales", Sale, "optional"),
+    RecordKind("receipts", SaleReceipt, "none"),
     RecordKind("expenses", Expense, "none"),
     RecordKind("subsidies", Subsidy, "none"),
     RecordKind("advances", Advance, "required"),
@@ -157,10 +161,43 @@ class RecordContext:
     #: member -> wages owed (应付劳务费, credit balance), with the labour records being brought in beside them:
     #: a payment for labour pays at most that (loaded with ``wages``)
     wages_owed: dict[str, Decimal] = field(default_factory=dict)
+    #: who owes what on 应收款 (loaded with ``receivables``): each buyer of sales on credit not made to a member, and
+    #: each cluster project this entity belongs to (``project:<code>``, its shares of the project's surplus), less
+    #: what was received; with the sales being brought in beside them
+    receivables: dict[str, Decimal] = field(default_factory=dict)
+    #: a cluster project's code or name -> its key in ``receivables``
+    payers: dict[str, str] = field(default_factory=dict)
+
+    def payer(self, buyer: str) -> str:
+        """The key in :attr:`receivables` of whoever ``buyer`` names."""
+        return self.payers.get(buyer, buyer)
+
+    def _load_receivables(self, session: Session, entity: Entity) -> None:
+        owed: dict[str, Decimal] = {}
+        for buyer, amount in session.execute(
+                select(Sale.buyer, money_sum(Sale.amount)).where(
+                    Sale.entity_id == entity.id, Sale.live(), Sale.paid_by == "credit", Sale.member_id.is_(None))
+                .group_by(Sale.buyer)):
+            owed[buyer] = amount
+        projects = session.execute(select(Entity.code, Entity.name).join(
+            EntityLink, EntityLink.project_id == Entity.id).where(EntityLink.member_entity_id == entity.id)).all()
+        shares = session.execute(select(InvestmentIncome.source, InvestmentIncome.amount).where(
+            InvestmentIncome.entity_id == entity.id, InvestmentIncome.live(),
+            InvestmentIncome.source_ref.is_not(None))).all()
+        for code, name in projects:         # (a share is booked with the source "<project name> <year>年收益分配")
+            key = self.payers[code] = self.payers[name] = f"project:{code}"
+            owed[key] = sum((amount for source, amount in shares if source.startswith(f"{name} ")), Decimal("0.00"))
+        for buyer, amount in session.execute(
+                select(SaleReceipt.buyer, money_sum(SaleReceipt.amount))
+                .where(SaleReceipt.entity_id == entity.id, SaleReceipt.live()).group_by(SaleReceipt.buyer)):
+            key = self.payer(buyer)
+            owed[key] = owed.get(key, Decimal("0.00")) - amount
+        self.receivables = owed
 
     @classmethod
     def load(cls, session: Session, entity: Entity | None, *, entity_code: str | None = None,
-             members: Iterable[str] = (), contracts: bool = False, wages: bool = False) -> RecordContext:
+             members: Iterable[str] = (), contracts: bool = False, wages: bool = False,
+             receivables: bool = False) -> RecordContext:
         """The entity's members (besides ``members``, e.g. those a workbook registers), its years that no
         longer take entries, and — with ``contracts`` — the land contract numbers it has used."""
         context = cls(entity.code if entity is not None else entity_code or "", set(members))
@@ -174,6 +211,8 @@ class RecordContext:
         if wages:
             owed = party_balances(session, entity.book, account_for_role(entity.chart, "labor_payable"))
             context.wages_owed = {member: -amount for member, amount in owed.items() if amount}
+        if receivables:
+            context._load_receivables(session, entity)
         if contracts:
             context.used_contracts = set(session.scalars(
                 select(LandContract.contract_no).where(LandContract.entity_id == entity.id)))
@@ -219,6 +258,15 @@ def check_records(kind: str, records: Sequence[dict], context: RecordContext, lo
                        "than that."), member=code, owed=owed, amount=values["amount"], code="more_than_owed")))
             else:
                 context.wages_owed[code] = owed - values["amount"]        # the next payment pays what is left
+        if kind == "receipts":
+            key = context.payer(values["buyer"])
+            owed = context.receivables.get(key, Decimal("0.00"))
+            if values["amount"] > owed:
+                problems.append(locate(index, "amount", msg(
+                    N_("%(buyer)s owes %(owed)s (应收款): a receipt of %(amount)s is more than that."),
+                    buyer=values["buyer"], owed=owed, amount=values["amount"], code="more_than_owed")))
+            else:
+                context.receivables[key] = owed - values["amount"]      # the next receipt takes what is left
         number = values.get("contract_no")
         if kind == "land" and number in context.used_contracts:      # (twice in one sheet: the sheet's own check)
             problems.append(locate(index, "contract_no", msg(N_("Contract %(number)s is already recorded."),

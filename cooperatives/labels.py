@@ -7,7 +7,7 @@ RECORD_LABELS = {
     "deliveries": N_("Deliveries"), "inputs": N_("Inputs for members"), "sales": N_("Sales"),
     "expenses": N_("Expenses"), "subsidies": N_("Subsidies and donations"), "advances": N_("Advances"),
     "payments": N_("Payments"), "transfers": N_("Transfers between cash and bank"), "income": N_("Investment income"),
-    "journal": N_("Vouchers"),
+    "journal": N_("Vouchers"), "receipts": N_("Receipts against sales on credit"),
 }
 
 COLUMN_LABELS = {

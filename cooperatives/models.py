@@ -404,6 +404,17 @@ class Payment(_Record, Base):
     member: Mapped[Member] = relationship()
 
 
+class SaleReceipt(_Record, Base):
+    """Money received against what a sale on credit left owed (收款: Dr 102/101/109 / Cr 113 应收款), or a member
+    entity's share of a cluster project's surplus paid by the project (``buyer``: the project's code or name)."""
+
+    __tablename__ = "coop_receipts"
+    date: Mapped[dt.date] = mapped_column(Date, index=True)
+    buyer: Mapped[str] = mapped_column(String(200))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    method: Mapped[str] = mapped_column(String(10), default="bank")
+
+
 class Transfer(_Record, Base):
     """Money moved between the entity's own accounts (提现 bank → cash, 存现 cash → bank, a payment platform's
     balance paid into the bank): ``MONEY_ACCOUNTS`` on both sides, never the same."""

@@ -353,7 +353,8 @@ def record(session: Session, entity: Entity, kind: str, values: dict, *, actor: 
     spec = KINDS[kind]
     values = spec.derive(dict(values))
     problems = check_records(kind, [values], RecordContext.load(session, entity, contracts=kind == "land",
-                                                                 wages=kind == "payments"))
+                                                                 wages=kind == "payments",
+                                                                 receivables=kind == "receipts"))
     if problems:
         raise RecordError(problems)
     if kind == "land":
@@ -422,6 +423,11 @@ def void_record(session: Session, entity: Entity, kind: str, record_id: int, *, 
     if closed:
         raise refuse(None, N_("%(year)s is closed in the books of %(entity)s."), code="closed_year",
                      year=closed[0], entity=entity.code)
+    if kind == "sales" and row.paid_by == "credit" and row.member_id is None:   # what was received stays received
+        owed = RecordContext.load(session, entity, receivables=True).receivables.get(row.buyer, Decimal(0))
+        if owed < row.amount:
+            raise refuse(None, N_("Only %(owed)s of this sale is still owed (the rest was received): void the receipt "
+                                  "first."), owed=owed, code="sale_received")
     memo = f"冲销 {RECORD_MEMOS[kind if kind != 'land' else 'land_rent']} #{row.id} {reason}"
     drafts = [EntryDraft(date=on, memo=memo, source=source, kind="reversal",
                          postings=merge_legs([PostingDraft(leg.account, -leg.amount, leg.party) for leg in legs]))

@@ -34,6 +34,7 @@ Sheets (Chinese name) and columns, ``*`` = required; :data:`SHEETS` is the autho
     advances (借支)      date*, member*, amount*, note
     payments (付款)      date*, member*, amount*, method (default bank), reference, for (account, labor)
     transfers (提现存现) date*, from*, to* (cash, bank, mobile), amount*, note
+    receipts (收款)      date*, buyer*, amount*, method (default bank)
     journal (凭证)       voucher*, date*, memo*, account*, member, debit, credit, attachments (附件张数)
     income (投资收益)    date*, source*, amount*
 
@@ -719,6 +720,11 @@ _SPECS = (
         _col("memo", TEXT, True, also=("摘要",)), _col("account", TEXT, True), _col("member", CODE),
         _col("debit", MONEY), _col("credit", MONEY), _col("attachments", INT, also=("附件张数", "附件")),
     ), checks=(_at_most("attachments", 999),)),
+    # 收款: money received against what sales on credit left owed (or a cluster project's share, paid)
+    SheetSpec("receipts", ("收款",), (
+        _col("date", DATE, True), _col("buyer", TEXT, True, also=("付款方",)), _col("amount", MONEY, True),
+        _col("method", PAYMENT_METHOD, default="bank"),
+    )),
     # 提现存现: money moved between the entity's own accounts (INTERFACES names the columns ``from`` and ``to``,
     # Python keywords: the headers ``from``/``to`` or 转出/转入 are read as these)
     SheetSpec("transfers", ("提现存现", "转账"), (

@@ -136,6 +136,10 @@ ENGLISH: dict[str, list[list]] = {
         ["date", "from", "to", "amount", "note"],
         ["2025-04-09", "mobile", "cash", "500", "withdrawn"],
     ],
+    "receipts": [
+        ["date", "buyer", "amount", "method"],
+        ["2025-06-15", "Tea Trading Co.", "1,860.00", "cash"],
+    ],
     "journal": [
         ["voucher", "date", "memo", "account", "member", "debit", "credit", "attachments"],
         ["J1", "2025-03-31", "short-term loan", "102", "", "20,000.00", "", "2"],
@@ -152,7 +156,7 @@ SHEETS_ZH = {
     "entity": "主体", "households": "农户", "members": "成员", "capital": "股金", "land": "土地", "labor": "用工",
     "deliveries": "交售", "inputs": "农资", "sales": "销售", "expenses": "费用", "subsidies": "补助",
     "advances": "借支", "payments": "付款", "income": "投资收益", "opening": "期初余额",
-    "transfers": "提现存现", "journal": "凭证",
+    "transfers": "提现存现", "journal": "凭证", "receipts": "收款",
 }  # fmt: skip
 HEADERS_ZH = {
     "code": "编码", "name": "名称", "kind": "类型", "township": "乡镇", "village": "村",

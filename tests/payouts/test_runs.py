@@ -229,6 +229,14 @@ def test_three_level_cascade_from_project_to_village_to_household(session, cli, 
     assert h1["sources"] == [{"from": f"葡萄大棚联合项目 2025年收益分配 (run:{run['run']})", "amount": "21600.00"},
                              {"from": "own", "amount": "800.00"}]
     approve_and_post(cli, village_run["run"], 2)
+    # the project pays V1 its share: received against the receivable (收款, by the project's code or name)
+    over = cli("import", xlsx({"receipts": [["date", "buyer", "amount"], ["2026-02-01", "葡萄大棚联合项目", "54000.01"]]}),
+               "--entity", "V1")
+    assert over.exit_code == 1 and "葡萄大棚联合项目 owes 54000.00" in over.stderr
+    assert cli("import", xlsx({"receipts": [["date", "buyer", "amount"], ["2026-02-01", "GP", "54000"]]}),
+               "--entity", "V1").exit_code == 0
+    # 102: capital 2 + sales 6,000 − costs 4,000 + the share 54,000
+    assert (account_balance(session, v1, "112"), account_balance(session, v1, "102")) == (D("0.00"), D("56002.00"))
     # every level sums exactly
     assert sum(D(m["net"]) for m in run["members"]) == D(run["distributable"])
     assert sum(D(m["total"]) for m in village_run["members"]) == D(village_run["distributable"])

@@ -44,7 +44,9 @@ RECORD_FORMS: dict[str, dict[str, str]] = {
                    "quantity": "120", "unit": "jin", "unit_price": "5.60", "paid": "no"},
     "inputs": {"date": "2025-03-01", "member": "A-H003", "item": "有机肥料", "amount": "800.00", "on_credit": "yes"},
     "sales": {"date": "2025-06-30", "buyer": "湘西茶业有限公司", "product": "藤茶干茶", "quantity": "300",
-              "unit": "kg", "amount": "42000.00", "invoice_no": "FP20250001"},
+              "unit": "kg", "amount": "42000.00", "invoice_no": "FP20250001", "paid_by": "credit"},
+    # 收款: the buyer pays what the sale on credit left owed (113 应收款)
+    "receipts": {"date": "2025-07-15", "buyer": "湘西茶业有限公司", "amount": "42000.00", "method": "bank"},
     "expenses": {"date": "2025-07-25", "category": "management", "amount": "5200.00", "payee": "管理人员工资"},
     "subsidies": {"date": "2025-06-18", "source": "县农业农村局产业资金", "kind": "fiscal", "amount": "20000.00"},
     # 提现: the advance below is paid in cash, which must be in hand first (库存现金 never below zero)
@@ -56,7 +58,7 @@ RECORD_FORMS: dict[str, dict[str, str]] = {
     "income": {"date": "2025-12-31", "source": "产业园联合体分红", "amount": "1500.00"},
 }
 MARKERS = {"capital": "首期股金", "land": "TD-A-001", "labor": "采茶工", "deliveries": "藤茶鲜叶", "inputs": "有机肥料",
-           "sales": "FP20250001", "expenses": "管理人员工资", "subsidies": "县农业农村局产业资金", "transfers": "提现备用金", "advances": "农忙借支",
+           "sales": "FP20250001", "receipts": "湘西茶业有限公司", "expenses": "管理人员工资", "subsidies": "县农业农村局产业资金", "transfers": "提现备用金", "advances": "农忙借支",
            "payments": "YH20250001", "income": "产业园联合体分红"}
 
 
