@@ -550,6 +550,37 @@ def _not_same(one: str, other: str) -> RowCheck:
     return check
 
 
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def id_check_digit(first17: str) -> str:
+    """The check digit of a resident ID number (GB 11643-1999: ISO 7064 MOD 11-2) from its first 17 digits."""
+    return "10X98765432"[sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS, strict=True)) % 11]
+
+
+def _resident_id(name: str) -> RowCheck:
+    """A resident ID number (居民身份证号码) is 18 characters whose last is its check digit (or a first-generation
+    number of 15 digits); a typing mistake fails the check digit. The message never repeats the number."""
+    def check(values: dict[str, Any]) -> tuple[str, str] | None:
+        value = values.get(name)
+        if value is None:
+            return None
+        value = value.upper()
+        if len(value) == 15 and value.isascii() and value.isdigit():
+            return None
+        if not (len(value) == 18 and value[:17].isascii() and value[:17].isdigit()
+                and (value[17].isdigit() or value[17] == "X")):
+            return name, msg(N_("A resident ID number has 18 characters: 17 digits and a digit or X."),
+                             code="id_number_form")
+        if id_check_digit(value[:17]) != value[17]:
+            return name, msg(N_("This is not a valid resident ID number: its last character (the check digit) does "
+                                "not match the other 17 (GB 11643). Check it against the ID card."),
+                             code="id_number_check_digit")
+        return None
+
+    return check
+
+
 #: the most people a household (户) can plausibly have; more is a typing mistake
 MAX_PERSONS = 30
 
@@ -654,7 +685,7 @@ _SPECS = (
         _col("monitoring", MONITORING, default="none"), _col("poverty_exited", BOOL, default=False),
         # people in the household (家庭人口), for per-capita benefit figures; an extension of INTERFACES §3
         _col("persons", INT, also=("家庭人口", "人口")),
-    ), unique=(("code", N_("household code")),), checks=(_at_most("persons", MAX_PERSONS),)),
+    ), unique=(("code", N_("household code")),), checks=(_at_most("persons", MAX_PERSONS), _resident_id("id_number"))),
     SheetSpec("members", ("成员",), (
         _col("member", CODE, True), _col("member_no", INT, True), _col("joined_on", DATE, True),
         _col("left_on", DATE), _col("farmer", BOOL, default=True),

@@ -16,7 +16,7 @@ D = Decimal
 GOOD = {
     "entity": [["code", "name", "kind", "township"], ["T-COOP", "测试藤茶合作社", "farmer_coop", "测试乡"]],
     "households": [["code", "head_name", "village", "id_number"],
-                   ["T-H1", "王大山", "一村", "430821195001011234"], ["T-H2", "李秀英", "二村", ""]],
+                   ["T-H1", "王大山", "一村", "430821195001011237"], ["T-H2", "李秀英", "二村", ""]],
     "members": [["member", "member_no", "joined_on"], ["T-H1", 1, "2020-01-01"], ["T-H2", 2, "2020-01-01"]],
     "capital": [["date", "member", "amount"], ["2025-01-05", "T-H1", "1000.00"], ["2025-01-05", "T-H2", "500"]],
     "deliveries": [["date", "member", "product", "quantity", "unit", "unit_price", "paid", "paid_by"],
@@ -59,7 +59,7 @@ def test_good_workbook_imports_and_balances(session, cli, tmp_path):
     assert cli("verify", "--entity", "T-COOP").exit_code == 0
     # member ID numbers are stored encrypted, never in clear
     hh = session.scalar(select(Household).where(Household.code == "T-H1"))
-    assert b"430821195001011234" not in (hh.id_number_enc or b"") and hh.id_number_masked == "4308**********1234"
+    assert b"430821195001011237" not in (hh.id_number_enc or b"") and hh.id_number_masked == "4308**********1237"
 
 
 def test_reimporting_the_same_workbook_is_refused(session, cli, tmp_path):

@@ -193,6 +193,23 @@ def chinese(sheets: dict[str, list[list]]) -> dict[str, list[list]]:
 # ---------------------------------------------------------------- equivalence of containers and languages
 
 
+def test_a_resident_id_number_must_pass_its_check_digit(tmp_path):
+    """Issue 13 §7: a mistyped ID number fails GB 11643's check digit and is refused, without the number in the
+    message; 15-digit first-generation numbers (no check digit) and a lower-case x pass."""
+    rows = [["code", "head_name", "village", "id_number"],
+            ["H1", "甲", "一村", "430821195001011237"],            # valid
+            ["H2", "乙", "一村", "430821195001011234"],            # one digit off: the check digit no longer fits
+            ["H3", "丙", "一村", "43082119500101123"],             # 17 characters
+            ["H4", "丁", "一村", "430821500101123"],               # first generation, 15 digits
+            ["H5", "戊", "一村", "11010519491231002x"]]            # X written small
+    found = problems_of(write_xlsx(tmp_path / "ids.xlsx", {"households": rows}))
+    assert found == [
+        "households:3:id_number: This is not a valid resident ID number: its last character (the check digit) does "
+        "not match the other 17 (GB 11643). Check it against the ID card.",
+        "households:4:id_number: A resident ID number has 18 characters: 17 digits and a digit or X."]
+    assert not any("430821195001011234" in p for p in found)
+
+
 def test_english_workbook_reads_every_sheet(tmp_path):
     book = read_workbook(write_xlsx(tmp_path / "book.xlsx", ENGLISH))
     assert set(book.sheets) == set(SHEETS) == set(ENGLISH)

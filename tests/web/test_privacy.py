@@ -244,12 +244,12 @@ def test_no_log_line_carries_a_full_number(app, world, session, login, post_form
     caplog.set_level("DEBUG")
     client = app.test_client()
     login(client, "acc_a")
-    form = {"code": "A-H050", "head_name": "新农户", "village": "茶园村", "id_number": "430821199001011234",
+    form = {"code": "A-H050", "head_name": "新农户", "village": "茶园村", "id_number": "430821199001011235",
             "bank_account": "6228480000000000050", "member_no": "50", "joined_on": "2025-01-01"}
     post_form(client, f"/e/{A}/members", form)
     post_form(client, f"/e/{A}/members/A-H001/reveal", {"reason": "核对"}, token_path=f"/e/{A}/members/A-H001")
     logged = "\n".join(r.getMessage() for r in caplog.records)
-    for secret in ("430821199001011234", "6228480000000000050", world.id_numbers["A-H001"]):
+    for secret in ("430821199001011235", "6228480000000000050", world.id_numbers["A-H001"]):
         assert secret not in logged
 
 
