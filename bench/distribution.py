@@ -77,10 +77,10 @@ def peak_mib():
 engine = make_engine({url!r})
 with Session(writer(engine)) as session:
     entity = session.scalar(select(Entity).where(Entity.code == "BIG"))
-    version = save_policy(session, entity, parse_policy({policy!r}))
+    version = save_policy(session, entity, parse_policy({policy!r}), actor=CONSOLE)
     session.commit()
     t0 = time.perf_counter()
-    run = create_run(session, entity, 2025, policy_version=version)
+    run = create_run(session, entity, 2025, policy_version=version, actor=CONSOLE)
     session.commit()
     elapsed = time.perf_counter() - t0
     print(json.dumps({{"seconds": elapsed, "members": len(run.result["members"]),

@@ -472,7 +472,7 @@ with Session(writer(engine)) as session:
     entity = session.scalar(select(Entity).where(Entity.code == {entity!r}))
     version = current_policy_version(session, entity)
     t0 = time.perf_counter()
-    run = create_run(session, entity, 2025, policy_version=version)
+    run = create_run(session, entity, 2025, policy_version=version, actor=CONSOLE)
     session.commit()
     print(json.dumps({{"seconds": time.perf_counter() - t0, "peak_mib": peak_mib(), "run": run.id,
                       "members": len(run.result["members"]),

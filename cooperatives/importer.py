@@ -42,7 +42,7 @@ from cooperatives.operations import (
     voucher_postings,
     voucher_problems,
 )
-from cooperatives.postings import RECORD_MEMOS, SHAPE_KEYS, leg_shape, legs_of
+from cooperatives.postings import RECORD_MEMOS, SHAPE_KEYS, leg_shape, legs_for, legs_of
 from cooperatives.workbook import Problem, Row, Workbook, WorkbookError, problem, read_workbook_partial
 from ledger.db import insert_raw, keyed_in, raw_converters
 from ledger.entries import EntryDraft
@@ -374,6 +374,7 @@ def _write(session: Session, wb: Workbook, plan: _Plan, counts: dict, actor: Pri
     if wb.sheets.get("opening"):                       # before every record: the books start from these
         post_opening(session, entity, [r.values for r in wb.sheets["opening"]], actor=actor)
     entries = _write_records(session, wb, entity, imp, member_ids, actor)
+    entries += _write_stock_back(session, wb, entity, imp, actor)
     entries += _write_land(session, wb, entity, imp, member_ids, years, actor)
     for rows in _vouchers(wb):              # 凭证: each voucher as one typed on the page would be
         first = rows[0].values
@@ -499,6 +500,21 @@ def _write_records(session, wb, entity: Entity, imp: Import, member_ids, actor: 
             _insert_records(connection, dialect, kind, rows, member_ids,
                             {on: entry_id for (on, o), entry_id in entry_ids.items() if o == order},
                             (entity_id, import_id))
+    return len(drafts)
+
+
+def _write_stock_back(session, wb, entity: Entity, imp: Import, actor: Principal) -> int:
+    """期初转回: each year-end stock count's cost comes back to the next year's costs on 1 January (one summary
+    entry per count date, kind ``accrual``), as :func:`cooperatives.operations.record` does for one count."""
+    totals: dict[dt.date, Decimal] = defaultdict(Decimal)
+    for row in wb.sheets.get("stock", []):
+        totals[row.values["date"]] += row.values["value"]
+    drafts = [EntryDraft(date=on + dt.timedelta(days=1), memo=f"{RECORD_MEMOS['stock_back']}汇总 {on.year + 1}",
+                         source=f"import:{imp.id}:stock-back:{on.isoformat()}", kind="accrual",
+                         postings=legs_of({(p.account, p.party): p.amount for p in
+                                           legs_for("stock_back", entity.chart, {"amount": amount}, None)}))
+              for on, amount in sorted(totals.items()) if amount]
+    post_entries(session, entity.book, drafts, actor_id=actor.user_id)
     return len(drafts)
 
 

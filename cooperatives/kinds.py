@@ -40,6 +40,7 @@ from cooperatives.models import (
     Payment,
     Sale,
     SaleReceipt,
+    StockCount,
     Subsidy,
     Transfer,
 )
@@ -59,6 +60,11 @@ def _labor_amount(values: dict) -> dict:
     if values.get("amount") is None:
         return dict(values, amount=quantize(values["days"] * values["rate"]))
     return values
+
+
+def _stock_amount(values: dict) -> dict:
+    """A stock count's amount is its value at cost."""
+    return values if values.get("amount") is not None else dict(values, amount=values["value"])
 
 
 def _sheet_defaults(name: str) -> Callable[[dict], dict]:
@@ -129,6 +135,7 @@ KINDS: dict[str, RecordKind] = {k.name: k for k in (
     RecordKind("advances", Advance, "required"),
     RecordKind("payments", Payment, "required"),
     RecordKind("transfers", Transfer, "none"),
+    RecordKind("stock", StockCount, "none", derive=_stock_amount),
     RecordKind("income", InvestmentIncome, "none"),
 )}
 #: the kinds that post their own vouchers, in the order a workbook's records are posted

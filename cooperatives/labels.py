@@ -8,6 +8,7 @@ RECORD_LABELS = {
     "expenses": N_("Expenses"), "subsidies": N_("Subsidies and donations"), "advances": N_("Advances"),
     "payments": N_("Payments"), "transfers": N_("Transfers between cash and bank"), "income": N_("Investment income"),
     "journal": N_("Vouchers"), "receipts": N_("Receipts against sales on credit"),
+    "stock": N_("Year-end stock count"),
 }
 
 COLUMN_LABELS = {
@@ -25,5 +26,5 @@ COLUMN_LABELS = {
     "item": N_("Item"), "on_credit": N_("On credit"), "buyer": N_("Buyer"), "invoice_no": N_("Invoice no."),
     "category": N_("Category"), "payee": N_("Payee"), "source": N_("Source"), "quantify": N_("Quantify to members"),
     "poverty_asset": N_("Poverty-alleviation asset"), "method": N_("Method"), "reference": N_("Reference"), "paid_for": N_("Paid for"),
-    "paid_by": N_("Paid by"), "from_account": N_("From"), "to_account": N_("To"),
+    "paid_by": N_("Paid by"), "value": N_("Value at cost (yuan)"), "from_account": N_("From"), "to_account": N_("To"),
 }

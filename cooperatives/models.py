@@ -26,7 +26,7 @@ from sqlalchemy import (
     event,
     func,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, synonym
 
 from cooperatives import ddl
 from ledger.db import Area, Base, Money, Quantity, Rate, utc
@@ -413,6 +413,20 @@ class SaleReceipt(_Record, Base):
     buyer: Mapped[str] = mapped_column(String(200))
     amount: Mapped[Decimal] = mapped_column(Money)
     method: Mapped[str] = mapped_column(String(10), default="bank")
+
+
+class StockCount(_Record, Base):
+    """Unsold produce counted at a year's end (期末盘点): its cost leaves the year's operating costs for 121 (Dr 121 /
+    Cr 521 on 31 December) and comes back to them on 1 January (期初转回), when the produce is sold or used."""
+
+    __tablename__ = "coop_stock_counts"
+    date: Mapped[dt.date] = mapped_column(Date, index=True)
+    product: Mapped[str] = mapped_column(String(100))
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+    unit: Mapped[str] = mapped_column(String(5))
+    value: Mapped[Decimal] = mapped_column(Money)
+    #: what summaries of records add up (every record kind's ``amount``)
+    amount = synonym("value")
 
 
 class Transfer(_Record, Base):

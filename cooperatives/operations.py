@@ -371,6 +371,11 @@ def record(session: Session, entity: Entity, kind: str, values: dict, *, actor: 
     draft = EntryDraft(date=values["date"], memo=_memo(kind, values, member_code),
                        source=f"{kind}:{row.id}", postings=tuple(spec.legs(entity.chart, values, party)))
     row.entry_id = post_entry(session, entity.book, draft, actor_id=actor.user_id).id
+    if kind == "stock":             # 期初转回: the count's cost comes back to the next year's costs on 1 January
+        post_entry(session, entity.book, EntryDraft(
+            date=values["date"] + dt.timedelta(days=1), memo=_memo("stock_back", values, None),
+            source=f"stock-back:{row.id}", kind="accrual",
+            postings=tuple(legs_for("stock_back", entity.chart, values, None))), actor_id=actor.user_id)
     audit(session, actor_id=actor.user_id, action="record", target=f"{kind}:{row.id}", entity_id=entity.id)
     session.flush()
     return row
@@ -417,8 +422,11 @@ def void_record(session: Session, entity: Entity, kind: str, record_id: int, *, 
         dated = [(dt.date(year, 12, 31), f"void:land:{row.id}:{year}",
                   legs_for("land_rent", entity.chart, {"amount": amount}, party)) for year, amount in accrued]
     else:
-        values = {c: getattr(row, c) for c in spec.model.__table__.columns.keys()}
+        values = spec.derive({c: getattr(row, c) for c in spec.model.__table__.columns.keys()})
         dated = [(values[spec.date_column], f"void:{kind}:{row.id}", spec.legs(entity.chart, values, party))]
+        if kind == "stock":         # and what came back on 1 January
+            dated.append((row.date + dt.timedelta(days=1), f"void:stock-back:{row.id}",
+                          legs_for("stock_back", entity.chart, values, None)))
     closed = sorted({on.year for on, _, _ in dated if is_closed(session, entity.book, on.year)})
     if closed:
         raise refuse(None, N_("%(year)s is closed in the books of %(entity)s."), code="closed_year",

@@ -20,7 +20,8 @@ CAPITAL_ROLES = {"cash": "bank", "land": "intangible", "in_kind": "investment_as
 RECORD_MEMOS = {
     "capital": "股金", "labor": "用工", "deliveries": "交售", "inputs": "农资代购", "sales": "销售",
     "expenses": "费用", "subsidies": "补助", "advances": "借支", "payments": "付款", "income": "投资收益",
-    "land_rent": "土地保底租金", "transfers": "提现存现", "journal": "记账凭证", "receipts": "收款",
+    "land_rent": "土地保底租金", "transfers": "提现存现", "journal": "记账凭证", "receipts": "收款", "stock": "期末盘点",
+    "stock_back": "期初存货转回",
 }
 #: where money is paid from or into (a record's ``paid_by``, ``method``, ``from_account``/``to_account``)
 MONEY_ROLES = {"cash": "cash", "bank": "bank", "mobile": "mobile"}
@@ -61,6 +62,10 @@ def legs_for(kind: str, chart: str, values: dict, party: str | None) -> list[Pos
         return [owed, L("sales_income", -amount)]
     if kind == "expenses":
         return [L(EXPENSE_ROLES[values["category"]], amount), L(MONEY_ROLES[values.get("paid_by") or "bank"], -amount)]
+    if kind == "stock":           # unsold at the year end: not a cost of this year (121), back on 1 January
+        return [L("inventory", amount), L("operating_cost", -amount)]
+    if kind == "stock_back":
+        return [L("operating_cost", amount), L("inventory", -amount)]
     if kind == "receipts":
         return [L(MONEY_ROLES[values.get("method") or "bank"], amount), L("receivable", -amount)]
     if kind == "transfers":

@@ -35,6 +35,7 @@ Sheets (Chinese name) and columns, ``*`` = required; :data:`SHEETS` is the autho
     payments (付款)      date*, member*, amount*, method (default bank), reference, for (account, labor)
     transfers (提现存现) date*, from*, to* (cash, bank, mobile), amount*, note
     receipts (收款)      date*, buyer*, amount*, method (default bank)
+    stock (期末盘点)     date* (31 December), product*, quantity*, unit*, value*
     journal (凭证)       voucher*, date*, memo*, account*, member, debit, credit, attachments (附件张数)
     income (投资收益)    date*, source*, amount*
 
@@ -581,6 +582,18 @@ def _resident_id(name: str) -> RowCheck:
     return check
 
 
+def _year_end(name: str) -> RowCheck:
+    """A stock count (期末盘点) is dated on a year's last day."""
+    def check(values: dict[str, Any]) -> tuple[str, str] | None:
+        on = values.get(name)
+        if on is not None and (on.month, on.day) != (12, 31):
+            return name, msg(N_("A stock count is dated 31 December, the year's last day, not %(date)s."), date=on,
+                             code="stock_not_year_end")
+        return None
+
+    return check
+
+
 #: the most people a household (户) can plausibly have; more is a typing mistake
 MAX_PERSONS = 30
 
@@ -751,6 +764,11 @@ _SPECS = (
         _col("memo", TEXT, True, also=("摘要",)), _col("account", TEXT, True), _col("member", CODE),
         _col("debit", MONEY), _col("credit", MONEY), _col("attachments", INT, also=("附件张数", "附件")),
     ), checks=(_at_most("attachments", 999),)),
+    # 期末盘点: unsold produce at a year's end, at cost (cooperatives.operations: moved to 121 and back)
+    SheetSpec("stock", ("期末盘点", "盘点"), (
+        _col("date", DATE, True), _col("product", TEXT, True), _col("quantity", _QUANTITY, True),
+        _col("unit", SALES_UNIT, True), _col("value", MONEY, True, also=("金额", "成本")),
+    ), checks=(_year_end("date"),)),
     # 收款: money received against what sales on credit left owed (or a cluster project's share, paid)
     SheetSpec("receipts", ("收款",), (
         _col("date", DATE, True), _col("buyer", TEXT, True, also=("付款方",)), _col("amount", MONEY, True),

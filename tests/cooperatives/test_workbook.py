@@ -136,6 +136,10 @@ ENGLISH: dict[str, list[list]] = {
         ["date", "from", "to", "amount", "note"],
         ["2025-04-09", "mobile", "cash", "500", "withdrawn"],
     ],
+    "stock": [
+        ["date", "product", "quantity", "unit", "value"],
+        ["2025-12-31", "green tea", "3", "kg", "240"],
+    ],
     "receipts": [
         ["date", "buyer", "amount", "method"],
         ["2025-06-15", "Tea Trading Co.", "1,860.00", "cash"],
@@ -156,7 +160,7 @@ SHEETS_ZH = {
     "entity": "主体", "households": "农户", "members": "成员", "capital": "股金", "land": "土地", "labor": "用工",
     "deliveries": "交售", "inputs": "农资", "sales": "销售", "expenses": "费用", "subsidies": "补助",
     "advances": "借支", "payments": "付款", "income": "投资收益", "opening": "期初余额",
-    "transfers": "提现存现", "journal": "凭证", "receipts": "收款",
+    "transfers": "提现存现", "journal": "凭证", "receipts": "收款", "stock": "期末盘点",
 }  # fmt: skip
 HEADERS_ZH = {
     "code": "编码", "name": "名称", "kind": "类型", "township": "乡镇", "village": "村",
@@ -170,7 +174,7 @@ HEADERS_ZH = {
     "buyer": "购买方", "invoice_no": "发票号", "category": "类别", "payee": "收款方", "source": "来源",
     "quantify": "量化", "poverty_asset": "扶贫资产", "method": "方式", "reference": "凭据号",
     "account": "科目", "debit": "借方", "credit": "贷方", "from": "转出", "to": "转入",
-    "voucher": "凭证号", "memo": "摘要", "attachments": "附件张数",
+    "voucher": "凭证号", "memo": "摘要", "attachments": "附件张数", "value": "成本",
 }  # fmt: skip
 VALUES_ZH = {
     "yes": "是", "no": "否", "farmer_coop": "农民专业合作社", "unstable": "脱贫不稳定户", "cash": "现金",

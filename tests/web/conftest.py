@@ -56,10 +56,13 @@ RECORD_FORMS: dict[str, dict[str, str]] = {
     "payments": {"date": "2025-12-28", "member": "A-H001", "amount": "500.00", "method": "bank",
                  "reference": "YH20250001"},
     "income": {"date": "2025-12-31", "source": "产业园联合体分红", "amount": "1500.00"},
+    # 期末盘点: 2 kg of dried tea unsold at the year end, 100.00 at cost (121 on 12-31, back to 521 on 01-01)
+    "stock": {"date": "2025-12-31", "product": "藤茶干茶（库存）", "quantity": "2", "unit": "kg", "value": "100.00"},
 }
 MARKERS = {"capital": "首期股金", "land": "TD-A-001", "labor": "采茶工", "deliveries": "藤茶鲜叶", "inputs": "有机肥料",
            "sales": "FP20250001", "receipts": "湘西茶业有限公司", "expenses": "管理人员工资", "subsidies": "县农业农村局产业资金", "transfers": "提现备用金", "advances": "农忙借支",
-           "payments": "YH20250001", "income": "产业园联合体分红"}
+           "payments": "YH20250001", "income": "产业园联合体分红",
+           "stock": "藤茶干茶（库存）"}
 
 
 @dataclass
