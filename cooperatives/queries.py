@@ -126,10 +126,11 @@ def opening_lines(session: Session, entity: Entity) -> tuple[str | None, list[di
          "credit": -amount if amount < 0 else None} for _, _, code, name, member, amount in rows]
 
 
-def voucher_list(session: Session, entity: Entity, *, limit: int = 100, offset: int = 0) -> tuple[list[dict], int]:
-    """The vouchers typed as such (记账凭证) of ``entity``, newest first, and how many there are: each with its
-    voucher number, date, memo, attachments, who made it (制单), whether voided, and its lines (account, name,
-    member, debit, credit) — in three queries whatever their number."""
+def voucher_list(session: Session, entity: Entity, *, limit: int = 100, offset: int = 0,
+                 voucher_id: int | None = None) -> tuple[list[dict], int]:
+    """The vouchers typed as such (记账凭证) of ``entity`` (or only ``voucher_id``), newest first, and how many there
+    are: each with its voucher number, date, memo, attachments, who made it (制单), whether voided, and its lines
+    (account, name, member, debit, credit) — in three queries whatever their number."""
     from sqlalchemy.orm import aliased
 
     from cooperatives.models import ManualVoucher, User
@@ -140,7 +141,8 @@ def voucher_list(session: Session, entity: Entity, *, limit: int = 100, offset: 
         select(ManualVoucher, JournalEntry.year, JournalEntry.voucher_no, User.display_name)
         .outerjoin(JournalEntry, JournalEntry.id == ManualVoucher.entry_id)
         .outerjoin(User, User.id == ManualVoucher.made_by)
-        .where(ManualVoucher.entity_id == entity.id)
+        .where(ManualVoucher.entity_id == entity.id,
+               *([ManualVoucher.id == voucher_id] if voucher_id is not None else []))
         .order_by(ManualVoucher.date.desc(), ManualVoucher.id.desc()).limit(limit).offset(offset)).all()
     party = aliased(Party)
     lines: dict[int, list[dict]] = {}

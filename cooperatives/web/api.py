@@ -357,7 +357,7 @@ def create_voucher(data: dict, code: str):
         voucher = post_voucher(session, entity, head, list(enumerate(data["lines"], 1)), actor=current_actor())
     except Refused as exc:
         abort(error(422, exc.errors))
-    [row] = [v for v in voucher_list(session, entity, limit=PAGE)[0] if v["id"] == voucher.id]
+    [row] = voucher_list(session, entity, voucher_id=voucher.id)[0]
     return VoucherSchema().dump(_voucher_json(entity, row)), 201
 
 

@@ -192,7 +192,7 @@ def post_voucher_page(code: str):
         voucher = post_voucher_form(get_session(), entity, head, typed, actor=current_actor())
     except Refused as exc:
         return _vouchers_page(entity, 422, errors=exc.errors, typed=typed, head=head)
-    flash(_("Voucher %(id)s is posted.", id=voucher.id))
+    flash(_("Voucher %(id)s is posted.", id=get_session().get(JournalEntry, voucher.entry_id).voucher))
     return redirect(url_for(".vouchers", code=code))
 
 

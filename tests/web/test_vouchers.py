@@ -143,3 +143,14 @@ def test_the_journal_sheet_posts_one_voucher_per_key_and_names_the_row_of_each_p
     voided = cli("void", "journal", str(vouchers[1].id), "--reason", "计提有误")
     assert voided.exit_code == 0, voided.output
     assert account_balance(session, _book(session), "214") == D("0.00")
+
+
+def test_the_api_answers_with_the_voucher_it_posted_whatever_the_page(client, world, session, token, monkeypatch):
+    """(The answer once looked for the new voucher in the newest page only: an older date fell off it.)"""
+    monkeypatch.setattr("cooperatives.web.api.PAGE", 1)
+    headers = token("acc_a")
+    late = client.post(f"/api/v1/entities/{A}/vouchers", headers=headers, json={**LOAN, "date": "2025-12-01"})
+    early = client.post(f"/api/v1/entities/{A}/vouchers", headers=headers, json={**LOAN, "date": "2025-02-01"})
+    assert (late.status_code, early.status_code) == (201, 201)
+    assert early.get_json()["date"] == "2025-02-01" and early.get_json()["id"] != late.get_json()["id"]
+    assert client.get(f"/api/v1/entities/{A}/vouchers", headers=headers).get_json()["total"] == 2
