@@ -37,7 +37,7 @@ from cooperatives.operations import (
     link_member_entity,
     member_bank_fields,
     post_opening,
-    post_voucher,
+    post_vouchers,
     settle_books_start,
     voucher_postings,
     voucher_problems,
@@ -180,7 +180,7 @@ def _vouchers(wb: Workbook) -> list[list[Row]]:
 
 def _check_journal(session, wb, plan: _Plan, problems) -> None:
     """The ``journal`` sheet (凭证): each voucher's lines share its date and memo, and the voucher meets the
-    checks :func:`post_voucher` makes (balanced, on the chart, dated where the books take it), each problem
+    checks :func:`post_vouchers` makes (balanced, on the chart, dated where the books take it), each problem
     located at its row."""
     groups = _vouchers(wb)
     if not groups:
@@ -325,15 +325,11 @@ def _check_records(session, wb, plan: _Plan, problems) -> None:
     """Every record against the books, by :func:`cooperatives.kinds.check_records` — the check a record typed
     on a page meets too — with the context loaded once for the whole workbook."""
     context = RecordContext.load(session, plan.entity, entity_code=plan.entity_code,
-                                 members={r.values["member"] for r in plan.new_members}, contracts="land" in wb.sheets)
+                                 members={r.values["member"] for r in plan.new_members}, contracts="land" in wb.sheets,
+                                 wages="payments" in wb.sheets, receivables="receipts" in wb.sheets)
     if plan.entity is None:
         context.books_start = _books_start(wb, plan)
-    elif "payments" in wb.sheets:
-        context.wages_owed = RecordContext.load(session, plan.entity, wages=True).wages_owed
     if "receipts" in wb.sheets:
-        if plan.entity is not None:
-            loaded = RecordContext.load(session, plan.entity, receivables=True)
-            context.receivables, context.payers = loaded.receivables, loaded.payers
         for row in wb.sheets.get("sales", []):      # what this workbook sells on credit can be received in it
             v = row.values
             if v.get("paid_by") == "credit" and not v.get("member"):
@@ -376,12 +372,10 @@ def _write(session: Session, wb: Workbook, plan: _Plan, counts: dict, actor: Pri
     entries = _write_records(session, wb, entity, imp, member_ids, actor)
     entries += _write_stock_back(session, wb, entity, imp, actor)
     entries += _write_land(session, wb, entity, imp, member_ids, years, actor)
-    for rows in _vouchers(wb):              # 凭证: each voucher as one typed on the page would be
-        first = rows[0].values
-        post_voucher.__wrapped__(session, entity, {**first, "attachments": max(r.values.get("attachments") or 0
-                                                                              for r in rows),
-                                                   "lines": [r.values for r in rows]}, actor=actor, import_id=imp.id)
-        entries += 1
+    vouchers = [{**rows[0].values, "attachments": max(r.values.get("attachments") or 0 for r in rows),
+                 "lines": [r.values for r in rows]} for rows in _vouchers(wb)]
+    if vouchers:                            # 凭证: each voucher as one typed on the page would be, posted at once
+        entries += len(post_vouchers.__wrapped__(session, entity, vouchers, actor=actor, import_id=imp.id))
     audit(session, actor_id=actor.user_id, action="import", target=f"import:{imp.id}", entity_id=entity.id,
           detail=", ".join(f"{k}={n}" for k, n in sorted(counts.items())))
     session.flush()

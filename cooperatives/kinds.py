@@ -175,6 +175,17 @@ class RecordContext:
     #: a cluster project's code or name -> its key in ``receivables``
     payers: dict[str, str] = field(default_factory=dict)
 
+    def date_problem(self, on: dt.date, *, posts: bool = True):
+        """Why a record (one that ``posts``) or a voucher cannot be dated ``on``: before the books start, or in a
+        year that no longer takes entries; None when it can."""
+        if posts and self.books_start is not None and on < self.books_start:
+            return msg(N_("%(date)s is before the books of %(entity)s start (%(start)s)."), date=on,
+                       entity=self.entity_code, start=self.books_start, code="before_books_start")
+        if on.year in self.closed_years:
+            return msg(N_("%(year)s is closed in the books of %(entity)s."), year=on.year, entity=self.entity_code,
+                       code="closed_year")
+        return None
+
     def payer(self, buyer: str) -> str:
         """The key in :attr:`receivables` of whoever ``buyer`` names."""
         return self.payers.get(buyer, buyer)
@@ -249,14 +260,8 @@ def check_records(kind: str, records: Sequence[dict], context: RecordContext, lo
         elif not code and spec.member == "required":
             problems.append(locate(index, "member", msg(N_("A member is required."), code="member_required")))
         on = values.get(spec.date_column)
-        if spec.posts and isinstance(on, dt.date) and context.books_start is not None and on < context.books_start:
-            problems.append(locate(index, spec.date_column, msg(
-                N_("%(date)s is before the books of %(entity)s start (%(start)s)."), date=on,
-                entity=context.entity_code, start=context.books_start, code="before_books_start")))
-        elif isinstance(on, dt.date) and on.year in context.closed_years:
-            problems.append(locate(index, spec.date_column, msg(
-                N_("%(year)s is closed in the books of %(entity)s."), year=on.year,
-                entity=context.entity_code, code="closed_year")))
+        if isinstance(on, dt.date) and (reason := context.date_problem(on, posts=spec.posts)) is not None:
+            problems.append(locate(index, spec.date_column, reason))
         if kind == "payments" and values.get("paid_for") == "labor" and code:
             owed = context.wages_owed.get(code, Decimal(0))
             if values["amount"] > owed:

@@ -549,13 +549,8 @@ def voucher_problems(values: dict, context: RecordContext, chart: str, *, locate
     on = values.get("date")
     if on is None:
         problems.append(Problem.of(msg(N_("A date is required."), code="required"), "date"))
-    elif context.books_start is not None and on < context.books_start:
-        problems.append(Problem.of(msg(N_("%(date)s is before the books of %(entity)s start (%(start)s)."), date=on,
-                                       entity=context.entity_code, start=context.books_start,
-                                       code="before_books_start"), "date"))
-    elif on.year in context.closed_years:
-        problems.append(Problem.of(msg(N_("%(year)s is closed in the books of %(entity)s."), year=on.year,
-                                       entity=context.entity_code, code="closed_year"), "date"))
+    elif (reason := context.date_problem(on)) is not None:
+        problems.append(Problem.of(reason, "date"))
     if not str(values.get("memo") or "").strip():
         problems.append(Problem.of(msg(N_("A memo (摘要) is required."), code="required"), "memo"))
     if not problems and len(postings) < 2:
@@ -565,28 +560,35 @@ def voucher_problems(values: dict, context: RecordContext, chart: str, *, locate
 
 
 @operation(keeps_books())
-def post_voucher(session: Session, entity: Entity, values: dict, *, actor: Principal,
-                 import_id: int | None = None) -> ManualVoucher:
-    """Post a voucher (记账凭证) typed as such: ``values`` has its ``date``, ``memo`` (摘要), ``attachments``
-    (附件张数) and ``lines`` (account, member, debit, credit), which must balance on the entity's chart. One
-    entry of kind ``manual``; the voucher keeps who made it (制单). Raises RecordError naming every problem."""
-    settle_books_start(session, entity, values.get("date"))
-    postings, problems = voucher_problems(values, RecordContext.load(session, entity), entity.chart)
+def post_vouchers(session: Session, entity: Entity, vouchers: list[dict], *, actor: Principal,
+                  import_id: int | None = None) -> list[ManualVoucher]:
+    """Post vouchers (记账凭证) typed as such — one from a page or the API, a workbook's ``journal`` sheet at
+    once: each has its ``date``, ``memo`` (摘要), ``attachments`` (附件张数) and ``lines`` (account, member, debit,
+    credit), which must balance on the entity's chart. One entry of kind ``manual`` each, all posted in one
+    call; each voucher keeps who made it (制单). All or nothing: raises RecordError naming every problem."""
+    settle_books_start(session, entity, min((v["date"] for v in vouchers if v.get("date")), default=None))
+    context = RecordContext.load(session, entity)
+    checked, problems = [], []
+    for values in vouchers:
+        postings, found = voucher_problems(values, context, entity.chart)
+        checked.append(postings)
+        problems += found
     if problems:
         raise RecordError(problems)
-    voucher = ManualVoucher(entity_id=entity.id, import_id=import_id, date=values["date"],
-                            memo=str(values["memo"]).strip(), attachments=values.get("attachments") or 0,
-                            key=values.get("voucher"), made_by=actor.user_id)
-    session.add(voucher)
+    rows = [ManualVoucher(entity_id=entity.id, import_id=import_id, date=values["date"],
+                          memo=str(values["memo"]).strip(), attachments=values.get("attachments") or 0,
+                          key=values.get("voucher"), made_by=actor.user_id) for values in vouchers]
+    session.add_all(rows)
     session.flush()
-    entry = post_entry(session, entity.book, EntryDraft(
-        date=voucher.date, memo=voucher.memo, source=VOUCHER_SOURCE.format(id=voucher.id), kind="manual",
-        postings=postings), actor_id=actor.user_id)
-    voucher.entry_id = entry.id
-    audit(session, actor_id=actor.user_id, action="voucher", target=f"journal:{voucher.id}", entity_id=entity.id,
-          detail=f"{len(postings)} lines")
+    ids = post_entries(session, entity.book, [
+        EntryDraft(date=row.date, memo=row.memo, source=VOUCHER_SOURCE.format(id=row.id), kind="manual",
+                   postings=postings) for row, postings in zip(rows, checked, strict=True)], actor_id=actor.user_id)
+    for row, entry_id, postings in zip(rows, ids, checked, strict=True):
+        row.entry_id = entry_id
+        audit(session, actor_id=actor.user_id, action="voucher", target=f"journal:{row.id}", entity_id=entity.id,
+              detail=f"{len(postings)} lines")
     session.flush()
-    return voucher
+    return rows
 
 
 def _memo(kind: str, values: dict, member: str | None) -> str:

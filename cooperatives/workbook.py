@@ -757,7 +757,7 @@ _SPECS = (
         # INTERFACES §3 names this column ``for`` (a Python keyword): the header ``for`` or 用途 is read as it
         _col("paid_for", PAYMENT_FOR, default="account", also=("for", "用途")),
     )),
-    # 凭证: any balanced entry on the chart, a voucher per ``voucher`` key (cooperatives.operations.post_voucher);
+    # 凭证: any balanced entry on the chart, a voucher per ``voucher`` key (cooperatives.operations.post_vouchers);
     # ``attachments`` (附件张数) is an extension of INTERFACES §3
     SheetSpec("journal", ("凭证", "记账凭证"), (
         _col("voucher", TEXT, True, also=("凭证号", "凭证")), _col("date", DATE, True),

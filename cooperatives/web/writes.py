@@ -150,10 +150,10 @@ def post_voucher_form(session: Session, entity: Entity, head: Mapping, raw_lines
 
 def post_voucher(session: Session, entity: Entity, head: dict, lines: list[tuple[int, dict]], *, actor: Principal):
     """Post a checked voucher (its ``head``: date, memo, attachments; its lines as ``(n, values)``) through
-    :func:`cooperatives.operations.post_voucher`; commit. Raises :class:`Refused` (after a rollback), a line's
+    :func:`cooperatives.operations.post_vouchers`; commit. Raises :class:`Refused` (after a rollback), a line's
     refusal keyed ``lines.<n>.<column>``."""
     try:
-        voucher = operations.post_voucher(session, entity, {**head, "lines": [v for _, v in lines]}, actor=actor)
+        [voucher] = operations.post_vouchers(session, entity, [{**head, "lines": [v for _, v in lines]}], actor=actor)
         session.commit()
     except (RecordError, LedgerError) as exc:
         session.rollback()

@@ -217,8 +217,9 @@ def _calls(w) -> dict[str, tuple]:
         "cooperatives.operations.post_opening": ((a, [{"account": "101", "debit": Decimal("1.00")},
                                                       {"account": "301", "credit": Decimal("1.00")}]), {}, books),
         "cooperatives.operations.void_record": ((a, "sales", w["sale"].id), {"reason": "录错"}, books),
-        "cooperatives.operations.post_voucher": ((a, {"date": dt.date(2025, 3, 31), "memo": "借款", "lines": [
-            {"account": "102", "debit": Decimal("1.00")}, {"account": "201", "credit": Decimal("1.00")}]}), {}, books),
+        "cooperatives.operations.post_vouchers": ((a, [{"date": dt.date(2025, 3, 31), "memo": "借款", "lines": [
+            {"account": "102", "debit": Decimal("1.00")}, {"account": "201", "credit": Decimal("1.00")}]}]), {},
+                                                  books),
         "cooperatives.operations.book_project_share": ((w["p"], a), {"amount": Decimal("1.00"), "year": 2025,
                                                                      "source": "run:0"},
                                                        (None, ("accountant_a", "accountant_b", "auditor_a"))),

@@ -143,13 +143,14 @@ def objects(app, world, session, cli, policy_file, tmp_path) -> Objects:
         own = session.scalar(select(KINDS[kind].model.id).where(KINDS[kind].model.entity_id != b.id))
         records[f"record:{kind}"] = {"A": str(own), "A2": str(own), "B": str(record(session, b, kind, values,
                                                                                      actor=CONSOLE).id)}
-    from cooperatives.operations import post_voucher
+    from cooperatives.operations import post_vouchers
 
     voucher = {"date": dt.date(2025, 3, 31), "memo": "短期借款", "lines": [
         {"account": "102", "debit": Decimal("100.00")}, {"account": "201", "credit": Decimal("100.00")}]}
     a = session.scalar(select(Entity).where(Entity.code == world.a))
-    own = str(post_voucher(session, a, voucher, actor=CONSOLE).id)
-    records["record:journal"] = {"A": own, "A2": own, "B": str(post_voucher(session, b, voucher, actor=CONSOLE).id)}
+    own = str(post_vouchers(session, a, [voucher], actor=CONSOLE)[0].id)
+    records["record:journal"] = {"A": own, "A2": own,
+                                 "B": str(post_vouchers(session, b, [voucher], actor=CONSOLE)[0].id)}
     session.commit()
     policy = policy_file(POLICY)
     runs = {"A": _publish(cli, world.a, policy), "B": _publish(cli, world.b, policy)}

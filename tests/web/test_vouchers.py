@@ -5,6 +5,7 @@ advance of 600.00 paid from it (4,400.00 in hand); no loans."""
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
@@ -154,3 +155,24 @@ def test_the_api_answers_with_the_voucher_it_posted_whatever_the_page(client, wo
     assert (late.status_code, early.status_code) == (201, 201)
     assert early.get_json()["date"] == "2025-02-01" and early.get_json()["id"] != late.get_json()["id"]
     assert client.get(f"/api/v1/entities/{A}/vouchers", headers=headers).get_json()["total"] == 2
+
+
+def test_the_vouchers_page_makes_no_query_per_voucher(client, world, login, session, queries):
+    from cooperatives.operations import post_vouchers
+
+    login(client, "acc_a")
+    entity = session.scalar(select(Entity).where(Entity.code == A))
+    loan = {"date": dt.date(2025, 3, 31), "memo": "借款", "lines": [
+        {"account": "102", "debit": D("10.00")}, {"account": "201", "credit": D("10.00")}]}
+    post_vouchers(session, entity, [loan], actor=CONSOLE)
+    session.commit()
+    client.get(f"/e/{A}/vouchers")
+    with queries() as few:
+        assert client.get(f"/e/{A}/vouchers").status_code == 200
+    entity = session.scalar(select(Entity).where(Entity.code == A))
+    post_vouchers(session, entity, [loan] * 12, actor=CONSOLE)
+    session.commit()
+    with queries() as many:
+        page = client.get(f"/e/{A}/vouchers")
+    assert page.status_code == 200 and page.get_data(as_text=True).count('class="voucher"') == 13
+    assert many[0] <= few[0]
