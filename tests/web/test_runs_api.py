@@ -194,6 +194,22 @@ def test_approve_post_publish_reverse_and_state_conflicts(client, token, cli, po
     assert cli("verify", "--entity", "WX").exit_code == 0
 
 
+def test_a_new_draft_names_the_run_in_force_it_replaces(client, token, cli, policy_file, session):
+    """Issue 13 §4, through the API's ``replaces``."""
+    from payouts.models import RunReplacement
+
+    run_id, headers = distribute(cli, policy_file)["run"], token("acc_wx")
+    assert client.post(f"/api/v1/runs/{run_id}/approve", json=MEETING, headers=headers).status_code == 200
+    assert client.post(f"/api/v1/runs/{run_id}/post", headers=headers).status_code == 200
+    unnamed = client.post("/api/v1/entities/WX/runs", json={"year": 2025}, headers=headers)
+    assert unnamed.status_code == 422
+    assert unnamed.get_json()["errors"]["replaces"] == [
+        f"Run {run_id} for 2025 is in force: a new run for the year must say that it replaces run {run_id}."]
+    named = client.post("/api/v1/entities/WX/runs", json={"year": 2025, "replaces": run_id}, headers=headers)
+    assert named.status_code == 201, named.get_json()
+    assert session.get(RunReplacement, named.get_json()["run"]).replaces_id == run_id
+
+
 def test_a_run_failing_the_60_percent_rule_is_not_approved(client, token, cli, policy_file, session):
     run_id = distribute(cli, policy_file, POLICY_50_50)["run"]
     response = client.post(f"/api/v1/runs/{run_id}/approve", json={**MEETING, "votes_for": 3},

@@ -298,6 +298,27 @@ def test_reverse_a_posted_run(client, wx, login, post_form, session):
     assert post_form(client, f"{path}/reverse", {}, token_path=path).status_code == 409
 
 
+def test_a_new_draft_names_the_run_in_force_it_replaces(client, wx, login, post_form, session):
+    """Issue 13 §4, through the runs page: while run 1 is in force a draft must name it."""
+    from payouts.models import RunReplacement
+
+    login(client, "acc_wx")
+    save_policy_form(client, post_form, "WX", POLICY_70_30)
+    run_id = draft_run(client, post_form, "WX")
+    path = f"/e/WX/runs/{run_id}"
+    post_form(client, f"{path}/approve", {"meeting_date": "2026-03-15", "attended": "3", "votes_for": "3"},
+              token_path=path)
+    assert post_form(client, f"{path}/post", {}, token_path=path).status_code == 302
+    unnamed = post_form(client, "/e/WX/runs", {"year": "2025"})
+    assert unnamed.status_code == 422
+    assert (f"Run {run_id} for 2025 is in force: a new run for the year must say that it replaces run {run_id}."
+            in text(unnamed))
+    assert post_form(client, "/e/WX/runs", {"year": "2025", "replaces": "x"}).status_code == 422
+    found = re.search(r"/e/WX/runs/(\d+)$", post_form(client, "/e/WX/runs", {"year": "2025", "replaces": str(run_id)})
+                      .headers["Location"])
+    assert session.get(RunReplacement, int(found.group(1))).replaces_id == run_id
+
+
 # ------------------------------------------------------------------------------------------------- access
 
 
