@@ -38,6 +38,7 @@ from cooperatives.operations import (
     member_bank_fields,
     post_opening,
     post_vouchers,
+    record,
     settle_books_start,
     voucher_postings,
     voucher_problems,
@@ -209,6 +210,15 @@ def _dated_years(wb: Workbook) -> list[int]:
                    for c in ("date", "start_on") if isinstance(r.values.get(c), dt.date)})
 
 
+def _posting_dates(wb: Workbook):
+    """The dates of the workbook's records that post."""
+    for kind in (*POSTING_ORDER, "journal"):
+        for r in wb.sheets.get(kind, []):
+            yield r.values["date"]
+    for r in wb.sheets.get("assets", []):
+        yield r.values["acquired_on"]
+
+
 def _books_start(wb: Workbook, plan: _Plan) -> dt.date | None:
     """The start of the books of an entity the workbook creates: its ``entity`` sheet's ``books_start``, else 1
     January of the earliest record that posts (a land contract signed years before costs only from then), else
@@ -218,7 +228,7 @@ def _books_start(wb: Workbook, plan: _Plan) -> dt.date | None:
     given = plan.entity_row.values.get("books_start") if plan.entity_row is not None else None
     if given is not None:
         return given
-    posting = [r.values["date"] for kind in (*POSTING_ORDER, "journal") for r in wb.sheets.get(kind, [])]
+    posting = list(_posting_dates(wb))
     dated = posting or [r.values["start_on"] for r in wb.sheets.get("land", [])]
     return dt.date(min(dated).year, 1, 1) if dated else None
 
@@ -326,9 +336,14 @@ def _check_records(session, wb, plan: _Plan, problems) -> None:
     on a page meets too — with the context loaded once for the whole workbook."""
     context = RecordContext.load(session, plan.entity, entity_code=plan.entity_code,
                                  members={r.values["member"] for r in plan.new_members}, contracts="land" in wb.sheets,
-                                 wages="payments" in wb.sheets, receivables="receipts" in wb.sheets)
+                                 wages="payments" in wb.sheets, receivables="receipts" in wb.sheets,
+                                 projects="assets" in wb.sheets or "expenses" in wb.sheets)
     if plan.entity is None:
         context.books_start = _books_start(wb, plan)
+    for row in wb.sheets.get("subsidies", []):      # a project this workbook's subsidy funds can pay in it
+        v = KINDS["subsidies"].derive(dict(row.values))
+        if v["kind"] == "fiscal":
+            context.projects[v["project"]] = context.projects.get(v["project"], 0) + v["amount"]
     if "receipts" in wb.sheets:
         for row in wb.sheets.get("sales", []):      # what this workbook sells on credit can be received in it
             v = row.values
@@ -337,7 +352,7 @@ def _check_records(session, wb, plan: _Plan, problems) -> None:
     for row in wb.sheets.get("labor", []):          # wages this workbook accrues can be paid in it
         v = KINDS["labor"].derive(dict(row.values))
         context.wages_owed[v["member"]] = context.wages_owed.get(v["member"], 0) + v["amount"]
-    for kind in (*POSTING_ORDER, "land"):
+    for kind in (*POSTING_ORDER, "assets", "land"):
         rows = wb.sheets.get(kind, [])
         if rows:
             problems += check_records(kind, [r.values for r in rows], context,
@@ -356,8 +371,7 @@ def _write(session: Session, wb: Workbook, plan: _Plan, counts: dict, actor: Pri
                                village=v.get("village"), credit_code=v.get("credit_code"),
                                books_start=_books_start(wb, plan), actor=actor)
     else:
-        settle_books_start(session, entity, min((r.values["date"] for kind in (*POSTING_ORDER, "journal")
-                                                 for r in wb.sheets.get(kind, [])), default=None))
+        settle_books_start(session, entity, min(_posting_dates(wb), default=None))
     imp = Import(entity_id=entity.id, digest=wb.digest, filename=str(wb.source)[:300],
                  rows=sum(counts.values()), actor_id=actor.user_id)
     session.add(imp)
@@ -371,6 +385,7 @@ def _write(session: Session, wb: Workbook, plan: _Plan, counts: dict, actor: Pri
         post_opening(session, entity, [r.values for r in wb.sheets["opening"]], actor=actor)
     entries = _write_records(session, wb, entity, imp, member_ids, actor)
     entries += _write_stock_back(session, wb, entity, imp, actor)
+    entries += _write_assets(session, wb, entity, imp, actor)
     entries += _write_land(session, wb, entity, imp, member_ids, years, actor)
     vouchers = [{**rows[0].values, "attachments": max(r.values.get("attachments") or 0 for r in rows),
                  "lines": [r.values for r in rows]} for rows in _vouchers(wb)]
@@ -510,6 +525,17 @@ def _write_stock_back(session, wb, entity: Entity, imp: Import, actor: Principal
               for on, amount in sorted(totals.items()) if amount]
     post_entries(session, entity.book, drafts, actor_id=actor.user_id)
     return len(drafts)
+
+
+def _write_assets(session, wb, entity: Entity, imp: Import, actor: Principal) -> int:
+    """Fixed assets, each as one typed on a page would be (a handful a year: each posts its own entries), after the
+    records whose subsidies they may use."""
+    posted = 0
+    for row in wb.sheets.get("assets", []):
+        asset = record.__wrapped__(session, entity, "assets", row.values, actor=actor)
+        asset.import_id = imp.id
+        posted += asset.entry_id is not None
+    return posted
 
 
 _MEMBER = "\x00member"     #: stands for the member in a cached leg shape

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
 from cooperatives.labels import RECORD_LABELS
@@ -31,6 +31,7 @@ from cooperatives.models import (
     Entity,
     EntityLink,
     Expense,
+    FixedAsset,
     InputSupply,
     InvestmentIncome,
     LaborRecord,
@@ -44,7 +45,7 @@ from cooperatives.models import (
     Subsidy,
     Transfer,
 )
-from cooperatives.postings import RECORD_MEMOS, legs_for
+from cooperatives.postings import RECORD_MEMOS, SUBSIDIES_WAIT, legs_for
 from cooperatives.workbook import SHEETS, Derived, SheetSpec
 from ledger.chart import account_for_role
 from ledger.db import money_sum
@@ -65,6 +66,11 @@ def _labor_amount(values: dict) -> dict:
 def _stock_amount(values: dict) -> dict:
     """A stock count's amount is its value at cost."""
     return values if values.get("amount") is not None else dict(values, amount=values["value"])
+
+
+def _asset_values(values: dict) -> dict:
+    """An asset is dated by when it was acquired and summed by its cost (the names every record kind has)."""
+    return dict(values, date=values["acquired_on"], amount=values["cost"])
 
 
 def _sheet_defaults(name: str) -> Callable[[dict], dict]:
@@ -98,6 +104,9 @@ class RecordKind:
     #: values computed from the others once the row is valid (the sheet's ``Derived`` defaults cover the
     #: columns it has; this covers what is not a column, such as a labour record's amount)
     derive: Callable[[dict], dict] | None = None
+    #: whether a workbook's records of the kind are posted in bulk, summed into one voucher a day; a fixed asset
+    #: posts its own (its acquisition, its coming into use, the subsidy it uses) as one typed on a page would
+    bulk: bool = True
 
     def __post_init__(self):
         if self.derive is None:
@@ -136,12 +145,13 @@ KINDS: dict[str, RecordKind] = {k.name: k for k in (
     RecordKind("payments", Payment, "required"),
     RecordKind("transfers", Transfer, "none"),
     RecordKind("stock", StockCount, "none", derive=_stock_amount),
+    RecordKind("assets", FixedAsset, "none", date_column="acquired_on", derive=_asset_values, bulk=False),
     RecordKind("income", InvestmentIncome, "none"),
 )}
-#: the kinds that post their own vouchers, in the order a workbook's records are posted
-POSTING_ORDER = tuple(name for name, kind in KINDS.items() if kind.posts)
+#: the kinds that post their own vouchers in bulk, in the order a workbook's records are posted
+POSTING_ORDER = tuple(name for name, kind in KINDS.items() if kind.posts and kind.bulk)
 #: kind -> table, for the kinds that post (reports and summaries sum their amounts)
-RECORD_MODELS = {name: KINDS[name].model for name in POSTING_ORDER}
+RECORD_MODELS = {name: kind.model for name, kind in KINDS.items() if kind.posts}
 #: kinds whose records belong to one member
 MEMBER_KINDS = frozenset(name for name, kind in KINDS.items() if kind.member == "required")
 #: what can be listed and voided (``coopledger records`` / ``void``, the void pages and API): every record kind, and
@@ -174,6 +184,11 @@ class RecordContext:
     receivables: dict[str, Decimal] = field(default_factory=dict)
     #: a cluster project's code or name -> its key in ``receivables``
     payers: dict[str, str] = field(default_factory=dict)
+    #: fiscal subsidy project -> what of it is unspent (in 235, loaded with ``projects``): what an asset or expense
+    #: paid out of it may use; with the subsidies being brought in beside them
+    projects: dict[str, Decimal] = field(default_factory=dict)
+    #: the codes of the fixed assets recorded (loaded with ``projects``)
+    asset_codes: set[str] = field(default_factory=set)
 
     def date_problem(self, on: dt.date, *, posts: bool = True):
         """Why a record (one that ``posts``) or a voucher cannot be dated ``on``: before the books start, or in a
@@ -212,10 +227,27 @@ class RecordContext:
             owed[key] = owed.get(key, Decimal("0.00")) - amount
         self.receivables = owed
 
+    def _load_projects(self, session: Session, entity: Entity) -> None:
+        self.projects = unspent_projects(session, entity)
+        self.asset_codes = set(session.scalars(select(FixedAsset.code).where(
+            FixedAsset.entity_id == entity.id, FixedAsset.live())))
+
+    def use_project(self, name: str, amount: Decimal):
+        """Why ``amount`` cannot be paid out of the subsidy project ``name`` (None: it can, and it is taken)."""
+        if name not in self.projects:
+            return msg(N_("%(entity)s has no fiscal subsidy project named %(project)s."), entity=self.entity_code,
+                       project=name, code="no_project")
+        left = self.projects[name]
+        if amount > left:
+            return msg(N_("Only %(left)s of project %(project)s is unspent (专项应付款): %(amount)s cannot be paid "
+                          "out of it."), left=left, project=name, amount=amount, code="project_spent")
+        self.projects[name] = left - amount
+        return None
+
     @classmethod
     def load(cls, session: Session, entity: Entity | None, *, entity_code: str | None = None,
              members: Iterable[str] = (), contracts: bool = False, wages: bool = False,
-             receivables: bool = False) -> RecordContext:
+             receivables: bool = False, projects: bool = False) -> RecordContext:
         """The entity's members (besides ``members``, e.g. those a workbook registers), its years that no
         longer take entries, and — with ``contracts`` — the land contract numbers it has used."""
         context = cls(entity.code if entity is not None else entity_code or "", set(members))
@@ -231,6 +263,8 @@ class RecordContext:
             context.wages_owed = {member: -amount for member, amount in owed.items() if amount}
         if receivables:
             context._load_receivables(session, entity)
+        if projects:
+            context._load_projects(session, entity)
         if contracts:
             context.used_contracts = set(session.scalars(
                 select(LandContract.contract_no).where(LandContract.entity_id == entity.id)))
@@ -279,11 +313,38 @@ def check_records(kind: str, records: Sequence[dict], context: RecordContext, lo
                     buyer=values["buyer"], owed=owed, amount=values["amount"], code="more_than_owed")))
             else:
                 context.receivables[key] = owed - values["amount"]      # the next receipt takes what is left
+        if kind in ("assets", "expenses") and values.get("project"):
+            amount = values["cost"] if kind == "assets" else values["amount"]
+            if (reason := context.use_project(values["project"], amount)) is not None:
+                problems.append(locate(index, "project", reason))
+        if kind == "assets":
+            if values["code"] in context.asset_codes:
+                problems.append(locate(index, "code", msg(N_("Asset %(asset)s is already recorded."),
+                                                          asset=values["code"], code="asset_used")))
+            if isinstance(values.get("in_use_on"), dt.date) and (
+                    reason := context.date_problem(values["in_use_on"])) is not None:
+                problems.append(locate(index, "in_use_on", reason))
         number = values.get("contract_no")
         if kind == "land" and number in context.used_contracts:      # (twice in one sheet: the sheet's own check)
             problems.append(locate(index, "contract_no", msg(N_("Contract %(number)s is already recorded."),
                                                               number=number, code="contract_used")))
     return problems
+
+
+def unspent_projects(session: Session, entity: Entity) -> dict[str, Decimal]:
+    """Each fiscal subsidy project of ``entity`` -> what of it is still unspent: received (live subsidies whose money
+    waits in 专项应付款) less the assets and expenses paid out of it. Subsidies recorded before they waited
+    (``held`` false) were moved to 311 when received: nothing of them is left to use."""
+    waits = Subsidy.held if entity.chart in SUBSIDIES_WAIT else true()
+    left: dict[str, Decimal] = dict(session.execute(
+        select(Subsidy.project, money_sum(Subsidy.amount)).where(
+            Subsidy.entity_id == entity.id, Subsidy.kind == "fiscal", Subsidy.live(), waits,
+            Subsidy.project.is_not(None)).group_by(Subsidy.project)).all())
+    for model in (FixedAsset, Expense):
+        for name, used in session.execute(select(model.project, money_sum(model.amount)).where(
+                model.entity_id == entity.id, model.live(), model.project.in_(list(left))).group_by(model.project)):
+            left[name] -= used
+    return left
 
 
 def kind_label(kind: str):

@@ -8,7 +8,7 @@ RECORD_LABELS = {
     "expenses": N_("Expenses"), "subsidies": N_("Subsidies and donations"), "advances": N_("Advances"),
     "payments": N_("Payments"), "transfers": N_("Transfers between cash and bank"), "income": N_("Investment income"),
     "journal": N_("Vouchers"), "receipts": N_("Receipts against sales on credit"),
-    "stock": N_("Year-end stock count"),
+    "stock": N_("Year-end stock count"), "assets": N_("Fixed assets"),
 }
 
 COLUMN_LABELS = {
@@ -27,4 +27,7 @@ COLUMN_LABELS = {
     "category": N_("Category"), "payee": N_("Payee"), "source": N_("Source"), "quantify": N_("Quantify to members"),
     "poverty_asset": N_("Poverty-alleviation asset"), "method": N_("Method"), "reference": N_("Reference"), "paid_for": N_("Paid for"),
     "paid_by": N_("Paid by"), "value": N_("Value at cost (yuan)"), "from_account": N_("From"), "to_account": N_("To"),
+    "project": N_("Subsidy project"), "acquired_on": N_("Acquired on"), "cost": N_("Cost (yuan)"),
+    "life_years": N_("Useful life (years)"), "salvage_pct": N_("Salvage value (per cent of cost)"),
+    "under_construction": N_("Under construction"), "in_use_on": N_("In use from"),
 }

@@ -25,6 +25,7 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
     func,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, synonym
 
@@ -52,6 +53,8 @@ PAYMENT_METHODS = {"bank": N_("Bank transfer"), "cash": N_("Cash"), "mobile": N_
 #: where money is paid from or into (库存现金 101, 银行存款 102, 其他货币资金 109), and a sale left owed
 MONEY_ACCOUNTS = {"cash": N_("Cash"), "bank": N_("Bank"), "mobile": N_("Mobile payment (其他货币资金)")}
 SALE_PAID_BY = {**MONEY_ACCOUNTS, "credit": N_("On credit (应收款)")}
+#: what paid for a fixed asset: money, or a member's capital in kind (the capital record booked it)
+ASSET_PAID_BY = {**MONEY_ACCOUNTS, "in_kind": N_("Capital in kind (实物出资)")}
 PAYMENT_FOR = {"account": N_("Current account (成员往来)"), "labor": N_("Wages owed (应付劳务费)")}
 UNITS = {"kg": N_("kg"), "jin": N_("jin (0.5 kg)")}
 
@@ -369,10 +372,16 @@ class Expense(_Record, Base):
     note: Mapped[str | None] = mapped_column(Text)
     #: where it was paid from (``MONEY_ACCOUNTS``)
     paid_by: Mapped[str] = mapped_column(String(10), default="bank", server_default="bank")
+    #: the fiscal subsidy project (``Subsidy.project``) it is paid out of: its 专项应付款 is used up, it is not a
+    #: cost of the year
+    project: Mapped[str | None] = mapped_column(String(200))
 
 
 class Subsidy(_Record, Base):
-    """A fiscal subsidy or donation: not income but 专项基金, quantified equally to members when ``quantify``."""
+    """A fiscal subsidy or donation. A donation is 专项基金 at once; a fiscal subsidy waits in 235 专项应付款 until
+    it is used (books-review W2): an asset it pays for (``FixedAsset.project``) moves that much to 311, an
+    expense it pays for (``Expense.project``) uses it up. Quantified equally to members when ``quantify`` — only
+    what reached 311."""
 
     __tablename__ = "coop_subsidies"
     date: Mapped[dt.date] = mapped_column(Date)
@@ -381,6 +390,11 @@ class Subsidy(_Record, Base):
     amount: Mapped[Decimal] = mapped_column(Money)
     quantify: Mapped[bool] = mapped_column(default=True)
     poverty_asset: Mapped[bool] = mapped_column(default=False)
+    #: 项目名称: what assets and expenses paid out of it name (default: the source)
+    project: Mapped[str | None] = mapped_column(String(200))
+    #: the fiscal money waits in 235 until used; False for subsidies recorded before migration 0018, which were
+    #: moved to 311 when received (their void reverses that)
+    held: Mapped[bool] = mapped_column(default=True, server_default=true())
 
 
 class Advance(_Record, Base):
@@ -439,6 +453,55 @@ class Transfer(_Record, Base):
     to_account: Mapped[str] = mapped_column(String(10))
     amount: Mapped[Decimal] = mapped_column(Money)
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class FixedAsset(_Record, Base):
+    """A fixed asset (固定资产卡片): bought (Dr 151 / Cr money), built (Dr 153 在建工程 until ``in_use_on``, then
+    151), or put in as capital in kind (``paid_by`` ``in_kind``: the capital record posted it; this is its card).
+    Paid for by a fiscal subsidy ``project``, it moves that much of the project's 235 to 311 专项基金. Depreciated
+    straight-line by month from the month after it comes into use, to ``salvage_pct`` of its cost over
+    ``life_years`` (:func:`cooperatives.postings.depreciation_for_year`); disposed of (清理) once."""
+
+    __tablename__ = "coop_fixed_assets"
+    code: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(200))
+    acquired_on: Mapped[dt.date] = mapped_column(Date, index=True)
+    cost: Mapped[Decimal] = mapped_column(Money)
+    life_years: Mapped[int] = mapped_column(Integer)
+    salvage_pct: Mapped[Decimal] = mapped_column(Rate)
+    paid_by: Mapped[str] = mapped_column(String(10), default="bank")
+    project: Mapped[str | None] = mapped_column(String(200))
+    #: 扶贫项目资产 (备查簿, S2 Art 33)
+    poverty_asset: Mapped[bool] = mapped_column(default=False)
+    under_construction: Mapped[bool] = mapped_column(default=False)
+    #: the day it came into use (finished, for one built); None: in use from ``acquired_on`` unless under construction
+    in_use_on: Mapped[dt.date | None] = mapped_column(Date)
+    disposed_on: Mapped[dt.date | None] = mapped_column(Date)
+    disposal_proceeds: Mapped[Decimal | None] = mapped_column(Money)
+    disposal_method: Mapped[str | None] = mapped_column(String(10))
+    #: what every record kind is dated and summed by
+    date = synonym("acquired_on")
+    amount = synonym("cost")
+
+    @property
+    def use_from(self) -> dt.date | None:
+        """The day it came into use (None: still being built)."""
+        if self.in_use_on is not None:
+            return self.in_use_on
+        return None if self.under_construction else self.acquired_on
+
+
+class AssetAccrual(Base):
+    """Depreciation booked for an asset in a year (计提折旧). A year may take more than one (a disposal books its
+    year's months at once; the year end books what is still due): what is due less what these sum to."""
+
+    __tablename__ = "coop_asset_accruals"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("coop_fixed_assets.id"), index=True)
+    year: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
 
 
 class ManualVoucher(_Record, Base):

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from cooperatives import privacy
@@ -44,12 +44,15 @@ from cooperatives.kinds import (
     RecordContext,
     check_records,
     kind_label,
+    unspent_projects,
 )
 from cooperatives.models import (
     CHART_FOR_KIND,
+    AssetAccrual,
     AuditLog,
     Entity,
     EntityLink,
+    FixedAsset,
     Household,
     InvestmentIncome,
     LandAccrual,
@@ -59,8 +62,17 @@ from cooperatives.models import (
     Township,
     Village,
 )
-from cooperatives.postings import RECORD_MEMOS, land_rent_for_year, legs_for, merge_legs
+from cooperatives.postings import (
+    MONEY_ROLES,
+    RECORD_MEMOS,
+    SUBSIDIES_WAIT,
+    depreciation_for_year,
+    land_rent_for_year,
+    legs_for,
+    merge_legs,
+)
 from ledger.chart import PROFIT_AND_LOSS, account_for_role, spec_by_code
+from ledger.db import money_sum
 from ledger.entries import EntryDraft, PostingDraft
 from ledger.errors import Problem
 from ledger.i18n import N_, msg
@@ -354,11 +366,14 @@ def record(session: Session, entity: Entity, kind: str, values: dict, *, actor: 
     values = spec.derive(dict(values))
     problems = check_records(kind, [values], RecordContext.load(session, entity, contracts=kind == "land",
                                                                  wages=kind == "payments",
-                                                                 receivables=kind == "receipts"))
+                                                                 receivables=kind == "receipts",
+                                                                 projects=kind in ("assets", "expenses")))
     if problems:
         raise RecordError(problems)
     if kind == "land":
         return _record_land_contract(session, entity, values, actor)
+    if kind == "assets":
+        return _record_asset(session, entity, values, actor)
     settle_books_start(session, entity, values["date"])
     member_code = values.pop("member", None)
     member = find_member(session, entity, member_code) if member_code else None
@@ -416,6 +431,15 @@ def void_record(session: Session, entity: Entity, kind: str, record_id: int, *, 
     party = member.code if member is not None and kind in PARTY_KINDS else None
     if kind == "journal":               # a voucher's lines are its entry's postings
         dated = [(row.date, f"void:journal:{row.id}", list(draft_of(session.get(JournalEntry, row.entry_id)).postings))]
+    elif kind == "assets":
+        if row.disposed_on is not None:
+            raise refuse(None, N_("An asset disposed of is not voided: its disposal is in the books."),
+                         code="asset_disposed")
+        values = spec.derive({c: getattr(row, c) for c in spec.model.__table__.columns.keys()})
+        dated = [(on, f"void:{source}", legs) for on, source, _, legs in _asset_drafts(entity.chart, values, row.id)]
+        dated += [(dt.date(year, 12, 31), f"void:depreciation:{row.id}:{year}",
+                   legs_for("depreciation", entity.chart, {"amount": amount}, None))
+                  for year, amount in _depreciation_booked(session, row.id) if amount]
     elif kind == "land":
         accrued = session.execute(select(LandAccrual.year, LandAccrual.amount).where(
             LandAccrual.contract_id == row.id, LandAccrual.amount != 0).order_by(LandAccrual.year)).all()
@@ -431,6 +455,11 @@ def void_record(session: Session, entity: Entity, kind: str, record_id: int, *, 
     if closed:
         raise refuse(None, N_("%(year)s is closed in the books of %(entity)s."), code="closed_year",
                      year=closed[0], entity=entity.code)
+    if kind == "subsidies" and row.kind == "fiscal" and row.held and entity.chart in SUBSIDIES_WAIT:
+        unspent = unspent_projects(session, entity).get(row.project, Decimal("0.00"))
+        if unspent < row.amount:            # what its project paid for stays paid for: void that first
+            raise refuse(None, N_("Only %(left)s of project %(project)s is unspent: void the assets and expenses paid "
+                                  "out of it first."), left=unspent, project=row.project, code="project_used")
     if kind == "sales" and row.paid_by == "credit" and row.member_id is None:   # what was received stays received
         owed = RecordContext.load(session, entity, receivables=True).receivables.get(row.buyer, Decimal(0))
         if owed < row.amount:
@@ -440,7 +469,13 @@ def void_record(session: Session, entity: Entity, kind: str, record_id: int, *, 
     drafts = [EntryDraft(date=on, memo=memo, source=source, kind="reversal",
                          postings=merge_legs([PostingDraft(leg.account, -leg.amount, leg.party) for leg in legs]))
               for on, source, legs in dated]
-    ids = post_entries(session, entity.book, [d for d in drafts if d.postings], actor_id=actor.user_id)
+    drafts = [d for d in drafts if d.postings]
+    ids = post_entries(session, entity.book, drafts, actor_id=actor.user_id)
+    undone = [{"asset_id": row.id, "year": d.date.year, "entry_id": i,
+               "amount": -sum(p.amount for p in d.postings if p.amount > 0)}
+              for d, i in zip(drafts, ids, strict=True) if d.source.startswith("void:depreciation:")]
+    if undone:                  # an asset's depreciation is undone: what it booked in each year now sums to nothing
+        session.execute(insert(AssetAccrual), undone)
     row.voided_at, row.voided_by, row.void_reason = dt.datetime.now(dt.UTC), actor.user_id, reason
     audit(session, actor_id=actor.user_id, action="void", target=f"{kind}:{row.id}", entity_id=entity.id,
           detail=reason)
@@ -659,6 +694,145 @@ def accrue_land_rent(session: Session, entity: Entity, year: int, *, actor: Prin
             actor_id=actor.user_id)
     session.execute(insert(LandAccrual), [{**r, "entry_id": entry_id} for r in rows])
     return entry_id
+
+
+# --------------------------------------------------------------------------------------------- fixed assets
+
+
+def _asset_drafts(chart: str, values: dict, asset_id: int) -> list[tuple[dt.date, str, str, list]]:
+    """(date, source, memo key, legs) of what recording an asset posts: its acquisition (with the subsidy it uses),
+    and, for one built and finished, its coming into use (在建工程转入固定资产)."""
+    out = [(values["acquired_on"], f"assets:{asset_id}", "assets", legs_for("assets", chart, values, None))]
+    if values.get("under_construction") and values.get("in_use_on"):
+        out.append((values["in_use_on"], f"asset-in-use:{asset_id}", "asset_in_use",
+                    legs_for("asset_in_use", chart, values, None)))
+    return [draft for draft in out if draft[3]]
+
+
+def _record_asset(session: Session, entity: Entity, values: dict, actor: Principal) -> FixedAsset:
+    """:func:`record` of kind ``assets`` (checked): the card, and what it posts (:func:`_asset_drafts`)."""
+    settle_books_start(session, entity, values["acquired_on"])
+    columns = FixedAsset.__table__.columns.keys()
+    row = FixedAsset(entity_id=entity.id, **{k: v for k, v in values.items() if k in columns})
+    session.add(row)
+    session.flush()
+    drafts = [EntryDraft(date=on, memo=f"{RECORD_MEMOS[memo]} {row.code} {row.name}", source=source,
+                         postings=merge_legs(legs))
+              for on, source, memo, legs in _asset_drafts(entity.chart, values, row.id)]
+    ids = post_entries(session, entity.book, drafts, actor_id=actor.user_id)
+    if drafts and drafts[0].source == f"assets:{row.id}":
+        row.entry_id = ids[0]
+    audit(session, actor_id=actor.user_id, action="record", target=f"assets:{row.id}", entity_id=entity.id)
+    session.flush()
+    return row
+
+
+def _depreciation_booked(session: Session, asset_id: int) -> list[tuple[int, Decimal]]:
+    """(year, depreciation booked for the asset in it), oldest first."""
+    return session.execute(select(AssetAccrual.year, money_sum(AssetAccrual.amount)).where(
+        AssetAccrual.asset_id == asset_id).group_by(AssetAccrual.year).order_by(AssetAccrual.year)).all()
+
+
+def _book_depreciation(session: Session, entity: Entity, year: int, assets: list[FixedAsset], on: dt.date,
+                       actor: Principal) -> int | None:
+    """Book what is still due of ``year``'s depreciation of ``assets`` (due less what was booked), one entry dated
+    ``on``. Returns its id, None when nothing was due."""
+    booked = dict(session.execute(select(AssetAccrual.asset_id, money_sum(AssetAccrual.amount)).where(
+        AssetAccrual.asset_id.in_([a.id for a in assets]), AssetAccrual.year == year)
+        .group_by(AssetAccrual.asset_id)).all())
+    rows = []
+    for asset in assets:
+        due = depreciation_for_year(asset.cost, asset.salvage_pct, asset.life_years, asset.use_from, year,
+                                    asset.disposed_on)
+        if due != booked.get(asset.id, 0):
+            rows.append({"asset_id": asset.id, "year": year, "amount": due - booked.get(asset.id, 0)})
+    if not rows:
+        return None
+    total = sum((r["amount"] for r in rows), Decimal("0.00"))
+    done = session.scalar(select(func.count(JournalEntry.id)).where(
+        JournalEntry.book_id == entity.book_id, JournalEntry.source.like(f"depreciation:{year}:%")))
+    entry_id = None
+    if total:
+        (entry_id,) = post_entries(session, entity.book, [EntryDraft(
+            date=on, memo=f"{RECORD_MEMOS['depreciation']} {year}", source=f"depreciation:{year}:{done + 1}",
+            kind="accrual", postings=tuple(legs_for("depreciation", entity.chart, {"amount": total}, None)))],
+            actor_id=actor.user_id)
+    session.execute(insert(AssetAccrual), [{**r, "entry_id": entry_id} for r in rows])
+    return entry_id
+
+
+@operation(keeps_books())
+def accrue_depreciation(session: Session, entity: Entity, year: int, *, actor: Principal) -> int | None:
+    """Book ``year``'s depreciation (计提折旧) of every fixed asset in use, as one summary voucher dated 31 December
+    (Dr 经营支出 / Cr 累计折旧): straight-line by month (:func:`cooperatives.postings.depreciation_for_year`).
+    Idempotent: what an asset already booked for the year counts. Returns the entry id, or None when nothing was
+    due or the year no longer takes entries."""
+    if is_closed(session, entity.book, year) or year < entity.books_start.year:
+        return None
+    assets = [a for a in session.scalars(select(FixedAsset).where(
+        FixedAsset.entity_id == entity.id, FixedAsset.live()).order_by(FixedAsset.id))
+        if a.use_from is not None and a.use_from.year <= year
+        and (a.disposed_on is None or a.disposed_on.year >= year)]
+    return _book_depreciation(session, entity, year, assets, dt.date(year, 12, 31), actor) if assets else None
+
+
+@operation(keeps_books())
+def dispose_asset(session: Session, entity: Entity, asset_id: int, *, on: dt.date, proceeds: Decimal = Decimal("0.00"),
+                  method: str = "bank", actor: Principal) -> list[int]:
+    """Dispose of a fixed asset (固定资产清理) on ``on``, for ``proceeds`` received by ``method``: its depreciation
+    of that year is booked through the month of disposal (当月减少的当月照提), then its net book value goes to 154
+    固定资产清理 (Dr 154, Dr 152 accumulated, Cr 151 cost), and the proceeds less that value to 其他收入 (a gain) or
+    其他支出 (a loss). Once; refused (RecordError) for an asset not the entity's, voided, not yet in use or
+    disposed of already, a date before it came into use or in a year that no longer takes entries.
+    Returns the entry ids."""
+    asset = session.get(FixedAsset, asset_id)
+    if asset is None or asset.entity_id != entity.id or asset.voided_at is not None:
+        raise refuse(None, N_("%(entity)s has no such record (%(kind)s %(id)s)."), code="no_record",
+                     entity=entity.code, kind=kind_label("assets"), id=asset_id)
+    if asset.disposed_on is not None:
+        raise refuse(None, N_("Asset %(asset)s was disposed of on %(date)s."), asset=asset.code,
+                     date=asset.disposed_on, code="disposed_already")
+    if asset.use_from is None or on < asset.use_from:
+        raise refuse("date", N_("Asset %(asset)s is not in use on %(date)s: it cannot be disposed of then."),
+                     asset=asset.code, date=on, code="not_in_use")
+    if proceeds < 0:
+        raise refuse("proceeds", N_("at least %(limit)s"), limit=0, code="at_least")
+    if method not in MONEY_ROLES:
+        raise refuse("method", N_("unknown value %(value)s (expected %(expected)s)"), value=method,
+                     expected=", ".join(MONEY_ROLES), code="unknown_value")
+    context = RecordContext.load(session, entity)
+    if (reason := context.date_problem(on)) is not None:
+        raise RecordError(Problem.of(reason, "date"))
+    asset.disposed_on, asset.disposal_proceeds, asset.disposal_method = on, proceeds, method
+    session.flush()
+    ids = [i for i in (_book_depreciation(session, entity, on.year, [asset], on, actor),) if i is not None]
+    accumulated = sum((amount for _, amount in _depreciation_booked(session, asset.id)), Decimal("0.00"))
+    net = asset.cost - accumulated
+    L = lambda role, amount: PostingDraft(account_for_role(entity.chart, role), amount)  # noqa: E731
+    into = [L("disposal", net), L("accumulated_depreciation", accumulated), L("fixed_asset", -asset.cost)]
+    result = [L(MONEY_ROLES[method], proceeds), L("disposal", -net)]
+    if proceeds != net:       # a gain is other income, a loss an other cost
+        result.append(L("other_income" if proceeds > net else "other_cost", net - proceeds))
+    memo = f"{RECORD_MEMOS['disposal']} {asset.code} {asset.name}"
+    drafts = [EntryDraft(date=on, memo=f"{memo} 转入清理", source=f"disposal:{asset.id}", postings=merge_legs(into)),
+              EntryDraft(date=on, memo=f"{memo} 清理净损益", source=f"disposal-result:{asset.id}",
+                         postings=merge_legs(result))]
+    ids += post_entries(session, entity.book, [d for d in drafts if d.postings], actor_id=actor.user_id)
+    audit(session, actor_id=actor.user_id, action="dispose", target=f"assets:{asset.id}", entity_id=entity.id,
+          detail=f"{on.isoformat()} {proceeds}")
+    session.flush()
+    return ids
+
+
+#: what a year end books before the year's result is taken (close-year, a run's draft), in this order; each is
+#: idempotent and books only what is still due (books-review: base rent, depreciation)
+YEAR_END_ACCRUALS = (accrue_land_rent, accrue_depreciation)
+
+
+def accrue_year_end(session: Session, entity: Entity, year: int, *, actor: Principal) -> None:
+    """Book :data:`YEAR_END_ACCRUALS` for ``year`` (each an operation with its own rule)."""
+    for accrue in YEAR_END_ACCRUALS:
+        accrue(session, entity, year, actor=actor)
 
 
 def _project_share_target(session, project, member, **kwargs):

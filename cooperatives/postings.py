@@ -21,10 +21,14 @@ RECORD_MEMOS = {
     "capital": "股金", "labor": "用工", "deliveries": "交售", "inputs": "农资代购", "sales": "销售",
     "expenses": "费用", "subsidies": "补助", "advances": "借支", "payments": "付款", "income": "投资收益",
     "land_rent": "土地保底租金", "transfers": "提现存现", "journal": "记账凭证", "receipts": "收款", "stock": "期末盘点",
-    "stock_back": "期初存货转回",
+    "stock_back": "期初存货转回", "assets": "固定资产", "asset_in_use": "在建工程转固", "depreciation": "计提折旧",
+    "disposal": "固定资产清理",
 }
 #: where money is paid from or into (a record's ``paid_by``, ``method``, ``from_account``/``to_account``)
 MONEY_ROLES = {"cash": "cash", "bank": "bank", "mobile": "mobile"}
+#: charts whose fiscal subsidies wait in 专项应付款 until used (books-review W2: the 2021 system's acct 235 三 and
+#: 311 二). The 2004 collective system books them as 补助收入 when received (S8 acct 522), as before.
+SUBSIDIES_WAIT = frozenset({"fpc2021"})
 
 
 def _leg(chart: str, role: str, amount: Decimal, party: str | None = None) -> PostingDraft:
@@ -60,8 +64,21 @@ def legs_for(kind: str, chart: str, values: dict, party: str | None) -> list[Pos
         else:
             owed = L(MONEY_ROLES[paid_by], amount)
         return [owed, L("sales_income", -amount)]
-    if kind == "expenses":
-        return [L(EXPENSE_ROLES[values["category"]], amount), L(MONEY_ROLES[values.get("paid_by") or "bank"], -amount)]
+    if kind == "expenses":    # paid out of a subsidy project: its 专项应付款 is used up, not a cost of the year
+        spent = "special_payable" if values.get("project") and chart in SUBSIDIES_WAIT else EXPENSE_ROLES[values["category"]]
+        return [L(spent, amount), L(MONEY_ROLES[values.get("paid_by") or "bank"], -amount)]
+    if kind == "assets":      # bought or being built; one a subsidy paid for moves that much of 235 to 311
+        legs = []
+        if values.get("paid_by") != "in_kind":          # (put in as capital: the capital record posted it)
+            legs = [L("construction" if values.get("under_construction") else "fixed_asset", amount),
+                    L(MONEY_ROLES[values.get("paid_by") or "bank"], -amount)]
+        if values.get("project") and chart in SUBSIDIES_WAIT:
+            legs += [L("special_payable", amount), L("special_fund", -amount)]
+        return legs
+    if kind == "asset_in_use":     # 在建工程 finished: 转入固定资产
+        return [L("fixed_asset", amount), L("construction", -amount)]
+    if kind == "depreciation":
+        return [L("operating_cost", amount), L("accumulated_depreciation", -amount)]
     if kind == "stock":           # unsold at the year end: not a cost of this year (121), back on 1 January
         return [L("inventory", amount), L("operating_cost", -amount)]
     if kind == "stock_back":
@@ -70,7 +87,9 @@ def legs_for(kind: str, chart: str, values: dict, party: str | None) -> list[Pos
         return [L(MONEY_ROLES[values.get("method") or "bank"], amount), L("receivable", -amount)]
     if kind == "transfers":
         return [L(MONEY_ROLES[values["to_account"]], amount), L(MONEY_ROLES[values["from_account"]], -amount)]
-    if kind == "subsidies":
+    if kind == "subsidies":   # a fiscal subsidy waits in 235 until it is used (above); before 0018 it did not
+        if values.get("kind") == "fiscal" and chart in SUBSIDIES_WAIT and values.get("held", True):
+            return [L("bank", amount), L("special_payable", -amount)]
         if values.get("kind") == "fiscal":
             return [L("bank", amount), L("special_payable", -amount),
                     L("special_payable", amount), L("special_fund", -amount)]
@@ -89,7 +108,7 @@ def legs_for(kind: str, chart: str, values: dict, party: str | None) -> list[Pos
 
 #: the values legs_for looks at besides the amount: records alike in these post to the same accounts
 SHAPE_KEYS = ("form", "paid", "on_credit", "category", "kind", "method", "receivable", "paid_for", "paid_by",
-              "from_account", "to_account")
+              "from_account", "to_account", "project")
 
 
 def leg_shape(kind: str, chart: str, values: dict, party: str | None, _cache: dict = {}) -> tuple:  # noqa: B006
@@ -99,7 +118,7 @@ def leg_shape(kind: str, chart: str, values: dict, party: str | None, _cache: di
     """
     get = values.get
     key = (kind, chart, party, get("form"), get("paid"), get("on_credit"), get("category"), get("kind"), get("method"),
-           get("receivable"), get("paid_for"), get("paid_by"), get("from_account"), get("to_account"))
+           get("receivable"), get("paid_for"), get("paid_by"), get("from_account"), get("to_account"), bool(get("project")))
     shape = _cache.get(key)
     if shape is None:
         unit = dict(values, amount=Decimal(1))
@@ -137,3 +156,29 @@ def land_rent_for_year(area_mu: Decimal, rent_per_mu: Decimal, start: dt.date, e
     """The base rent a contract costs in ``year``: area × rent per 亩, pro-rated by days for part-years."""
     covered, days = year_fraction_days(start, end, year)
     return quantize(area_mu * rent_per_mu * covered / days)
+
+
+def _month(on: dt.date) -> int:
+    return on.year * 12 + on.month - 1
+
+
+def depreciation_for_year(cost: Decimal, salvage_pct: Decimal, life_years: int, use_from: dt.date | None, year: int,
+                          disposed_on: dt.date | None = None) -> Decimal:
+    """An asset's depreciation in ``year`` (平均年限法, by month): (cost − salvage) spread evenly over
+    ``life_years`` × 12 months from the month after it came into use (当月增加的固定资产当月不提折旧), up to the
+    month it is disposed of (当月减少的当月照提). Each year's figure is the cumulative amount to its end less the
+    cumulative amount before it, both to the fen, so the years add up to the depreciable amount exactly."""
+    if use_from is None:
+        return Decimal("0.00")
+    months = life_years * 12
+    depreciable = cost - quantize(cost * salvage_pct / 100)
+    first = _month(use_from) + 1
+    last = first + months - 1
+    if disposed_on is not None:
+        last = min(last, _month(disposed_on))
+
+    def through(month: int) -> Decimal:             # depreciation of the months first … month
+        n = min(max(month - first + 1, 0), max(last - first + 1, 0))
+        return quantize(depreciable * n / months)
+
+    return through(year * 12 + 11) - through(year * 12 - 1)

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import false, func, select, true
 from sqlalchemy.orm import Session, joinedload
 
 from cooperatives.kinds import RECORD_MODELS
@@ -15,6 +15,7 @@ from cooperatives.models import (
     CapitalContribution,
     Delivery,
     Entity,
+    FixedAsset,
     Household,
     InputSupply,
     InvestmentIncome,
@@ -25,6 +26,7 @@ from cooperatives.models import (
     Sale,
     Subsidy,
 )
+from cooperatives.postings import SUBSIDIES_WAIT
 from ledger.chart import account_for_role
 from ledger.db import fixed_sum, money_sum
 from ledger.models import JournalEntry
@@ -178,6 +180,29 @@ def _add_opening(session: Session, entity: Entity, year: int, members: dict[int,
             member["fund_share"] += -amount
 
 
+def funds_formed(session: Session, entity: Entity, *, until: dt.date, since: dt.date | None = None,
+                 quantified: bool = True) -> dict[str, Decimal]:
+    """``{"fiscal": …, "donation": …}``: what of the entity's subsidies reached 311 专项基金 from ``since`` to ``until``
+    — what the residual basis, the 03表 and the 成员账户 count (law Art. 44: the property *formed* from them;
+    books-review W2). A donation reaches it when received; a fiscal subsidy that waits in 235 as an asset paid out
+    of its project is acquired (an expense paid out of it never does); one recorded before it waited, or in a
+    chart where it does not, when received. ``quantified``: only what is quantified to members."""
+    def dated(column):
+        return (column <= until) & (column >= since) if since is not None else column <= until
+
+    waits = Subsidy.held if entity.chart in SUBSIDIES_WAIT else false()
+    ours = (Subsidy.entity_id == entity.id) & Subsidy.live() & (Subsidy.quantify if quantified else true())
+    formed = dict(session.execute(select(Subsidy.kind, money_sum(Subsidy.amount)).where(
+        ours, dated(Subsidy.date), (Subsidy.kind == "donation") | ~waits).group_by(Subsidy.kind)).all())
+    if entity.chart in SUBSIDIES_WAIT:
+        projects = select(Subsidy.project).where(ours, Subsidy.kind == "fiscal", Subsidy.held)
+        by_assets = session.scalar(select(money_sum(FixedAsset.cost)).where(
+            FixedAsset.entity_id == entity.id, FixedAsset.live(), dated(FixedAsset.acquired_on),
+            FixedAsset.project.in_(projects)))
+        formed["fiscal"] = formed.get("fiscal", Decimal("0.00")) + by_assets
+    return formed
+
+
 def year_contributions(session: Session, entity: Entity, year: int, *, prorate_land: bool = False) -> dict:
     """What every member of ``entity`` put in during ``year``, aggregated in SQL: the input of a
     distribution run. Returns ``{"members": [...], "subsidy_fund": Decimal, "sources": [...]}``.
@@ -238,8 +263,7 @@ def year_contributions(session: Session, entity: Entity, year: int, *, prorate_l
             if prorate_land:
                 shares = shares * _days(contract.start_on, contract.end_on, year) / year_days
             members[contract.member_id]["land_shares"] += shares
-    subsidy_fund = session.scalar(select(money_sum(Subsidy.amount)).where(
-        Subsidy.entity_id == entity.id, Subsidy.quantify, Subsidy.date <= end, Subsidy.live()))
+    subsidy_fund = sum(funds_formed(session, entity, until=end).values(), Decimal("0.00"))
     sources = session.execute(
         select(InvestmentIncome.source, InvestmentIncome.source_ref, InvestmentIncome.amount)
         .where(year_filter(InvestmentIncome), InvestmentIncome.source_ref.is_not(None))

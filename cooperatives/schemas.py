@@ -355,6 +355,32 @@ class VoidSchema(Schema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=300))
 
 
+def _yuan(value: Decimal) -> None:
+    """Yuan as the books keep them: not negative, at most two decimals, below a trillion."""
+    if value < 0 or value >= Decimal("1e12") or value.as_tuple().exponent < -2:
+        raise ValidationError(msg(N_("yuan with at most two decimals, not negative")))
+
+
+class DisposeSchema(Schema):
+    """A fixed asset disposed of (固定资产清理): when, and what it fetched, received how."""
+
+    date = fields.Date(required=True)
+    proceeds = fields.Decimal(load_default=Decimal("0.00"), as_string=True, validate=_yuan,
+                              metadata={"description": "yuan, at most two decimals (default 0)"})
+    method = fields.String(load_default="bank", validate=validate.OneOf(("bank", "cash", "mobile")))
+
+
+class DisposedSchema(Schema):
+    """An asset disposed of, and the entries its disposal posted."""
+
+    entity = fields.String(required=True)
+    id = fields.Integer(required=True)
+    code = fields.String(required=True)
+    disposed_on = fields.String(required=True)
+    proceeds = fields.String(required=True)
+    entries = fields.List(fields.String(), required=True, metadata={"description": "voucher numbers (年-号)"})
+
+
 class VoidedSchema(Schema):
     """A voided record: its entity and kind, id, date, member, amount, voucher, and who voided it, when and why."""
 

@@ -29,13 +29,16 @@ Sheets (Chinese name) and columns, ``*`` = required; :data:`SHEETS` is the autho
     inputs (农资)        date*, member*, item*, amount*, on_credit (default yes)
     sales (销售)         date*, buyer*, product*, quantity, unit, amount*, invoice_no, member,
                          paid_by (bank, cash, mobile, credit; default bank)
-    expenses (费用)      date*, category*, amount*, payee, note, paid_by (bank, cash, mobile; default bank)
-    subsidies (补助)     date*, source*, kind*, amount*, quantify (default yes), poverty_asset (default no)
+    expenses (费用)      date*, category*, amount*, payee, note, paid_by (bank, cash, mobile; default bank), project
+    subsidies (补助)     date*, source*, kind*, amount*, quantify (default yes), poverty_asset (default no),
+                         project (default the source)
     advances (借支)      date*, member*, amount*, note
     payments (付款)      date*, member*, amount*, method (default bank), reference, for (account, labor)
     transfers (提现存现) date*, from*, to* (cash, bank, mobile), amount*, note
     receipts (收款)      date*, buyer*, amount*, method (default bank)
     stock (期末盘点)     date* (31 December), product*, quantity*, unit*, value*
+    assets (固定资产)    code*, name*, acquired_on*, cost*, life_years*, salvage_pct (default 5), paid_by (bank, cash,
+                         mobile, in_kind; default bank), project, poverty_asset, under_construction, in_use_on
     journal (凭证)       voucher*, date*, memo*, account*, member, debit, credit, attachments (附件张数)
     income (投资收益)    date*, source*, amount*
 
@@ -522,7 +525,9 @@ _COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "category": ("类别",), "payee": ("收款方",), "source": ("来源",), "quantify": ("量化",),
     "poverty_asset": ("扶贫资产",), "method": ("方式",), "reference": ("凭据号",),
     "books_start": ("建账日期",), "paid_by": ("付款方式", "收款方式", "结算方式"), "account": ("科目", "会计科目", "科目编码"), "debit": ("借方", "借方余额"),
-    "credit": ("贷方", "贷方余额"),
+    "credit": ("贷方", "贷方余额"), "project": ("项目", "项目名称"), "acquired_on": ("购置日期", "取得日期"),
+    "cost": ("原值", "原价"), "life_years": ("使用年限", "折旧年限"), "salvage_pct": ("残值率(%)", "残值率"),
+    "under_construction": ("在建", "在建工程"), "in_use_on": ("交付使用日期", "启用日期"),
 }  # fmt: skip
 
 
@@ -620,6 +625,24 @@ def _at_most(name: str, limit: int) -> RowCheck:
     return check
 
 
+def _between(name: str, low: int, high: int) -> RowCheck:
+    def check(values: dict[str, Any]) -> tuple[str, str] | None:
+        value = values.get(name)
+        if value is not None and not low <= value <= high:
+            return name, msg(N_("between %(low)s and %(high)s"), low=low, high=high, code="out_of_range")
+        return None
+
+    return check
+
+
+def _not_in_kind_and_project(values: dict[str, Any]) -> tuple[str, str] | None:
+    """An asset put in as capital in kind was not paid for by a subsidy project."""
+    if values.get("paid_by") == "in_kind" and values.get("project"):
+        return "project", msg(N_("An asset put in as capital in kind was not paid for by a subsidy project."),
+                              code="in_kind_project")
+    return None
+
+
 def _product_below_max(first: str, second: str, what: Message) -> RowCheck:
     """``first × second`` (an amount the operation computes, named by ``what``) must stay below the largest
     number."""
@@ -638,6 +661,11 @@ def _delivery_amount(values: dict[str, Any]) -> Decimal:
     if amount >= _MAX:
         raise _Invalid(msg(N_("quantity × unit_price is too large"), code="too_large"))
     return amount
+
+
+def _project_of(values: dict[str, Any]) -> str:
+    """A subsidy's project (项目名称), unless named: its source."""
+    return values["source"]
 
 
 def _shares_from_area(values: dict[str, Any]) -> Decimal:
@@ -679,6 +707,8 @@ MONEY_ACCOUNT = enum(("cash", "bank", "mobile"), _MONEY_ALIASES)
 #: a sale's: those, or left owed (赊销: 113 应收款, or the member's 114)
 SALE_PAID_BY = enum(("bank", "cash", "mobile", "credit"), {**_MONEY_ALIASES, "赊销": "credit", "赊欠": "credit",
                                                           "应收": "credit", "应收款": "credit"})
+#: what paid for a fixed asset: money, or a member's capital put in kind (实物出资)
+ASSET_PAID_BY = enum(("bank", "cash", "mobile", "in_kind"), {**_MONEY_ALIASES, "实物": "in_kind", "实物出资": "in_kind"})
 #: what a payment to a member settles: their current account (成员往来), or the wages owed (应付劳务费)
 PAYMENT_FOR = enum(("account", "labor"), {"成员往来": "account", "往来": "account", "劳务费": "labor", "工资": "labor",
                                           "应付劳务费": "labor", "劳务": "labor"})
@@ -743,11 +773,24 @@ _SPECS = (
     SheetSpec("expenses", ("费用",), (
         _col("date", DATE, True), _col("category", EXPENSE_CATEGORY, True), _col("amount", MONEY, True),
         _col("payee", TEXT), _col("note", TEXT), _col("paid_by", MONEY_ACCOUNT, default="bank"),
+        _col("project", TEXT),
     )),
     SheetSpec("subsidies", ("补助",), (
         _col("date", DATE, True), _col("source", TEXT, True), _col("kind", SUBSIDY_KIND, True),
         _col("amount", MONEY, True), _col("quantify", BOOL, default=True), _col("poverty_asset", BOOL, default=False),
+        _col("project", TEXT, default=Derived(_project_of, "source")),
     )),
+    # 固定资产: bought, built (在建工程 until in_use_on) or put in as capital in kind; depreciated by month
+    SheetSpec("assets", ("固定资产",), (
+        _col("code", CODE, True, also=("资产编号",)), _col("name", TEXT, True, also=("资产名称",)),
+        _col("acquired_on", DATE, True), _col("cost", MONEY, True), _col("life_years", INT, True),
+        _col("salvage_pct", decimal(2, positive=False), default=Decimal("5.00")),
+        _col("paid_by", ASSET_PAID_BY, default="bank"), _col("project", TEXT),
+        _col("poverty_asset", BOOL, default=False), _col("under_construction", BOOL, default=False),
+        _col("in_use_on", DATE),
+    ), unique=(("code", N_("asset code")),),
+        checks=(_not_before("in_use_on", "acquired_on"), _at_most("salvage_pct", 100), _between("life_years", 1, 100),
+                _not_in_kind_and_project)),
     SheetSpec("advances", ("借支",), (
         _col("date", DATE, True), _col("member", CODE, True), _col("amount", MONEY, True), _col("note", TEXT),
     )),
@@ -812,7 +855,7 @@ _TEXT_LIMITS = {
     "code": 40, "name": 200, "township": 100, "village": 100, "credit_code": 40, "head_name": 100, "phone": 30,
     "id_number": 30, "bank_account": 40, "member": 40, "contract_no": 60, "worker": 100, "task": 200,
     "product": 100, "grade": 40, "item": 100, "buyer": 200, "invoice_no": 60, "payee": 200, "source": 200,
-    "reference": 100, "unit": 5, "voucher": 60, "memo": 200, "account": 100,
+    "reference": 100, "unit": 5, "voucher": 60, "memo": 200, "account": 100, "project": 200,
 }  # fmt: skip
 
 

@@ -100,6 +100,8 @@ ROLES: dict[str, dict[str, str]] = {
         "sales_income": "501", "other_income": "502", "investment_income": "511",
         "operating_cost": "521", "tax_cost": "522", "management_cost": "523", "finance_cost": "524",
         "other_cost": "529", "income_tax": "531",
+        "fixed_asset": "151", "accumulated_depreciation": "152", "construction": "153", "disposal": "154",
+        "accumulated_amortisation": "162",
     },
     "collective2004": {
         # (the 2004 system has no 其他货币资金: money on a payment platform is kept with the bank's)
@@ -111,6 +113,8 @@ ROLES: dict[str, dict[str, str]] = {
         "sales_income": "501", "other_income": "531", "investment_income": "561",
         "operating_cost": "502", "tax_cost": "551", "management_cost": "541", "finance_cost": "541",
         "other_cost": "551", "income_tax": "551",
+        # (the 2004 system numbers 153 固定资产清理 and 154 在建工程 the other way round from the 2021 one)
+        "fixed_asset": "151", "accumulated_depreciation": "152", "construction": "154", "disposal": "153",
     },
 }
 

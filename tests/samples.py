@@ -29,7 +29,10 @@ POLICY_50_50 = POLICY_70_30.replace('pct = "70"', 'pct = "50"').replace('pct = "
 def worked_example_workbook(code: str = "WX", township: str = "例乡") -> dict:
     """reference/domain.md §1.3 as an import workbook: S 500,000; a 20,000 loss brought forward (2024);
     member trade 120k/60k/20k (paid through the bank: in cash they would overdraw 库存现金, books-review W1);
-    capital 50k/30k/20k; a fiscal subsidy of 90,000 quantified equally."""
+    capital 50k/30k/20k; a fiscal subsidy of 90,000 quantified equally — the example's 专项基金 of 90,000: the
+    subsidy builds a cold store (在建工程, not yet in use, so no depreciation changes S), which is what moves it
+    from 235 专项应付款 to 311 (2021 system acct 235 三, 311 二; books-review W2: money merely received is not
+    property formed and is not quantified)."""
     return {
         "entity": [["code", "name", "kind", "township"], [code, "例题合作社", "farmer_coop", township]],
         "households": [["code", "head_name", "village"], ["H001", "甲", "一村"], ["H002", "乙", "一村"],
@@ -39,6 +42,8 @@ def worked_example_workbook(code: str = "WX", township: str = "例乡") -> dict:
         "capital": [["date", "member", "amount"], ["2025-01-02", "H001", "50000"], ["2025-01-02", "H002", "30000"],
                     ["2025-01-02", "H003", "20000"]],
         "subsidies": [["date", "source", "kind", "amount"], ["2025-03-01", "县财政", "fiscal", "90000"]],
+        "assets": [["code", "name", "acquired_on", "cost", "life_years", "project", "under_construction"],
+                   ["GD-01", "冷库（在建）", "2025-04-01", "90000", "20", "县财政", "yes"]],
         "deliveries": [["date", "member", "product", "quantity", "unit", "unit_price", "paid_by"],
                        ["2025-05-01", "H001", "藤茶鲜叶", "20000", "kg", "6", "bank"],
                        ["2025-05-01", "H002", "藤茶鲜叶", "10000", "kg", "6", "bank"],

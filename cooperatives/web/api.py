@@ -31,6 +31,8 @@ from cooperatives.queries import opening_lines, voucher_list
 from cooperatives.records import list_records
 from cooperatives.schemas import (
     RECORD_INPUT_SCHEMAS,
+    DisposedSchema,
+    DisposeSchema,
     EntitySchema,
     ErrorSchema,
     ImportArgsSchema,
@@ -66,6 +68,7 @@ from cooperatives.web.idempotency import document as document_idempotency
 from cooperatives.web.idempotency import protect as idempotent_writes
 from cooperatives.web.writes import (
     Refused,
+    dispose,
     enrol,
     parse_member,
     post_opening,
@@ -317,6 +320,27 @@ def _void_route(kind: str) -> None:
         blp.arguments(VoidSchema)(blp.alt_response(200, schema=VoidedSchema, success=True)(
             errors_doc(403, 404, 422)(void_view))))
 
+
+@blp.route("/assets/<id:record_id>/dispose", methods=["POST"], endpoint="dispose_asset")
+@rule(*WRITERS, write=True, scope="record")
+@blp.arguments(DisposeSchema)
+@blp.alt_response(200, schema=DisposedSchema, success=True)
+@errors_doc(403, 404, 422)
+def dispose_view(data, record_id: int):
+    """Dispose of a fixed asset (固定资产清理): its depreciation through the month of disposal, its net book value to
+    固定资产清理, the proceeds less that value to other income or other costs."""
+    entity, asset = record_or_404("assets", record_id, write=True)
+    session = get_session()
+    try:
+        ids = dispose(session, entity, record_id, data, actor=current_actor())
+    except Refused as exc:
+        abort(error(422, exc.errors))
+    entries = session.scalars(select(JournalEntry).where(JournalEntry.id.in_(ids)).order_by(JournalEntry.id))
+    return {"entity": entity.code, "id": asset.id, "code": asset.code, "disposed_on": asset.disposed_on.isoformat(),
+            "proceeds": fmt(asset.disposal_proceeds), "entries": [e.voucher for e in entries]}
+
+
+dispose_view.record_kind = "assets"
 
 for _kind in RECORD_INPUT_SCHEMAS:
     _record_routes(_kind)

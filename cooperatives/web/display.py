@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from cooperatives.kinds import KINDS
 from cooperatives.labels import COLUMN_LABELS, RECORD_LABELS
 from cooperatives.models import (
+    ASSET_PAID_BY,
     CAPITAL_FORMS,
     ENTITY_KINDS,
     EXPENSE_CATEGORIES,
@@ -39,8 +40,8 @@ SUBSIDY_KINDS = {"fiscal": N_("Fiscal subsidy"), "donation": N_("Donation")}
 #: column -> {stored value -> label} for enumerated columns
 VALUE_LABELS = {"form": CAPITAL_FORMS, "unit": UNITS, "category": EXPENSE_CATEGORIES, "method": PAYMENT_METHODS,
                 "kind": SUBSIDY_KINDS, "monitoring": MONITORING, "paid_for": PAYMENT_FOR,
-                "paid_by": SALE_PAID_BY, "from_account": MONEY_ACCOUNTS, "to_account": MONEY_ACCOUNTS}
-MONEY_COLUMNS = frozenset({"amount", "rate", "base_rent_per_mu"})
+                "paid_by": {**SALE_PAID_BY, **ASSET_PAID_BY}, "from_account": MONEY_ACCOUNTS, "to_account": MONEY_ACCOUNTS}
+MONEY_COLUMNS = frozenset({"amount", "rate", "base_rent_per_mu", "cost", "value"})
 PRICE_COLUMNS = frozenset({"unit_price"})
 NUMERIC_COLUMNS = MONEY_COLUMNS | PRICE_COLUMNS | {"quantity", "days", "area_mu", "shares", "member_no"}
 #: typed in a form but never shown back (not even on a refused form): they are stored encrypted

@@ -83,6 +83,18 @@ def void(session: Session, entity: Entity, kind: str, record_id: int, reason: st
     return entries
 
 
+def dispose(session: Session, entity: Entity, asset_id: int, values: Mapping, *, actor: Principal) -> list[int]:
+    """Dispose of a fixed asset (:func:`cooperatives.operations.dispose_asset`) and commit; Refused as :func:`void`."""
+    try:
+        ids = operations.dispose_asset(session, entity, asset_id, on=values["date"], proceeds=values["proceeds"],
+                                       method=values["method"], actor=actor)
+        session.commit()
+    except (RecordError, LedgerError) as exc:
+        session.rollback()
+        raise Refused(field_errors(exc.problems)) from None
+    return ids
+
+
 def post_opening_form(session: Session, entity: Entity, raw_lines: list[Mapping], *, actor: Principal):
     """Opening-balance lines as typed on the page (the ``opening`` sheet's columns, raw): each checked by the
     sheet's rules (errors keyed ``lines.<n>.<column>``, n from 1; blank lines skipped), then

@@ -33,7 +33,8 @@ from decimal import Decimal
 from sqlalchemy import case, func, or_, select, true, type_coerce
 from sqlalchemy.orm import Session, aliased
 
-from cooperatives.models import CapitalContribution, Delivery, Entity, Household, Member, Sale, Subsidy, Village
+from cooperatives.models import CapitalContribution, Delivery, Entity, Household, Member, Sale, Village
+from cooperatives.queries import funds_formed
 from ledger.cells import save_workbook
 from ledger.chart import account_for_role
 from ledger.db import Quantity, money_sum
@@ -579,11 +580,9 @@ def _classify(code: str, side: int, d321: int, d322: int, c301: int, c332: int) 
 
 
 def _subsidies_by_kind(session: Session, entity: Entity, year: int) -> dict[str, Decimal]:
-    """Fiscal subsidies and donations received in ``year`` (03表 接受国家财政直接补助形成 / 接受他人捐赠形成)."""
-    rows = session.execute(select(Subsidy.kind, money_sum(Subsidy.amount)).where(
-        Subsidy.entity_id == entity.id, Subsidy.date >= dt.date(year, 1, 1), Subsidy.date <= dt.date(year, 12, 31),
-        Subsidy.live()).group_by(Subsidy.kind))
-    return dict(rows.all())
+    """What fiscal subsidies and donations formed in 311 in ``year`` (03表 接受国家财政直接补助形成 / 接受他人捐赠形成):
+    a fiscal subsidy as the assets it paid for were acquired, not when it was received."""
+    return funds_formed(session, entity, since=dt.date(year, 1, 1), until=dt.date(year, 12, 31), quantified=False)
 
 
 def equity_changes(session: Session, entity: Entity, year: int) -> Statement | None:
@@ -685,14 +684,11 @@ def _reserve_shares(session: Session, entity: Entity, year: int) -> dict[str, tu
 
 
 def _funds(session: Session, entity: Entity, year: int) -> dict[str, tuple[Decimal, Decimal]]:
-    """``kind -> (fund to quantify at the year's start, at its end)`` for fiscal subsidies and donations."""
-    before = Subsidy.date < dt.date(year, 1, 1)
-    rows = session.execute(
-        select(Subsidy.kind, money_sum(case((before, Subsidy.amount), else_=0)), money_sum(Subsidy.amount))
-        .where(Subsidy.entity_id == entity.id, Subsidy.quantify, Subsidy.date <= dt.date(year, 12, 31),
-               Subsidy.live())
-        .group_by(Subsidy.kind))
-    return {kind: (opening, closing) for kind, opening, closing in rows}
+    """``kind -> (fund to quantify at the year's start, at its end)`` for fiscal subsidies and donations: what of
+    them reached 311 (:func:`cooperatives.queries.funds_formed`)."""
+    opening = funds_formed(session, entity, until=dt.date(year - 1, 12, 31))
+    closing = funds_formed(session, entity, until=dt.date(year, 12, 31))
+    return {kind: (opening.get(kind, Z), closing[kind]) for kind in closing}
 
 
 def _quantified(fund: Decimal, members: dict[str, int]) -> dict[str, Decimal]:

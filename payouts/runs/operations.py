@@ -24,7 +24,7 @@ from cooperatives.access import Principal, keeps_books, operation, run_entity
 from cooperatives.models import Entity, Member
 from cooperatives.operations import (
     RecordError,
-    accrue_land_rent,
+    accrue_year_end,
     audit,
     book_project_share,
     reversal,
@@ -100,12 +100,12 @@ def surplus_of(session: Session, entity: Entity, year: int) -> Decimal:
 def close_year(session: Session, entity: Entity, year: int, *, actor: Principal) -> dict:
     """Close ``year``'s profit and loss into 331 本年盈余 and on to 332 未分配盈余 (MOF §2.3 steps 1–2).
 
-    Accrues the year's land rent first. From then on the year takes only year-end entries. Idempotent:
+    Books the year-end accruals first (``YEAR_END_ACCRUALS``: base rent, depreciation). From then on the year takes only year-end entries. Idempotent:
     a year already being closed is left as it is. Returns the surplus statement (盈余及盈余分配表 top).
     """
     book = entity.book
     if period_status(session, book, year) == "open":
-        accrue_land_rent(session, entity, year, actor=actor)
+        accrue_year_end(session, entity, year, actor=actor)
         profit = year_profit(session, book, year)
         net = -sum(profit.values(), ZERO)
         drafts = []
@@ -214,6 +214,7 @@ def create_run(session: Session, entity: Entity, year: int, *, policy_version: P
     is posted). Raises RunRefused."""
     replaces = _replaced(session, entity, year, replaces)
     policy = policy_of(policy_version)
+    accrue_year_end(session, entity, year, actor=actor)      # the year's result includes its base rent, depreciation
     data = gather_input(session, entity, year, policy)
     result = compute_run(data, policy)
     result_json = json.dumps(result_to_json(result, entity=entity.code, year=year), ensure_ascii=False)

@@ -144,6 +144,12 @@ ENGLISH: dict[str, list[list]] = {
         ["date", "buyer", "amount", "method"],
         ["2025-06-15", "Tea Trading Co.", "1,860.00", "cash"],
     ],
+    "assets": [
+        ["code", "name", "acquired_on", "cost", "life_years", "salvage_pct", "paid_by", "project",
+         "under_construction", "in_use_on"],
+        ["GD-01", "tea dryer", "2025-02-01", "30,000.00", "10", "", "", "County agriculture bureau", "yes",
+         "2025-03-15"],
+    ],
     "journal": [
         ["voucher", "date", "memo", "account", "member", "debit", "credit", "attachments"],
         ["J1", "2025-03-31", "short-term loan", "102", "", "20,000.00", "", "2"],
@@ -161,6 +167,7 @@ SHEETS_ZH = {
     "deliveries": "交售", "inputs": "农资", "sales": "销售", "expenses": "费用", "subsidies": "补助",
     "advances": "借支", "payments": "付款", "income": "投资收益", "opening": "期初余额",
     "transfers": "提现存现", "journal": "凭证", "receipts": "收款", "stock": "期末盘点",
+    "assets": "固定资产",
 }  # fmt: skip
 HEADERS_ZH = {
     "code": "编码", "name": "名称", "kind": "类型", "township": "乡镇", "village": "村",
@@ -175,6 +182,8 @@ HEADERS_ZH = {
     "quantify": "量化", "poverty_asset": "扶贫资产", "method": "方式", "reference": "凭据号",
     "account": "科目", "debit": "借方", "credit": "贷方", "from": "转出", "to": "转入",
     "voucher": "凭证号", "memo": "摘要", "attachments": "附件张数", "value": "成本",
+    "acquired_on": "购置日期", "cost": "原值", "life_years": "使用年限", "salvage_pct": "残值率（%）",
+    "paid_by": "付款方式", "project": "项目名称", "under_construction": "在建工程", "in_use_on": "交付使用日期",
 }  # fmt: skip
 VALUES_ZH = {
     "yes": "是", "no": "否", "farmer_coop": "农民专业合作社", "unstable": "脱贫不稳定户", "cash": "现金",

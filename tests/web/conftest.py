@@ -55,6 +55,9 @@ RECORD_FORMS: dict[str, dict[str, str]] = {
     "advances": {"date": "2025-08-01", "member": "A-H002", "amount": "600.00", "note": "农忙借支"},
     "payments": {"date": "2025-12-28", "member": "A-H001", "amount": "500.00", "method": "bank",
                  "reference": "YH20250001"},
+    # 固定资产: a tea roaster bought out of the subsidy's project (235 → 311), 10 years, 5 % salvage
+    "assets": {"code": "GD-A-01", "name": "藤茶杀青机", "acquired_on": "2025-09-10", "cost": "12000.00",
+               "life_years": "10", "project": "县农业农村局产业资金"},
     "income": {"date": "2025-12-31", "source": "产业园联合体分红", "amount": "1500.00"},
     # 期末盘点: 2 kg of dried tea unsold at the year end, 100.00 at cost (121 on 12-31, back to 521 on 01-01)
     "stock": {"date": "2025-12-31", "product": "藤茶干茶（库存）", "quantity": "2", "unit": "kg", "value": "100.00"},
@@ -62,7 +65,7 @@ RECORD_FORMS: dict[str, dict[str, str]] = {
 MARKERS = {"capital": "首期股金", "land": "TD-A-001", "labor": "采茶工", "deliveries": "藤茶鲜叶", "inputs": "有机肥料",
            "sales": "FP20250001", "receipts": "湘西茶业有限公司", "expenses": "管理人员工资", "subsidies": "县农业农村局产业资金", "transfers": "提现备用金", "advances": "农忙借支",
            "payments": "YH20250001", "income": "产业园联合体分红",
-           "stock": "藤茶干茶（库存）"}
+           "stock": "藤茶干茶（库存）", "assets": "藤茶杀青机"}
 
 
 @dataclass

@@ -65,7 +65,10 @@ POSTED = {
     "sales": {("113", None): D("42000.00"), ("501", None): D("-42000.00")},          # on credit (应收款)
     "receipts": {("102", None): D("42000.00"), ("113", None): D("-42000.00")},       # received in full
     "expenses": {("523", None): D("5200.00"), ("102", None): D("-5200.00")},
-    "subsidies": {("102", None): D("20000.00"), ("311", None): D("-20000.00")},
+    # a fiscal subsidy waits in 235 until used (books-review W2); the asset bought out of it moves that much to 311
+    "subsidies": {("102", None): D("20000.00"), ("235", None): D("-20000.00")},
+    "assets": {("151", None): D("12000.00"), ("102", None): D("-12000.00"), ("235", None): D("12000.00"),
+               ("311", None): D("-12000.00")},
     "advances": {("114", "A-H002"): D("600.00"), ("101", None): D("-600.00")},
     "payments": {("114", "A-H001"): D("500.00"), ("102", None): D("-500.00")},
     "income": {("102", None): D("1500.00"), ("511", None): D("-1500.00")},
@@ -79,6 +82,11 @@ def test_voiding_a_record_takes_away_exactly_what_it_posted(client, world, sessi
         assert refused.get_json()["errors"]["_schema"] == [
             "Only 0.00 of this sale is still owed (the rest was received): void the receipt first."]
         assert _void(client, token, "receipts", _record(session, "receipts").id).status_code == 200
+    if kind == "subsidies":         # 12,000 of it bought the world's roaster: the asset is voided first
+        refused = _void(client, token, "subsidies", _record(session, "subsidies").id)
+        assert refused.get_json()["errors"]["_schema"] == [
+            "Only 8000.00 of project 县农业农村局产业资金 is unspent: void the assets and expenses paid out of it first."]
+        assert _void(client, token, "assets", _record(session, "assets").id).status_code == 200
     before = _book(session)
     row = _record(session, kind)
     answer = _void(client, token, kind, row.id)

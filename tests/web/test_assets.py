@@ -1,0 +1,165 @@
+"""Fixed assets and the subsidies that pay for them (issue 13 §5; books-review W2, W11; INTERFACES §3 ``assets``).
+
+The 2021 system (reference/sources/fpc2021-accounting-system.txt): a fiscal subsidy received is 专项应付款 (acct 235
+二), and only when it is used to acquire or build assets does it move to 专项基金 (235 三, 311 二); spent on anything
+else it is used up with no 311. Fixed assets are depreciated by month (acct 152 二: 当月增加的固定资产当月不提折旧,
+当月减少的固定资产当月照提折旧); one being built sits in 153 在建工程 until it comes into use; a disposal goes
+through 154 固定资产清理 to 其他收入 / 其他支出 (acct 154).
+
+The world's TA-COOP received a fiscal subsidy of 20,000.00 (project = its source, 县农业农村局产业资金) and bought a
+tea roaster (GD-A-01) out of it for 12,000.00 on 2025-09-10: 10 years, 5 % salvage, so 11,400.00 over 120 months
+from October 2025 — 95.00 a month, 285.00 in 2025, 1,140.00 a year after.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from samples import xlsx_bytes as xlsx
+from sqlalchemy import select
+
+from cooperatives.access import CONSOLE
+from cooperatives.importer import import_path
+from cooperatives.models import Entity, FixedAsset
+from cooperatives.postings import depreciation_for_year
+from cooperatives.queries import year_contributions
+from cooperatives.workbook import WorkbookError
+from ledger.queries import trial_balance
+from payouts.runs.operations import close_year
+
+A = "TA-COOP"
+D = Decimal
+PROJECT = "县农业农村局产业资金"
+
+
+def _entity(session) -> Entity:
+    session.expire_all()
+    return session.scalar(select(Entity).where(Entity.code == A))
+
+
+def _closing(session, year: int) -> dict[str, Decimal]:
+    return {r.code: r.closing for r in trial_balance(session, _entity(session).book, year)}
+
+
+def _roaster(session) -> FixedAsset:
+    return session.scalar(select(FixedAsset).where(FixedAsset.code == "GD-A-01"))
+
+
+@pytest.mark.parametrize(("cost", "salvage", "years", "in_use", "expected"), [
+    # the roaster: 95.00 a month from October 2025 to September 2035
+    (D("12000.00"), D("5"), 10, dt.date(2025, 9, 10),
+     {2025: D("285.00"), 2026: D("1140.00"), 2034: D("1140.00"), 2035: D("855.00"), 2036: D("0.00")}),
+    # 1,000.00 over 36 months from February 2025: 27.777… a month; each year's figure is the cumulative amount
+    # to its end less that before it, to the fen (305.56 = 1000 × 11/36; 638.89 − 305.56; 972.22 − 638.89; the rest)
+    (D("1000.00"), D("0"), 3, dt.date(2025, 1, 15),
+     {2024: D("0.00"), 2025: D("305.56"), 2026: D("333.33"), 2027: D("333.33"), 2028: D("27.78")}),
+])
+def test_depreciation_is_straight_line_by_month_from_the_month_after_it_comes_into_use(cost, salvage, years, in_use,
+                                                                                        expected):
+    for year, amount in expected.items():
+        assert depreciation_for_year(cost, salvage, years, in_use, year) == amount
+    total = sum(depreciation_for_year(cost, salvage, years, in_use, y) for y in range(2020, 2045))
+    assert total == cost - cost * salvage / 100                     # to the fen: nothing lost to rounding
+
+
+def test_a_subsidy_waits_in_235_until_the_asset_it_pays_for_moves_it_to_311(client, world, session, token):
+    closing = _closing(session, 2025)
+    assert closing["151"] == D("12000.00")                         # the roaster
+    assert closing["235"] == D("-8000.00")                         # 20,000 received, 12,000 of it used
+    assert closing["311"] == D("-12000.00")                        # only what formed property is 专项基金
+    # the residual basis counts the property formed, not the money received (law Art. 44; books-review W2)
+    assert year_contributions(session, _entity(session), 2025)["subsidy_fund"] == D("12000.00")
+    # training paid out of the project: its 235 is used up, not a cost of the year, and nothing reaches 311
+    spent = client.post(f"/api/v1/entities/{A}/expenses", headers=token("acc_a"), json={
+        "date": "2025-10-08", "category": "management", "amount": "3000", "payee": "县农技站培训",
+        "project": PROJECT})
+    assert spent.status_code == 201, spent.get_json()
+    after = _closing(session, 2025)
+    assert (after["235"], after["311"], after["523"] - closing["523"]) == (D("-5000.00"), D("-12000.00"), D("0.00"))
+    too_much = client.post(f"/api/v1/entities/{A}/assets", headers=token("acc_a"), json={
+        "code": "GD-A-02", "name": "揉捻机", "acquired_on": "2025-10-20", "cost": "6000", "life_years": 8,
+        "project": PROJECT})
+    assert too_much.status_code == 422, too_much.get_json()
+    assert too_much.get_json()["errors"]["project"] == [
+        f"Only 5000.00 of project {PROJECT} is unspent (专项应付款): 6000.00 cannot be paid out of it."]
+    unknown = client.post(f"/api/v1/entities/{A}/expenses", headers=token("acc_a"), json={
+        "date": "2025-10-08", "category": "management", "amount": "10", "project": "没有这个项目"})
+    assert unknown.get_json()["errors"]["project"] == ["TA-COOP has no fiscal subsidy project named 没有这个项目."]
+
+
+def test_the_year_end_books_depreciation_and_the_next_year_books_twelve_months(session, world):
+    summary = close_year(session, _entity(session), 2025, actor=CONSOLE)
+    assert _closing(session, 2025)["152"] == D("-285.00")           # October–December, 95.00 each
+    # a cost of 2025 (经营支出): base rent 2,100.00 + labour 360.00 + delivery 672.00 − stock 100.00 + 285.00
+    assert summary["costs"]["521"] == D("3317.00")
+    close_year(session, _entity(session), 2026, actor=CONSOLE)
+    assert _closing(session, 2026)["152"] == D("-1425.00")          # 285.00 + 12 × 95.00
+    close_year(session, _entity(session), 2026, actor=CONSOLE)      # idempotent
+    assert _closing(session, 2026)["152"] == D("-1425.00")
+
+
+def test_a_disposal_books_its_months_and_takes_the_result_to_other_costs(client, world, session, token):
+    close_year(session, _entity(session), 2025, actor=CONSOLE)
+    session.commit()
+    bank = _closing(session, 2026)["102"]
+    roaster = _roaster(session).id
+    sold = client.post(f"/api/v1/assets/{roaster}/dispose", headers=token("acc_a"),
+                       json={"date": "2026-03-15", "proceeds": "10000"})
+    assert sold.status_code == 200, sold.get_json()
+    assert sold.get_json()["proceeds"] == "10000.00" and len(sold.get_json()["entries"]) == 3
+    closing = _closing(session, 2026)
+    # 285.00 (2025) + January–March 2026 (当月减少的当月照提) 285.00 = 570.00; net book value 11,430.00
+    assert (closing["151"], closing["152"], closing["154"]) == (D("0.00"), D("0.00"), D("0.00"))
+    assert closing["529"] == D("1430.00")                           # sold for 1,430.00 less than its book value
+    assert closing["102"] - bank == D("10000.00")
+    again = client.post(f"/api/v1/assets/{roaster}/dispose", headers=token("acc_a"), json={"date": "2026-04-01"})
+    assert again.status_code == 422
+    assert again.get_json()["errors"]["_schema"] == ["Asset GD-A-01 was disposed of on 2026-03-15."]
+    close_year(session, _entity(session), 2026, actor=CONSOLE)      # nothing more is depreciated after it
+    assert _closing(session, 2026).get("152", D("0.00")) == D("0.00")
+    foreign = client.post(f"/api/v1/assets/{roaster}/dispose", headers=token("acc_b"), json={"date": "2026-04-01"})
+    assert foreign.status_code == 404
+
+
+def test_voiding_an_asset_reverses_its_purchase_its_subsidy_move_and_its_depreciation(client, world, session, token):
+    roaster = _roaster(session).id
+    voided = client.post(f"/api/v1/assets/{roaster}/void", headers=token("acc_a"), json={"reason": "买错了"})
+    assert voided.status_code == 200, voided.get_json()
+    closing = _closing(session, 2025)
+    assert (closing["151"], closing["235"], closing["311"]) == (D("0.00"), D("-20000.00"), D("0.00"))
+    close_year(session, _entity(session), 2025, actor=CONSOLE)
+    assert _closing(session, 2025).get("152", D("0.00")) == D("0.00")     # a voided asset is not depreciated
+    assert year_contributions(session, _entity(session), 2025)["subsidy_fund"] == D("0.00")
+
+
+def test_the_assets_sheet_builds_an_asset_in_153_then_puts_it_in_use(session, world, tmp_path):
+    """A workbook in Chinese: a greenhouse built from 2025-03-01, in use from 2025-06-20; another still being built.
+    48,000.00 over 20 years at 5 %: 45,600.00 / 240 = 190.00 a month, July–December = 1,140.00."""
+    book = {"固定资产": [
+        ["资产编号", "资产名称", "购置日期", "原值", "使用年限", "在建工程", "交付使用日期", "扶贫资产"],
+        ["GD-A-10", "连栋大棚", "2025-03-01", "48,000.00", "20", "是", "2025-06-20", "是"],
+        ["GD-A-11", "冷库（在建）", "2025-11-01", "9000", "15", "是", "", "否"],
+    ]}
+    path = tmp_path / "assets.xlsx"
+    path.write_bytes(xlsx(book).getvalue())
+    before = _closing(session, 2025)
+    import_path(session, str(path), entity_code=A, actor=CONSOLE)
+    session.commit()
+    after = _closing(session, 2025)
+    assert after["151"] - before["151"] == D("48000.00")            # came into use: 在建工程转入固定资产
+    assert after["153"] == D("9000.00")                             # still being built
+    assert after["102"] - before["102"] == D("-57000.00")
+    greenhouse = session.scalar(select(FixedAsset).where(FixedAsset.code == "GD-A-10"))
+    assert greenhouse.poverty_asset and greenhouse.salvage_pct == D("5.00")   # (备查簿: 扶贫项目资产)
+    wrong = {"固定资产": [book["固定资产"][0], ["GD-A-12", "烘干房", "2025-02-01", "5000", "0", "否", "2025-01-20", "否"]]}
+    path.write_bytes(xlsx(wrong).getvalue())
+    with pytest.raises(WorkbookError) as refused:
+        import_path(session, str(path), entity_code=A, actor=CONSOLE)
+    assert sorted(str(p) for p in refused.value.problems) == [
+        "固定资产:2:交付使用日期: in_use_on is before acquired_on",
+        "固定资产:2:使用年限: must be positive",
+    ]
+    close_year(session, _entity(session), 2025, actor=CONSOLE)
+    assert _closing(session, 2025)["152"] == D("-1425.00")          # 1,140.00 + the roaster's 285.00; not the cold store
