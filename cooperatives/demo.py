@@ -130,10 +130,46 @@ def tea_workbook(rng: random.Random) -> dict[str, list[dict]]:
     sheets["expenses"].append({"date": "2025-12-20", "category": "tax", "amount": "4800.00", "payee": "税务局"})
     sheets["subsidies"].append({"date": "2025-06-18", "source": "县农业农村局 2025年产业发展资金", "kind": "fiscal",
                                 "amount": "200000.00", "quantify": "yes", "poverty_asset": "no"})
+    # the subsidy buys the processing line (235 → 311: property formed, quantified to the members), in use from
+    # August: depreciated from September, 190,000 over 120 months
+    sheets["assets"] = [{"code": "JGP-GD-01", "name": "藤茶加工生产线（杀青、揉捻、烘干）", "acquired_on": "2025-07-20",
+                         "cost": "200000.00", "life_years": "10", "salvage_pct": "5",
+                         "project": "县农业农村局 2025年产业发展资金", "in_use_on": "2025-08-01"}]
+    # the bank lends the working capital the summer's purchases need (短期借款), repaid with interest in December:
+    # two vouchers (记账凭证) of the journal sheet
+    sheets["journal"] = [
+        {"voucher": "J01", "date": "2025-04-01", "memo": "向县农商行借入流动资金贷款", "account": "102",
+         "debit": "300000.00", "attachments": "2"},
+        {"voucher": "J01", "date": "2025-04-01", "memo": "向县农商行借入流动资金贷款", "account": "201",
+         "credit": "300000.00"},
+        {"voucher": "J02", "date": "2025-12-20", "memo": "归还流动资金贷款本息", "account": "201", "debit": "300000.00",
+         "attachments": "1"},
+        {"voucher": "J02", "date": "2025-12-20", "memo": "归还流动资金贷款本息", "account": "524", "debit": "9787.50"},
+        {"voucher": "J02", "date": "2025-12-20", "memo": "归还流动资金贷款本息", "account": "102",
+         "credit": "309787.50"}]
+    # the books start on 1 January 2025 from the balances the members' earlier years left (期初余额): the first
+    # sixty members' capital of 2019 and their reserve shares, in the bank and the cash box
+    sheets["opening"] = [{"account": "101", "debit": "3000.00", "note": "库存现金"},
+                         {"account": "102", "debit": "87000.00", "note": "银行存款"}]
+    for i in range(1, 61):
+        code = f"JGP-H{i:03d}"
+        sheets["opening"] += [{"account": "301", "member": code, "credit": "1000.00", "note": "2019年股金"},
+                              {"account": "322", "member": code, "credit": "500.00", "note": "公积金份额"}]
+    sheets["payments"] += wages_paid(sheets["labor"], "2025-12-15", "LW2025")
     for i in range(1, 81, 3):
         sheets["payments"].append({"date": "2025-12-28", "member": f"JGP-H{i:03d}", "amount": "500.00",
                                    "method": "bank", "reference": f"YH2025{i:04d}"})
     return {k: v for k, v in sheets.items() if v}
+
+
+def wages_paid(labor: list[dict], on: str, reference: str) -> list[dict]:
+    """The payments (``for`` labour, by bank on ``on``) that pay each member the wages ``labor`` rows owe them:
+    应付劳务费 paid out at the year's end (books-review W3)."""
+    wages: dict[str, Decimal] = {}
+    for row in labor:
+        wages[row["member"]] = wages.get(row["member"], Decimal(0)) + Decimal(row["days"]) * Decimal(row["rate"])
+    return [{"date": on, "member": code, "amount": f"{amount:.2f}", "method": "bank", "for": "labor",
+             "reference": f"{reference}{code[-3:]}"} for code, amount in sorted(wages.items())]
 
 
 def write_csv_workbook(sheets: dict[str, list[dict]], folder: Path) -> Path:

@@ -9,7 +9,8 @@ Names of people and of the villages of 百乐乡 are made up.
 * 金果坪藤茶种植专业合作社 ``JGP-TEA`` (``cooperatives.demo``): 80 households, and its 2025 distribution —
   10 % reserve, 60 % returned by member trade, 40 % by capital, input credit and advances deducted.
 * 百乐乡九村联建葡萄大棚项目 ``TL-GRAPE`` (田林县百乐乡): 24 greenhouses built in 2024 with
-  东西部协作资金 (a fiscal subsidy kept as the project's fund, not quantified), owned by the nine village
+  东西部协作资金 (a fiscal subsidy that formed the greenhouses: 在建工程, in use from September 2024 and
+  depreciated; the project's fund, not quantified), owned by the nine village
   collectives ``TL-V01``…``TL-V09`` through unequal capital contributions. 2025: ¥3,500,000 of grape
   sales. Its run, posted first, books each village's share as investment income in the village's own
   books (the cascade); each village then distributes its year — that income plus its own — to its
@@ -42,6 +43,7 @@ from cooperatives.demo import (
     import_sheets,
     load_demo,
     person_name,
+    wages_paid,
 )
 from cooperatives.models import Entity, Household, Township, User
 from cooperatives.operations import create_entity, link_member_entity
@@ -50,7 +52,7 @@ from ledger.money import allocate, quantize
 from payouts.admin.demo_anomalies import VEG as ANOMALIES
 from payouts.admin.demo_anomalies import load_anomaly_coop
 from payouts.models import IN_FORCE, PayoutRun
-from payouts.runs.operations import approve_run, create_run, post_run, publish_run, save_policy
+from payouts.runs.operations import approve_run, create_run, finalize_year, post_run, publish_run, save_policy
 from payouts.runs.policy import parse_policy
 
 CLUSTER = "TL-GRAPE"
@@ -198,6 +200,11 @@ def cluster_workbook(rng: random.Random) -> dict:
                      "note": "衔接资金及村集体积累入股"} for code, _v, amount, _h, _r in VILLAGES],
         "subsidies": [{"date": "2024-03-20", "source": "深圳市东西部协作资金（建设24座葡萄避雨大棚）", "kind": "fiscal",
                        "amount": "4800000.00", "quantify": "no", "poverty_asset": "yes"}],
+        # the funds build the 24 greenhouses: 在建工程 from March, in use from 31 August 2024 (235 → 311 when built),
+        # then depreciated over 15 years from September: 4,560,000 / 180 = 25,333.33 a month
+        "assets": [{"code": "TL-DP-01", "name": "葡萄避雨大棚（24座）", "acquired_on": "2024-03-25", "cost": "4800000.00",
+                    "life_years": "15", "salvage_pct": "5", "project": "深圳市东西部协作资金（建设24座葡萄避雨大棚）",
+                    "poverty_asset": "yes", "under_construction": "yes", "in_use_on": "2024-08-31"}],
         "sales": [], "expenses": []}
     grapes = [("阳光玫瑰葡萄", Decimal(rng.randint(1400, 2200)) / 100) for _ in range(34)]
     grapes += [("夏黑葡萄", Decimal(rng.randint(800, 1200)) / 100) for _ in range(14)]
@@ -235,6 +242,9 @@ def load_cluster(session: Session) -> None:
     for code, *_rest in VILLAGES:
         link_member_entity(session, project, _entity(session, code), actor=CONSOLE)
     import_sheets(session, cluster_workbook(rng), CLUSTER.lower())
+    # 2024 — the greenhouses built, four months of depreciation, no sales yet — is closed for good (结账) before
+    # 2025 is distributed: its loss is brought forward into 2025's distributable surplus
+    finalize_year(session, _entity(session, CLUSTER), 2024, actor=CONSOLE)
     distribute(session, _entity(session, CLUSTER), CLUSTER_POLICY, dt.date(2026, 1, 20),
                "九村联建葡萄大棚项目2026年股东代表会议决议")
     for index, (code, village, _amount, _households, reserve) in enumerate(VILLAGES, 1):
@@ -290,6 +300,18 @@ def land_workbook(rng: random.Random) -> dict:
             ("2025-11-20", "operating", "60000.00", "大米加工包装"), ("2025-12-25", "management", "36000.00", "管理人员补贴"),
             ("2025-12-25", "finance", "900.00", "银行手续费")):
         sheets["expenses"].append({"date": on, "category": category, "amount": amount, "payee": payee})
+    # no capital: the spring is paid for with a loan from the rural credit union (春耕贷款), repaid with interest
+    # once the rice is sold (记账凭证); the labour is paid out of 应付劳务费 at the year's end
+    loan = "县农村信用社春耕贷款"
+    sheets["journal"] = [
+        {"voucher": "J01", "date": "2025-04-01", "memo": loan, "account": "102", "debit": "300000.00",
+         "attachments": "2"},
+        {"voucher": "J01", "date": "2025-04-01", "memo": loan, "account": "201", "credit": "300000.00"},
+        {"voucher": "J02", "date": "2025-12-20", "memo": f"归还{loan}本息", "account": "201", "debit": "300000.00",
+         "attachments": "1"},
+        {"voucher": "J02", "date": "2025-12-20", "memo": f"归还{loan}本息", "account": "524", "debit": "9532.50"},
+        {"voucher": "J02", "date": "2025-12-20", "memo": f"归还{loan}本息", "account": "102", "credit": "309532.50"}]
+    sheets["payments"] = wages_paid(sheets["labor"], "2025-12-10", "WXLW")
     return sheets
 
 

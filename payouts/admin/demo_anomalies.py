@@ -122,6 +122,14 @@ def veg_workbook() -> dict[str, list[dict]]:
         # 8,600 元 of unpaid deliveries settled in cash (large_cash_payment)
         {"date": "2025-12-30", "member": "VEG-H002", "amount": "8600.00", "method": "cash", "reference": "现金付讫"},
     ]
+    # the village lends the first summer's seedlings and film money, interest-free, repaid after the harvest sold
+    # (记账凭证: Dr 102 / Cr 211 应付款 and back), so the bank never goes below zero
+    loan = "溪口村村集体无息借款"
+    sheets["journal"] = [
+        {"voucher": "J01", "date": "2024-05-01", "memo": loan, "account": "102", "debit": "40000.00"},
+        {"voucher": "J01", "date": "2024-05-01", "memo": loan, "account": "211", "credit": "40000.00"},
+        {"voucher": "J02", "date": "2024-11-30", "memo": f"归还{loan}", "account": "211", "debit": "40000.00"},
+        {"voucher": "J02", "date": "2024-11-30", "memo": f"归还{loan}", "account": "102", "credit": "40000.00"}]
     return sheets
 
 
