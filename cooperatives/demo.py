@@ -26,7 +26,7 @@ from cooperatives.access import CONSOLE
 from cooperatives.importer import ImportResult, import_workbook
 from cooperatives.models import Entity, Household, Township
 from cooperatives.users import create_user
-from cooperatives.workbook import id_check_digit, read_workbook
+from cooperatives.workbook import id_check_digit, luhn_digit, read_workbook
 
 YEAR = 2025
 TEA = "JGP-TEA"
@@ -49,6 +49,12 @@ def id_number(birth: dt.date, seq: int, county: str = "430821") -> str:
     """A well-formed 18-digit resident ID number (GB 11643 check digit) for a made-up person."""
     body = f"{county}{birth:%Y%m%d}{seq % 1000:03d}"
     return body + id_check_digit(body)
+
+
+def bank_card(number: int) -> str:
+    """A made-up 19-digit UnionPay debit card number that passes its Luhn check (from a 13-digit draw)."""
+    body = f"621799{number}"[:18]
+    return body + luhn_digit(body)
 
 
 def person_name(rng: random.Random, used: set[str], surnames: str = SURNAMES) -> str:
@@ -84,7 +90,7 @@ def tea_workbook(rng: random.Random) -> dict[str, list[dict]]:
         monitoring = rng.choices(["none", "unstable", "marginal", "hardship"], [88, 6, 4, 2])[0]
         sheets["households"].append({
             "code": code, "head_name": name, "village": VILLAGES[i % 2], "phone": f"13{rng.randint(100000000, 999999999)}",
-            "id_number": id_number(birth, i), "bank_account": f"621799{rng.randint(10**12, 10**13 - 1)}",
+            "id_number": id_number(birth, i), "bank_account": bank_card(rng.randint(10**12, 10**13 - 1)),
             "monitoring": monitoring, "poverty_exited": "yes" if rng.random() < 0.2 else "no",
             "persons": people.randint(1, 6)})
         sheets["members"].append({"member": code, "member_no": i, "joined_on": "2019-03-15" if i <= 60 else "2023-02-01",
@@ -157,8 +163,10 @@ def tea_workbook(rng: random.Random) -> dict[str, list[dict]]:
                               {"account": "322", "member": code, "credit": "500.00", "note": "公积金份额"}]
     sheets["payments"] += wages_paid(sheets["labor"], "2025-12-15", "LW2025")
     for i in range(1, 81, 3):
+        # 年终预付: 500 元 before the distribution, to some more than the current account owes them (the rest is
+        # deducted from their payout): confirmed over the warning (确认)
         sheets["payments"].append({"date": "2025-12-28", "member": f"JGP-H{i:03d}", "amount": "500.00",
-                                   "method": "bank", "reference": f"YH2025{i:04d}"})
+                                   "method": "bank", "reference": f"YH2025{i:04d}", "confirm": "yes"})
     return {k: v for k, v in sheets.items() if v}
 
 

@@ -43,7 +43,7 @@ from cooperatives.operations import (
     voucher_postings,
     voucher_problems,
 )
-from cooperatives.postings import RECORD_MEMOS, SHAPE_KEYS, leg_shape, legs_for, legs_of
+from cooperatives.postings import RECORD_MEMOS, SHAPE_KEYS, land_rent_for_year, leg_shape, legs_for, legs_of
 from cooperatives.workbook import Problem, Row, Workbook, WorkbookError, problem, read_workbook_partial
 from ledger.db import insert_raw, keyed_in, raw_converters
 from ledger.entries import EntryDraft
@@ -349,14 +349,48 @@ def _check_records(session, wb, plan: _Plan, problems) -> None:
             v = row.values
             if v.get("paid_by") == "credit" and not v.get("member"):
                 context.receivables[v["buyer"]] = context.receivables.get(v["buyer"], 0) + v["amount"]
+    for row in plan.new_members:
+        context.spans[row.values["member"]] = (row.values["joined_on"], row.values.get("left_on"))
     for row in wb.sheets.get("labor", []):          # wages this workbook accrues can be paid in it
         v = KINDS["labor"].derive(dict(row.values))
         context.wages_owed[v["member"]] = context.wages_owed.get(v["member"], 0) + v["amount"]
+    if "payments" in wb.sheets:
+        _add_current(context, wb, plan)
     for kind in (*POSTING_ORDER, "assets", "land"):
         rows = wb.sheets.get(kind, [])
         if rows:
             problems += check_records(kind, [r.values for r in rows], context,
                                       lambda i, column, reason, rows=rows: problem(rows[i], column, reason))
+
+
+def _add_current(context: RecordContext, wb: Workbook, plan: _Plan) -> None:
+    """What the workbook's own records leave the entity owing each member on 成员往来 (114), beside the books: its
+    deliveries not paid on the spot and the base rent of its land contracts in the years it records, less the
+    inputs bought on credit, the advances and the sales on credit to the member — what a payment on account in
+    the same workbook may pay without a warning."""
+    owed = context.current_owed
+    start = context.books_start or (plan.entity.books_start if plan.entity is not None else None)
+
+    def add(member: str, amount) -> None:
+        owed[member] = owed.get(member, Decimal(0)) + amount
+
+    for row in wb.sheets.get("deliveries", []):
+        v = KINDS["deliveries"].derive(row.values)
+        if not v.get("paid", True):
+            add(v["member"], v["amount"])
+    for kind in ("inputs", "advances"):
+        for row in wb.sheets.get(kind, []):
+            if kind == "advances" or row.values.get("on_credit", True):
+                add(row.values["member"], -row.values["amount"])
+    for row in wb.sheets.get("sales", []):
+        if row.values.get("member") and row.values.get("paid_by") == "credit":
+            add(row.values["member"], -row.values["amount"])
+    for row in wb.sheets.get("land", []):
+        v = row.values
+        for year in _dated_years(wb):
+            if start is None or year >= start.year:
+                add(v["member"], land_rent_for_year(v["area_mu"], v["base_rent_per_mu"], max(v["start_on"], start or
+                                                    v["start_on"]), v.get("end_on"), year))
 
 
 # ---------------------------------------------------------------------------------------------- writing
@@ -391,8 +425,10 @@ def _write(session: Session, wb: Workbook, plan: _Plan, counts: dict, actor: Pri
                  "lines": [r.values for r in rows]} for rows in _vouchers(wb)]
     if vouchers:                            # 凭证: each voucher as one typed on the page would be, posted at once
         entries += len(post_vouchers.__wrapped__(session, entity, vouchers, actor=actor, import_id=imp.id))
+    confirmed = sum(1 for rows in wb.sheets.values() for r in rows if r.values.get("confirm"))
     audit(session, actor_id=actor.user_id, action="import", target=f"import:{imp.id}", entity_id=entity.id,
-          detail=", ".join(f"{k}={n}" for k, n in sorted(counts.items())))
+          detail=", ".join([f"{k}={n}" for k, n in sorted(counts.items())]     # rows confirmed over a warning (确认)
+                           + ([f"confirmed={confirmed}"] if confirmed else [])))
     session.flush()
     return ImportResult(entity_code=entity.code, import_id=imp.id, counts=counts, entries=entries)
 

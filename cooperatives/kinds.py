@@ -46,7 +46,7 @@ from cooperatives.models import (
     Transfer,
 )
 from cooperatives.postings import RECORD_MEMOS, SUBSIDIES_WAIT, legs_for
-from cooperatives.workbook import SHEETS, Derived, SheetSpec
+from cooperatives.workbook import CONFIRM_HINT, SHEETS, Derived, SheetSpec
 from ledger.chart import account_for_role
 from ledger.db import money_sum
 from ledger.errors import Problem
@@ -157,6 +157,9 @@ MEMBER_KINDS = frozenset(name for name, kind in KINDS.items() if kind.member == 
 #: what can be listed and voided (``coopledger records`` / ``void``, the void pages and API): every record kind, and
 #: the vouchers typed as such (``journal``, :class:`cooperatives.models.ManualVoucher`)
 VOIDABLE: dict[str, type] = {**{name: kind.model for name, kind in KINDS.items()}, "journal": ManualVoucher}
+#: kinds whose records are a member's trade, capital or debt: dated outside the membership, a warning to confirm
+#: (a payment may settle with a member who left; a land contract may be signed before joining)
+MEMBERSHIP_KINDS = frozenset({"capital", "labor", "deliveries", "inputs", "sales", "advances"})
 #: kinds whose records may post to a member's sub-ledger (a sale on credit to a member: the member's 114)
 PARTY_KINDS = frozenset(name for name, kind in KINDS.items() if kind.member != "none")
 
@@ -189,6 +192,11 @@ class RecordContext:
     projects: dict[str, Decimal] = field(default_factory=dict)
     #: the codes of the fixed assets recorded (loaded with ``projects``)
     asset_codes: set[str] = field(default_factory=set)
+    #: member -> (joined on, left on): a member's record outside it is a warning to confirm
+    spans: dict[str, tuple[dt.date, dt.date | None]] = field(default_factory=dict)
+    #: member -> what the entity owes them on 成员往来 (114's credit balance; loaded with ``wages``): a payment on
+    #: account above it is a warning to confirm; with what the records being brought in beside them add
+    current_owed: dict[str, Decimal] = field(default_factory=dict)
 
     def date_problem(self, on: dt.date, *, posts: bool = True):
         """Why a record (one that ``posts``) or a voucher cannot be dated ``on``: before the books start, or in a
@@ -232,6 +240,19 @@ class RecordContext:
         self.asset_codes = set(session.scalars(select(FixedAsset.code).where(
             FixedAsset.entity_id == entity.id, FixedAsset.live())))
 
+    def outside_membership(self, member: str, on: dt.date):
+        """Why a record of ``member`` dated ``on`` is a warning: before they joined, after they left."""
+        joined, left = self.spans[member]
+        if on < joined:
+            return msg(N_("%(date)s is before %(member)s joined %(entity)s (%(joined)s); %(hint)s."), date=on,
+                       member=member, entity=self.entity_code, joined=joined, hint=label(CONFIRM_HINT),
+                       code="outside_membership")
+        if left is not None and on > left:
+            return msg(N_("%(date)s is after %(member)s left %(entity)s (%(left)s); %(hint)s."), date=on,
+                       member=member, entity=self.entity_code, left=left, hint=label(CONFIRM_HINT),
+                       code="outside_membership")
+        raise ValueError(f"{on} is within the membership of {member}")
+
     def use_project(self, name: str, amount: Decimal):
         """Why ``amount`` cannot be paid out of the subsidy project ``name`` (None: it can, and it is taken)."""
         if name not in self.projects:
@@ -255,12 +276,17 @@ class RecordContext:
             return context
         # (empty books follow their first records)
         context.books_start = entity.books_start if book_has_entries(session, entity.book_id) else None
-        context.members |= set(session.scalars(select(Member.code).where(Member.entity_id == entity.id)))
+        for code, joined, left in session.execute(select(Member.code, Member.joined_on, Member.left_on).where(
+                Member.entity_id == entity.id)):
+            context.members.add(code)
+            context.spans[code] = (joined, left)
         context.closed_years = set(session.scalars(select(Period.year).where(
             Period.book_id == entity.book_id, Period.status != "open")))
         if wages:
             owed = party_balances(session, entity.book, account_for_role(entity.chart, "labor_payable"))
             context.wages_owed = {member: -amount for member, amount in owed.items() if amount}
+            current = party_balances(session, entity.book, account_for_role(entity.chart, "member_current"))
+            context.current_owed = {member: -amount for member, amount in current.items() if amount}
         if receivables:
             context._load_receivables(session, entity)
         if projects:
@@ -286,6 +312,7 @@ def check_records(kind: str, records: Sequence[dict], context: RecordContext, lo
     (also twice within ``records``). ``locate`` places each problem (a workbook row, or a form field)."""
     spec = KINDS[kind]
     problems: list[Problem] = []
+    membership, spans = kind in MEMBERSHIP_KINDS, context.spans
     for index, values in enumerate(records):
         code = values.get("member")
         if code and code not in context.members:
@@ -304,6 +331,18 @@ def check_records(kind: str, records: Sequence[dict], context: RecordContext, lo
                        "than that."), member=code, owed=owed, amount=values["amount"], code="more_than_owed")))
             else:
                 context.wages_owed[code] = owed - values["amount"]        # the next payment pays what is left
+        if membership and code and (span := spans.get(code)) is not None:
+            on = values["date"]
+            if (on < span[0] or (span[1] is not None and on > span[1])) and not values.get("confirm"):
+                problems.append(locate(index, "date", context.outside_membership(code, on)))
+        if kind == "payments" and values.get("paid_for", "account") == "account" and code:
+            owed = context.current_owed.get(code, Decimal(0))
+            if values["amount"] > owed and not values.get("confirm"):
+                problems.append(locate(index, "amount", msg(
+                    N_("%(member)s is owed %(owed)s on the current account (成员往来): a payment of %(amount)s is "
+                       "more than that; %(hint)s."), member=code, owed=owed if owed > 0 else Decimal("0.00"),
+                    amount=values["amount"], hint=label(CONFIRM_HINT), code="paid_more_than_owed")))
+            context.current_owed[code] = owed - values["amount"]
         if kind == "receipts":
             key = context.payer(values["buyer"])
             owed = context.receivables.get(key, Decimal("0.00"))

@@ -30,4 +30,5 @@ COLUMN_LABELS = {
     "project": N_("Subsidy project"), "acquired_on": N_("Acquired on"), "cost": N_("Cost (yuan)"),
     "life_years": N_("Useful life (years)"), "salvage_pct": N_("Salvage value (per cent of cost)"),
     "under_construction": N_("Under construction"), "in_use_on": N_("In use from"),
+    "confirm": N_("Confirm (确认: recorded although it looks unusual)"),
 }

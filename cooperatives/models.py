@@ -504,6 +504,19 @@ class AssetAccrual(Base):
     entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
 
 
+class Amortisation(Base):
+    """Amortisation booked for a land right put in as capital (``CapitalContribution`` of form ``land``, 161) in a
+    year (无形资产摊销, Dr 521 / Cr 162): what is due less what these sum to, as for :class:`AssetAccrual`."""
+
+    __tablename__ = "coop_amortisations"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    capital_id: Mapped[int] = mapped_column(ForeignKey("coop_capital.id"), index=True)
+    year: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
+
+
 class ManualVoucher(_Record, Base):
     """A voucher typed as such (记账凭证): any balanced entry on the entity's chart, for what no record kind covers —
     loans and interest, taxes payable and paid, non-member purchases, reserve used to cover a loss, surplus turned

@@ -48,8 +48,10 @@ from cooperatives.kinds import (
 )
 from cooperatives.models import (
     CHART_FOR_KIND,
+    Amortisation,
     AssetAccrual,
     AuditLog,
+    CapitalContribution,
     Entity,
     EntityLink,
     FixedAsset,
@@ -70,8 +72,10 @@ from cooperatives.postings import (
     land_rent_for_year,
     legs_for,
     merge_legs,
+    months_through,
+    straight_line_for_year,
 )
-from ledger.chart import PROFIT_AND_LOSS, account_for_role, spec_by_code
+from ledger.chart import PROFIT_AND_LOSS, ROLES, account_for_role, spec_by_code
 from ledger.db import money_sum
 from ledger.entries import EntryDraft, PostingDraft
 from ledger.errors import Problem
@@ -391,7 +395,8 @@ def record(session: Session, entity: Entity, kind: str, values: dict, *, actor: 
             date=values["date"] + dt.timedelta(days=1), memo=_memo("stock_back", values, None),
             source=f"stock-back:{row.id}", kind="accrual",
             postings=tuple(legs_for("stock_back", entity.chart, values, None))), actor_id=actor.user_id)
-    audit(session, actor_id=actor.user_id, action="record", target=f"{kind}:{row.id}", entity_id=entity.id)
+    audit(session, actor_id=actor.user_id, action="record", target=f"{kind}:{row.id}", entity_id=entity.id,
+          detail="confirmed over a plausibility warning (确认)" if values.get("confirm") else None)
     session.flush()
     return row
 
@@ -439,7 +444,7 @@ def void_record(session: Session, entity: Entity, kind: str, record_id: int, *, 
         dated = [(on, f"void:{source}", legs) for on, source, _, legs in _asset_drafts(entity.chart, values, row.id)]
         dated += [(dt.date(year, 12, 31), f"void:depreciation:{row.id}:{year}",
                    legs_for("depreciation", entity.chart, {"amount": amount}, None))
-                  for year, amount in _depreciation_booked(session, row.id) if amount]
+                  for year, amount in _booked(session, "depreciation", row.id) if amount]
     elif kind == "land":
         accrued = session.execute(select(LandAccrual.year, LandAccrual.amount).where(
             LandAccrual.contract_id == row.id, LandAccrual.amount != 0).order_by(LandAccrual.year)).all()
@@ -448,6 +453,10 @@ def void_record(session: Session, entity: Entity, kind: str, record_id: int, *, 
     else:
         values = spec.derive({c: getattr(row, c) for c in spec.model.__table__.columns.keys()})
         dated = [(values[spec.date_column], f"void:{kind}:{row.id}", spec.legs(entity.chart, values, party))]
+        if kind == "capital" and row.form == "land":        # and the amortisation its land right booked
+            dated += [(dt.date(year, 12, 31), f"void:amortisation:{row.id}:{year}",
+                       legs_for("amortisation", entity.chart, {"amount": amount}, None))
+                      for year, amount in _booked(session, "amortisation", row.id) if amount]
         if kind == "stock":         # and what came back on 1 January
             dated.append((row.date + dt.timedelta(days=1), f"void:stock-back:{row.id}",
                           legs_for("stock_back", entity.chart, values, None)))
@@ -471,11 +480,12 @@ def void_record(session: Session, entity: Entity, kind: str, record_id: int, *, 
               for on, source, legs in dated]
     drafts = [d for d in drafts if d.postings]
     ids = post_entries(session, entity.book, drafts, actor_id=actor.user_id)
-    undone = [{"asset_id": row.id, "year": d.date.year, "entry_id": i,
-               "amount": -sum(p.amount for p in d.postings if p.amount > 0)}
-              for d, i in zip(drafts, ids, strict=True) if d.source.startswith("void:depreciation:")]
-    if undone:                  # an asset's depreciation is undone: what it booked in each year now sums to nothing
-        session.execute(insert(AssetAccrual), undone)
+    for what, (model, key) in ACCRUALS.items():     # what it booked each year now sums to nothing
+        undone = [{key: row.id, "year": d.date.year, "entry_id": i,
+                   "amount": -sum(p.amount for p in d.postings if p.amount > 0)}
+                  for d, i in zip(drafts, ids, strict=True) if d.source.startswith(f"void:{what}:")]
+        if undone:
+            session.execute(insert(model), undone)
     row.voided_at, row.voided_by, row.void_reason = dt.datetime.now(dt.UTC), actor.user_id, reason
     audit(session, actor_id=actor.user_id, action="void", target=f"{kind}:{row.id}", entity_id=entity.id,
           detail=reason)
@@ -727,38 +737,45 @@ def _record_asset(session: Session, entity: Entity, values: dict, actor: Princip
     return row
 
 
-def _depreciation_booked(session: Session, asset_id: int) -> list[tuple[int, Decimal]]:
-    """(year, depreciation booked for the asset in it), oldest first."""
-    return session.execute(select(AssetAccrual.year, money_sum(AssetAccrual.amount)).where(
-        AssetAccrual.asset_id == asset_id).group_by(AssetAccrual.year).order_by(AssetAccrual.year)).all()
+#: what a year-end accrual of a record books: (its table, the column naming the record, the memo and legs' kind)
+ACCRUALS = {"depreciation": (AssetAccrual, "asset_id"), "amortisation": (Amortisation, "capital_id")}
 
 
-def _book_depreciation(session: Session, entity: Entity, year: int, assets: list[FixedAsset], on: dt.date,
-                       actor: Principal) -> int | None:
-    """Book what is still due of ``year``'s depreciation of ``assets`` (due less what was booked), one entry dated
-    ``on``. Returns its id, None when nothing was due."""
-    booked = dict(session.execute(select(AssetAccrual.asset_id, money_sum(AssetAccrual.amount)).where(
-        AssetAccrual.asset_id.in_([a.id for a in assets]), AssetAccrual.year == year)
-        .group_by(AssetAccrual.asset_id)).all())
-    rows = []
-    for asset in assets:
-        due = depreciation_for_year(asset.cost, asset.salvage_pct, asset.life_years, asset.use_from, year,
-                                    asset.disposed_on)
-        if due != booked.get(asset.id, 0):
-            rows.append({"asset_id": asset.id, "year": year, "amount": due - booked.get(asset.id, 0)})
+def _booked(session: Session, what: str, record_id: int) -> list[tuple[int, Decimal]]:
+    """(year, ``what`` — depreciation, amortisation — booked for the record in it), oldest first."""
+    model, key = ACCRUALS[what]
+    column = getattr(model, key)
+    return session.execute(select(model.year, money_sum(model.amount)).where(column == record_id)
+                           .group_by(model.year).order_by(model.year)).all()
+
+
+def _book_accrual(session: Session, entity: Entity, what: str, year: int, due: dict[int, Decimal], on: dt.date,
+                  actor: Principal) -> int | None:
+    """Book what is still ``due`` of ``year``'s ``what`` (record id -> the year's figure) less what each record
+    booked for the year already, one entry dated ``on`` (kind accrual). Returns its id, None when nothing was due."""
+    model, key = ACCRUALS[what]
+    column = getattr(model, key)
+    booked = dict(session.execute(select(column, money_sum(model.amount)).where(
+        column.in_(list(due)), model.year == year).group_by(column)).all())
+    rows = [{key: record_id, "year": year, "amount": amount - booked.get(record_id, 0)}
+            for record_id, amount in due.items() if amount != booked.get(record_id, 0)]
     if not rows:
         return None
     total = sum((r["amount"] for r in rows), Decimal("0.00"))
     done = session.scalar(select(func.count(JournalEntry.id)).where(
-        JournalEntry.book_id == entity.book_id, JournalEntry.source.like(f"depreciation:{year}:%")))
+        JournalEntry.book_id == entity.book_id, JournalEntry.source.like(f"{what}:{year}:%")))
     entry_id = None
     if total:
         (entry_id,) = post_entries(session, entity.book, [EntryDraft(
-            date=on, memo=f"{RECORD_MEMOS['depreciation']} {year}", source=f"depreciation:{year}:{done + 1}",
-            kind="accrual", postings=tuple(legs_for("depreciation", entity.chart, {"amount": total}, None)))],
-            actor_id=actor.user_id)
-    session.execute(insert(AssetAccrual), [{**r, "entry_id": entry_id} for r in rows])
+            date=on, memo=f"{RECORD_MEMOS[what]} {year}", source=f"{what}:{year}:{done + 1}", kind="accrual",
+            postings=tuple(legs_for(what, entity.chart, {"amount": total}, None)))], actor_id=actor.user_id)
+    session.execute(insert(model), [{**r, "entry_id": entry_id} for r in rows])
     return entry_id
+
+
+def _depreciation_due(assets: list[FixedAsset], year: int) -> dict[int, Decimal]:
+    return {a.id: depreciation_for_year(a.cost, a.salvage_pct, a.life_years, a.use_from, year, a.disposed_on)
+            for a in assets}
 
 
 @operation(keeps_books())
@@ -773,7 +790,44 @@ def accrue_depreciation(session: Session, entity: Entity, year: int, *, actor: P
         FixedAsset.entity_id == entity.id, FixedAsset.live()).order_by(FixedAsset.id))
         if a.use_from is not None and a.use_from.year <= year
         and (a.disposed_on is None or a.disposed_on.year >= year)]
-    return _book_depreciation(session, entity, year, assets, dt.date(year, 12, 31), actor) if assets else None
+    return _book_accrual(session, entity, "depreciation", year, _depreciation_due(assets, year),
+                         dt.date(year, 12, 31), actor) if assets else None
+
+
+def land_right_terms(session: Session, entity: Entity) -> dict[int, tuple[CapitalContribution, int]]:
+    """Each land right put in as capital (161: a live capital record of form ``land``) -> (the record, the months it
+    is amortised over): from the month after it was put in to the end month of the member's land contract that it
+    falls in (the latest one ending after it). One with no such contract has no term and is not amortised."""
+    rights = session.scalars(select(CapitalContribution).where(
+        CapitalContribution.entity_id == entity.id, CapitalContribution.form == "land",
+        CapitalContribution.live()).order_by(CapitalContribution.id)).all()
+    if not rights:
+        return {}
+    ends: dict[int, list[tuple[dt.date, dt.date]]] = {}
+    for member_id, start, end in session.execute(select(
+            LandContract.member_id, LandContract.start_on, LandContract.end_on).where(
+            LandContract.entity_id == entity.id, LandContract.live(), LandContract.end_on.is_not(None))):
+        ends.setdefault(member_id, []).append((start, end))
+    out = {}
+    for right in rights:
+        end = max((e for s, e in ends.get(right.member_id, []) if s <= right.date <= e), default=None)
+        if end is not None and months_through(right.date, end):
+            out[right.id] = (right, months_through(right.date, end))
+    return out
+
+
+@operation(keeps_books())
+def accrue_amortisation(session: Session, entity: Entity, year: int, *, actor: Principal) -> int | None:
+    """Book ``year``'s amortisation (无形资产摊销, Dr 经营支出 / Cr 162 累计摊销) of the land rights put in as capital
+    (161), straight-line by month over the rest of the member's contract (:func:`land_right_terms`), as one
+    summary voucher dated 31 December. Idempotent, like :func:`accrue_depreciation`. None in a chart without 162
+    (the 2004 collective system) or a year that no longer takes entries."""
+    if (is_closed(session, entity.book, year) or year < entity.books_start.year
+            or "accumulated_amortisation" not in ROLES[entity.chart]):
+        return None
+    due = {cid: straight_line_for_year(right.amount, months, right.date, year)
+           for cid, (right, months) in land_right_terms(session, entity).items() if right.date.year <= year}
+    return _book_accrual(session, entity, "amortisation", year, due, dt.date(year, 12, 31), actor) if due else None
 
 
 @operation(keeps_books())
@@ -805,8 +859,9 @@ def dispose_asset(session: Session, entity: Entity, asset_id: int, *, on: dt.dat
         raise RecordError(Problem.of(reason, "date"))
     asset.disposed_on, asset.disposal_proceeds, asset.disposal_method = on, proceeds, method
     session.flush()
-    ids = [i for i in (_book_depreciation(session, entity, on.year, [asset], on, actor),) if i is not None]
-    accumulated = sum((amount for _, amount in _depreciation_booked(session, asset.id)), Decimal("0.00"))
+    booked = _book_accrual(session, entity, "depreciation", on.year, _depreciation_due([asset], on.year), on, actor)
+    ids = [booked] if booked is not None else []
+    accumulated = sum((amount for _, amount in _booked(session, "depreciation", asset.id)), Decimal("0.00"))
     net = asset.cost - accumulated
     L = lambda role, amount: PostingDraft(account_for_role(entity.chart, role), amount)  # noqa: E731
     into = [L("disposal", net), L("accumulated_depreciation", accumulated), L("fixed_asset", -asset.cost)]
@@ -825,8 +880,8 @@ def dispose_asset(session: Session, entity: Entity, asset_id: int, *, on: dt.dat
 
 
 #: what a year end books before the year's result is taken (close-year, a run's draft), in this order; each is
-#: idempotent and books only what is still due (books-review: base rent, depreciation)
-YEAR_END_ACCRUALS = (accrue_land_rent, accrue_depreciation)
+#: idempotent and books only what is still due (books-review: base rent, depreciation, amortisation)
+YEAR_END_ACCRUALS = (accrue_land_rent, accrue_depreciation, accrue_amortisation)
 
 
 def accrue_year_end(session: Session, entity: Entity, year: int, *, actor: Principal) -> None:

@@ -21,7 +21,7 @@ RECORD_MEMOS = {
     "capital": "股金", "labor": "用工", "deliveries": "交售", "inputs": "农资代购", "sales": "销售",
     "expenses": "费用", "subsidies": "补助", "advances": "借支", "payments": "付款", "income": "投资收益",
     "land_rent": "土地保底租金", "transfers": "提现存现", "journal": "记账凭证", "receipts": "收款", "stock": "期末盘点",
-    "stock_back": "期初存货转回", "assets": "固定资产", "asset_in_use": "在建工程转固", "depreciation": "计提折旧",
+    "stock_back": "期初存货转回", "assets": "固定资产", "asset_in_use": "在建工程转固", "depreciation": "计提折旧", "amortisation": "无形资产摊销",
     "disposal": "固定资产清理",
 }
 #: where money is paid from or into (a record's ``paid_by``, ``method``, ``from_account``/``to_account``)
@@ -79,6 +79,8 @@ def legs_for(kind: str, chart: str, values: dict, party: str | None) -> list[Pos
         return [L("fixed_asset", amount), L("construction", -amount)]
     if kind == "depreciation":
         return [L("operating_cost", amount), L("accumulated_depreciation", -amount)]
+    if kind == "amortisation":     # a land right put in as capital (161), over the contract's remaining term
+        return [L("operating_cost", amount), L("accumulated_amortisation", -amount)]
     if kind == "stock":           # unsold at the year end: not a cost of this year (121), back on 1 January
         return [L("inventory", amount), L("operating_cost", -amount)]
     if kind == "stock_back":
@@ -170,15 +172,28 @@ def depreciation_for_year(cost: Decimal, salvage_pct: Decimal, life_years: int, 
     cumulative amount before it, both to the fen, so the years add up to the depreciable amount exactly."""
     if use_from is None:
         return Decimal("0.00")
-    months = life_years * 12
-    depreciable = cost - quantize(cost * salvage_pct / 100)
-    first = _month(use_from) + 1
-    last = first + months - 1
-    if disposed_on is not None:
-        last = min(last, _month(disposed_on))
+    return straight_line_for_year(cost - quantize(cost * salvage_pct / 100), life_years * 12, use_from, year,
+                                  disposed_on)
 
-    def through(month: int) -> Decimal:             # depreciation of the months first … month
+
+def months_through(start: dt.date, end: dt.date) -> int:
+    """The months from the month after ``start`` to ``end``'s month, both included (0 when none)."""
+    return max(_month(end) - _month(start), 0)
+
+
+def straight_line_for_year(amount: Decimal, months: int, start: dt.date, year: int,
+                           stop: dt.date | None = None) -> Decimal:
+    """``year``'s part of ``amount`` spread evenly over ``months`` months from the month after ``start`` (up to
+    ``stop``'s month): the cumulative amount to the year's end less that before it, both to the fen."""
+    if months <= 0:
+        return Decimal("0.00")
+    first = _month(start) + 1
+    last = first + months - 1
+    if stop is not None:
+        last = min(last, _month(stop))
+
+    def through(month: int) -> Decimal:             # the part of the months first … month
         n = min(max(month - first + 1, 0), max(last - first + 1, 0))
-        return quantize(depreciable * n / months)
+        return quantize(amount * n / months)
 
     return through(year * 12 + 11) - through(year * 12 - 1)

@@ -42,6 +42,11 @@ Sheets (Chinese name) and columns, ``*`` = required; :data:`SHEETS` is the autho
     journal (凭证)       voucher*, date*, memo*, account*, member, debit, credit, attachments (附件张数)
     income (投资收益)    date*, source*, amount*
 
+The sheets of households and of a member's records (capital, labor, deliveries, inputs, sales, advances,
+payments) also take ``confirm`` (确认, default no): a plausibility warning of the row — a bank card failing its
+Luhn digit, an amount that is not quantity × unit price, more labour days than the month has, a record outside
+the membership, a payment above what is owed — stops it until the row says yes (an extension of INTERFACES §3).
+
 Within a sheet, household codes, member codes, member numbers and land contract numbers must be
 unique; ``left_on``/``end_on`` must not be before ``joined_on``/``start_on``.
 
@@ -88,15 +93,18 @@ digest whether it comes as xlsx or CSV and whatever language the headers are in.
 
 from __future__ import annotations
 
+import calendar
 import csv
+import functools
 import hashlib
 import os
 import re
+import time
 import warnings
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
@@ -643,6 +651,86 @@ def _not_in_kind_and_project(values: dict[str, Any]) -> tuple[str, str] | None:
     return None
 
 
+CONFIRM_HINT = N_("if it is right, record it with confirm (确认) set to yes")
+
+
+def _unconfirmed(values: dict[str, Any]) -> bool:
+    """A plausibility warning stops a row only while it is not confirmed (the row's ``confirm``, 确认 = 是)."""
+    return not values.get("confirm")
+
+
+def luhn_digit(body: str) -> str:
+    """The Luhn (ISO/IEC 7812) check digit of a card number's digits but the last."""
+    total = 0
+    for i, d in enumerate(reversed(body)):
+        n = int(d) * (1 if i % 2 else 2)
+        total += n - 9 if n > 9 else n
+    return str(-total % 10)
+
+
+def luhn_ok(number: str) -> bool:
+    """Whether a card number's last digit is its Luhn check digit."""
+    return luhn_digit(number[:-1]) == number[-1]
+
+
+def _bank_card(name: str) -> RowCheck:
+    """A warning: a bank card number (16–19 digits) that fails its Luhn check digit is most often mistyped; some
+    passbook and old account numbers have none, so the accountant may confirm it."""
+    def check(values: dict[str, Any]) -> tuple[str, str] | None:
+        value = values.get(name)
+        if value is None or not _unconfirmed(values):
+            return None
+        digits = value.replace(" ", "")
+        if digits.isascii() and digits.isdigit() and 16 <= len(digits) <= 19 and not luhn_ok(digits):
+            return name, msg(N_("This bank card number fails its check digit (Luhn): it is most likely mistyped; "
+                                "%(hint)s."), hint=word(CONFIRM_HINT), code="bank_card_check")
+        return None
+
+    return check
+
+
+def _amount_is_quantity_times_price(values: dict[str, Any]) -> tuple[str, str] | None:
+    """A warning: an amount typed beside a quantity and unit price that disagrees with their product."""
+    amount, quantity, price = values.get("amount"), values.get("quantity"), values.get("unit_price")
+    if amount is None or quantity is None or price is None or not _unconfirmed(values):
+        return None
+    product = quantity * price
+    if product < _MAX and quantize(product) != amount:
+        return "amount", msg(N_("%(amount)s is not quantity × unit price (%(computed)s); %(hint)s."), amount=amount,
+                             computed=quantize(product), hint=word(CONFIRM_HINT), code="amount_not_quantity_price")
+    return None
+
+
+def _days_within_month(values: dict[str, Any]) -> tuple[str, str] | None:
+    """A warning: more labour days in one record than its month has (one person cannot work them)."""
+    days, on = values.get("days"), values.get("date")
+    if days is None or on is None or not _unconfirmed(values):
+        return None
+    month_days = calendar.monthrange(on.year, on.month)[1]
+    if days > month_days:
+        return "days", msg(N_("%(days)s days is more than %(month)s has (%(month_days)s); %(hint)s."), days=days,
+                           month=f"{on.year}-{on.month:02d}", month_days=month_days, hint=word(CONFIRM_HINT),
+                           code="days_beyond_month")
+    return None
+
+
+@functools.lru_cache(maxsize=2)
+def _far_future_on(day: int) -> date:
+    return date.today() + timedelta(days=366)
+
+
+def _not_far_future(name: str) -> RowCheck:
+    """A record dated more than a year after today has its year mistyped."""
+    def check(values: dict[str, Any]) -> tuple[str, str] | None:
+        on = values.get(name)
+        if on is not None and on > _far_future_on(int(time.time() // 86400)):     # (today's limit, once a day)
+            return name, msg(N_("%(date)s is more than a year from today: check the year."), date=on,
+                             code="date_far_future")
+        return None
+
+    return check
+
+
 def _product_below_max(first: str, second: str, what: Message) -> RowCheck:
     """``first × second`` (an amount the operation computes, named by ``what``) must stay below the largest
     number."""
@@ -714,6 +802,8 @@ PAYMENT_FOR = enum(("account", "labor"), {"成员往来": "account", "往来": "
                                           "应付劳务费": "labor", "劳务": "labor"})
 
 _QUANTITY = decimal(3)
+#: 确认: the accountant confirms a plausibility warning of the row (INTERFACES §3 extension; issue 13 §7)
+_CONFIRM = _col("confirm", BOOL, default=False, also=("确认", "确认无误"))
 _ZERO_MONEY = Decimal("0.00")
 
 _SPECS = (
@@ -727,8 +817,9 @@ _SPECS = (
         _col("phone", TEXT), _col("id_number", TEXT), _col("bank_account", TEXT),
         _col("monitoring", MONITORING, default="none"), _col("poverty_exited", BOOL, default=False),
         # people in the household (家庭人口), for per-capita benefit figures; an extension of INTERFACES §3
-        _col("persons", INT, also=("家庭人口", "人口")),
-    ), unique=(("code", N_("household code")),), checks=(_at_most("persons", MAX_PERSONS), _resident_id("id_number"))),
+        _col("persons", INT, also=("家庭人口", "人口")), _CONFIRM,
+    ), unique=(("code", N_("household code")),), checks=(_at_most("persons", MAX_PERSONS), _resident_id("id_number"),
+                                                         _bank_card("bank_account"))),
     SheetSpec("members", ("成员",), (
         _col("member", CODE, True), _col("member_no", INT, True), _col("joined_on", DATE, True),
         _col("left_on", DATE), _col("farmer", BOOL, default=True),
@@ -740,8 +831,8 @@ _SPECS = (
         checks=(_not_before("left_on", "joined_on"), _at_most("persons", MAX_PERSONS))),
     SheetSpec("capital", ("股金",), (
         _col("date", DATE, True), _col("member", CODE, True), _col("amount", MONEY, True),
-        _col("form", CAPITAL_FORM, default="cash"), _col("note", TEXT),
-    )),
+        _col("form", CAPITAL_FORM, default="cash"), _col("note", TEXT), _CONFIRM,
+    ), checks=(_not_far_future("date"),)),
     SheetSpec("land", ("土地",), (
         _col("member", CODE, True), _col("contract_no", TEXT, True), _col("area_mu", decimal(2), True),
         _col("shares", decimal(4), default=Derived(_shares_from_area, "area_mu")),
@@ -752,24 +843,25 @@ _SPECS = (
         _product_below_max("area_mu", "base_rent_per_mu", word(N_("the yearly base rent (area_mu × base_rent_per_mu)"))))),
     SheetSpec("labor", ("用工",), (
         _col("date", DATE, True), _col("member", CODE, True), _col("worker", TEXT),
-        _col("days", decimal(2), True), _col("rate", decimal(2, positive=False), True), _col("task", TEXT),
-    ), checks=(_product_below_max("days", "rate", word(N_("the wage (days × rate)"))),)),
+        _col("days", decimal(2), True), _col("rate", decimal(2, positive=False), True), _col("task", TEXT), _CONFIRM,
+    ), checks=(_product_below_max("days", "rate", word(N_("the wage (days × rate)"))), _days_within_month,
+               _not_far_future("date"))),
     SheetSpec("deliveries", ("交售",), (
         _col("date", DATE, True), _col("member", CODE, True), _col("product", TEXT, True), _col("grade", TEXT),
         _col("quantity", _QUANTITY, True), _col("unit", UNIT, True),
         _col("unit_price", decimal(4, positive=False), True),
         _col("amount", money(positive=False), default=Derived(_delivery_amount, "quantity × unit_price")),
-        _col("paid", BOOL, default=True), _col("paid_by", MONEY_ACCOUNT, default="cash"),
-    )),
+        _col("paid", BOOL, default=True), _col("paid_by", MONEY_ACCOUNT, default="cash"), _CONFIRM,
+    ), checks=(_amount_is_quantity_times_price, _not_far_future("date"))),
     SheetSpec("inputs", ("农资",), (
         _col("date", DATE, True), _col("member", CODE, True), _col("item", TEXT, True),
-        _col("amount", MONEY, True), _col("on_credit", BOOL, default=True),
-    )),
+        _col("amount", MONEY, True), _col("on_credit", BOOL, default=True), _CONFIRM,
+    ), checks=(_not_far_future("date"),)),
     SheetSpec("sales", ("销售",), (
         _col("date", DATE, True), _col("buyer", TEXT, True), _col("product", TEXT, True),
         _col("quantity", _QUANTITY), _col("unit", SALES_UNIT), _col("amount", MONEY, True),
-        _col("invoice_no", TEXT), _col("member", CODE), _col("paid_by", SALE_PAID_BY, default="bank"),
-    )),
+        _col("invoice_no", TEXT), _col("member", CODE), _col("paid_by", SALE_PAID_BY, default="bank"), _CONFIRM,
+    ), checks=(_not_far_future("date"),)),
     SheetSpec("expenses", ("费用",), (
         _col("date", DATE, True), _col("category", EXPENSE_CATEGORY, True), _col("amount", MONEY, True),
         _col("payee", TEXT), _col("note", TEXT), _col("paid_by", MONEY_ACCOUNT, default="bank"),
@@ -793,13 +885,14 @@ _SPECS = (
                 _not_in_kind_and_project)),
     SheetSpec("advances", ("借支",), (
         _col("date", DATE, True), _col("member", CODE, True), _col("amount", MONEY, True), _col("note", TEXT),
-    )),
+        _CONFIRM,
+    ), checks=(_not_far_future("date"),)),
     SheetSpec("payments", ("付款",), (
         _col("date", DATE, True), _col("member", CODE, True), _col("amount", MONEY, True),
         _col("method", PAYMENT_METHOD, default="bank"), _col("reference", TEXT),
         # INTERFACES §3 names this column ``for`` (a Python keyword): the header ``for`` or 用途 is read as it
-        _col("paid_for", PAYMENT_FOR, default="account", also=("for", "用途")),
-    )),
+        _col("paid_for", PAYMENT_FOR, default="account", also=("for", "用途")), _CONFIRM,
+    ), checks=(_not_far_future("date"),)),
     # 凭证: any balanced entry on the chart, a voucher per ``voucher`` key (cooperatives.operations.post_vouchers);
     # ``attachments`` (附件张数) is an extension of INTERFACES §3
     SheetSpec("journal", ("凭证", "记账凭证"), (

@@ -6,7 +6,8 @@ Create Date: 2026-12-07 11:00:00
 
 Issue 13 §5 (books-review W2, W11): ``coop_fixed_assets`` — the asset cards (固定资产卡片: bought, built under
 在建工程, put in as capital in kind; a subsidy project's; the 扶贫项目资产 flag of the 备查簿; disposal) — and
-``coop_asset_accruals``, the depreciation booked for each in each year. A fiscal subsidy now waits in 235 until an
+``coop_asset_accruals``, the depreciation booked for each in each year; ``coop_amortisations``, the amortisation
+(162) of each land right put in as capital (161) in each year. A fiscal subsidy now waits in 235 until an
 asset or an expense paid out of its ``project`` uses it; the subsidies already recorded were moved to 311 when
 received, so they are marked ``held`` false (their void reverses exactly that) and named by their source.
 """
@@ -75,9 +76,26 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('coop_asset_accruals', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_coop_asset_accruals_asset_id'), ['asset_id'], unique=False)
+    op.create_table('coop_amortisations',
+    sa.Column('id', Id, nullable=False),
+    sa.Column('capital_id', Id, nullable=False),
+    sa.Column('year', sa.Integer(), nullable=False),
+    sa.Column('amount', sa.BigInteger(), nullable=False),
+    sa.Column('entry_id', Id, nullable=True),
+    sa.ForeignKeyConstraint(['capital_id'], ['coop_capital.id'],
+                            name=op.f('fk_coop_amortisations_capital_id_coop_capital')),
+    sa.ForeignKeyConstraint(['entry_id'], ['ledger_entries.id'],
+                            name=op.f('fk_coop_amortisations_entry_id_ledger_entries')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_coop_amortisations'))
+    )
+    with op.batch_alter_table('coop_amortisations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_coop_amortisations_capital_id'), ['capital_id'], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('coop_amortisations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_coop_amortisations_capital_id'))
+    op.drop_table('coop_amortisations')
     with op.batch_alter_table('coop_asset_accruals', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_coop_asset_accruals_asset_id'))
     op.drop_table('coop_asset_accruals')

@@ -38,6 +38,7 @@ from cooperatives.demo import (
     DEMO_LOGINS,
     TEA,
     YEAR,
+    bank_card,
     day,
     id_number,
     import_sheets,
@@ -171,7 +172,7 @@ def village_workbook(rng: random.Random, index: int, code: str, village: str, ho
         sheets["households"].append({
             "code": hcode, "head_name": person_name(rng, used, ZHUANG_SURNAMES), "village": village,
             "phone": f"13{rng.randint(100000000, 999999999)}", "id_number": id_number(birth, index * 100 + i, "451029"),
-            "bank_account": f"621799{rng.randint(10**12, 10**13 - 1)}", "monitoring": monitoring,
+            "bank_account": bank_card(rng.randint(10**12, 10**13 - 1)), "monitoring": monitoring,
             "poverty_exited": "yes" if i == 1 or rng.random() < 0.35 else "no"})
         sheets["members"].append({"member": hcode, "member_no": i, "joined_on": "2020-06-30"})
         persons = rng.randint(1, 6)
@@ -273,7 +274,7 @@ def land_workbook(rng: random.Random) -> dict:
         sheets["households"].append({
             "code": code, "head_name": person_name(rng, used, HUI_SURNAMES), "village": "五星村",
             "phone": f"13{rng.randint(100000000, 999999999)}", "id_number": id_number(birth, i, "640381"),
-            "bank_account": f"621799{rng.randint(10**12, 10**13 - 1)}",
+            "bank_account": bank_card(rng.randint(10**12, 10**13 - 1)),
             "monitoring": rng.choices(["none", "unstable", "marginal"], [90, 6, 4])[0],
             "persons": people.randint(2, 6)})
         sheets["members"].append({"member": code, "member_no": i, "joined_on": "2024-12-20"})

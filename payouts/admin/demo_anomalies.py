@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cooperatives.access import CONSOLE
-from cooperatives.demo import TOWNSHIP, id_number, import_sheets
+from cooperatives.demo import TOWNSHIP, bank_card, id_number, import_sheets
 from cooperatives.models import Entity
 from cooperatives.operations import record
 from payouts.models import PayoutRun, StatementSnapshot
@@ -54,7 +54,7 @@ HOUSEHOLDS = (
     ("VEG-H011", "田世平", 3, "none", "2025-07-01", 1000),        # delivered before joining
     ("VEG-H012", "彭家旺", 5, "none", "2026-01-01", 0),           # paid before joining
 )
-SHARED_ACCOUNT = "6217991234567890123"
+SHARED_ACCOUNT = "6217991234567890124"
 #: 斤 of 高山白菜 delivered per household in 2024 and in 2025 (several deliveries each)
 DELIVERED = {"VEG-H001": (4200, 4600), "VEG-H002": (3000, 7500), "VEG-H003": (3600, 3800), "VEG-H004": (2600, 2800),
              "VEG-H005": (5200, 900), "VEG-H007": (3900, 4100), "VEG-H008": (2800, 3000), "VEG-H009": (2400, 2500),
@@ -70,7 +70,7 @@ def veg_workbook() -> dict[str, list[dict]]:
         "households": [], "members": [], "capital": [], "land": [], "labor": [], "deliveries": [], "sales": [],
         "expenses": [], "payments": []}
     for n, (code, head, persons, monitoring, joined, capital) in enumerate(HOUSEHOLDS, 1):
-        account = SHARED_ACCOUNT if code in ("VEG-H008", "VEG-H009") else f"62179955{n:011d}"
+        account = SHARED_ACCOUNT if code in ("VEG-H008", "VEG-H009") else bank_card(55 * 10**11 + n)
         sheets["households"].append({
             "code": code, "head_name": head, "village": VILLAGE, "phone": f"1397440{n:04d}",
             "id_number": id_number(dt.date(1960 + n, n % 12 + 1, 10 + n), 500 + n), "bank_account": account,
@@ -92,7 +92,9 @@ def veg_workbook() -> dict[str, list[dict]]:
             for on, part in zip(dates, _split(total, 4), strict=True):
                 sheets["deliveries"].append({"date": on, "member": code, "product": "高山白菜", "grade": "一级",
                                              "quantity": str(part), "unit": "jin", "unit_price": PRICE,
-                                             "paid": "no" if code == "VEG-H002" and year == 2025 else "yes"})
+                                             "paid": "no" if code == "VEG-H002" and year == 2025 else "yes",
+                                             # the accountant confirmed the warning (before joining) away
+                                             "confirm": "yes" if code == "VEG-H011" and on < "2025-07-01" else "no"})
     sheets["land"] += [
         {"member": "VEG-H001", "contract_no": "VEG-TD-001", "area_mu": "3", "shares": "3", "base_rent_per_mu": "500",
          "start_on": "2024-01-01", "end_on": "2028-12-31"},
@@ -118,7 +120,9 @@ def veg_workbook() -> dict[str, list[dict]]:
             {"date": f"{year}-12-20", "category": "management", "amount": "9600.00", "payee": "管理人员补贴"}]
     sheets["payments"] += [
         # paid as a member on 2025-11-20, but the household joins only on 2026-01-01 (payout_to_non_member)
-        {"date": "2025-11-20", "member": "VEG-H012", "amount": "2000.00", "method": "bank", "reference": "VEGYH0012"},
+        # (the warning that nothing is owed to it was confirmed away: 确认)
+        {"date": "2025-11-20", "member": "VEG-H012", "amount": "2000.00", "method": "bank", "reference": "VEGYH0012",
+         "confirm": "yes"},
         # 8,600 元 of unpaid deliveries settled in cash (large_cash_payment)
         {"date": "2025-12-30", "member": "VEG-H002", "amount": "8600.00", "method": "cash", "reference": "现金付讫"},
     ]

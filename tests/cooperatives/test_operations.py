@@ -32,6 +32,7 @@ WRITERS = ("cooperatives/importer.py", "cooperatives/privacy.py", "cooperatives/
 NOT_OPERATIONS = {
     "cooperatives.operations.accrue_year_end": "calls the year-end accrual operations, each with its own rule "
                                                 "(close_year, create_run)",
+    "cooperatives.operations.land_right_terms": "a read: the land rights put in as capital and their terms",
     "cooperatives.operations.audit": "appends to the audit log inside an operation's transaction (cooperatives.audit)",
     "cooperatives.operations.ensure_township": "creates the township an operation names (create_entity)",
     "cooperatives.operations.ensure_village": "creates the village an operation names (register_household, the import)",
@@ -217,6 +218,7 @@ def _calls(w) -> dict[str, tuple]:
         "cooperatives.operations.record_land_contract": ((a, land), {}, books),
         "cooperatives.operations.accrue_land_rent": ((a, 2025), {}, books),
         "cooperatives.operations.accrue_depreciation": ((a, 2025), {}, books),
+        "cooperatives.operations.accrue_amortisation": ((a, 2025), {}, books),
         "cooperatives.operations.dispose_asset": ((a, 1), {"on": dt.date(2025, 12, 1)}, books),
         "cooperatives.operations.post_opening": ((a, [{"account": "101", "debit": Decimal("1.00")},
                                                       {"account": "301", "credit": Decimal("1.00")}]), {}, books),

@@ -99,10 +99,11 @@ ENGLISH: dict[str, list[list]] = {
         ["2025-04-01", "H002", "Li Si", "1.5", "150", "picking"],
     ],
     "deliveries": [
-        ["date", "member", "product", "grade", "quantity", "unit", "unit_price", "amount", "paid"],
-        ["2025-04-10", "H001", "green tea", "A", "12.5", "kg", "80", "", ""],
-        ["2025-04-11", "H002", "green tea", "", "3", "jin", "0.335", "", "no"],
-        ["2025-04-12", "H002", "green tea", "B", "10", "kg", "2.5", "24.00", "yes"],
+        ["date", "member", "product", "grade", "quantity", "unit", "unit_price", "amount", "paid", "confirm"],
+        ["2025-04-10", "H001", "green tea", "A", "12.5", "kg", "80", "", "", ""],
+        ["2025-04-11", "H002", "green tea", "", "3", "jin", "0.335", "", "no", ""],
+        # 10 × 2.5 = 25.00, paid 24.00 (a deduction for grade B): the warning confirmed (确认)
+        ["2025-04-12", "H002", "green tea", "B", "10", "kg", "2.5", "24.00", "yes", "yes"],
     ],
     "inputs": [
         ["date", "member", "item", "amount", "on_credit"],
@@ -183,7 +184,7 @@ HEADERS_ZH = {
     "account": "科目", "debit": "借方", "credit": "贷方", "from": "转出", "to": "转入",
     "voucher": "凭证号", "memo": "摘要", "attachments": "附件张数", "value": "成本",
     "acquired_on": "购置日期", "cost": "原值", "life_years": "使用年限", "salvage_pct": "残值率（%）",
-    "paid_by": "付款方式", "project": "项目名称", "under_construction": "在建工程", "in_use_on": "交付使用日期",
+    "paid_by": "付款方式", "project": "项目名称", "confirm": "确认", "under_construction": "在建工程", "in_use_on": "交付使用日期",
 }  # fmt: skip
 VALUES_ZH = {
     "yes": "是", "no": "否", "farmer_coop": "农民专业合作社", "unstable": "脱贫不稳定户", "cash": "现金",
@@ -231,7 +232,7 @@ def test_english_workbook_reads_every_sheet(tmp_path):
     household = book.sheets["households"][0]
     assert household.values == {
         "code": "H001", "head_name": "张三", "village": "西村", "phone": "13800138000", "id_number": None,
-        "bank_account": None, "monitoring": "unstable", "poverty_exited": True, "persons": None,
+        "bank_account": None, "monitoring": "unstable", "poverty_exited": True, "persons": None, "confirm": False,
     }  # fmt: skip
     assert household.row == 2 and household.sheet == household.sheet_label == "households"
     assert book.sheets["capital"][0].values["amount"] == Decimal("1000.00")
@@ -710,7 +711,7 @@ def test_random_xlsx_cells_only_raise_workbook_error(rows):
 
 
 @pytest.mark.parametrize(("sheet", "row", "column", "zh"), [
-    ("labor", {"date": "2025-03-01", "member": "M1", "days": "999999999", "rate": "99999"}, "rate",
+    ("labor", {"date": "2025-03-01", "member": "M1", "days": "999999999", "rate": "99999", "confirm": "yes"}, "rate",
      "工资（天数 × 日工资）太大"),
     ("land", {"member": "M1", "contract_no": "C1", "area_mu": "999999999", "base_rent_per_mu": "99999",
               "start_on": "2025-01-01"},

@@ -286,13 +286,13 @@ def test_a_land_contract_number_used_twice_is_refused(client, world, token):
 
 def test_registering_a_member(client, world, token, session):
     body = {"code": "A-H030", "head_name": "田满仓", "village": "茶园村", "id_number": "430821199205173316",
-            "bank_account": "6217995500001234567", "member_no": 30, "joined_on": "2025-03-01", "farmer": True}
+            "bank_account": "6217995500001234566", "member_no": 30, "joined_on": "2025-03-01", "farmer": True}
     response = client.post(f"/api/v1/entities/{A}/members", json=body, headers=token("acc_a"))
     assert response.status_code == 201, response.get_json()
     got = response.get_json()
     assert got["code"] == "A-H030" and got["id_number"] == "4308**********3316"
     assert "430821199205173316" not in response.get_data(as_text=True)
-    assert "6217995500001234567" not in response.get_data(as_text=True)
+    assert "6217995500001234566" not in response.get_data(as_text=True)
     session.expire_all()
     assert session.scalar(select(Member).where(Member.code == "A-H030")).member_no == 30
     again = client.post(f"/api/v1/entities/{A}/members", json={**body, "code": "A-H031"}, headers=token("acc_a"))

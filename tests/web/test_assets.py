@@ -23,6 +23,7 @@ from sqlalchemy import select
 from cooperatives.access import CONSOLE
 from cooperatives.importer import import_path
 from cooperatives.models import Entity, FixedAsset
+from cooperatives.operations import accrue_amortisation
 from cooperatives.postings import depreciation_for_year
 from cooperatives.queries import year_contributions
 from cooperatives.workbook import WorkbookError
@@ -163,3 +164,26 @@ def test_the_assets_sheet_builds_an_asset_in_153_then_puts_it_in_use(session, wo
     ]
     close_year(session, _entity(session), 2025, actor=CONSOLE)
     assert _closing(session, 2025)["152"] == D("-1425.00")          # 1,140.00 + the roaster's 285.00; not the cold store
+
+
+def test_a_land_right_put_in_as_capital_is_amortised_over_the_rest_of_its_contract(client, world, session, token):
+    """2021 system acct 161 二(三), 162 二: a land right put in as capital is 无形资产, amortised (Dr 521 / Cr 162).
+    A-H001's contract TD-A-001 runs to 2029-12-31; 10,500.00 put in on 2025-03-01 is amortised over the 57
+    months April 2025 – December 2029: 2025 = 10,500 × 9 / 57 = 1,657.89; 2026 = 10,500 × 21 / 57 − 1,657.89 =
+    2,210.53 (each year the cumulative figure to the fen less the one before, so the years add up exactly)."""
+    put_in = client.post(f"/api/v1/entities/{A}/capital", headers=token("acc_a"), json={
+        "date": "2025-03-01", "member": "A-H001", "amount": "10500", "form": "land", "note": "土地经营权入股"})
+    assert put_in.status_code == 201, put_in.get_json()
+    later = client.post(f"/api/v1/entities/{A}/capital", headers=token("acc_a"), json={
+        "date": "2025-06-01", "member": "A-H001", "amount": "600", "form": "land", "note": "补充入股（作废）"})
+    accrue_amortisation(session, _entity(session), 2025, actor=CONSOLE)
+    assert _closing(session, 2025)["162"] == D("-1724.56")          # 1,657.89 + 600 × 6 / 54 = 66.67 … and back:
+    voided = client.post(f"/api/v1/capital/{later.get_json()['id']}/void", headers=token("acc_a"),
+                         json={"reason": "重复录入"})
+    assert voided.status_code == 200, voided.get_json()
+    assert _closing(session, 2025)["162"] == D("-1657.89")
+    close_year(session, _entity(session), 2025, actor=CONSOLE)      # (already booked: nothing more)
+    closing = _closing(session, 2025)
+    assert (closing["161"], closing["162"]) == (D("10500.00"), D("-1657.89"))
+    close_year(session, _entity(session), 2026, actor=CONSOLE)
+    assert _closing(session, 2026)["162"] == D("-3868.42")          # 1,657.89 + 2,210.53

@@ -11,17 +11,22 @@ import openpyxl
 from sqlalchemy import select
 
 from cooperatives.models import Household, Member
-from cooperatives.workbook import id_check_digit
+from cooperatives.workbook import id_check_digit, luhn_digit
 
 A = "TA-COOP"
 COLUMNS = ("head_name", "phone", "monitoring", "poverty_exited", "persons", "owner_entity_id")
 MEMBERSHIP = ("member_no", "farmer", "land_deduction_consent", "id_recorded")
 
 
+def card(body: str) -> str:
+    """A bank card number whose last digit is its Luhn check digit."""
+    return body + luhn_digit(body)
+
+
 def registration(code: str, number: int) -> dict:
     body = f"43082119920517{number:03d}"
     return {"code": code, "head_name": "覃光荣", "village": "茶园村", "phone": "13912345678",
-            "id_number": body + id_check_digit(body), "bank_account": f"62179955000012{number:04d}",
+            "id_number": body + id_check_digit(body), "bank_account": card(f"62179955000012{number:03d}"),
             "monitoring": "marginal", "persons": "4", "member_no": str(number), "joined_on": "2025-02-01",
             "farmer": "yes", "land_consent": "yes"}
 

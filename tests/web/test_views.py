@@ -360,7 +360,7 @@ def test_record_form_offers_choices_for_enumerations(client, world, login):
 
 def test_registering_a_member_masks_the_id_number(client, world, login, post_form, session):
     login(client, "acc_a")
-    full_id, bank = "430821199205173316", "6217995500001234567"
+    full_id, bank = "430821199205173316", "6217995500001234566"
     form = {"code": "A-H009", "head_name": "覃光荣", "village": "茶园村", "phone": "13912345678",
             "id_number": full_id, "bank_account": bank, "monitoring": "marginal", "member_no": "9",
             "joined_on": "2025-02-01", "farmer": "yes"}
