@@ -340,6 +340,7 @@ def _check_records(session, wb, plan: _Plan, problems) -> None:
                                  projects="assets" in wb.sheets or "expenses" in wb.sheets)
     if plan.entity is None:
         context.books_start = _books_start(wb, plan)
+        context.chart = CHART_FOR_KIND.get(plan.kind) if plan.kind else None
     for row in wb.sheets.get("subsidies", []):      # a project this workbook's subsidy funds can pay in it
         v = KINDS["subsidies"].derive(dict(row.values))
         if v["kind"] == "fiscal":

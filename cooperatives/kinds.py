@@ -47,7 +47,7 @@ from cooperatives.models import (
 )
 from cooperatives.postings import RECORD_MEMOS, SUBSIDIES_WAIT, legs_for
 from cooperatives.workbook import CONFIRM_HINT, SHEETS, Derived, SheetSpec
-from ledger.chart import account_for_role
+from ledger.chart import ROLES, AccountType, account_for_role, spec_by_code
 from ledger.db import money_sum
 from ledger.errors import Problem
 from ledger.i18n import N_, label, msg
@@ -192,6 +192,8 @@ class RecordContext:
     projects: dict[str, Decimal] = field(default_factory=dict)
     #: the codes of the fixed assets recorded (loaded with ``projects``)
     asset_codes: set[str] = field(default_factory=set)
+    #: the entity's chart (capital put in kind names an asset account of it)
+    chart: str | None = None
     #: member -> (joined on, left on): a member's record outside it is a warning to confirm
     spans: dict[str, tuple[dt.date, dt.date | None]] = field(default_factory=dict)
     #: member -> what the entity owes them on 成员往来 (114's credit balance; loaded with ``wages``): a payment on
@@ -274,6 +276,7 @@ class RecordContext:
         context = cls(entity.code if entity is not None else entity_code or "", set(members))
         if entity is None:
             return context
+        context.chart = entity.chart
         # (empty books follow their first records)
         context.books_start = entity.books_start if book_has_entries(session, entity.book_id) else None
         for code, joined, left in session.execute(select(Member.code, Member.joined_on, Member.left_on).where(
@@ -352,6 +355,15 @@ def check_records(kind: str, records: Sequence[dict], context: RecordContext, lo
                     buyer=values["buyer"], owed=owed, amount=values["amount"], code="more_than_owed")))
             else:
                 context.receivables[key] = owed - values["amount"]      # the next receipt takes what is left
+        if kind == "capital" and values.get("account") and context.chart is not None:
+            given = values["account"]
+            found = in_kind_account(context.chart, given)
+            if found is None:
+                problems.append(locate(index, "account", msg(
+                    N_("%(account)s is not an asset account of the chart that capital can be put in as."),
+                    account=given, code="not_an_asset_account")))
+            else:
+                values["account"] = found           # (stored by its code, whether typed by code or by name)
         if kind in ("assets", "expenses") and values.get("project"):
             amount = values["cost"] if kind == "assets" else values["amount"]
             if (reason := context.use_project(values["project"], amount)) is not None:
@@ -368,6 +380,18 @@ def check_records(kind: str, records: Sequence[dict], context: RecordContext, lo
             problems.append(locate(index, "contract_no", msg(N_("Contract %(number)s is already recorded."),
                                                               number=number, code="contract_used")))
     return problems
+
+
+def in_kind_account(chart: str, given: str) -> str | None:
+    """The code of the asset account ``given`` names (its code, its name, or both) that capital put in kind can be
+    booked to — an asset account that takes postings and is not a contra account (accumulated depreciation or
+    amortisation) — else None."""
+    specs = spec_by_code(chart)
+    spec = specs.get(given) or {s.name: s for s in specs.values()}.get(given) or specs.get(given.split(" ", 1)[0])
+    contra = {ROLES[chart].get("accumulated_depreciation"), ROLES[chart].get("accumulated_amortisation"), "143"}
+    if spec is None or spec.type != AccountType.ASSET or not spec.postable or spec.code in contra:
+        return None
+    return spec.code
 
 
 def unspent_projects(session: Session, entity: Entity) -> dict[str, Decimal]:

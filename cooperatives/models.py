@@ -287,6 +287,9 @@ class CapitalContribution(_Record, Base):
     amount: Mapped[Decimal] = mapped_column(Money)
     form: Mapped[str] = mapped_column(String(20), default="cash")
     note: Mapped[str | None] = mapped_column(Text)
+    #: put in kind (``in_kind``, ``poverty_asset``): the asset account of what was put in (121 产品物资, 142 生产性
+    #: 生物资产, 151 固定资产 …; None: 151)
+    account: Mapped[str | None] = mapped_column(String(10))
     member: Mapped[Member] = relationship()
 
 

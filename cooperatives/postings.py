@@ -43,8 +43,11 @@ def legs_for(kind: str, chart: str, values: dict, party: str | None) -> list[Pos
     """The journal legs a record of ``kind`` with ``values`` posts (debits positive)."""
     amount: Decimal = values["amount"]
     L = lambda role, a, p=None: _leg(chart, role, a, p)  # noqa: E731
-    if kind == "capital":
-        return [L(CAPITAL_ROLES[values.get("form") or "cash"], amount), L("capital", -amount, party)]
+    if kind == "capital":     # put in kind: on the account of what was put in (121, 142, 151 …; default 151)
+        form = values.get("form") or "cash"
+        if form in ("in_kind", "poverty_asset") and values.get("account"):
+            return [PostingDraft(values["account"], amount), L("capital", -amount, party)]
+        return [L(CAPITAL_ROLES[form], amount), L("capital", -amount, party)]
     if kind == "labor":
         return [L("operating_cost", amount), L("labor_payable", -amount, party)]
     if kind == "deliveries":
@@ -110,7 +113,7 @@ def legs_for(kind: str, chart: str, values: dict, party: str | None) -> list[Pos
 
 #: the values legs_for looks at besides the amount: records alike in these post to the same accounts
 SHAPE_KEYS = ("form", "paid", "on_credit", "category", "kind", "method", "receivable", "paid_for", "paid_by",
-              "from_account", "to_account", "project")
+              "from_account", "to_account", "project", "account")
 
 
 def leg_shape(kind: str, chart: str, values: dict, party: str | None, _cache: dict = {}) -> tuple:  # noqa: B006
@@ -120,7 +123,8 @@ def leg_shape(kind: str, chart: str, values: dict, party: str | None, _cache: di
     """
     get = values.get
     key = (kind, chart, party, get("form"), get("paid"), get("on_credit"), get("category"), get("kind"), get("method"),
-           get("receivable"), get("paid_for"), get("paid_by"), get("from_account"), get("to_account"), bool(get("project")))
+           get("receivable"), get("paid_for"), get("paid_by"), get("from_account"), get("to_account"), bool(get("project")),
+           get("account"))
     shape = _cache.get(key)
     if shape is None:
         unit = dict(values, amount=Decimal(1))

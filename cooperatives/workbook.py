@@ -719,6 +719,14 @@ def _far_future_on(day: int) -> date:
     return date.today() + timedelta(days=366)
 
 
+def _account_only_in_kind(values: dict[str, Any]) -> tuple[str, str] | None:
+    """Capital names an asset account only when it was put in kind (cash goes to the bank, land to 161)."""
+    if values.get("account") and values.get("form") not in ("in_kind", "poverty_asset"):
+        return "account", msg(N_("Only capital put in kind names the account of what was put in."),
+                              code="account_not_in_kind")
+    return None
+
+
 def _not_far_future(name: str) -> RowCheck:
     """A record dated more than a year after today has its year mistyped."""
     def check(values: dict[str, Any]) -> tuple[str, str] | None:
@@ -831,8 +839,10 @@ _SPECS = (
         checks=(_not_before("left_on", "joined_on"), _at_most("persons", MAX_PERSONS))),
     SheetSpec("capital", ("股金",), (
         _col("date", DATE, True), _col("member", CODE, True), _col("amount", MONEY, True),
-        _col("form", CAPITAL_FORM, default="cash"), _col("note", TEXT), _CONFIRM,
-    ), checks=(_not_far_future("date"),)),
+        _col("form", CAPITAL_FORM, default="cash"), _col("note", TEXT),
+        # put in kind: the account of what was put in (an extension of INTERFACES §3; default 151 固定资产)
+        _col("account", TEXT, also=("资产科目",)), _CONFIRM,
+    ), checks=(_not_far_future("date"), _account_only_in_kind)),
     SheetSpec("land", ("土地",), (
         _col("member", CODE, True), _col("contract_no", TEXT, True), _col("area_mu", decimal(2), True),
         _col("shares", decimal(4), default=Derived(_shares_from_area, "area_mu")),

@@ -41,9 +41,11 @@ SUBSIDY_KINDS = {"fiscal": N_("Fiscal subsidy"), "donation": N_("Donation")}
 VALUE_LABELS = {"form": CAPITAL_FORMS, "unit": UNITS, "category": EXPENSE_CATEGORIES, "method": PAYMENT_METHODS,
                 "kind": SUBSIDY_KINDS, "monitoring": MONITORING, "paid_for": PAYMENT_FOR,
                 "paid_by": {**SALE_PAID_BY, **ASSET_PAID_BY}, "from_account": MONEY_ACCOUNTS, "to_account": MONEY_ACCOUNTS}
-MONEY_COLUMNS = frozenset({"amount", "rate", "base_rent_per_mu", "cost", "value"})
+MONEY_COLUMNS = frozenset({"amount", "rate", "base_rent_per_mu", "cost", "value", "disposal_proceeds"})
 PRICE_COLUMNS = frozenset({"unit_price"})
 NUMERIC_COLUMNS = MONEY_COLUMNS | PRICE_COLUMNS | {"quantity", "days", "area_mu", "shares", "member_no"}
+#: typed in a form but not a column of the record list (确认: a plausibility warning confirmed)
+FORM_ONLY = frozenset({"confirm"})
 #: typed in a form but never shown back (not even on a refused form): they are stored encrypted
 SECRET_FIELDS = frozenset({"id_number", "bank_account"})
 YES_NO = (("yes", N_("yes")), ("no", N_("no")))
@@ -163,4 +165,4 @@ def init_app(app) -> None:
     app.jinja_env.globals.update(
         cell=cell, value_label=value_label, RECORD_KINDS=RECORD_KINDS, RECORD_LABELS=RECORD_LABELS, SHEET_LABELS=SHEET_LABELS,
         COLUMN_LABELS=COLUMN_LABELS, ENTITY_KINDS=ENTITY_KINDS, MONITORING=MONITORING,
-        NUMERIC_COLUMNS=NUMERIC_COLUMNS, SECRET_FIELDS=SECRET_FIELDS, may_write=may_write)
+        NUMERIC_COLUMNS=NUMERIC_COLUMNS, SECRET_FIELDS=SECRET_FIELDS, MONEY_ACCOUNTS=MONEY_ACCOUNTS, may_write=may_write)

@@ -3,21 +3,26 @@ and workbook upload. Views load, parse, call an operation, commit once, redirect
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from marshmallow import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import defer, joinedload
 
 from cooperatives.imports import JOB_STATUSES, RUNNING, job_problems, job_result
 from cooperatives.kinds import KINDS, VOIDABLE
-from cooperatives.models import Household, ImportJob, Member
+from cooperatives.models import FixedAsset, Household, ImportJob, Member
 from cooperatives.queries import entity_summary, member_account, opening_lines, voucher_list
+from cooperatives.schemas import DisposeSchema
 from cooperatives.web import display
 from cooperatives.web.access import can_write_entity, current_actor, entity_or_404
 from cooperatives.web.audit import china_time
 from cooperatives.web.writes import (
     Refused,
+    dispose,
     enrol,
     post_opening_form,
     post_record,
@@ -25,6 +30,7 @@ from cooperatives.web.writes import (
     start_import,
     void,
 )
+from ledger.i18n import N_, as_message
 from ledger.models import JournalEntry
 from ledger.queries import book_has_entries
 from ledger.web.bounds import page_arg
@@ -111,9 +117,11 @@ def _records_page(entity, kind, *, errors=None, form=None, status=200):
     entry_ids = [r.entry_id for r in rows if r.entry_id]
     vouchers = {e.id: e.voucher for e in session.scalars(
         select(JournalEntry).where(JournalEntry.id.in_(entry_ids)))} if entry_ids else {}
+    fields = display.record_fields(kind)
     return _page(entity, "cooperatives/records.html", status, kind=kind, rows=rows, vouchers=vouchers,
-                 fields=display.record_fields(kind), page=page, pages=max((total + PAGE - 1) // PAGE, 1),
-                 total=total, errors=errors or {}, form=form or {})
+                 fields=fields, columns=[f for f in fields if f.name not in display.FORM_ONLY], page=page,
+                 pages=max((total + PAGE - 1) // PAGE, 1), total=total, errors=errors or {}, form=form or {},
+                 today=dt.date.today())
 
 
 @bp.get("/records/<kind>")
@@ -153,6 +161,37 @@ def void_record(code: str, kind: str, record_id: int):
                 flash(message, "error")
         return redirect(back)
     flash(_("Record %(id)s voided; its reversal is posted.", id=record_id))
+    return redirect(back)
+
+
+#: the disposal form's fields, as its labels name them
+DISPOSE_LABELS = {"date": N_("Disposed of on"), "proceeds": N_("Proceeds (yuan)"), "method": N_("Received by")}
+
+
+@bp.post("/records/assets/<id:record_id>/dispose")
+@rule(*WRITERS, write=True, scope="entity")
+def dispose_asset(code: str, record_id: int):
+    """Dispose of a fixed asset (固定资产清理) from its row: :func:`cooperatives.operations.dispose_asset`."""
+    entity = entity_or_404(code, write=True)
+    row = get_session().get(FixedAsset, record_id)
+    if row is None or row.entity_id != entity.id:
+        abort(404)
+    back = url_for(".records", code=code, kind="assets")
+    try:
+        values = DisposeSchema().load({k: v for k, v in request.form.items() if k in ("date", "proceeds", "method")
+                                       and v != ""})
+        dispose(get_session(), entity, record_id, values, actor=current_actor())
+    except ValidationError as exc:
+        for field, messages in exc.normalized_messages().items():
+            for message in messages:
+                flash(f"{_(DISPOSE_LABELS.get(field, field))}: {as_message(message).translate(_)}", "error")
+        return redirect(back)
+    except Refused as exc:
+        for messages in exc.errors.values():
+            for message in messages:
+                flash(message, "error")
+        return redirect(back)
+    flash(_("Asset %(code)s disposed of; its depreciation, 清理 and result are posted.", code=row.code))
     return redirect(back)
 
 

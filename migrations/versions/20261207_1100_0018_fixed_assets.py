@@ -9,7 +9,8 @@ Issue 13 §5 (books-review W2, W11): ``coop_fixed_assets`` — the asset cards (
 ``coop_asset_accruals``, the depreciation booked for each in each year; ``coop_amortisations``, the amortisation
 (162) of each land right put in as capital (161) in each year. A fiscal subsidy now waits in 235 until an
 asset or an expense paid out of its ``project`` uses it; the subsidies already recorded were moved to 311 when
-received, so they are marked ``held`` false (their void reverses exactly that) and named by their source.
+received, so they are marked ``held`` false (their void reverses exactly that) and named by their source. Capital
+put in kind names the account of what was put in (``coop_capital.account``; before, always 151).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ def upgrade() -> None:
     op.add_column('coop_subsidies', sa.Column('project', sa.String(length=200), nullable=True))
     op.add_column('coop_subsidies', sa.Column('held', sa.Boolean(), server_default=sa.true(), nullable=False))
     op.add_column('coop_expenses', sa.Column('project', sa.String(length=200), nullable=True))
+    op.add_column('coop_capital', sa.Column('account', sa.String(length=10), nullable=True))
     op.execute(sa.text("UPDATE coop_subsidies SET held = :no, project = source").bindparams(no=False))
     op.create_table('coop_fixed_assets',
     sa.Column('code', sa.String(length=40), nullable=False),
@@ -102,7 +104,7 @@ def downgrade() -> None:
     with op.batch_alter_table('coop_fixed_assets', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_coop_fixed_assets_acquired_on'))
     op.drop_table('coop_fixed_assets')
-    for table, column in (('coop_expenses', 'project'), ('coop_subsidies', 'held'), ('coop_subsidies', 'project')):
+    for table, column in (('coop_capital', 'account'), ('coop_expenses', 'project'), ('coop_subsidies', 'held'), ('coop_subsidies', 'project')):
         if op.get_bind().dialect.name == "postgresql":
             op.drop_column(table, column)
         else:           # (a batch copy of the table would drop its triggers)

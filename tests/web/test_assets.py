@@ -187,3 +187,53 @@ def test_a_land_right_put_in_as_capital_is_amortised_over_the_rest_of_its_contra
     assert (closing["161"], closing["162"]) == (D("10500.00"), D("-1657.89"))
     close_year(session, _entity(session), 2026, actor=CONSOLE)
     assert _closing(session, 2026)["162"] == D("-3868.42")          # 1,657.89 + 2,210.53
+
+
+def test_the_assets_page_disposes_of_an_asset_from_its_row(client, world, session, login, post_form):
+    close_year(session, _entity(session), 2025, actor=CONSOLE)
+    session.commit()
+    login(client, "acc_a")
+    roaster = _roaster(session).id
+    page = client.get(f"/e/{A}/records/assets").get_data(as_text=True)
+    assert f'action="/e/{A}/records/assets/{roaster}/dispose"' in page and "藤茶杀青机" in page
+    assert 'name="confirm"' not in page                             # (assets have no plausibility warning)
+    wrong = post_form(client, f"/e/{A}/records/assets/{roaster}/dispose",
+                      {"date": "2026-03-15", "proceeds": "10000.001", "method": "bank"}, token_path=f"/e/{A}/records/assets")
+    assert wrong.status_code == 302
+    assert "金额（元）不能为负数，最多两位小数" in client.get(f"/e/{A}/records/assets").get_data(as_text=True)
+    done = post_form(client, f"/e/{A}/records/assets/{roaster}/dispose",
+                     {"date": "2026-03-15", "proceeds": "10000", "method": "bank"}, token_path=f"/e/{A}/records/assets")
+    assert done.status_code == 302
+    page = client.get(f"/e/{A}/records/assets").get_data(as_text=True)
+    assert f'id="disposed-{roaster}"' in page and "2026-03-15 已清理" in page
+    assert _closing(session, 2026)["529"] == D("1430.00")
+    foreign = post_form(client, f"/e/TB-COOP/records/assets/{roaster}/dispose", {"date": "2026-03-15"},
+                        token_path=f"/e/{A}/records/assets")
+    assert foreign.status_code in (403, 404)
+
+
+def test_capital_put_in_kind_is_booked_to_the_account_of_what_was_put_in(client, world, session, token):
+    """2021 system acct 301 三: capital put in kind is debited to 121, 142, 151 … whichever the asset is
+    (books-review W11: it used to be 151 whatever was put in). Named by code or by name; 151 by default."""
+    before = _closing(session, 2025)
+    cattle = client.post(f"/api/v1/entities/{A}/capital", headers=token("acc_a"), json={
+        "date": "2025-04-01", "member": "A-H002", "amount": "8000", "form": "in_kind", "account": "生产性生物资产",
+        "note": "母牛两头作价入股"})
+    assert cattle.status_code == 201, cattle.get_json()
+    machine = client.post(f"/api/v1/entities/{A}/capital", headers=token("acc_a"), json={
+        "date": "2025-04-01", "member": "A-H003", "amount": "3000", "form": "in_kind", "note": "微耕机作价入股"})
+    assert machine.status_code == 201, machine.get_json()
+    after = _closing(session, 2025)
+    assert after.get("142", D(0)) - before.get("142", D(0)) == D("8000.00")
+    assert after["151"] - before["151"] == D("3000.00")
+    assert after["301"] - before["301"] == D("-11000.00")
+    wrong = client.post(f"/api/v1/entities/{A}/capital", headers=token("acc_a"), json={
+        "date": "2025-04-01", "member": "A-H002", "amount": "100", "form": "in_kind", "account": "501"})
+    assert wrong.get_json()["errors"]["account"] == [
+        "501 is not an asset account of the chart that capital can be put in as."]
+    cash = client.post(f"/api/v1/entities/{A}/capital", headers=token("acc_a"), json={
+        "date": "2025-04-01", "member": "A-H002", "amount": "100", "form": "cash", "account": "151"})
+    assert cash.get_json()["errors"]["account"] == ["Only capital put in kind names the account of what was put in."]
+    voided = client.post(f"/api/v1/capital/{cattle.get_json()['id']}/void", headers=token("acc_a"),
+                         json={"reason": "作价有误"})
+    assert voided.status_code == 200 and _closing(session, 2025).get("142", D(0)) == before.get("142", D(0))
