@@ -812,6 +812,8 @@ PAYMENT_FOR = enum(("account", "labor"), {"成员往来": "account", "往来": "
 _QUANTITY = decimal(3)
 #: 确认: the accountant confirms a plausibility warning of the row (INTERFACES §3 extension; issue 13 §7)
 _CONFIRM = _col("confirm", BOOL, default=False, also=("确认", "确认无误"))
+#: columns a row holds only when its sheet has them (absent, ``values.get`` says None: not confirmed)
+_ONLY_WHEN_PRESENT = frozenset({"confirm"})
 _ZERO_MONEY = Decimal("0.00")
 
 _SPECS = (
@@ -1012,7 +1014,8 @@ class _SheetReader:
         self.columns = {column.name: column.name for column in spec.columns}
         self.derived = [(c.name, c.default.compute) for c in spec.columns if isinstance(c.default, Derived)]
         self.seen: dict[str, dict[Any, int]] = {name: {} for name, _ in spec.unique}
-        self.template = {c.name: _initial(c) for c in spec.columns}  # spec order, defaults filled in
+        # spec order, defaults filled in; ``confirm`` only when the sheet has it (a key less per row of a large sheet)
+        self.template = {c.name: _initial(c) for c in spec.columns if c.name not in _ONLY_WHEN_PRESENT}
         self.count = 0
         self.incomplete = False  # a required column is missing: rows are checked but never complete
 
@@ -1058,6 +1061,8 @@ class _SheetReader:
 
     def _add_field(self, index: int, column: Column, header: str) -> None:
         self.columns[column.name] = header
+        if column.name in _ONLY_WHEN_PRESENT:
+            self.template[column.name] = _initial(column)
         parse, cache = column.type.parse, {None: _BLANK}
         if column.type.name in ("str", "code", "unit") or column.name in _TEXT_LIMITS:
             parse = _limited(parse, _TEXT_LIMITS.get(column.name))
@@ -1658,7 +1663,13 @@ def _canonical(value: Any) -> str:
 
 #: optional columns added after workbooks were already imported: left out of the digest when empty, so a
 #: workbook imported before they existed keeps its digest (and is still refused a second time)
-_LATE_COLUMNS = frozenset({"persons"})
+_LATE_COLUMNS = frozenset({"persons", "confirm", "project", "account"})
+
+
+def _late_and_empty(name: str, values: dict[str, Any]) -> bool:
+    """A late column holding what a workbook without it gives: nothing, no, or (a subsidy's project) its source."""
+    value = values.get(name)
+    return value is None or value is False or (name == "project" and value == values.get("source"))
 
 
 def digest(sheets: dict[str, list[Row]]) -> str:
@@ -1670,5 +1681,6 @@ def digest(sheets: dict[str, list[Row]]) -> str:
         for row in sheets[kind]:
             values = row.values
             hasher.update(("\t".join([_canonical(values[name]) for name in names
-                                      if name not in _LATE_COLUMNS or values[name] is not None]) + "\n").encode())
+                                      if name not in _LATE_COLUMNS or not _late_and_empty(name, values)])
+                           + "\n").encode())
     return hasher.hexdigest()

@@ -232,7 +232,7 @@ def test_english_workbook_reads_every_sheet(tmp_path):
     household = book.sheets["households"][0]
     assert household.values == {
         "code": "H001", "head_name": "张三", "village": "西村", "phone": "13800138000", "id_number": None,
-        "bank_account": None, "monitoring": "unstable", "poverty_exited": True, "persons": None, "confirm": False,
+        "bank_account": None, "monitoring": "unstable", "poverty_exited": True, "persons": None,
     }  # fmt: skip
     assert household.row == 2 and household.sheet == household.sheet_label == "households"
     assert book.sheets["capital"][0].values["amount"] == Decimal("1000.00")
@@ -730,3 +730,23 @@ def test_an_amount_too_large_to_compute_is_named_in_the_readers_language(tmp_pat
     assert (found.row, found.column) == (2, column)
     assert found.reason.translate(translations_for("zh_Hans_CN")) == zh
     assert found.reason.code == "too_large"
+
+
+def test_a_workbook_without_the_later_columns_keeps_its_digest(tmp_path):
+    """The columns added by issue 13 (确认 confirm, a subsidy's project — by default its source —, an expense's
+    project, capital's account) are left out of the digest when they hold what a workbook without them gives, so a
+    workbook imported before them is still the same workbook (and refused a second time). The figure is the digest
+    this workbook had before they existed (commit 3094ddf)."""
+    sheets = {
+        "households": [["code", "head_name", "village", "bank_account"], ["H1", "甲", "一村", "6217991234567890124"]],
+        "capital": [["date", "member", "amount", "form"], ["2025-01-02", "H1", "100", "in_kind"]],
+        "deliveries": [["date", "member", "product", "quantity", "unit", "unit_price", "amount"],
+                       ["2025-05-01", "H1", "茶", "10", "kg", "2.5", "25"]],
+        "subsidies": [["date", "source", "kind", "amount"], ["2025-03-01", "县财政", "fiscal", "90000"]],
+        "expenses": [["date", "category", "amount"], ["2025-03-01", "management", "100"]],
+    }
+    book = read_workbook(write_xlsx(tmp_path / "old.xlsx", sheets))
+    assert book.digest == "58d35c775181a68b032d77c36846ba35852fe3f1fb60e3ffff11583b8ac8672f"
+    sheets["subsidies"] = [["date", "source", "kind", "amount", "project"],
+                           ["2025-03-01", "县财政", "fiscal", "90000", "冷库项目"]]
+    assert read_workbook(write_xlsx(tmp_path / "new.xlsx", sheets)).digest != book.digest
