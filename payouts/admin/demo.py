@@ -158,13 +158,20 @@ def distribute(session: Session, entity: Entity, policy: dict, meeting_date: dt.
 ZHUANG_SURNAMES = "黄韦罗陆农覃梁蒙岑潘李杨王卢莫"
 
 
-def village_workbook(rng: random.Random, index: int, code: str, village: str, households: int) -> dict:
-    """A village collective: its households, their shares (份额: one per person, 1,000 元 each in the
-    books), and for most villages some income and costs of their own in 2025."""
+def village_workbook(rng: random.Random, index: int, code: str, village: str, households: int, stake: int = 0) -> dict:
+    """A village collective: its books from 1 January 2025 with their opening balances — its ``stake`` in the
+    cluster project put in in 2024 (长期投资) and its money in the bank, both out of its accumulated 公积公益金 —,
+    its households, their shares (份额: one per person, 1,000 元 each in the books), and for most villages some
+    income and costs of their own in 2025."""
     sheets: dict[str, list[dict]] = {"entity": [{"code": code, "name": f"{village}股份经济合作社", "kind": "collective",
                                                  "township": CLUSTER_TOWNSHIP, "village": village}],
                                      "households": [], "members": [], "capital": [], "sales": [], "expenses": []}
     used: set[str] = set()
+    cash = 20000 + 5000 * index
+    sheets["opening"] = [
+        {"account": "141", "debit": f"{stake}.00", "note": "对百乐乡九村联建葡萄大棚项目的投资（2024年入股）"},
+        {"account": "102", "debit": f"{cash}.00", "note": "银行存款"},
+        {"account": "311", "credit": f"{stake + cash}.00", "note": "历年公积公益金"}]
     for i in range(1, households + 1):
         hcode = f"{code}-H{i:03d}"
         birth = dt.date(rng.randint(1948, 1992), rng.randint(1, 12), rng.randint(1, 28))
@@ -233,8 +240,8 @@ def cluster_workbook(rng: random.Random) -> dict:
 def load_cluster(session: Session) -> None:
     """The nine villages, the project, the project's run (cascading into the villages), the villages' runs."""
     rng = random.Random(20250924)
-    for index, (code, village, _amount, households, _reserve) in enumerate(VILLAGES, 1):
-        import_sheets(session, village_workbook(rng, index, code, village, households), code.lower())
+    for index, (code, village, amount, households, _reserve) in enumerate(VILLAGES, 1):
+        import_sheets(session, village_workbook(rng, index, code, village, households, amount), code.lower())
     # as in a county: the admin creates the project, the township links the villages that own it, then the
     # project's accountant imports its books (whose members sheet may name only linked villages)
     project = create_entity(session, code=CLUSTER, name="百乐乡九村联建葡萄大棚项目", kind="cluster_project",

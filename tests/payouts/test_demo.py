@@ -174,7 +174,8 @@ def _daily_balances(session, entity, code: str) -> list[tuple]:
 
 
 def test_every_book_of_the_demo_ties_out_in_every_year(world):
-    """Issue 13's acceptance, on the whole rebuilt demo — every entity, every year it has entries: 01表 assets =
+    """Issue 13's acceptance, on the whole rebuilt demo — every entity (JGP-TEA and the villages start from opening
+    balances; the project and the land cooperative were founded in their first year), every year it has entries: 01表 assets =
     liabilities + equity in both columns with no balance left off a line; 02表's 年末未分配盈余 is 01表's 未分配盈余
     once the year is closed, and its returns are what the 成员账户 show; 03表 reconciles to 01表; the 成员账户
     columns sum to 股金, to the members' 盈余公积 and to the 专项基金 formed and quantified; no money account below
@@ -241,3 +242,8 @@ def test_every_book_of_the_demo_ties_out_in_every_year(world):
     # in 2025; its 2024 is closed for good
     assert account_balance(world, grape.book, "152") == D("-405333.33")
     assert period_status(world, grape.book, 2024) == "closed"
+    # each village's 长期投资 (carried into its books by their opening balances) is its 股金 in the project
+    stakes = party_balances(world, grape.book, "301")
+    for code, _village, amount, *_rest in VILLAGES:
+        village = world.scalar(select(Entity).where(Entity.code == code))
+        assert account_balance(world, village.book, "141") == -stakes[code] == D(amount), code
