@@ -436,15 +436,16 @@ def void_record(session: Session, entity: Entity, kind: str, record_id: int, *, 
     party = member.code if member is not None and kind in PARTY_KINDS else None
     if kind == "journal":               # a voucher's lines are its entry's postings
         dated = [(row.date, f"void:journal:{row.id}", list(draft_of(session.get(JournalEntry, row.entry_id)).postings))]
-    elif kind == "assets":
-        if row.disposed_on is not None:
-            raise refuse(None, N_("An asset disposed of is not voided: its disposal is in the books."),
-                         code="asset_disposed")
+    elif kind == "assets":          # its purchase, coming into use, depreciation and, if disposed of, disposal
         values = spec.derive({c: getattr(row, c) for c in spec.model.__table__.columns.keys()})
         dated = [(on, f"void:{source}", legs) for on, source, _, legs in _asset_drafts(entity.chart, values, row.id)]
         dated += [(dt.date(year, 12, 31), f"void:depreciation:{row.id}:{year}",
                    legs_for("depreciation", entity.chart, {"amount": amount}, None))
                   for year, amount in _booked(session, "depreciation", row.id) if amount]
+        for entry in session.scalars(select(JournalEntry).where(
+                JournalEntry.book_id == entity.book_id,
+                JournalEntry.source.in_((f"disposal:{row.id}", f"disposal-result:{row.id}"))).order_by(JournalEntry.id)):
+            dated.append((entry.date, f"void:{entry.source}", list(draft_of(entry).postings)))
     elif kind == "land":
         accrued = session.execute(select(LandAccrual.year, LandAccrual.amount).where(
             LandAccrual.contract_id == row.id, LandAccrual.amount != 0).order_by(LandAccrual.year)).all()

@@ -122,6 +122,10 @@ def test_a_disposal_books_its_months_and_takes_the_result_to_other_costs(client,
     assert _closing(session, 2026).get("152", D("0.00")) == D("0.00")
     foreign = client.post(f"/api/v1/assets/{roaster}/dispose", headers=token("acc_b"), json={"date": "2026-04-01"})
     assert foreign.status_code == 404
+    # voiding it would undo its purchase and depreciation of 2025, a year being closed: refused
+    refused = client.post(f"/api/v1/assets/{roaster}/void", headers=token("acc_a"), json={"reason": "处置录错"})
+    assert refused.status_code == 422
+    assert refused.get_json()["errors"]["_schema"] == ["2025 is closed in the books of TA-COOP."]
 
 
 def test_voiding_an_asset_reverses_its_purchase_its_subsidy_move_and_its_depreciation(client, world, session, token):
@@ -237,3 +241,22 @@ def test_capital_put_in_kind_is_booked_to_the_account_of_what_was_put_in(client,
     voided = client.post(f"/api/v1/capital/{cattle.get_json()['id']}/void", headers=token("acc_a"),
                          json={"reason": "作价有误"})
     assert voided.status_code == 200 and _closing(session, 2025).get("142", D(0)) == before.get("142", D(0))
+
+
+def test_a_disposal_made_by_mistake_is_undone_by_voiding_the_asset(client, world, session, token):
+    """Nothing is edited: the asset is voided whole (purchase and subsidy move, depreciation, disposal) and can be
+    recorded again. Disposed of on 2025-11-30 for 11,000.00: October–November 190.00, book value 11,810.00, a loss
+    of 810.00."""
+    before = _closing(session, 2025)
+    roaster = _roaster(session).id
+    sold = client.post(f"/api/v1/assets/{roaster}/dispose", headers=token("acc_a"),
+                       json={"date": "2025-11-30", "proceeds": "11000", "method": "bank"})
+    assert sold.status_code == 200, sold.get_json()
+    assert _closing(session, 2025)["529"] == D("810.00")
+    voided = client.post(f"/api/v1/assets/{roaster}/void", headers=token("acc_a"), json={"reason": "处置录错"})
+    assert voided.status_code == 200, voided.get_json()
+    after = _closing(session, 2025)
+    for code in ("151", "152", "154", "529"):
+        assert after.get(code, D("0.00")) == D("0.00"), code
+    assert (after["235"], after["311"]) == (D("-20000.00"), D("0.00"))     # the subsidy waits again, all of it
+    assert after["102"] - before["102"] == D("12000.00")                    # purchase undone, proceeds undone
