@@ -207,7 +207,7 @@ def _check_journal(session, wb, plan: _Plan, problems) -> None:
 
 def _dated_years(wb: Workbook) -> list[int]:
     return sorted({r.values[c].year for rows in wb.sheets.values() for r in rows
-                   for c in ("date", "start_on") if isinstance(r.values.get(c), dt.date)})
+                   for c in ("date", "start_on", "acquired_on") if isinstance(r.values.get(c), dt.date)})
 
 
 def _posting_dates(wb: Workbook):
@@ -337,14 +337,14 @@ def _check_records(session, wb, plan: _Plan, problems) -> None:
     context = RecordContext.load(session, plan.entity, entity_code=plan.entity_code,
                                  members={r.values["member"] for r in plan.new_members}, contracts="land" in wb.sheets,
                                  wages="payments" in wb.sheets, receivables="receipts" in wb.sheets,
-                                 projects="assets" in wb.sheets or "expenses" in wb.sheets)
+                                 projects=bool({"assets", "expenses", "subsidies"} & set(wb.sheets)))
     if plan.entity is None:
         context.books_start = _books_start(wb, plan)
         context.chart = CHART_FOR_KIND.get(plan.kind) if plan.kind else None
     for row in wb.sheets.get("subsidies", []):      # a project this workbook's subsidy funds can pay in it
         v = KINDS["subsidies"].derive(dict(row.values))
         if v["kind"] == "fiscal":
-            context.projects[v["project"]] = context.projects.get(v["project"], 0) + v["amount"]
+            context.add_subsidy(v["project"], v["date"], v["amount"], bool(v.get("quantify", True)))
     if "receipts" in wb.sheets:
         for row in wb.sheets.get("sales", []):      # what this workbook sells on credit can be received in it
             v = row.values
@@ -386,9 +386,10 @@ def _add_current(context: RecordContext, wb: Workbook, plan: _Plan) -> None:
     for row in wb.sheets.get("sales", []):
         if row.values.get("member") and row.values.get("paid_by") == "credit":
             add(row.values["member"], -row.values["amount"])
+    years = _dated_years(wb) if wb.sheets.get("land") else []
     for row in wb.sheets.get("land", []):
         v = row.values
-        for year in _dated_years(wb):
+        for year in years:
             if start is None or year >= start.year:
                 add(v["member"], land_rent_for_year(v["area_mu"], v["base_rent_per_mu"], max(v["start_on"], start or
                                                     v["start_on"]), v.get("end_on"), year))

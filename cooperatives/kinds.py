@@ -16,6 +16,7 @@ and each record is then checked against sets in memory.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -187,9 +188,13 @@ class RecordContext:
     receivables: dict[str, Decimal] = field(default_factory=dict)
     #: a cluster project's code or name -> its key in ``receivables``
     payers: dict[str, str] = field(default_factory=dict)
-    #: fiscal subsidy project -> what of it is unspent (in 235, loaded with ``projects``): what an asset or expense
-    #: paid out of it may use; with the subsidies being brought in beside them
-    projects: dict[str, Decimal] = field(default_factory=dict)
+    #: fiscal subsidy project -> its subsidies received, ``[(date, amount)]``, and what was paid out of it (loaded
+    #: with ``projects``): an asset or expense paid out of it may use what had arrived by its date and is unspent;
+    #: with the subsidies being brought in beside them
+    projects: dict[str, list[tuple[dt.date, Decimal]]] = field(default_factory=dict)
+    project_used: dict[str, Decimal] = field(default_factory=dict)
+    #: fiscal subsidy project -> whether it is quantified to the members (one answer a project)
+    project_quantify: dict[str, bool] = field(default_factory=dict)
     #: the codes of the fixed assets recorded (loaded with ``projects``)
     asset_codes: set[str] = field(default_factory=set)
     #: the entity's chart (capital put in kind names an asset account of it)
@@ -238,7 +243,17 @@ class RecordContext:
         self.receivables = owed
 
     def _load_projects(self, session: Session, entity: Entity) -> None:
-        self.projects = unspent_projects(session, entity)
+        waits = Subsidy.held if entity.chart in SUBSIDIES_WAIT else true()
+        for name, on, amount, quantify in session.execute(
+                select(Subsidy.project, Subsidy.date, Subsidy.amount, Subsidy.quantify).where(
+                    Subsidy.entity_id == entity.id, Subsidy.kind == "fiscal", Subsidy.live(), waits,
+                    Subsidy.project.is_not(None))):
+            self.add_subsidy(name, on, amount, quantify)
+        for model in (FixedAsset, Expense):
+            for name, used in session.execute(select(model.project, money_sum(model.amount)).where(
+                    model.entity_id == entity.id, model.live(), model.project.in_(list(self.projects)))
+                    .group_by(model.project)):
+                self.project_used[name] = self.project_used.get(name, Decimal("0.00")) + used
         self.asset_codes = set(session.scalars(select(FixedAsset.code).where(
             FixedAsset.entity_id == entity.id, FixedAsset.live())))
 
@@ -255,16 +270,24 @@ class RecordContext:
                        code="outside_membership")
         raise ValueError(f"{on} is within the membership of {member}")
 
-    def use_project(self, name: str, amount: Decimal):
-        """Why ``amount`` cannot be paid out of the subsidy project ``name`` (None: it can, and it is taken)."""
+    def add_subsidy(self, project: str, on: dt.date, amount: Decimal, quantify: bool) -> None:
+        """A fiscal subsidy of ``project`` received on ``on`` (in the books, or in the records being brought in)."""
+        self.projects.setdefault(project, []).append((on, amount))
+        self.project_quantify.setdefault(project, quantify)
+
+    def use_project(self, name: str, amount: Decimal, on: dt.date):
+        """Why ``amount`` cannot be paid out of the subsidy project ``name`` on ``on`` (None: it can, and it is
+        taken): the project's subsidies received by then, less what was paid out of it."""
         if name not in self.projects:
             return msg(N_("%(entity)s has no fiscal subsidy project named %(project)s."), entity=self.entity_code,
                        project=name, code="no_project")
-        left = self.projects[name]
+        received = sum((a for when, a in self.projects[name] if when <= on), Decimal("0.00"))
+        left = received - self.project_used.get(name, Decimal("0.00"))
         if amount > left:
-            return msg(N_("Only %(left)s of project %(project)s is unspent (专项应付款): %(amount)s cannot be paid "
-                          "out of it."), left=left, project=name, amount=amount, code="project_spent")
-        self.projects[name] = left - amount
+            return msg(N_("Only %(left)s of project %(project)s had arrived by %(date)s and is unspent (专项应付款): "
+                          "%(amount)s cannot be paid out of it."), left=max(left, Decimal("0.00")), project=name,
+                       date=on, amount=amount, code="project_spent")
+        self.project_used[name] = self.project_used.get(name, Decimal("0.00")) + amount
         return None
 
     @classmethod
@@ -355,9 +378,16 @@ def check_records(kind: str, records: Sequence[dict], context: RecordContext, lo
                     buyer=values["buyer"], owed=owed, amount=values["amount"], code="more_than_owed")))
             else:
                 context.receivables[key] = owed - values["amount"]      # the next receipt takes what is left
+        if kind == "subsidies" and values.get("kind") == "fiscal" and values.get("project") in context.project_quantify \
+                and context.project_quantify[values["project"]] != bool(values.get("quantify", True)):
+            problems.append(locate(index, "quantify", msg(
+                N_("Project %(project)s is already recorded as %(how)s: every subsidy of a project is quantified to "
+                   "the members or none is (name another project)."), project=values["project"],
+                how=label(QUANTIFIED if context.project_quantify[values["project"]] else NOT_QUANTIFIED),
+                code="project_quantify_differs")))
         if kind == "capital" and values.get("account") and context.chart is not None:
             given = values["account"]
-            found = in_kind_account(context.chart, given)
+            found = in_kind_account(context.chart, given, values.get("form"))
             if found is None:
                 problems.append(locate(index, "account", msg(
                     N_("%(account)s is not an asset account of the chart that capital can be put in as."),
@@ -366,7 +396,8 @@ def check_records(kind: str, records: Sequence[dict], context: RecordContext, lo
                 values["account"] = found           # (stored by its code, whether typed by code or by name)
         if kind in ("assets", "expenses") and values.get("project"):
             amount = values["cost"] if kind == "assets" else values["amount"]
-            if (reason := context.use_project(values["project"], amount)) is not None:
+            on = values["acquired_on"] if kind == "assets" else values["date"]
+            if (reason := context.use_project(values["project"], amount, on)) is not None:
                 problems.append(locate(index, "project", reason))
         if kind == "assets":
             if values["code"] in context.asset_codes:
@@ -382,16 +413,27 @@ def check_records(kind: str, records: Sequence[dict], context: RecordContext, lo
     return problems
 
 
-def in_kind_account(chart: str, given: str) -> str | None:
+QUANTIFIED, NOT_QUANTIFIED = N_("quantified to the members"), N_("not quantified")
+
+
+@functools.lru_cache(maxsize=256)
+def in_kind_account(chart: str, given: str, form: str | None = "in_kind") -> str | None:
     """The code of the asset account ``given`` names (its code, its name, or both) that capital put in kind can be
-    booked to — an asset account that takes postings and is not a contra account (accumulated depreciation or
-    amortisation) — else None."""
+    booked to (:data:`IN_KIND_ACCOUNTS`; a poverty-alleviation asset share may also have been money put in), else
+    None. Cached: a workbook names the same few accounts on many rows."""
     specs = spec_by_code(chart)
     spec = specs.get(given) or {s.name: s for s in specs.values()}.get(given) or specs.get(given.split(" ", 1)[0])
-    contra = {ROLES[chart].get("accumulated_depreciation"), ROLES[chart].get("accumulated_amortisation"), "143"}
-    if spec is None or spec.type != AccountType.ASSET or not spec.postable or spec.code in contra:
+    allowed = IN_KIND_ACCOUNTS[chart] | (MONEY_CODES[chart] if form == "poverty_asset" else frozenset())
+    if spec is None or spec.type != AccountType.ASSET or not spec.postable or spec.code not in allowed:
         return None
     return spec.code
+
+
+#: what capital put in kind can be (2021 system acct 301 三; the 2004 system's like accounts): stock, investments,
+#: biological assets, fixed assets and construction, intangible assets — not money, debts or contra accounts
+IN_KIND_ACCOUNTS = {"fpc2021": frozenset({"121", "131", "141", "142", "144", "151", "153", "161"}),
+                    "collective2004": frozenset({"121", "131", "132", "141", "151", "154", "161"})}
+MONEY_CODES = {chart: frozenset(ROLES[chart][r] for r in ("cash", "bank", "mobile")) for chart in IN_KIND_ACCOUNTS}
 
 
 def unspent_projects(session: Session, entity: Entity) -> dict[str, Decimal]:

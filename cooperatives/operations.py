@@ -73,7 +73,7 @@ from cooperatives.postings import (
     legs_for,
     merge_legs,
     months_through,
-    straight_line_for_year,
+    straight_line_to,
 )
 from ledger.chart import PROFIT_AND_LOSS, ROLES, account_for_role, spec_by_code
 from ledger.db import money_sum
@@ -371,7 +371,7 @@ def record(session: Session, entity: Entity, kind: str, values: dict, *, actor: 
     problems = check_records(kind, [values], RecordContext.load(session, entity, contracts=kind == "land",
                                                                  wages=kind == "payments",
                                                                  receivables=kind == "receipts",
-                                                                 projects=kind in ("assets", "expenses")))
+                                                                 projects=kind in ("assets", "expenses", "subsidies")))
     if problems:
         raise RecordError(problems)
     if kind == "land":
@@ -826,9 +826,44 @@ def accrue_amortisation(session: Session, entity: Entity, year: int, *, actor: P
     if (is_closed(session, entity.book, year) or year < entity.books_start.year
             or "accumulated_amortisation" not in ROLES[entity.chart]):
         return None
-    due = {cid: straight_line_for_year(right.amount, months, right.date, year)
-           for cid, (right, months) in land_right_terms(session, entity).items() if right.date.year <= year}
+    terms = land_right_terms(session, entity)
+    earlier = dict(session.execute(select(Amortisation.capital_id, money_sum(Amortisation.amount)).where(
+        Amortisation.capital_id.in_(list(terms)), Amortisation.year < year).group_by(Amortisation.capital_id)).all())
+    # the cumulative amount due to the year's end less all that earlier years booked: a term that changed (the
+    # contract replaced) is caught up in the first open year, and the years still add up to the right's value
+    due = {cid: straight_line_to(right.amount, months, right.date, year) - earlier.get(cid, Decimal("0.00"))
+           for cid, (right, months) in terms.items() if right.date.year <= year}
     return _book_accrual(session, entity, "amortisation", year, due, dt.date(year, 12, 31), actor) if due else None
+
+
+@operation(keeps_books())
+def put_asset_in_use(session: Session, entity: Entity, asset_id: int, *, on: dt.date, actor: Principal) -> int:
+    """在建工程完工交付使用: an asset recorded under construction comes into use on ``on`` (Dr 151 / Cr 153, source
+    ``asset-in-use:<id>``, as when ``in_use_on`` is given with it) and is depreciated from the month after. Once;
+    refused (RecordError) for an asset not the entity's, voided, not under construction or in use already, a date
+    before it was acquired or in a year that no longer takes entries. Returns the entry id."""
+    asset = session.get(FixedAsset, asset_id)
+    if asset is None or asset.entity_id != entity.id or asset.voided_at is not None:
+        raise refuse(None, N_("%(entity)s has no such record (%(kind)s %(id)s)."), code="no_record",
+                     entity=entity.code, kind=kind_label("assets"), id=asset_id)
+    if asset.use_from is not None:
+        raise refuse(None, N_("Asset %(asset)s is in use since %(date)s."), asset=asset.code, date=asset.use_from,
+                     code="in_use_already")
+    if on < asset.acquired_on:
+        raise refuse("date", N_("%(date)s is before asset %(asset)s was acquired (%(acquired)s)."), date=on,
+                     asset=asset.code, acquired=asset.acquired_on, code="before_acquired")
+    if (reason := RecordContext.load(session, entity).date_problem(on)) is not None:
+        raise RecordError(Problem.of(reason, "date"))
+    asset.in_use_on = on
+    session.flush()
+    (entry_id,) = post_entries(session, entity.book, [EntryDraft(
+        date=on, memo=f"{RECORD_MEMOS['asset_in_use']} {asset.code} {asset.name}", source=f"asset-in-use:{asset.id}",
+        postings=merge_legs(legs_for("asset_in_use", entity.chart, {"amount": asset.cost}, None)))],
+        actor_id=actor.user_id)
+    audit(session, actor_id=actor.user_id, action="in-use", target=f"assets:{asset.id}", entity_id=entity.id,
+          detail=on.isoformat())
+    session.flush()
+    return entry_id
 
 
 @operation(keeps_books())
@@ -860,8 +895,16 @@ def dispose_asset(session: Session, entity: Entity, asset_id: int, *, on: dt.dat
         raise RecordError(Problem.of(reason, "date"))
     asset.disposed_on, asset.disposal_proceeds, asset.disposal_method = on, proceeds, method
     session.flush()
-    booked = _book_accrual(session, entity, "depreciation", on.year, _depreciation_due([asset], on.year), on, actor)
-    ids = [booked] if booked is not None else []
+    # what is due up to the disposal: the earlier years still open first (their year end has not booked them yet),
+    # the disposal year to the disposal date; a later year a draft already booked gives its depreciation back
+    later = max((year for year, _ in _booked(session, "depreciation", asset.id)), default=on.year)
+    ids = []
+    for year in range(asset.use_from.year, max(later, on.year) + 1):
+        if is_closed(session, entity.book, year):
+            continue
+        booked = _book_accrual(session, entity, "depreciation", year, _depreciation_due([asset], year),
+                               on if year == on.year else dt.date(year, 12, 31), actor)
+        ids += [booked] if booked is not None else []
     accumulated = sum((amount for _, amount in _booked(session, "depreciation", asset.id)), Decimal("0.00"))
     net = asset.cost - accumulated
     L = lambda role, amount: PostingDraft(account_for_role(entity.chart, role), amount)  # noqa: E731

@@ -201,3 +201,11 @@ def straight_line_for_year(amount: Decimal, months: int, start: dt.date, year: i
         return quantize(amount * n / months)
 
     return through(year * 12 + 11) - through(year * 12 - 1)
+
+
+def straight_line_to(amount: Decimal, months: int, start: dt.date, year: int) -> Decimal:
+    """What :func:`straight_line_for_year` gives for all the years up to ``year``'s end."""
+    if months <= 0:
+        return Decimal("0.00")
+    n = min(max(year * 12 + 11 - _month(start), 0), months)
+    return quantize(amount * n / months)

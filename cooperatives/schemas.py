@@ -370,6 +370,22 @@ class DisposeSchema(Schema):
     method = fields.String(load_default="bank", validate=validate.OneOf(("bank", "cash", "mobile")))
 
 
+class InUseSchema(Schema):
+    """When an asset under construction came into use (在建工程完工交付使用)."""
+
+    date = fields.Date(required=True)
+
+
+class InUsedSchema(Schema):
+    """An asset now in use, and the entry that moved it from 在建工程 to 固定资产."""
+
+    entity = fields.String(required=True)
+    id = fields.Integer(required=True)
+    code = fields.String(required=True)
+    in_use_on = fields.String(required=True)
+    entry = fields.String(required=True, metadata={"description": "voucher number (年-号)"})
+
+
 class DisposedSchema(Schema):
     """An asset disposed of, and the entries its disposal posted."""
 

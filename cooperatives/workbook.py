@@ -644,10 +644,14 @@ def _between(name: str, low: int, high: int) -> RowCheck:
 
 
 def _not_in_kind_and_project(values: dict[str, Any]) -> tuple[str, str] | None:
-    """An asset put in as capital in kind was not paid for by a subsidy project."""
+    """An asset put in as capital in kind was not paid for by a subsidy project, nor is it still being built (the
+    capital record booked it where it is)."""
     if values.get("paid_by") == "in_kind" and values.get("project"):
         return "project", msg(N_("An asset put in as capital in kind was not paid for by a subsidy project."),
                               code="in_kind_project")
+    if values.get("paid_by") == "in_kind" and values.get("under_construction"):
+        return "under_construction", msg(N_("An asset put in as capital in kind is in use, not under construction."),
+                                         code="in_kind_construction")
     return None
 
 
@@ -878,12 +882,12 @@ _SPECS = (
         _col("date", DATE, True), _col("category", EXPENSE_CATEGORY, True), _col("amount", MONEY, True),
         _col("payee", TEXT), _col("note", TEXT), _col("paid_by", MONEY_ACCOUNT, default="bank"),
         _col("project", TEXT),
-    )),
+    ), checks=(_not_far_future("date"),)),
     SheetSpec("subsidies", ("补助",), (
         _col("date", DATE, True), _col("source", TEXT, True), _col("kind", SUBSIDY_KIND, True),
         _col("amount", MONEY, True), _col("quantify", BOOL, default=True), _col("poverty_asset", BOOL, default=False),
         _col("project", TEXT, default=Derived(_project_of, "source")),
-    )),
+    ), checks=(_not_far_future("date"),)),
     # 固定资产: bought, built (在建工程 until in_use_on) or put in as capital in kind; depreciated by month
     SheetSpec("assets", ("固定资产",), (
         _col("code", CODE, True, also=("资产编号",)), _col("name", TEXT, True, also=("资产名称",)),
@@ -894,7 +898,7 @@ _SPECS = (
         _col("in_use_on", DATE),
     ), unique=(("code", N_("asset code")),),
         checks=(_not_before("in_use_on", "acquired_on"), _at_most("salvage_pct", 100), _between("life_years", 1, 100),
-                _not_in_kind_and_project)),
+                _not_in_kind_and_project, _not_far_future("acquired_on"), _not_far_future("in_use_on"))),
     SheetSpec("advances", ("借支",), (
         _col("date", DATE, True), _col("member", CODE, True), _col("amount", MONEY, True), _col("note", TEXT),
         _CONFIRM,
@@ -911,27 +915,27 @@ _SPECS = (
         _col("voucher", TEXT, True, also=("凭证号", "凭证")), _col("date", DATE, True),
         _col("memo", TEXT, True, also=("摘要",)), _col("account", TEXT, True), _col("member", CODE),
         _col("debit", MONEY), _col("credit", MONEY), _col("attachments", INT, also=("附件张数", "附件")),
-    ), checks=(_at_most("attachments", 999),)),
+    ), checks=(_at_most("attachments", 999), _not_far_future("date"))),
     # 期末盘点: unsold produce at a year's end, at cost (cooperatives.operations: moved to 121 and back)
     SheetSpec("stock", ("期末盘点", "盘点"), (
         _col("date", DATE, True), _col("product", TEXT, True), _col("quantity", _QUANTITY, True),
         _col("unit", SALES_UNIT, True), _col("value", MONEY, True, also=("金额", "成本")),
-    ), checks=(_year_end("date"),)),
+    ), checks=(_year_end("date"), _not_far_future("date"))),
     # 收款: money received against what sales on credit left owed (or a cluster project's share, paid)
     SheetSpec("receipts", ("收款",), (
         _col("date", DATE, True), _col("buyer", TEXT, True, also=("付款方",)), _col("amount", MONEY, True),
         _col("method", PAYMENT_METHOD, default="bank"),
-    )),
+    ), checks=(_not_far_future("date"),)),
     # 提现存现: money moved between the entity's own accounts (INTERFACES names the columns ``from`` and ``to``,
     # Python keywords: the headers ``from``/``to`` or 转出/转入 are read as these)
     SheetSpec("transfers", ("提现存现", "转账"), (
         _col("date", DATE, True), _col("from_account", MONEY_ACCOUNT, True, also=("from", "转出", "从")),
         _col("to_account", MONEY_ACCOUNT, True, also=("to", "转入", "到")), _col("amount", MONEY, True),
         _col("note", TEXT),
-    ), checks=(_not_same("to_account", "from_account"),)),
+    ), checks=(_not_same("to_account", "from_account"), _not_far_future("date"))),
     SheetSpec("income", ("投资收益",), (
         _col("date", DATE, True), _col("source", TEXT, True), _col("amount", MONEY, True),
-    )),
+    ), checks=(_not_far_future("date"),)),
     # 期初余额: the balances at the books' start, by account and by member (cooperatives.operations.post_opening)
     SheetSpec("opening", ("期初余额",), (
         _col("account", TEXT, True), _col("member", CODE), _col("debit", MONEY), _col("credit", MONEY),

@@ -37,6 +37,8 @@ from cooperatives.schemas import (
     ErrorSchema,
     ImportArgsSchema,
     ImportJobSchema,
+    InUsedSchema,
+    InUseSchema,
     MemberInputSchema,
     MemberSchema,
     MeSchema,
@@ -74,6 +76,7 @@ from cooperatives.web.writes import (
     post_opening,
     post_values,
     post_voucher,
+    put_in_use,
     start_import,
     void,
 )
@@ -341,6 +344,27 @@ def dispose_view(data, record_id: int):
 
 
 dispose_view.record_kind = "assets"
+
+
+@blp.route("/assets/<id:record_id>/in-use", methods=["POST"], endpoint="asset_in_use")
+@rule(*WRITERS, write=True, scope="record")
+@blp.arguments(InUseSchema)
+@blp.alt_response(200, schema=InUsedSchema, success=True)
+@errors_doc(403, 404, 422)
+def in_use_view(data, record_id: int):
+    """An asset recorded under construction (在建工程) comes into use: Dr 151 / Cr 153 on that date, depreciated
+    from the month after."""
+    entity, asset = record_or_404("assets", record_id, write=True)
+    session = get_session()
+    try:
+        entry_id = put_in_use(session, entity, record_id, data, actor=current_actor())
+    except Refused as exc:
+        abort(error(422, exc.errors))
+    return {"entity": entity.code, "id": asset.id, "code": asset.code, "in_use_on": asset.in_use_on.isoformat(),
+            "entry": session.get(JournalEntry, entry_id).voucher}
+
+
+in_use_view.record_kind = "assets"
 
 for _kind in RECORD_INPUT_SCHEMAS:
     _record_routes(_kind)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import ValidationError
@@ -16,7 +16,7 @@ from cooperatives.imports import JOB_STATUSES, RUNNING, job_problems, job_result
 from cooperatives.kinds import KINDS, VOIDABLE
 from cooperatives.models import FixedAsset, Household, ImportJob, Member
 from cooperatives.queries import entity_summary, member_account, opening_lines, voucher_list
-from cooperatives.schemas import DisposeSchema
+from cooperatives.schemas import DisposeSchema, InUseSchema
 from cooperatives.web import display
 from cooperatives.web.access import can_write_entity, current_actor, entity_or_404
 from cooperatives.web.audit import china_time
@@ -27,6 +27,7 @@ from cooperatives.web.writes import (
     post_opening_form,
     post_record,
     post_voucher_form,
+    put_in_use,
     start_import,
     void,
 )
@@ -165,34 +166,48 @@ def void_record(code: str, kind: str, record_id: int):
 
 
 #: the disposal form's fields, as its labels name them
-DISPOSE_LABELS = {"date": N_("Disposed of on"), "proceeds": N_("Proceeds (yuan)"), "method": N_("Received by")}
+#: the fields of the forms on an asset's row, as their labels name them
+ASSET_FORM_LABELS = {"date": N_("Date"), "proceeds": N_("Proceeds (yuan)"), "method": N_("Received by")}
+
+
+def _on_asset(code: str, record_id: int, schema, act, done) -> Response:
+    """A form on an asset's row: load it with ``schema`` (blank fields left out), ``act(session, entity, id,
+    values)`` (one of :mod:`cooperatives.web.writes`, which commits), flash ``done(asset)`` or every problem, and go
+    back to the assets page. Another entity's asset is as absent as a missing one."""
+    entity = entity_or_404(code, write=True)
+    row = get_session().get(FixedAsset, record_id)
+    if row is None or row.entity_id != entity.id:
+        abort(404)
+    try:
+        values = schema().load({k: v for k, v in request.form.items() if k in schema().fields and v != ""})
+        act(get_session(), entity, record_id, values, actor=current_actor())
+    except ValidationError as exc:
+        for field, messages in exc.normalized_messages().items():
+            for message in messages:
+                flash(f"{_(ASSET_FORM_LABELS.get(field, field))}: {as_message(message).translate(_)}", "error")
+    except Refused as exc:
+        for messages in exc.errors.values():
+            for message in messages:
+                flash(message, "error")
+    else:
+        flash(done(row))
+    return redirect(url_for(".records", code=code, kind="assets"))
 
 
 @bp.post("/records/assets/<id:record_id>/dispose")
 @rule(*WRITERS, write=True, scope="entity")
 def dispose_asset(code: str, record_id: int):
     """Dispose of a fixed asset (固定资产清理) from its row: :func:`cooperatives.operations.dispose_asset`."""
-    entity = entity_or_404(code, write=True)
-    row = get_session().get(FixedAsset, record_id)
-    if row is None or row.entity_id != entity.id:
-        abort(404)
-    back = url_for(".records", code=code, kind="assets")
-    try:
-        values = DisposeSchema().load({k: v for k, v in request.form.items() if k in ("date", "proceeds", "method")
-                                       and v != ""})
-        dispose(get_session(), entity, record_id, values, actor=current_actor())
-    except ValidationError as exc:
-        for field, messages in exc.normalized_messages().items():
-            for message in messages:
-                flash(f"{_(DISPOSE_LABELS.get(field, field))}: {as_message(message).translate(_)}", "error")
-        return redirect(back)
-    except Refused as exc:
-        for messages in exc.errors.values():
-            for message in messages:
-                flash(message, "error")
-        return redirect(back)
-    flash(_("Asset %(code)s disposed of; its depreciation, 清理 and result are posted.", code=row.code))
-    return redirect(back)
+    return _on_asset(code, record_id, DisposeSchema, dispose, lambda row: _(
+        "Asset %(code)s disposed of; its depreciation, 清理 and result are posted.", code=row.code))
+
+
+@bp.post("/records/assets/<id:record_id>/in-use")
+@rule(*WRITERS, write=True, scope="entity")
+def asset_in_use(code: str, record_id: int):
+    """An asset under construction comes into use, from its row: :func:`cooperatives.operations.put_asset_in_use`."""
+    return _on_asset(code, record_id, InUseSchema, put_in_use, lambda row: _(
+        "Asset %(code)s is in use; it is depreciated from next month.", code=row.code))
 
 
 # ------------------------------------------------------------------------------------------ vouchers (记账凭证)

@@ -95,6 +95,18 @@ def dispose(session: Session, entity: Entity, asset_id: int, values: Mapping, *,
     return ids
 
 
+def put_in_use(session: Session, entity: Entity, asset_id: int, values: Mapping, *, actor: Principal) -> int:
+    """An asset under construction comes into use (:func:`cooperatives.operations.put_asset_in_use`) and commit;
+    Refused as :func:`void`."""
+    try:
+        entry_id = operations.put_asset_in_use(session, entity, asset_id, on=values["date"], actor=actor)
+        session.commit()
+    except (RecordError, LedgerError) as exc:
+        session.rollback()
+        raise Refused(field_errors(exc.problems)) from None
+    return entry_id
+
+
 def post_opening_form(session: Session, entity: Entity, raw_lines: list[Mapping], *, actor: Principal):
     """Opening-balance lines as typed on the page (the ``opening`` sheet's columns, raw): each checked by the
     sheet's rules (errors keyed ``lines.<n>.<column>``, n from 1; blank lines skipped), then

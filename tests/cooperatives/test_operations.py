@@ -220,6 +220,7 @@ def _calls(w) -> dict[str, tuple]:
         "cooperatives.operations.accrue_depreciation": ((a, 2025), {}, books),
         "cooperatives.operations.accrue_amortisation": ((a, 2025), {}, books),
         "cooperatives.operations.dispose_asset": ((a, 1), {"on": dt.date(2025, 12, 1)}, books),
+        "cooperatives.operations.put_asset_in_use": ((a, 1), {"on": dt.date(2025, 12, 1)}, books),
         "cooperatives.operations.post_opening": ((a, [{"account": "101", "debit": Decimal("1.00")},
                                                       {"account": "301", "credit": Decimal("1.00")}]), {}, books),
         "cooperatives.operations.void_record": ((a, "sales", w["sale"].id), {"reason": "录错"}, books),

@@ -84,7 +84,8 @@ def test_a_subsidy_waits_in_235_until_the_asset_it_pays_for_moves_it_to_311(clie
         "project": PROJECT})
     assert too_much.status_code == 422, too_much.get_json()
     assert too_much.get_json()["errors"]["project"] == [
-        f"Only 5000.00 of project {PROJECT} is unspent (专项应付款): 6000.00 cannot be paid out of it."]
+        f"Only 5000.00 of project {PROJECT} had arrived by 2025-10-20 and is unspent (专项应付款): 6000.00 cannot be "
+        "paid out of it."]
     unknown = client.post(f"/api/v1/entities/{A}/expenses", headers=token("acc_a"), json={
         "date": "2025-10-08", "category": "management", "amount": "10", "project": "没有这个项目"})
     assert unknown.get_json()["errors"]["project"] == ["TA-COOP has no fiscal subsidy project named 没有这个项目."]
@@ -260,3 +261,95 @@ def test_a_disposal_made_by_mistake_is_undone_by_voiding_the_asset(client, world
         assert after.get(code, D("0.00")) == D("0.00"), code
     assert (after["235"], after["311"]) == (D("-20000.00"), D("0.00"))     # the subsidy waits again, all of it
     assert after["102"] - before["102"] == D("12000.00")                    # purchase undone, proceeds undone
+
+
+def test_an_asset_built_comes_into_use_later_and_is_depreciated_from_the_month_after(client, world, session, token,
+                                                                                     login, post_form):
+    """在建工程 recorded without its finishing date: 153 until it comes into use (API, or the form on its row),
+    then 151; 6,000.00 over 5 years at 5 %: 95.00 a month, from December (in use on 2025-11-20)."""
+    built = client.post(f"/api/v1/entities/{A}/assets", headers=token("acc_a"), json={
+        "code": "GD-A-20", "name": "冷库", "acquired_on": "2025-08-01", "cost": "6000", "life_years": 5,
+        "under_construction": True})
+    assert built.status_code == 201, built.get_json()
+    asset = built.get_json()["id"]
+    assert _closing(session, 2025)["153"] == D("6000.00")
+    early = client.post(f"/api/v1/assets/{asset}/in-use", headers=token("acc_a"), json={"date": "2025-07-01"})
+    assert early.get_json()["errors"]["date"] == ["2025-07-01 is before asset GD-A-20 was acquired (2025-08-01)."]
+    done = client.post(f"/api/v1/assets/{asset}/in-use", headers=token("acc_a"), json={"date": "2025-11-20"})
+    assert done.status_code == 200, done.get_json()
+    closing = _closing(session, 2025)
+    assert (closing["153"], closing["151"]) == (D("0.00"), D("18000.00"))      # with the world's roaster
+    again = client.post(f"/api/v1/assets/{asset}/in-use", headers=token("acc_a"), json={"date": "2025-12-01"})
+    assert again.get_json()["errors"]["_schema"] == ["Asset GD-A-20 is in use since 2025-11-20."]
+    close_year(session, _entity(session), 2025, actor=CONSOLE)
+    assert _closing(session, 2025)["152"] == D("-380.00")           # the roaster's 285.00 + December's 95.00
+    login(client, "acc_a")
+    other = client.post(f"/api/v1/entities/{A}/assets", headers=token("acc_a"), json={
+        "code": "GD-A-21", "name": "烘干房", "acquired_on": "2025-08-01", "cost": "1000", "life_years": 5,
+        "under_construction": True})
+    assert other.status_code == 422                                 # 2025 is being closed now
+    page = client.get(f"/e/{A}/records/assets").get_data(as_text=True)
+    assert f'action="/e/{A}/records/assets/{asset}/in-use"' not in page       # (in use: no form any more)
+
+
+def test_a_disposal_books_the_depreciation_of_an_earlier_year_still_open(client, world, session, token):
+    """Disposed of on 2026-02-10 while 2025 is open: 2025's October–December (285.00) and January–February 2026
+    (190.00) are booked first, so the book value is 12,000 − 475 = 11,525.00, all of it a loss (no proceeds)."""
+    roaster = _roaster(session).id
+    gone = client.post(f"/api/v1/assets/{roaster}/dispose", headers=token("acc_a"), json={"date": "2026-02-10"})
+    assert gone.status_code == 200, gone.get_json()
+    assert _closing(session, 2025)["152"] == D("-285.00")
+    closing = _closing(session, 2026)
+    assert (closing["151"], closing["152"], closing["154"]) == (D("0.00"), D("0.00"), D("0.00"))
+    assert closing["529"] == D("11525.00")
+    close_year(session, _entity(session), 2025, actor=CONSOLE)      # nothing more is due for 2025
+    assert _closing(session, 2025)["152"] == D("-285.00")
+
+
+def test_a_subsidy_pays_only_once_it_has_arrived_and_a_project_is_quantified_or_not(client, world, session, token):
+    early = client.post(f"/api/v1/entities/{A}/assets", headers=token("acc_a"), json={
+        "code": "GD-A-30", "name": "分拣台", "acquired_on": "2025-06-01", "cost": "1000", "life_years": 5,
+        "project": PROJECT})
+    assert early.get_json()["errors"]["project"] == [
+        f"Only 0.00 of project {PROJECT} had arrived by 2025-06-01 and is unspent (专项应付款): 1000.00 cannot be "
+        "paid out of it."]
+    mixed = client.post(f"/api/v1/entities/{A}/subsidies", headers=token("acc_a"), json={
+        "date": "2025-09-01", "source": "县农业农村局追加", "project": PROJECT, "kind": "fiscal", "amount": "5000",
+        "quantify": False})
+    assert mixed.get_json()["errors"]["quantify"] == [
+        f"Project {PROJECT} is already recorded as quantified to the members: every subsidy of a project is "
+        "quantified to the members or none is (name another project)."]
+    in_kind = client.post(f"/api/v1/entities/{A}/assets", headers=token("acc_a"), json={
+        "code": "GD-A-31", "name": "旧厂房", "acquired_on": "2025-06-01", "cost": "1000", "life_years": 5,
+        "paid_by": "in_kind", "under_construction": True})
+    assert in_kind.get_json()["errors"]["under_construction"] == [
+        "An asset put in as capital in kind is in use, not under construction."]
+    share = client.post(f"/api/v1/entities/{A}/capital", headers=token("acc_a"), json={
+        "date": "2025-04-01", "member": "A-H002", "amount": "2000", "form": "poverty_asset", "account": "102"})
+    assert share.status_code == 201, share.get_json()              # a poverty-alleviation share put in as money
+    cash_in_kind = client.post(f"/api/v1/entities/{A}/capital", headers=token("acc_a"), json={
+        "date": "2025-04-01", "member": "A-H002", "amount": "2000", "form": "in_kind", "account": "102"})
+    assert cash_in_kind.get_json()["errors"]["account"] == [
+        "102 is not an asset account of the chart that capital can be put in as."]
+
+
+def test_amortisation_follows_a_replaced_contract_and_still_adds_up(client, world, session, token):
+    """The term is the contract the land right falls in; if that contract is voided and replaced (here by one to
+    2034), the next year books the cumulative amount due under the new term less what was booked: 10,500 over the
+    117 months April 2025 – December 2034, to the end of 2026 (21 months) = 1,884.62, less 1,657.89 = 226.73."""
+    from cooperatives.models import LandContract
+
+    put_in = client.post(f"/api/v1/entities/{A}/capital", headers=token("acc_a"), json={
+        "date": "2025-03-01", "member": "A-H001", "amount": "10500", "form": "land"})
+    assert put_in.status_code == 201, put_in.get_json()
+    accrue_amortisation(session, _entity(session), 2025, actor=CONSOLE)
+    assert _closing(session, 2025)["162"] == D("-1657.89")
+    old = session.scalar(select(LandContract).where(LandContract.contract_no == "TD-A-001"))
+    assert client.post(f"/api/v1/land/{old.id}/void", headers=token("acc_a"),
+                       json={"reason": "合同重签"}).status_code == 200
+    new = client.post(f"/api/v1/entities/{A}/land", headers=token("acc_a"), json={
+        "member": "A-H001", "contract_no": "TD-A-002", "area_mu": "3.5", "base_rent_per_mu": "600",
+        "start_on": "2025-01-01", "end_on": "2034-12-31"})
+    assert new.status_code == 201, new.get_json()
+    accrue_amortisation(session, _entity(session), 2026, actor=CONSOLE)
+    assert _closing(session, 2026)["162"] == D("-1884.62")
