@@ -48,7 +48,7 @@ from cooperatives.models import (
 )
 from cooperatives.postings import RECORD_MEMOS, SUBSIDIES_WAIT, legs_for
 from cooperatives.workbook import CONFIRM_HINT, SHEETS, Derived, SheetSpec
-from ledger.chart import ROLES, AccountType, account_for_role, spec_by_code
+from ledger.chart import ROLES, AccountType, account_for_role, account_named
 from ledger.db import money_sum
 from ledger.errors import Problem
 from ledger.i18n import N_, label, msg
@@ -421,8 +421,7 @@ def in_kind_account(chart: str, given: str, form: str | None = "in_kind") -> str
     """The code of the asset account ``given`` names (its code, its name, or both) that capital put in kind can be
     booked to (:data:`IN_KIND_ACCOUNTS`; a poverty-alleviation asset share may also have been money put in), else
     None. Cached: a workbook names the same few accounts on many rows."""
-    specs = spec_by_code(chart)
-    spec = specs.get(given) or {s.name: s for s in specs.values()}.get(given) or specs.get(given.split(" ", 1)[0])
+    spec = account_named(chart, given)
     allowed = IN_KIND_ACCOUNTS[chart] | (MONEY_CODES[chart] if form == "poverty_asset" else frozenset())
     if spec is None or spec.type != AccountType.ASSET or not spec.postable or spec.code not in allowed:
         return None

@@ -75,7 +75,7 @@ from cooperatives.postings import (
     months_through,
     straight_line_to,
 )
-from ledger.chart import PROFIT_AND_LOSS, ROLES, account_for_role, spec_by_code
+from ledger.chart import PROFIT_AND_LOSS, ROLES, account_for_role, account_named, spec_by_code
 from ledger.db import money_sum
 from ledger.entries import EntryDraft, PostingDraft
 from ledger.errors import Problem
@@ -516,13 +516,12 @@ def voucher_postings(chart: str, lines: list[dict], members: set[str], entity_co
     result is brought in as 未分配盈余). ``locate`` places a problem (a workbook row; by default the line's number,
     from 1, as its ``row``)."""
     specs = spec_by_code(chart)
-    by_name = {s.name: s for s in specs.values()}
     undistributed = account_for_role(chart, "undistributed")
     postings, problems = [], []
     debits = credits = Decimal("0.00")
     for index, line in enumerate(lines):
         given = str(line.get("account") or "").strip()
-        spec = specs.get(given) or by_name.get(given) or specs.get(given.split(" ", 1)[0])
+        spec = account_named(chart, given)
         if spec is not None and spec.code == specs[undistributed].parent:
             spec = specs[undistributed]                 # 332 (322): its 未分配 part
         if spec is None or not spec.postable:

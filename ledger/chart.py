@@ -15,6 +15,7 @@ operation posts correctly in a cooperative's books and in a village collective's
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -130,5 +131,18 @@ def account_for_role(chart: str, role: str) -> str:
         raise KeyError(f"chart {chart!r} has no account for role {role!r}") from None
 
 
+@functools.cache
 def spec_by_code(chart: str) -> dict[str, AccountSpec]:
     return {spec.code: spec for spec in CHARTS[chart]}
+
+
+@functools.cache
+def _spec_by_name(chart: str) -> dict[str, AccountSpec]:
+    return {spec.name: spec for spec in CHARTS[chart]}
+
+
+def account_named(chart: str, given: str) -> AccountSpec | None:
+    """The account of ``chart`` that ``given`` names as people write it: its code, its name, or both
+    ("101 库存现金"); None when it names none."""
+    specs = spec_by_code(chart)
+    return specs.get(given) or _spec_by_name(chart).get(given) or specs.get(given.split(" ", 1)[0])

@@ -67,6 +67,18 @@ def save_policy_form(client, post_form, code: str, policy: str):
     return post_form(client, f"/e/{code}/policy", {"policy": policy})
 
 
+def posted_run(client, login, post_form) -> tuple[int, str]:
+    """WX's 2025 run drafted, approved at a meeting and posted through the runs pages: (its id, its page)."""
+    login(client, "acc_wx")
+    save_policy_form(client, post_form, "WX", POLICY_70_30)
+    run_id = draft_run(client, post_form, "WX")
+    path = f"/e/WX/runs/{run_id}"
+    post_form(client, f"{path}/approve", {"meeting_date": "2026-03-15", "attended": "3", "votes_for": "3"},
+              token_path=path)
+    assert post_form(client, f"{path}/post", {}, token_path=path).status_code == 302
+    return run_id, path
+
+
 def draft_run(client, post_form, code: str, year: int = 2025) -> int:
     response = post_form(client, f"/e/{code}/runs", {"year": str(year)})
     assert response.status_code == 302, text(response)
@@ -281,13 +293,7 @@ def test_a_draft_needs_a_policy_and_a_year(client, wx, login, post_form, session
 
 
 def test_reverse_a_posted_run(client, wx, login, post_form, session):
-    login(client, "acc_wx")
-    save_policy_form(client, post_form, "WX", POLICY_70_30)
-    run_id = draft_run(client, post_form, "WX")
-    path = f"/e/WX/runs/{run_id}"
-    post_form(client, f"{path}/approve", {"meeting_date": "2026-03-15", "attended": "3", "votes_for": "3"},
-              token_path=path)
-    assert post_form(client, f"{path}/post", {}, token_path=path).status_code == 302
+    run_id, path = posted_run(client, login, post_form)
     response = post_form(client, f"{path}/reverse", {}, token_path=path)
     assert response.status_code == 302
     reversing = session.scalar(select(PayoutRun).where(PayoutRun.reverses_id == run_id))
@@ -302,13 +308,7 @@ def test_a_new_draft_names_the_run_in_force_it_replaces(client, wx, login, post_
     """Issue 13 §4, through the runs page: while run 1 is in force a draft must name it."""
     from payouts.models import RunReplacement
 
-    login(client, "acc_wx")
-    save_policy_form(client, post_form, "WX", POLICY_70_30)
-    run_id = draft_run(client, post_form, "WX")
-    path = f"/e/WX/runs/{run_id}"
-    post_form(client, f"{path}/approve", {"meeting_date": "2026-03-15", "attended": "3", "votes_for": "3"},
-              token_path=path)
-    assert post_form(client, f"{path}/post", {}, token_path=path).status_code == 302
+    run_id, path = posted_run(client, login, post_form)
     unnamed = post_form(client, "/e/WX/runs", {"year": "2025"})
     assert unnamed.status_code == 422
     assert (f"Run {run_id} for 2025 is in force: a new run for the year must say that it replaces run {run_id}."
