@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import click
 from flask.cli import AppGroup
 
@@ -240,7 +242,7 @@ def records_command(kind: str, entity_code: str, year: int | None, member_code: 
     voided = say(N_("voided"))
     for r in rows:
         mark = f"  [{voided} {r['voided_at'][:10]}: {r['void_reason']}]" if r["voided_at"] else ""
-        click.echo(f"{r['id']:>8}  {r['date']}  {r.get('member') or '-':<12} {r.get('amount') or '':>14}  "
+        click.echo(f"{r['id']:>8}  {r['date']}  {r.get('member') or '-':<12} {r.get('amount') or r.get('shares') or '':>14}  "
                    f"{r.get('voucher') or '':<12}{mark}")
 
 
@@ -267,3 +269,41 @@ def void_command(kind: str, record_id: int, reason: str):
     session.commit()
     click.echo(msg(N_("%(entity)s: %(kind)s %(id)s voided; reversal vouchers %(vouchers)s"), entity=entity.code,
                    kind=kind_label(kind), id=record_id, vouchers=", ".join(e.voucher for e in entries) or "-").translate(say))
+
+
+@coop_cli.command("carry-over")
+@click.option("--entity", "entity_code", required=True, help="The collective's code.")
+@click.option("--map", "remap", multiple=True, metavar="OLD=NEW",
+              help="Carry a 2004 account whose rule splits it (131, 132, 202, 212) to another 2023 account, "
+                   "e.g. 132=134 for 防护林.")
+def carry_over_command(entity_code: str, remap: tuple[str, ...]):
+    """Carry a village collective's 2004-chart books over to the 2023 system (财会〔2023〕14号) at 2024-01-01, as
+    财会〔2023〕20号 says: a new book opened from the 2023-12-31 balances, accounts mapped by meaning; print the
+    mapping (转账工作底稿) for the auditor."""
+    from cooperatives.operations import RecordError, carry_over
+    from ledger.money import fmt
+
+    session = get_session()
+    say = command_gettext()
+    entity = _entity(session, entity_code)
+    pairs = {}
+    for given in remap:
+        old, sep, new = given.partition("=")
+        if not sep or not old.strip() or not new.strip():
+            raise click.UsageError(msg(N_("--map takes OLD=NEW, not %(given)s."), given=given).translate(say))
+        pairs[old.strip()] = new.strip()
+    try:
+        done = carry_over(session, entity, remap=pairs, actor=CONSOLE)
+    except RecordError as exc:
+        session.rollback()
+        raise click.ClickException("; ".join(p.text(say) for p in exc.problems)) from None
+    session.commit()
+    click.echo(msg(N_("%(entity)s: the 2004 books (kept as %(old)s) are carried over to the 2023 system; the "
+                      "2024-01-01 opening balances are posted."), entity=entity.code, old=done.old_book).translate(say))
+    click.echo(say(N_("Old account | member | balance (debit +, credit −) | new account | rule")))
+    for line in done.lines:
+        click.echo(f"{line.old_code} {line.old_name} | {line.member or '-'} | {fmt(line.amount)} | "
+                   f"{line.new_code} {line.new_name} | {line.rule}")
+    debits = sum((line.amount for line in done.lines if line.amount > 0), Decimal("0.00"))
+    credits = -sum((line.amount for line in done.lines if line.amount < 0), Decimal("0.00"))
+    click.echo(msg(N_("Debits %(debit)s, credits %(credit)s."), debit=fmt(debits), credit=fmt(credits)).translate(say))

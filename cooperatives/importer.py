@@ -25,11 +25,24 @@ from sqlalchemy.orm import Session
 from cooperatives.access import Principal, Rule, keeps_books, operation
 from cooperatives.kinds import KINDS, PARTY_KINDS, POSTING_ORDER, RECORD_MODELS, RecordContext, check_records
 from cooperatives.limits import DEFAULT_LIMITS, ReadLimits
-from cooperatives.models import CHART_FOR_KIND, Entity, Household, Import, LandContract, Member, Township, Village
+from cooperatives.models import (
+    CHART_FOR_KIND,
+    CapitalContribution,
+    Entity,
+    Household,
+    Import,
+    LandContract,
+    Member,
+    ShareHolding,
+    Township,
+    Village,
+    chart_for,
+)
 from cooperatives.operations import (
     EnrolmentContext,
     accrue_land_rent,
     audit,
+    book_investments,
     check_enrolment,
     create_entity,
     ensure_village,
@@ -165,7 +178,7 @@ def _check_opening(session, wb, plan: _Plan, problems) -> None:
             entity=plan.entity.code, code="opening_after_entries")))
         return
     members = set(plan.enrolment.members) | {r.values["member"] for r in plan.new_members}
-    chart = plan.entity.chart if plan.entity is not None else CHART_FOR_KIND[plan.kind]
+    chart = plan.entity.chart if plan.entity is not None else chart_for(plan.kind, _books_start(wb, plan))
     _, found = voucher_postings(chart, [r.values for r in rows], members, plan.entity_code, opening=True,
                                 locate=lambda i, column, reason: problem(rows[i], column, reason))
     problems += [p if p.sheet else problem(rows[0], "", p.reason) for p in found]
@@ -190,7 +203,7 @@ def _check_journal(session, wb, plan: _Plan, problems) -> None:
                                  members={r.values["member"] for r in plan.new_members})
     if plan.entity is None:
         context.books_start = _books_start(wb, plan)
-    chart = plan.entity.chart if plan.entity is not None else CHART_FOR_KIND[plan.kind]
+    chart = plan.entity.chart if plan.entity is not None else chart_for(plan.kind, context.books_start)
     for rows in groups:
         first = rows[0].values
         for row in rows[1:]:
@@ -206,8 +219,19 @@ def _check_journal(session, wb, plan: _Plan, problems) -> None:
 
 
 def _dated_years(wb: Workbook) -> list[int]:
-    return sorted({r.values[c].year for rows in wb.sheets.values() for r in rows
+    return sorted({r.values[c].year for kind, rows in wb.sheets.items() if kind != "shares" for r in rows
                    for c in ("date", "start_on", "acquired_on") if isinstance(r.values.get(c), dt.date)})
+
+
+def _shares_from(session, wb: Workbook, plan: _Plan) -> dt.date:
+    """The day a row of the share register without a date is dated: the day the books start once this workbook is
+    in (an empty book's start follows its earliest record, :func:`settle_books_start`)."""
+    if plan.entity is None:
+        return _books_start(wb, plan) or dt.date(dt.date.today().year, 1, 1)
+    start, earliest = plan.entity.books_start, min(_posting_dates(wb), default=None)
+    if earliest is not None and earliest < start and not book_has_entries(session, plan.entity.book_id):
+        return dt.date(earliest.year, 1, 1)
+    return start
 
 
 def _posting_dates(wb: Workbook):
@@ -337,10 +361,13 @@ def _check_records(session, wb, plan: _Plan, problems) -> None:
     context = RecordContext.load(session, plan.entity, entity_code=plan.entity_code,
                                  members={r.values["member"] for r in plan.new_members}, contracts="land" in wb.sheets,
                                  wages="payments" in wb.sheets, receivables="receipts" in wb.sheets,
-                                 projects=bool({"assets", "expenses", "subsidies"} & set(wb.sheets)))
+                                 projects=bool({"assets", "expenses", "subsidies"} & set(wb.sheets)),
+                                 shares="shares" in wb.sheets)
+    context.shares_from = _shares_from(session, wb, plan)
     if plan.entity is None:
+        context.entity_kind = plan.kind
         context.books_start = _books_start(wb, plan)
-        context.chart = CHART_FOR_KIND.get(plan.kind) if plan.kind else None
+        context.chart = chart_for(plan.kind, context.books_start) if plan.kind in CHART_FOR_KIND else None
     for row in wb.sheets.get("subsidies", []):      # a project this workbook's subsidy funds can pay in it
         v = KINDS["subsidies"].derive(dict(row.values))
         if v["kind"] == "fiscal":
@@ -357,7 +384,7 @@ def _check_records(session, wb, plan: _Plan, problems) -> None:
         context.wages_owed[v["member"]] = context.wages_owed.get(v["member"], 0) + v["amount"]
     if "payments" in wb.sheets:
         _add_current(context, wb, plan)
-    for kind in (*POSTING_ORDER, "assets", "land"):
+    for kind in (*POSTING_ORDER, "assets", "land", "shares"):
         rows = wb.sheets.get(kind, [])
         if rows:
             problems += check_records(kind, [r.values for r in rows], context,
@@ -420,9 +447,15 @@ def _write(session: Session, wb: Workbook, plan: _Plan, counts: dict, actor: Pri
     if wb.sheets.get("opening"):                       # before every record: the books start from these
         post_opening(session, entity, [r.values for r in wb.sheets["opening"]], actor=actor)
     entries = _write_records(session, wb, entity, imp, member_ids, actor)
+    if entity.kind == "cluster_project" and wb.sheets.get("capital"):   # a member entity's 长期投资, in its books
+        book_investments(session, entity, list(session.scalars(select(CapitalContribution).where(
+            CapitalContribution.import_id == imp.id, CapitalContribution.member_id.in_(
+                select(Member.id).where(Member.entity_id == entity.id, Member.member_entity_id.is_not(None))))
+            .order_by(CapitalContribution.id))), actor=actor)
     entries += _write_stock_back(session, wb, entity, imp, actor)
     entries += _write_assets(session, wb, entity, imp, actor)
     entries += _write_land(session, wb, entity, imp, member_ids, years, actor)
+    _write_shares(session, wb, entity, imp, member_ids)
     vouchers = [{**rows[0].values, "attachments": max(r.values.get("attachments") or 0 for r in rows),
                  "lines": [r.values for r in rows]} for rows in _vouchers(wb)]
     if vouchers:                            # 凭证: each voucher as one typed on the page would be, posted at once
@@ -618,6 +651,17 @@ def _insert_records(connection, dialect: str, kind: str, rows: list[Row], member
 
 def _row_date(row: Row) -> dt.date:
     return row.values["date"]
+
+
+def _write_shares(session, wb, entity: Entity, imp: Import, member_ids) -> None:
+    """The share register's rows (份额登记簿), dated as the check dated them: written, never posted."""
+    rows = wb.sheets.get("shares")
+    if rows:
+        session.execute(insert(ShareHolding.__table__), [{
+            "entity_id": entity.id, "import_id": imp.id, "member_id": member_ids[r.values["member"]],
+            "date": r.values["date"], "shares": r.values["shares"], "share_kind": r.values["kind"],
+            "from_member_id": member_ids[r.values["from_member"]] if r.values.get("from_member") else None,
+            "note": r.values.get("note")} for r in rows])
 
 
 def _write_land(session, wb, entity: Entity, imp: Import, member_ids, years, actor: Principal) -> int:

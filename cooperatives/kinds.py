@@ -42,6 +42,7 @@ from cooperatives.models import (
     Payment,
     Sale,
     SaleReceipt,
+    ShareHolding,
     StockCount,
     Subsidy,
     Transfer,
@@ -148,6 +149,8 @@ KINDS: dict[str, RecordKind] = {k.name: k for k in (
     RecordKind("stock", StockCount, "none", derive=_stock_amount),
     RecordKind("assets", FixedAsset, "none", date_column="acquired_on", derive=_asset_values, bulk=False),
     RecordKind("income", InvestmentIncome, "none"),
+    # 份额登记簿: a collective's quantified shares, a register that posts nothing (INTERFACES §3.1)
+    RecordKind("shares", ShareHolding, "required", posts=False, bulk=False),
 )}
 #: the kinds that post their own vouchers in bulk, in the order a workbook's records are posted
 POSTING_ORDER = tuple(name for name, kind in KINDS.items() if kind.posts and kind.bulk)
@@ -204,6 +207,12 @@ class RecordContext:
     #: member -> what the entity owes them on 成员往来 (114's credit balance; loaded with ``wages``): a payment on
     #: account above it is a warning to confirm; with what the records being brought in beside them add
     current_owed: dict[str, Decimal] = field(default_factory=dict)
+    #: the entity's kind (only a collective keeps a share register)
+    entity_kind: str | None = None
+    #: the share register's live rows (loaded with ``shares``), with the rows being brought in beside them
+    share_rows: list[ShareRow] = field(default_factory=list)
+    #: the date a share row without one gets (the day the books start)
+    shares_from: dt.date | None = None
 
     def date_problem(self, on: dt.date, *, posts: bool = True):
         """Why a record (one that ``posts``) or a voucher cannot be dated ``on``: before the books start, or in a
@@ -290,16 +299,28 @@ class RecordContext:
         self.project_used[name] = self.project_used.get(name, Decimal("0.00")) + amount
         return None
 
+    def _load_shares(self, session: Session, entity: Entity) -> None:
+        holder = Member.__table__.alias("holder")
+        source = Member.__table__.alias("source")
+        self.share_rows = [ShareRow(on, code, from_code, shares) for on, code, from_code, shares in session.execute(
+            select(ShareHolding.date, holder.c.code, source.c.code, ShareHolding.shares)
+            .join(holder, holder.c.id == ShareHolding.member_id)
+            .outerjoin(source, source.c.id == ShareHolding.from_member_id)
+            .where(ShareHolding.entity_id == entity.id, ShareHolding.live())
+            .order_by(ShareHolding.date, ShareHolding.id))]
+
     @classmethod
     def load(cls, session: Session, entity: Entity | None, *, entity_code: str | None = None,
              members: Iterable[str] = (), contracts: bool = False, wages: bool = False,
-             receivables: bool = False, projects: bool = False) -> RecordContext:
+             receivables: bool = False, projects: bool = False, shares: bool = False) -> RecordContext:
         """The entity's members (besides ``members``, e.g. those a workbook registers), its years that no
         longer take entries, and — with ``contracts`` — the land contract numbers it has used."""
         context = cls(entity.code if entity is not None else entity_code or "", set(members))
         if entity is None:
             return context
         context.chart = entity.chart
+        context.entity_kind = entity.kind
+        context.shares_from = entity.books_start
         # (empty books follow their first records)
         context.books_start = entity.books_start if book_has_entries(session, entity.book_id) else None
         for code, joined, left in session.execute(select(Member.code, Member.joined_on, Member.left_on).where(
@@ -317,6 +338,8 @@ class RecordContext:
             context._load_receivables(session, entity)
         if projects:
             context._load_projects(session, entity)
+        if shares:
+            context._load_shares(session, entity)
         if contracts:
             context.used_contracts = set(session.scalars(
                 select(LandContract.contract_no).where(LandContract.entity_id == entity.id)))
@@ -324,6 +347,52 @@ class RecordContext:
 
 
 Locate = Callable[[int, str, str], Problem]      # (index of the record, column, reason) -> a located problem
+
+
+@dataclass(frozen=True)
+class ShareRow:
+    """A row of the share register as the holdings are worked out from: ``shares`` came to ``member`` on ``on``
+    (from ``source``, when inherited or transferred)."""
+
+    on: dt.date
+    member: str
+    source: str | None
+    shares: Decimal
+
+
+def share_overdrawn(rows: Sequence[ShareRow]) -> tuple[int, str, dt.date, Decimal] | None:
+    """The first row of ``rows`` (its index) that moves more shares from a member than they hold at the end of its
+    day — (index, member, day, what they held) — else None. Holdings are counted day by day: on each day what came to
+    members first, then what went from them in the rows' order, so the order of one day's rows does not matter."""
+    held: dict[str, Decimal] = {}
+    days: dict[dt.date, list[int]] = {}
+    for index, row in enumerate(rows):
+        days.setdefault(row.on, []).append(index)
+    for on in sorted(days):
+        for index in days[on]:
+            row = rows[index]
+            held[row.member] = held.get(row.member, Decimal(0)) + row.shares
+        for index in days[on]:
+            row = rows[index]
+            if row.source is None:
+                continue
+            before = held.get(row.source, Decimal(0))
+            if row.shares > before:
+                return index, row.source, on, before
+            held[row.source] = before - row.shares
+    return None
+
+
+def share_problem(member: str, on: dt.date, held: Decimal, shares: Decimal):
+    """Why ``shares`` cannot move from ``member`` on ``on``: they hold only ``held``."""
+    return msg(N_("%(member)s holds %(held)s shares on %(date)s: %(shares)s cannot be inherited or transferred from "
+                  "them (份额登记簿)."), member=member, held=plain_shares(held), date=on, shares=plain_shares(shares),
+               code="shares_overdrawn")
+
+
+def plain_shares(value: Decimal) -> str:
+    """A number of shares as written: ``30``, ``10.5`` (no exponent, no trailing zeros)."""
+    return format(value.normalize(), "f") if value else "0"
 
 
 def _unlocated(index: int, column: str, reason: str) -> Problem:
@@ -339,6 +408,11 @@ def check_records(kind: str, records: Sequence[dict], context: RecordContext, lo
     spec = KINDS[kind]
     problems: list[Problem] = []
     membership, spans = kind in MEMBERSHIP_KINDS, context.spans
+    if kind == "shares":            # a row of the share register without a date: the day the books start
+        start = context.shares_from or dt.date(dt.date.today().year, 1, 1)
+        for values in records:
+            if values.get("date") is None:
+                values["date"] = start
     for index, values in enumerate(records):
         code = values.get("member")
         if code and code not in context.members:
@@ -394,6 +468,11 @@ def check_records(kind: str, records: Sequence[dict], context: RecordContext, lo
                     account=given, code="not_an_asset_account")))
             else:
                 values["account"] = found           # (stored by its code, whether typed by code or by name)
+        if kind == "expenses" and values.get("category") == "public" and context.chart is not None \
+                and "public_cost" not in ROLES[context.chart]:
+            problems.append(locate(index, "category", msg(
+                N_("公益支出 (public) is an expense of village collectives; a cooperative books it as other costs "
+                   "(other)."), code="public_not_collective")))
         if kind in ("assets", "expenses") and values.get("project"):
             amount = values["cost"] if kind == "assets" else values["amount"]
             on = values["acquired_on"] if kind == "assets" else values["date"]
@@ -406,11 +485,39 @@ def check_records(kind: str, records: Sequence[dict], context: RecordContext, lo
             if isinstance(values.get("in_use_on"), dt.date) and (
                     reason := context.date_problem(values["in_use_on"])) is not None:
                 problems.append(locate(index, "in_use_on", reason))
+        source = values.get("from_member")
+        if kind == "shares" and source and source not in context.members:
+            problems.append(locate(index, "from_member", msg(N_("%(member)s is not a member of %(entity)s."),
+                                                              member=source, entity=context.entity_code,
+                                                              code="not_a_member")))
         number = values.get("contract_no")
         if kind == "land" and number in context.used_contracts:      # (twice in one sheet: the sheet's own check)
             problems.append(locate(index, "contract_no", msg(N_("Contract %(number)s is already recorded."),
                                                               number=number, code="contract_used")))
+    if kind == "shares" and records:
+        problems += _share_problems(records, context, locate)
     return problems
+
+
+def _share_problems(records: Sequence[dict], context: RecordContext, locate: Locate) -> list[Problem]:
+    """Only a village collective keeps a share register (INTERFACES §3.1); no member gives away more shares than
+    they hold on that day (the register's rows and ``records``, which join them)."""
+    if context.entity_kind is not None and context.entity_kind != "collective":
+        return [locate(0, "shares", msg(
+            N_("Only a village collective keeps a share register (份额登记簿): %(entity)s is not one."),
+            entity=context.entity_code, code="shares_not_collective"))]
+    before = len(context.share_rows)
+    known = context.members                 # (a row naming an unknown member is refused as such)
+    at = [i for i, v in enumerate(records) if v.get("member") in known and v.get("shares") is not None
+          and (v.get("from_member") is None or v["from_member"] in known)]
+    rows = context.share_rows + [ShareRow(records[i]["date"], records[i]["member"], records[i].get("from_member"),
+                                          records[i]["shares"]) for i in at]
+    found = share_overdrawn(rows)
+    if found is not None and found[0] >= before:
+        index, member, on, held = found
+        return [locate(at[index - before], "shares", share_problem(member, on, held, rows[index].shares))]
+    context.share_rows = rows
+    return []
 
 
 QUANTIFIED, NOT_QUANTIFIED = N_("quantified to the members"), N_("not quantified")
@@ -431,7 +538,8 @@ def in_kind_account(chart: str, given: str, form: str | None = "in_kind") -> str
 #: what capital put in kind can be (2021 system acct 301 三; the 2004 system's like accounts): stock, investments,
 #: biological assets, fixed assets and construction, intangible assets — not money, debts or contra accounts
 IN_KIND_ACCOUNTS = {"fpc2021": frozenset({"121", "131", "141", "142", "144", "151", "153", "161"}),
-                    "collective2004": frozenset({"121", "131", "132", "141", "151", "154", "161"})}
+                    "collective2004": frozenset({"121", "131", "132", "141", "151", "154", "161"}),
+                    "collective2023": frozenset({"121", "131", "132", "134", "141", "151", "153", "161"})}
 MONEY_CODES = {chart: frozenset(ROLES[chart][r] for r in ("cash", "bank", "mobile")) for chart in IN_KIND_ACCOUNTS}
 
 

@@ -8,7 +8,7 @@ RECORD_LABELS = {
     "expenses": N_("Expenses"), "subsidies": N_("Subsidies and donations"), "advances": N_("Advances"),
     "payments": N_("Payments"), "transfers": N_("Transfers between cash and bank"), "income": N_("Investment income"),
     "journal": N_("Vouchers"), "receipts": N_("Receipts against sales on credit"),
-    "stock": N_("Year-end stock count"), "assets": N_("Fixed assets"),
+    "stock": N_("Year-end stock count"), "assets": N_("Fixed assets"), "shares": N_("Share register (份额登记簿)"),
 }
 
 COLUMN_LABELS = {
@@ -31,4 +31,5 @@ COLUMN_LABELS = {
     "life_years": N_("Useful life (years)"), "salvage_pct": N_("Salvage value (per cent of cost)"),
     "under_construction": N_("Under construction"), "in_use_on": N_("In use from"),
     "confirm": N_("Confirm (确认: recorded although it looks unusual)"),
+    "from_member": N_("From member (inherited or transferred)"),
 }

@@ -40,15 +40,27 @@ ENTITY_KINDS = {
     "collective": N_("Village collective economic organisation"),
     "cluster_project": N_("Cluster project"),
 }
-#: which chart of accounts each kind keeps
+#: which chart of accounts each kind keeps (a collective: the 2004 one for books that start before 2024, see
+#: :func:`chart_for`)
 CHART_FOR_KIND = {"farmer_coop": "fpc2021", "land_coop": "fpc2021", "cluster_project": "fpc2021",
                   "collective": "collective2004"}
+#: 财会〔2023〕14号 is in force from this day; a collective's books that start on or after it keep its chart
+COLLECTIVE2023_FROM = dt.date(2024, 1, 1)
+
+
+def chart_for(kind: str, books_start: dt.date | None) -> str:
+    """The chart a new book of an entity of ``kind`` keeps when it starts on ``books_start`` (INTERFACES §3.1:
+    a collective's books from 2024 on keep the 2023 system; None: no start given, so this year's)."""
+    if kind == "collective" and (books_start is None or books_start >= COLLECTIVE2023_FROM):
+        return "collective2023"
+    return CHART_FOR_KIND[kind]
 MONITORING = {"none": N_("Not monitored"), "unstable": N_("Unstable after exiting poverty"),
               "marginal": N_("Marginal, at risk of poverty"), "hardship": N_("Sudden severe hardship")}
 CAPITAL_FORMS = {"cash": N_("Cash"), "land": N_("Land-use right"), "in_kind": N_("In kind"),
                  "poverty_asset": N_("Poverty-alleviation asset share")}
 EXPENSE_CATEGORIES = {"operating": N_("Operating"), "management": N_("Management"), "finance": N_("Finance"),
-                      "tax": N_("Taxes and surcharges"), "other": N_("Other")}
+                      "tax": N_("Taxes and surcharges"), "other": N_("Other"),
+                      "public": N_("Public welfare (collectives)")}
 PAYMENT_METHODS = {"bank": N_("Bank transfer"), "cash": N_("Cash"), "mobile": N_("Mobile payment")}
 #: where money is paid from or into (库存现金 101, 银行存款 102, 其他货币资金 109), and a sale left owed
 MONEY_ACCOUNTS = {"cash": N_("Cash"), "bank": N_("Bank"), "mobile": N_("Mobile payment (其他货币资金)")}
@@ -99,7 +111,16 @@ class Entity(Base):
 
     @property
     def chart(self) -> str:
-        return CHART_FOR_KIND[self.kind]
+        """The chart its book keeps (:func:`chart_for` chose it when the book was opened)."""
+        return self.book.chart
+
+    def book_in(self, year: int) -> Book:
+        """The book that holds ``year``: its own, or for a year before its start the book it continues (a
+        collective's 2004 book carried over to the 2023 system)."""
+        book = self.book
+        while book.previous_book_id is not None and book.books_start is not None and year < book.books_start.year:
+            book = book.previous
+        return book
 
     @property
     def books_start(self) -> dt.date:
@@ -543,6 +564,36 @@ class InvestmentIncome(_Record, Base):
     amount: Mapped[Decimal] = mapped_column(Money)
     #: set when the income is this entity's share of a cluster project's posted run (cascade)
     source_ref: Mapped[str | None] = mapped_column(String(100))
+
+
+#: how a row of the share register (份额登记簿) came to the member: quantified to them (成员份额, the default), in the
+#: 2020 property-rights reform (改革量化), or from another member of the collective by inheritance or transfer
+SHARE_KINDS = {"member": N_("Member shares (成员份额)"), "reform": N_("Quantified in the 2020 reform (改革量化)"),
+               "inherited": N_("Inherited (继承)"), "transferred": N_("Transferred within the collective (转让)")}
+#: the kinds that move shares from one member (``from_member``) to another
+SHARE_MOVES = frozenset({"inherited", "transferred"})
+
+
+class ShareHolding(_Record, Base):
+    """A row of a village collective's share register (份额登记簿, 集体经济组织法 Art 40; 财农〔2021〕121号 Art 30): the
+    quantified shares of the collective's assets a member holds — not money, never booked (no entry, nothing in 资本
+    or 银行存款). Rows of kind ``inherited`` or ``transferred`` move ``shares`` from ``from_member`` to ``member``; a
+    member's holding on a day is what came to them less what went from them, rows dated up to that day. A run's
+    ``shares`` pools weigh the holdings at the year's end."""
+
+    __tablename__ = "coop_shares"
+    __table_args__ = (Index("ix_coop_shares_entity_date", "entity_id", "date"),)
+    member_id: Mapped[int] = mapped_column(ForeignKey("coop_members.id"), index=True)
+    #: the day the shares came to the member (default: the day the books start)
+    date: Mapped[dt.date] = mapped_column(Date)
+    shares: Mapped[Decimal] = mapped_column(Area)
+    #: ``SHARE_KINDS`` (the sheet's ``kind``: the model's ``kind`` names the record kind in the API)
+    share_kind: Mapped[str] = mapped_column(String(12), default="member")
+    from_member_id: Mapped[int | None] = mapped_column(ForeignKey("coop_members.id"), index=True)
+    note: Mapped[str | None] = mapped_column(Text)
+    member: Mapped[Member] = relationship(foreign_keys=[member_id])
+    from_member: Mapped[Member | None] = relationship(foreign_keys=[from_member_id])
+    kind = synonym("share_kind")
 
 
 class User(Base):

@@ -42,8 +42,11 @@ from cooperatives.kinds import (
     PARTY_KINDS,
     RECORD_MODELS,
     RecordContext,
+    ShareRow,
     check_records,
     kind_label,
+    plain_shares,
+    share_overdrawn,
     unspent_projects,
 )
 from cooperatives.models import (
@@ -61,8 +64,10 @@ from cooperatives.models import (
     LandContract,
     ManualVoucher,
     Member,
+    ShareHolding,
     Township,
     Village,
+    chart_for,
 )
 from cooperatives.postings import (
     MONEY_ROLES,
@@ -75,12 +80,20 @@ from cooperatives.postings import (
     months_through,
     straight_line_to,
 )
-from ledger.chart import PROFIT_AND_LOSS, ROLES, account_for_role, account_named, spec_by_code
+from ledger.chart import (
+    CARRY_OVER_2004_2023,
+    CARRY_OVER_RESULT,
+    PROFIT_AND_LOSS,
+    ROLES,
+    account_for_role,
+    account_named,
+    spec_by_code,
+)
 from ledger.db import money_sum
 from ledger.entries import EntryDraft, PostingDraft
 from ledger.errors import Problem
 from ledger.i18n import N_, msg
-from ledger.models import JournalEntry
+from ledger.models import Account, JournalEntry, Party, Posting
 from ledger.operations import create_book, draft_of, ensure_parties, is_closed, post_entries, post_entry
 from ledger.queries import book_has_entries, party_balances
 
@@ -148,7 +161,7 @@ def create_entity(session: Session, *, code: str, name: str, kind: str, township
     if (start.month, start.day) != (1, 1):      # so that each year's opening figures hold the opening balances
         raise refuse("books_start", N_("The books start on 1 January of a year, not %(date)s."), date=start,
                      code="books_start_not_january")
-    book = create_book(session, code=code, name=name, chart=CHART_FOR_KIND[kind], books_start=start)
+    book = create_book(session, code=code, name=name, chart=chart_for(kind, start), books_start=start)
     entity = Entity(code=code, name=name, kind=kind, township_id=ts.id, village_id=vil.id if vil else None,
                     credit_code=credit_code, book_id=book.id)
     session.add(entity)
@@ -371,16 +384,21 @@ def record(session: Session, entity: Entity, kind: str, values: dict, *, actor: 
     problems = check_records(kind, [values], RecordContext.load(session, entity, contracts=kind == "land",
                                                                  wages=kind == "payments",
                                                                  receivables=kind == "receipts",
-                                                                 projects=kind in ("assets", "expenses", "subsidies")))
+                                                                 projects=kind in ("assets", "expenses", "subsidies"),
+                                                                 shares=kind == "shares"))
     if problems:
         raise RecordError(problems)
     if kind == "land":
         return _record_land_contract(session, entity, values, actor)
+    if kind == "shares":
+        return _record_shares(session, entity, values, actor)
     if kind == "assets":
         return _record_asset(session, entity, values, actor)
     settle_books_start(session, entity, values["date"])
     member_code = values.pop("member", None)
     member = find_member(session, entity, member_code) if member_code else None
+    if kind == "capital" and entity.kind == "cluster_project" and member is not None:     # before anything is written
+        _investor(session, entity, member, values["date"], values.get("form") or "cash")
     columns = spec.model.__table__.columns.keys()
     row = spec.model(entity_id=entity.id, **{k: v for k, v in values.items() if k in columns},
                      **({"member_id": member.id} if member else {}))
@@ -395,6 +413,8 @@ def record(session: Session, entity: Entity, kind: str, values: dict, *, actor: 
             date=values["date"] + dt.timedelta(days=1), memo=_memo("stock_back", values, None),
             source=f"stock-back:{row.id}", kind="accrual",
             postings=tuple(legs_for("stock_back", entity.chart, values, None))), actor_id=actor.user_id)
+    if kind == "capital" and entity.kind == "cluster_project":
+        book_investments(session, entity, [row], actor=actor)
     audit(session, actor_id=actor.user_id, action="record", target=f"{kind}:{row.id}", entity_id=entity.id,
           detail="confirmed over a plausibility warning (确认)" if values.get("confirm") else None)
     session.flush()
@@ -446,6 +466,9 @@ def void_record(session: Session, entity: Entity, kind: str, record_id: int, *, 
                 JournalEntry.book_id == entity.book_id,
                 JournalEntry.source.in_((f"disposal:{row.id}", f"disposal-result:{row.id}"))).order_by(JournalEntry.id)):
             dated.append((entry.date, f"void:{entry.source}", list(draft_of(entry).postings)))
+    elif kind == "shares":          # a register row posted nothing; what others were given from it stays theirs
+        _check_share_void(session, entity, row)
+        dated = []
     elif kind == "land":
         accrued = session.execute(select(LandAccrual.year, LandAccrual.amount).where(
             LandAccrual.contract_id == row.id, LandAccrual.amount != 0).order_by(LandAccrual.year)).all()
@@ -461,6 +484,11 @@ def void_record(session: Session, entity: Entity, kind: str, record_id: int, *, 
         if kind == "stock":         # and what came back on 1 January
             dated.append((row.date + dt.timedelta(days=1), f"void:stock-back:{row.id}",
                           legs_for("stock_back", entity.chart, values, None)))
+    early = sorted(on for on, _, _ in dated if on < entity.books_start)
+    if early:       # (a book carried over to the 2023 system: the old book is kept as it was)
+        raise refuse(None, N_("%(date)s is before the books of %(entity)s start (%(start)s): what was recorded in "
+                              "earlier books stays as it was."), code="before_books", date=early[0],
+                     entity=entity.code, start=entity.books_start)
     closed = sorted({on.year for on, _, _ in dated if is_closed(session, entity.book, on.year)})
     if closed:
         raise refuse(None, N_("%(year)s is closed in the books of %(entity)s."), code="closed_year",
@@ -475,7 +503,7 @@ def void_record(session: Session, entity: Entity, kind: str, record_id: int, *, 
         if owed < row.amount:
             raise refuse(None, N_("Only %(owed)s of this sale is still owed (the rest was received): void the receipt "
                                   "first."), owed=owed, code="sale_received")
-    memo = f"冲销 {RECORD_MEMOS[kind if kind != 'land' else 'land_rent']} #{row.id} {reason}"
+    memo = f"冲销 {RECORD_MEMOS.get(kind if kind != 'land' else 'land_rent', kind)} #{row.id} {reason}"
     drafts = [EntryDraft(date=on, memo=memo, source=source, kind="reversal",
                          postings=merge_legs([PostingDraft(leg.account, -leg.amount, leg.party) for leg in legs]))
               for on, source, legs in dated]
@@ -487,6 +515,8 @@ def void_record(session: Session, entity: Entity, kind: str, record_id: int, *, 
                   for d, i in zip(drafts, ids, strict=True) if d.source.startswith(f"void:{what}:")]
         if undone:
             session.execute(insert(model), undone)
+    if kind == "capital" and entity.kind == "cluster_project":
+        _void_investment(session, entity, row, actor)
     row.voided_at, row.voided_by, row.void_reason = dt.datetime.now(dt.UTC), actor.user_id, reason
     audit(session, actor_id=actor.user_id, action="void", target=f"{kind}:{row.id}", entity_id=entity.id,
           detail=reason)
@@ -580,6 +610,100 @@ def post_opening(session: Session, entity: Entity, lines: list[dict], *, actor: 
     return entry
 
 
+@dataclass(frozen=True)
+class CarriedLine:
+    """One line of the 转账工作底稿: a 2004 balance and where it went."""
+
+    old_code: str
+    old_name: str
+    member: str | None
+    amount: Decimal                 # signed, > 0 debit
+    new_code: str
+    new_name: str
+    rule: str
+
+
+@dataclass(frozen=True)
+class CarryOver:
+    lines: tuple[CarriedLine, ...]
+    entry_id: int                   # the new book's opening entry
+    old_book: str                   # the 2004 book's code, kept as it was
+
+
+CARRY_OVER_ON = dt.date(2024, 1, 1)
+
+
+@operation(keeps_books())
+def carry_over(session: Session, entity: Entity, *, remap: Mapping[str, str] | None = None,
+               actor: Principal) -> CarryOver:
+    """Carry a collective's 2004-chart book over to the 2023 system at 2024-01-01 (财会〔2023〕20号 一(二): the
+    2023-12-31 balances transferred into a new book by :data:`ledger.chart.CARRY_OVER_2004_2023`, by meaning and
+    by member, as its opening balances). ``remap`` names another 2023 account for a 2004 one whose rule splits it
+    by what is in it (``{"132": "134"}``). The old book is kept as it was, its years read from it; the entity keeps
+    the new one. Refused unless the book is on the 2004 chart, holds nothing dated 2024 or later, and balances."""
+    old = entity.book
+    if old.chart != "collective2004":
+        raise refuse(None, N_("%(entity)s does not keep the 2004 collective chart: there is nothing to carry over."),
+                     entity=entity.code, code="not_2004")
+    later = session.scalar(select(func.count(JournalEntry.id)).where(JournalEntry.book_id == old.id,
+                                                                     JournalEntry.date >= CARRY_OVER_ON))
+    if later:
+        raise refuse(None, N_("%(entity)s has %(count)s entries dated 2024 or later in its 2004 books: the books "
+                              "are carried over from their 2023-12-31 balances, before anything of 2024 is "
+                              "recorded (void those records first)."), entity=entity.code, count=later,
+                     code="entries_after_2023")
+    rows = session.execute(
+        select(Account.code, Account.name, Account.type, Party.code, money_sum(Posting.__table__.c.amount))
+        .join(Account, Account.id == Posting.account_id).outerjoin(Party, Party.id == Posting.party_id)
+        .where(Posting.book_id == old.id).group_by(Account.code, Account.name, Account.type, Party.code)
+        .order_by(Account.code, Party.code)).all()
+    total = sum((amount for *_, amount in rows), Decimal("0.00"))
+    if total:
+        raise refuse(None, N_("The 2004 books of %(entity)s do not balance (debits exceed credits by %(amount)s): "
+                              "they cannot be carried over."), entity=entity.code, amount=total, code="unbalanced")
+    new_chart = spec_by_code("collective2023")
+    targets = dict(CARRY_OVER_2004_2023)
+    for old_code, new_code in (remap or {}).items():
+        spec = account_named("collective2023", new_code)
+        if old_code not in targets or spec is None or not spec.postable or spec.type in PROFIT_AND_LOSS:
+            raise refuse("map", N_("%(old)s=%(new)s: name a 2004 account and a 2023 account that is not income or "
+                                   "expense."), old=old_code, new=new_code, code="bad_map")
+        targets[old_code] = (spec.code, f"{targets[old_code][1]}（按实际转入 {spec.code} {spec.name}）")
+    carried, lines = [], []
+    for code, name, kind, member, amount in rows:
+        if not amount:
+            continue
+        new_code, rule = CARRY_OVER_RESULT if kind in PROFIT_AND_LOSS else targets[code]
+        keeps_member = member if new_code in ROLES_KEPT_BY_MEMBER else None
+        carried.append(CarriedLine(code, name, member, amount, new_code, new_chart[new_code].name, rule))
+        lines.append({"account": new_code, "member": keeps_member, "debit": amount if amount > 0 else None,
+                      "credit": -amount if amount < 0 else None})
+    merged: dict[tuple, Decimal] = {}
+    for line in lines:
+        key = (line["account"], line["member"])
+        merged[key] = merged.get(key, Decimal("0.00")) + (line["debit"] or 0) - (line["credit"] or 0)
+    opening = [{"account": a, "member": m, "debit": v if v > 0 else None, "credit": -v if v < 0 else None}
+               for (a, m), v in merged.items() if v]
+    old_code = old.code
+    old.code = f"{old_code}@2004"[:40]
+    session.flush()
+    new = create_book(session, code=old_code, name=old.name, chart="collective2023", books_start=CARRY_OVER_ON)
+    new.previous_book_id = old.id
+    ensure_parties(session, new, {code: name for code, name in session.execute(
+        select(Party.code, Party.name).where(Party.book_id == old.id))})
+    entity.book_id = new.id
+    session.flush()
+    session.expire(entity, ["book"])
+    entry = post_opening.__wrapped__(session, entity, opening, actor=actor)
+    audit(session, actor_id=actor.user_id, action="carry_over", target=f"book:{new.id}", entity_id=entity.id,
+          detail=f"from {old.code}: {len(carried)} balances")
+    return CarryOver(tuple(carried), entry.id, old.code)
+
+
+#: the 2023 accounts whose balances are kept by member (内部往来, and what the opening sheet keeps by member)
+ROLES_KEPT_BY_MEMBER = frozenset({"113", "301", "311"})
+
+
 VOUCHER_SOURCE = "voucher:{id}"
 
 
@@ -666,6 +790,39 @@ def _record_land_contract(session: Session, entity: Entity, values: dict, actor:
         accrue_land_rent(session, entity, year, actor=actor)
     audit(session, actor_id=actor.user_id, action="record", target=f"land:{contract.id}", entity_id=entity.id)
     return contract
+
+
+def _record_shares(session: Session, entity: Entity, values: dict, actor: Principal) -> ShareHolding:
+    """A row of the share register (份额登记簿): written, never posted — quantified shares are not money (INTERFACES
+    §3.1). Checked by :func:`check_records` (a collective's; no member gives more than they hold)."""
+    member = find_member(session, entity, values["member"])
+    source = find_member(session, entity, values["from_member"]) if values.get("from_member") else None
+    row = ShareHolding(entity_id=entity.id, member_id=member.id, date=values["date"], shares=values["shares"],
+                       share_kind=values.get("kind") or "member", from_member_id=source.id if source else None,
+                       note=values.get("note"))
+    session.add(row)
+    session.flush()
+    audit(session, actor_id=actor.user_id, action="record", target=f"shares:{row.id}", entity_id=entity.id)
+    return row
+
+
+def _check_share_void(session: Session, entity: Entity, row: ShareHolding) -> None:
+    """A row of the share register may be voided only when, without it, no member has given away more shares than
+    they held (void the later transfer or inheritance first); nor in a year that no longer takes entries."""
+    if is_closed(session, entity.book, row.date.year):
+        raise refuse(None, N_("%(year)s is closed in the books of %(entity)s."), code="closed_year",
+                     year=row.date.year, entity=entity.code)
+    context = RecordContext.load(session, entity, shares=True)
+    holder = session.get(Member, row.member_id).code
+    left = list(context.share_rows)
+    left.remove(ShareRow(row.date, holder, session.get(Member, row.from_member_id).code if row.from_member_id else None,
+                         row.shares))
+    found = share_overdrawn(left)
+    if found is not None:
+        _, member, on, held = found
+        raise refuse(None, N_("Without this row %(member)s would have given away more shares than they held on "
+                              "%(date)s (%(held)s): void the later inheritance or transfer first."), member=member,
+                     date=on, held=plain_shares(held), code="shares_given_away")
 
 
 @operation(keeps_books())
@@ -933,6 +1090,60 @@ def accrue_year_end(session: Session, entity: Entity, year: int, *, actor: Princ
         accrue(session, entity, year, actor=actor)
 
 
+def _investment_source(project: Entity, capital_id: int) -> str:
+    return f"investment:{project.code}:{capital_id}"
+
+
+def book_investments(session: Session, project: Entity, rows: list, *, actor: Principal) -> None:
+    """Capital a member entity puts into the cluster project ``project`` is 长期投资 in its own book (INTERFACES §3.2:
+    one record, two entries — 股金 in the project's, Dr 141 / Cr 银行存款 in the member's), dated as the project's
+    record; before the member's books start, its opening balances hold it. Only along a link, as the project's
+    run's shares are; a year closed in the member's books refuses it. Part of the operation recording the capital
+    (:func:`record`, the workbook import)."""
+    for row in rows:
+        investor = _investor(session, project, session.get(Member, row.member_id), row.date, row.form)
+        if investor is None:
+            continue
+        post_entry(session, investor.book, EntryDraft(
+            date=row.date, memo=f"投资 {project.name}", source=_investment_source(project, row.id),
+            postings=(PostingDraft(account_for_role(investor.chart, "investment"), row.amount),
+                      PostingDraft(account_for_role(investor.chart, "bank"), -row.amount))), actor_id=actor.user_id)
+
+
+def _investor(session: Session, project: Entity, member: Member | None, on: dt.date, form: str) -> Entity | None:
+    """The member entity whose books take the 长期投资 of capital ``member`` puts into ``project`` on ``on`` (None:
+    a household, capital in kind, or a date before its books start); refused when that year is closed there."""
+    if member is None or member.member_entity_id is None or form != "cash":
+        return None
+    investor = session.get(Entity, member.member_entity_id)
+    if on < investor.books_start:
+        return None
+    _require_link(session, project, investor)
+    if is_closed(session, investor.book, on.year):
+        raise refuse("member", N_("The books of %(member)s for %(year)s are closed: its capital put into "
+                                  "%(project)s cannot be booked there."), member=investor.code, year=on.year,
+                     project=project.code, code="member_year_closed")
+    return investor
+
+
+def _void_investment(session: Session, project: Entity, row, actor: Principal) -> None:
+    """Reverse in the member entity's book the 长期投资 the voided capital record booked there."""
+    member = session.get(Member, row.member_id)
+    if member is None or member.member_entity_id is None:
+        return
+    investor = session.get(Entity, member.member_entity_id)
+    originals = session.scalars(select(JournalEntry).where(
+        JournalEntry.book_id == investor.book_id, JournalEntry.source == _investment_source(project, row.id))).all()
+    for original in originals:
+        if is_closed(session, investor.book, original.date.year):
+            raise refuse(None, N_("%(year)s is closed in the books of %(entity)s."), code="closed_year",
+                         year=original.date.year, entity=investor.code)
+    post_entries(session, investor.book, [EntryDraft(
+        date=e.date, memo=f"冲销 {e.voucher} {e.memo}", source=f"void:capital:{row.id}:{e.id}", kind="reversal",
+        postings=tuple(PostingDraft(p.account, -p.amount, p.party) for p in draft_of(e).postings)) for e in originals],
+        actor_id=actor.user_id)
+
+
 def _project_share_target(session, project, member, **kwargs):
     return project
 
@@ -959,6 +1170,17 @@ def book_project_share(session: Session, project: Entity, member: Entity, *, amo
     return record.__wrapped__(session, member, "income", {
         "date": dt.date(year, 12, 31), "source": f"{project.name} {year}年收益分配", "amount": amount,
         "source_ref": source, "receivable": True}, actor=actor)
+
+
+@operation(keeps_books(_project_share_target))
+def receive_project_share(session: Session, project: Entity, member: Entity, *, amount: Decimal, on: dt.date,
+                          method: str, actor: Principal):
+    """The cluster project paying a member entity its share is money received in the member's book against the
+    investment income receivable its run booked there (INTERFACES §3.2: Dr 银行存款 / Cr 应收款, a ``receipts``
+    record whose buyer is the project). Only along a link. Returns the member's receipt record."""
+    _require_link(session, project, member)
+    return record.__wrapped__(session, member, "receipts", {"date": on, "buyer": project.code, "amount": amount,
+                                                            "method": method}, actor=actor)
 
 
 @operation(keeps_books(_project_share_target))

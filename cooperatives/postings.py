@@ -15,7 +15,7 @@ from ledger.entries import PostingDraft
 from ledger.money import quantize
 
 EXPENSE_ROLES = {"operating": "operating_cost", "management": "management_cost", "finance": "finance_cost",
-                 "tax": "tax_cost", "other": "other_cost"}
+                 "tax": "tax_cost", "other": "other_cost", "public": "public_cost"}
 CAPITAL_ROLES = {"cash": "bank", "land": "intangible", "in_kind": "investment_asset", "poverty_asset": "investment_asset"}
 RECORD_MEMOS = {
     "capital": "股金", "labor": "用工", "deliveries": "交售", "inputs": "农资代购", "sales": "销售",
@@ -27,8 +27,9 @@ RECORD_MEMOS = {
 #: where money is paid from or into (a record's ``paid_by``, ``method``, ``from_account``/``to_account``)
 MONEY_ROLES = {"cash": "cash", "bank": "bank", "mobile": "mobile"}
 #: charts whose fiscal subsidies wait in 专项应付款 until used (books-review W2: the 2021 system's acct 235 三 and
-#: 311 二). The 2004 collective system books them as 补助收入 when received (S8 acct 522), as before.
-SUBSIDIES_WAIT = frozenset({"fpc2021"})
+#: 311 二; a collective's project money in 241 until it forms assets, then 公积公益金 — collective2023.md §2 241,
+#: books-review §2 W8). The 2004 collective chart books them as 补助收入 when received, as its books always did.
+SUBSIDIES_WAIT = frozenset({"fpc2021", "collective2023"})
 
 
 def _leg(chart: str, role: str, amount: Decimal, party: str | None = None) -> PostingDraft:

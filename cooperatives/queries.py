@@ -24,6 +24,7 @@ from cooperatives.models import (
     Member,
     Payment,
     Sale,
+    ShareHolding,
     Subsidy,
 )
 from cooperatives.postings import SUBSIDIES_WAIT
@@ -48,7 +49,8 @@ def entity_summary(session: Session, entity: Entity) -> dict:
     entries = session.scalar(select(func.count(JournalEntry.id)).where(JournalEntry.book_id == entity.book_id))
     return {"members": members, "farmers": farmers, "totals": totals, "land_contracts": land[0],
             "land_area": land[1], "entries": entries,
-            "cash": sum((balances.get(code, Decimal("0.00")) for code in ("101", "102", "109")), Decimal("0.00"))}
+            "cash": sum((balances.get(code, Decimal("0.00")) for code in
+                         {account_for_role(entity.chart, role) for role in ("cash", "bank", "mobile")}), Decimal("0.00"))}
 
 
 @dataclass
@@ -63,6 +65,9 @@ class MemberAccount:
     advances: Decimal = Decimal("0.00")
     payments: Decimal = Decimal("0.00")
     sales: Decimal = Decimal("0.00")
+    #: the share register's rows that gave the member shares or took them from them (份额登记簿), and what they hold
+    shares: list = field(default_factory=list)
+    share_holding: Decimal = Decimal(0)
 
     @property
     def owed(self) -> Decimal:
@@ -91,10 +96,43 @@ def member_account(session: Session, entity: Entity, code: str) -> MemberAccount
                                       .order_by(CapitalContribution.date)).all()
     account.land = session.scalars(select(LandContract).where(LandContract.member_id == member.id,
                                                                   LandContract.live())).all()
+    account.shares = session.scalars(select(ShareHolding).options(
+        joinedload(ShareHolding.member), joinedload(ShareHolding.from_member)).where(
+        ShareHolding.live(), (ShareHolding.member_id == member.id) | (ShareHolding.from_member_id == member.id))
+        .order_by(ShareHolding.date, ShareHolding.id)).all()
+    account.share_holding = sum((r.shares if r.member_id == member.id else -r.shares for r in account.shares),
+                                Decimal(0))
     for attr, model in (("inputs", InputSupply), ("advances", Advance), ("payments", Payment), ("sales", Sale)):
         setattr(account, attr, session.scalar(select(money_sum(model.amount)).where(model.member_id == member.id,
                                                                                           model.live())))
     return account
+
+
+def share_holdings(session: Session, entity: Entity, *, until: dt.date | None = None) -> dict[int, Decimal]:
+    """Member id -> the shares of the collective's assets they hold (份额登记簿): what the register's live rows dated
+    up to ``until`` (all of them by default) gave them, less what they gave others. Members holding none are left
+    out. Two aggregate queries."""
+    dated = (ShareHolding.entity_id == entity.id) & ShareHolding.live()
+    if until is not None:
+        dated = dated & (ShareHolding.date <= until)
+    held: dict[int, Decimal] = {}
+    for column, sign in ((ShareHolding.member_id, 1), (ShareHolding.from_member_id, -1)):
+        for mid, shares in session.execute(select(column, fixed_sum(ShareHolding.shares)).where(
+                dated, column.is_not(None)).group_by(column)):
+            held[mid] = held.get(mid, Decimal(0)) + sign * shares
+    return {mid: shares for mid, shares in held.items() if shares}
+
+
+def share_register(session: Session, entity: Entity, *, until: dt.date | None = None) -> dict:
+    """The share register's totals (份额登记簿) as at ``until`` (today's by default): ``{"members": [(code, name,
+    shares)], "total": Decimal}``, members by member number."""
+    held = share_holdings(session, entity, until=until)
+    rows = session.execute(select(Member.id, Member.code, Household.head_name, Entity.name)
+                           .outerjoin(Household, Household.id == Member.household_id)
+                           .outerjoin(Entity, Entity.id == Member.member_entity_id)
+                           .where(Member.id.in_(list(held))).order_by(Member.member_no)).all() if held else []
+    members = [(code, hname or ename or code, held[mid]) for mid, code, hname, ename in rows]
+    return {"members": members, "total": sum((s for _, _, s in members), Decimal(0))}
 
 
 def _days(start: dt.date, end: dt.date | None, year: int) -> int:
@@ -221,7 +259,7 @@ def year_contributions(session: Session, entity: Entity, year: int, *, prorate_l
     members = {m.id: {"member_id": m.id, "code": m.code, "member_no": m.member_no, "name": hname or ename or m.code,
                       "farmer": m.farmer, "days": _days(m.joined_on, m.left_on, year), "trade": [], "capital": [],
                       "land_shares": Decimal(0), "labor_days": Decimal(0), "land_consent": m.land_deduction_consent,
-                      "fund_share": Decimal(0)}
+                      "fund_share": Decimal(0), "shares": Decimal(0)}
                for m, hname, ename in rows}
     _add_opening(session, entity, year, members)
     year_filter = lambda model: ((model.entity_id == entity.id) & (model.date >= start) & (model.date <= end)  # noqa: E731
@@ -263,6 +301,9 @@ def year_contributions(session: Session, entity: Entity, year: int, *, prorate_l
             if prorate_land:
                 shares = shares * _days(contract.start_on, contract.end_on, year) / year_days
             members[contract.member_id]["land_shares"] += shares
+    for mid, shares in share_holdings(session, entity, until=end).items():     # 份额登记簿, at the year's end
+        if mid in members:
+            members[mid]["shares"] = shares
     subsidy_fund = sum(funds_formed(session, entity, until=end).values(), Decimal("0.00"))
     sources = session.execute(
         select(InvestmentIncome.source, InvestmentIncome.source_ref, InvestmentIncome.amount)

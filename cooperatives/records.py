@@ -18,7 +18,8 @@ def list_records(session: Session, entity: Entity, kind: str, *, year: int | Non
                  member: str | None = None, record_id: int | None = None) -> list[dict]:
     """The records of ``kind`` in ``entity`` (oldest first): id, date, member, amount, voucher (the one it
     was posted in, shared with a day's other records when imported) and whether voided — when, by whom
-    (user id) and why. Amounts are strings with two decimals."""
+    (user id) and why. Amounts are strings with two decimals. A row of the share register has no amount nor
+    voucher: its shares, kind and the member they came from instead."""
     model = VOIDABLE[kind]
     date_column = KINDS[kind].date_column if kind in KINDS else "date"
     on = getattr(model, date_column)
@@ -44,4 +45,7 @@ def list_records(session: Session, entity: Entity, kind: str, *, year: int | Non
                     "amount": fmt(amount) if amount is not None else None, "voucher": voucher,
                     "voided_at": utc(record.voided_at).isoformat() if record.voided_at else None,
                     "voided_by": record.voided_by, "void_reason": record.void_reason})
+        if kind == "shares":            # a row of the share register: no amount, no voucher; its shares and history
+            out[-1].update(shares=format(record.shares.normalize(), "f"), share_kind=record.share_kind,
+                           from_member=record.from_member.code if record.from_member is not None else None)
     return out

@@ -177,7 +177,7 @@ def record_output_schema(kind: str, model) -> type[Schema]:
     """A stored record as the API returns it (documentation only: the view builds the JSON)."""
     from sqlalchemy import Boolean, Date, DateTime, Integer
 
-    hidden = ("entity_id", "import_id", "member_id", "entry_id")
+    hidden = ("entity_id", "import_id", "member_id", "entry_id", "from_member_id")
     attrs: dict = {}
     for column in model.__table__.columns:
         if column.name in hidden:
@@ -195,6 +195,9 @@ def record_output_schema(kind: str, model) -> type[Schema]:
             attrs[column.name] = fields.String(allow_none=nullable)
     if "member_id" in model.__table__.columns:
         attrs["member"] = fields.String(allow_none=True, metadata={"description": "member code"})
+    if "from_member_id" in model.__table__.columns:
+        attrs["from_member"] = fields.String(allow_none=True, metadata={
+            "description": "the member the shares came from (inherited or transferred)"})
     attrs["entry_id"] = fields.Integer(allow_none=True)
     attrs["voucher"] = fields.String(allow_none=True, metadata={"description": "voucher number of its entry"})
     attrs["kind"] = fields.String(required=True)

@@ -41,6 +41,9 @@ Sheets (Chinese name) and columns, ``*`` = required; :data:`SHEETS` is the autho
                          mobile, in_kind; default bank), project, poverty_asset, under_construction, in_use_on
     journal (凭证)       voucher*, date*, memo*, account*, member, debit, credit, attachments (附件张数)
     income (投资收益)    date*, source*, amount*
+    shares (份额)        member*, shares*, kind (member, reform, inherited, transferred; default member), note,
+                         date (default the day the books start), from_member (who an inherited or transferred
+                         row's shares come from) — collectives only; posts nothing (份额登记簿)
 
 The sheets of households and of a member's records (capital, labor, deliveries, inputs, sales, advances,
 payments) also take ``confirm`` (确认, default no): a plausibility warning of the row — a bank card failing its
@@ -536,6 +539,7 @@ _COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "credit": ("贷方", "贷方余额"), "project": ("项目", "项目名称"), "acquired_on": ("购置日期", "取得日期"),
     "cost": ("原值", "原价"), "life_years": ("使用年限", "折旧年限"), "salvage_pct": ("残值率(%)", "残值率"),
     "under_construction": ("在建", "在建工程"), "in_use_on": ("交付使用日期", "启用日期"),
+    "from_member": ("转出成员", "转出户", "原持有成员", "被继承成员"),
 }  # fmt: skip
 
 
@@ -652,6 +656,23 @@ def _not_in_kind_and_project(values: dict[str, Any]) -> tuple[str, str] | None:
     if values.get("paid_by") == "in_kind" and values.get("under_construction"):
         return "under_construction", msg(N_("An asset put in as capital in kind is in use, not under construction."),
                                          code="in_kind_construction")
+    return None
+
+
+def _share_move(values: dict[str, Any]) -> tuple[str, str] | None:
+    """A row of the share register that moves shares (inherited, transferred) names the member they come from, another
+    member; a row quantified to the member names none."""
+    kind, source = values.get("kind"), values.get("from_member")
+    if kind in ("inherited", "transferred") and source is None:
+        return "from_member", msg(N_("Shares inherited or transferred come from another member: name them "
+                                     "(from_member)."), code="share_source_missing")
+    if kind in ("member", "reform") and source is not None:
+        return "from_member", msg(N_("Only shares inherited or transferred come from another member: set the kind "
+                                     "to inherited or transferred, or leave from_member blank."),
+                                  code="share_source_unexpected")
+    if source is not None and source == values.get("member"):
+        return "from_member", msg(N_("Shares move from one member to another, not to the same one."),
+                                  code="share_same_member")
     return None
 
 
@@ -790,11 +811,18 @@ _UNITS = {"公斤": "kg", "千克": "kg", "斤": "jin"}
 UNIT = enum(("kg", "jin"), _UNITS)
 SALES_UNIT = _Enum(("kg", "jin"), _UNITS, name="unit", closed=False)  # sales may be in any unit (箱, 吨, ...)
 EXPENSE_CATEGORY = enum(
-    ("operating", "management", "finance", "tax", "other"),
+    ("operating", "management", "finance", "tax", "other", "public"),
     {"经营": "operating", "管理": "management", "财务": "finance", "税金": "tax", "其他": "other",
+     "公益": "public", "公益支出": "public", "利息": "finance",
      "经营费用": "operating", "管理费用": "management", "财务费用": "finance"},
 )  # fmt: skip
 SUBSIDY_KIND = enum(("fiscal", "donation"), {"财政": "fiscal", "捐赠": "donation"})
+#: how a row of the share register came to the member (cooperatives.models.SHARE_KINDS)
+SHARE_KIND = enum(
+    ("member", "reform", "inherited", "transferred"),
+    {"成员份额": "member", "成员股": "member", "改革量化": "reform", "2020年改革量化": "reform", "量化": "reform",
+     "继承": "inherited", "转让": "transferred", "内部转让": "transferred"},
+)  # fmt: skip
 PAYMENT_METHOD = enum(
     ("bank", "cash", "mobile"),
     {"银行": "bank", "银行转账": "bank", "现金": "cash", "移动支付": "mobile", "微信": "mobile", "支付宝": "mobile"},
@@ -936,6 +964,13 @@ _SPECS = (
     SheetSpec("income", ("投资收益",), (
         _col("date", DATE, True), _col("source", TEXT, True), _col("amount", MONEY, True),
     ), checks=(_not_far_future("date"),)),
+    # 份额登记簿: a collective's quantified shares, a register, not money (INTERFACES §3, §3.1); ``date`` and
+    # ``from_member`` are an extension of INTERFACES §3 (the register's history)
+    SheetSpec("shares", ("份额", "份额登记簿", "份额登记"), (
+        _col("member", CODE, True, also=("户号", "持有成员")), _col("shares", decimal(4), True, also=("份额数", "份额")),
+        _col("kind", SHARE_KIND, default="member", also=("类别", "份额类别", "取得方式")), _col("note", TEXT),
+        _col("date", DATE, also=("登记日期", "取得日期")), _col("from_member", CODE),
+    ), checks=(_share_move, _not_far_future("date"))),
     # 期初余额: the balances at the books' start, by account and by member (cooperatives.operations.post_opening)
     SheetSpec("opening", ("期初余额",), (
         _col("account", TEXT, True), _col("member", CODE), _col("debit", MONEY), _col("credit", MONEY),
@@ -965,6 +1000,7 @@ _TEXT_LIMITS = {
     "id_number": 30, "bank_account": 40, "member": 40, "contract_no": 60, "worker": 100, "task": 200,
     "product": 100, "grade": 40, "item": 100, "buyer": 200, "invoice_no": 60, "payee": 200, "source": 200,
     "reference": 100, "unit": 5, "voucher": 60, "memo": 200, "account": 100, "project": 200,
+    "from_member": 40,
 }  # fmt: skip
 
 

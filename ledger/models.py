@@ -53,6 +53,10 @@ class Book(Base):
     books_start: Mapped[dt.date | None] = mapped_column(Date)
     #: hash of the last entry in the chain ("" before the first); updated under a row lock
     head_hash: Mapped[str] = mapped_column(String(64), default="")
+    #: the book this one continues (a collective's 2004 book carried over to the 2023 system): the years before
+    #: this one's start are read from it
+    previous_book_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_books.id"))
+    previous: Mapped[Book | None] = relationship(remote_side="Book.id")
     head_entry_id: Mapped[int | None] = mapped_column(Id)
     entry_count: Mapped[int] = mapped_column(Integer, default=0)
 

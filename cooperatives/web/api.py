@@ -91,7 +91,7 @@ from ledger.web.support import ALL_USERS, STAFF, get_session, rule
 blp = Blueprint("api", __name__, url_prefix="/api/v1", description="coopledger API")
 PAGE = 100
 WRITERS = ("admin", "accountant")
-HIDDEN_COLUMNS = ("entity_id", "import_id", "member_id", "entry_id")
+HIDDEN_COLUMNS = ("entity_id", "import_id", "member_id", "entry_id", "from_member_id")
 
 
 #: what each documented error status means (every error body is ``{"errors": {field: [messages]}}``)
@@ -162,6 +162,8 @@ def _dump_record(kind: str, row, vouchers: dict[int, str]) -> dict:
     out = {c: _json_value(c, getattr(row, c)) for c in row.__table__.columns.keys() if c not in HIDDEN_COLUMNS}
     if getattr(row, "member", None) is not None:
         out["member"] = row.member.code
+    if "from_member_id" in row.__table__.columns:          # (a share register row: who the shares came from)
+        out["from_member"] = row.from_member.code if row.from_member is not None else None
     out["entry_id"] = row.entry_id
     out["voucher"] = vouchers.get(row.entry_id)
     out["kind"] = kind
@@ -276,6 +278,8 @@ def _record_routes(kind: str) -> None:
         stmt = select(model).where(model.entity_id == entity.id)
         if hasattr(model, "member"):
             stmt = stmt.options(joinedload(model.member))
+        if hasattr(model, "from_member"):
+            stmt = stmt.options(joinedload(model.from_member))
         rows = session.scalars(stmt.order_by(model.id).limit(PAGE).offset((page - 1) * PAGE)).all()
         total = session.scalar(select(func.count(model.id)).where(model.entity_id == entity.id))
         vouchers = _vouchers(session, rows)

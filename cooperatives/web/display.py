@@ -28,6 +28,7 @@ from cooperatives.models import (
     PAYMENT_FOR,
     PAYMENT_METHODS,
     SALE_PAID_BY,
+    SHARE_KINDS,
     UNITS,
 )
 from cooperatives.workbook import SHEETS
@@ -39,7 +40,7 @@ SHEET_LABELS = {"entity": N_("Entity"), "households": N_("Households"), "members
 SUBSIDY_KINDS = {"fiscal": N_("Fiscal subsidy"), "donation": N_("Donation")}
 #: column -> {stored value -> label} for enumerated columns
 VALUE_LABELS = {"form": CAPITAL_FORMS, "unit": UNITS, "category": EXPENSE_CATEGORIES, "method": PAYMENT_METHODS,
-                "kind": SUBSIDY_KINDS, "monitoring": MONITORING, "paid_for": PAYMENT_FOR,
+                "kind": {**SUBSIDY_KINDS, **SHARE_KINDS}, "monitoring": MONITORING, "paid_for": PAYMENT_FOR,
                 "paid_by": {**SALE_PAID_BY, **ASSET_PAID_BY}, "from_account": MONEY_ACCOUNTS, "to_account": MONEY_ACCOUNTS}
 MONEY_COLUMNS = frozenset({"amount", "rate", "base_rent_per_mu", "cost", "value", "disposal_proceeds"})
 PRICE_COLUMNS = frozenset({"unit_price"})
@@ -76,8 +77,8 @@ def value_label(column: str, value) -> str:
 
 def cell(row, column: str) -> str:
     """The text of ``column`` of a stored record, as shown in a record list."""
-    if column == "member":
-        member = getattr(row, "member", None)
+    if column in ("member", "from_member"):
+        member = getattr(row, column, None)
         return f"{member.code} {member.display_name}" if member is not None else ""
     value = getattr(row, column, None)
     if value is None:

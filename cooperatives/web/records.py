@@ -15,7 +15,7 @@ from sqlalchemy.orm import defer, joinedload
 from cooperatives.imports import JOB_STATUSES, RUNNING, job_problems, job_result
 from cooperatives.kinds import KINDS, VOIDABLE
 from cooperatives.models import FixedAsset, Household, ImportJob, Member
-from cooperatives.queries import entity_summary, member_account, opening_lines, voucher_list
+from cooperatives.queries import entity_summary, member_account, opening_lines, share_register, voucher_list
 from cooperatives.schemas import DisposeSchema, InUseSchema
 from cooperatives.web import display
 from cooperatives.web.access import can_write_entity, current_actor, entity_or_404
@@ -112,6 +112,8 @@ def _records_page(entity, kind, *, errors=None, form=None, status=200):
     stmt = select(model).where(model.entity_id == entity.id)
     if hasattr(model, "member"):
         stmt = stmt.options(joinedload(model.member).joinedload(Member.household))
+    if hasattr(model, "from_member"):
+        stmt = stmt.options(joinedload(model.from_member).joinedload(Member.household))
     order = model.start_on if kind == "land" else model.date
     rows = session.scalars(stmt.order_by(order.desc(), model.id.desc()).limit(PAGE).offset((page - 1) * PAGE)).all()
     total = session.scalar(select(func.count(model.id)).where(model.entity_id == entity.id))
@@ -122,7 +124,7 @@ def _records_page(entity, kind, *, errors=None, form=None, status=200):
     return _page(entity, "cooperatives/records.html", status, kind=kind, rows=rows, vouchers=vouchers,
                  fields=fields, columns=[f for f in fields if f.name not in display.FORM_ONLY], page=page,
                  pages=max((total + PAGE - 1) // PAGE, 1), total=total, errors=errors or {}, form=form or {},
-                 today=dt.date.today())
+                 today=dt.date.today(), register=share_register(session, entity) if kind == "shares" else None)
 
 
 @bp.get("/records/<kind>")
@@ -140,7 +142,8 @@ def add_record(code: str, kind: str):
         post_record(get_session(), entity, kind, request.form, actor=current_actor())
     except Refused as exc:
         return _records_page(entity, kind, errors=exc.errors, form=display.shown_form(request.form), status=422)
-    flash(_("Recorded and posted to the ledger."))
+    flash(_("Recorded and posted to the ledger.") if KINDS[kind].posts or kind == "land" else
+          _("Recorded in the register (nothing is posted)."))
     return redirect(url_for(".records", code=code, kind=kind))
 
 

@@ -12,10 +12,12 @@ Names of people and of the villages of 百乐乡 are made up.
   东西部协作资金 (a fiscal subsidy that formed the greenhouses: 在建工程, in use from September 2024 and
   depreciated; the project's fund, not quantified), owned by the nine village
   collectives ``TL-V01``…``TL-V09`` through unequal capital contributions. 2025: ¥3,500,000 of grape
-  sales. Its run, posted first, books each village's share as investment income in the village's own
-  books (the cascade); each village then distributes its year — that income plus its own — to its
-  15–30 households by their collective shares (份额), after 20–30 % 公积公益金. A household's statement
-  traces its yuan back through the village to the project.
+  sales. The villages keep the 2023 system (财会〔2023〕14号) from 2025, with their stakes as 长期投资 in their
+  opening balances and their households' quantified shares in a 份额登记簿 (not money). The project's run,
+  posted first, books each village's share as investment income receivable in the village's own books (the
+  cascade), and the project pays it in January 2026, received in each village's bank; each village then
+  distributes its year — that income plus its own — to its 15–30 households by their shares (份额), after
+  20–30 % 公积公益金. A household's statement traces its yuan back through the village to the project.
 * 五星村土地股份合作社 ``WX-LAND`` (青铜峡市青铜峡镇): 40 households, 300 亩 leased in at 保底 800 元/亩
   (a cost), a year of 稻蟹共养, and 二次分红 of the surplus by land shares after a 10 % reserve quantified to
   the members by land — its articles count the land put in as each member's trade (盈余返还, ≥ 60 %).
@@ -52,9 +54,10 @@ from cooperatives.users import create_user
 from ledger.money import allocate, quantize
 from payouts.admin.demo_anomalies import VEG as ANOMALIES
 from payouts.admin.demo_anomalies import load_anomaly_coop
-from payouts.models import IN_FORCE, PayoutRun
+from payouts.models import IN_FORCE, PayoutRun, StatementSnapshot
 from payouts.runs.operations import approve_run, create_run, finalize_year, post_run, publish_run, save_policy
 from payouts.runs.policy import parse_policy
+from payouts.statements.operations import record_receipt
 
 CLUSTER = "TL-GRAPE"
 CLUSTER_TOWNSHIP = "田林县百乐乡"
@@ -103,7 +106,7 @@ LAND_POLICY = {         # 10 % reserve quantified by land, then 二次分红 by 
 def village_policy(reserve_pct: str) -> dict:
     """A village collective's clause (集体经济组织法 Art. 42): 公积公益金 first, the rest by shares (份额)."""
     return {"reserve_pct": reserve_pct, "reserve_quantify": "none", "deduct": [],
-            "pools": [{"name": "shares", "pct": "100", "basis": "capital"}]}
+            "pools": [{"name": "shares", "pct": "100", "basis": "shares"}]}
 
 
 def load_demo_world(session: Session) -> bool:
@@ -159,13 +162,14 @@ ZHUANG_SURNAMES = "黄韦罗陆农覃梁蒙岑潘李杨王卢莫"
 
 
 def village_workbook(rng: random.Random, index: int, code: str, village: str, households: int, stake: int = 0) -> dict:
-    """A village collective: its books from 1 January 2025 with their opening balances — its ``stake`` in the
-    cluster project put in in 2024 (长期投资) and its money in the bank, both out of its accumulated 公积公益金 —,
-    its households, their shares (份额: one per person, 1,000 元 each in the books), and for most villages some
-    income and costs of their own in 2025."""
+    """A village collective on the 2023 system (its books from 1 January 2025): its opening balances — its ``stake``
+    in the cluster project put in in 2024 (长期投资) and its money in the bank, both out of its accumulated
+    公积公益金 —, its households, their shares in the 份额登记簿 (one per person, quantified in the 2020 reform: a
+    register, not money), and for most villages some income and costs of their own in 2025."""
     sheets: dict[str, list[dict]] = {"entity": [{"code": code, "name": f"{village}股份经济合作社", "kind": "collective",
-                                                 "township": CLUSTER_TOWNSHIP, "village": village}],
-                                     "households": [], "members": [], "capital": [], "sales": [], "expenses": []}
+                                                 "township": CLUSTER_TOWNSHIP, "village": village,
+                                                 "books_start": f"{YEAR}-01-01"}],
+                                     "households": [], "members": [], "shares": [], "sales": [], "expenses": []}
     used: set[str] = set()
     cash = 20000 + 5000 * index
     sheets["opening"] = [
@@ -184,8 +188,8 @@ def village_workbook(rng: random.Random, index: int, code: str, village: str, ho
         sheets["members"].append({"member": hcode, "member_no": i, "joined_on": "2020-06-30"})
         persons = rng.randint(1, 6)
         sheets["households"][-1]["persons"] = persons        # one share per person (家庭人口)
-        sheets["capital"].append({"date": f"{YEAR}-01-02", "member": hcode, "amount": f"{persons * 1000}.00",
-                                  "form": "cash", "note": f"集体经营性资产收益权份额 {persons} 股（2020年产权制度改革量化）"})
+        sheets["shares"].append({"date": "2020-06-30", "member": hcode, "shares": str(persons), "kind": "reform",
+                                 "note": f"集体经营性资产收益权份额 {persons} 股（2020年产权制度改革量化）"})
     if index % 3 != 0:          # six villages have income of their own; three live on the project alone
         for what in rng.sample(["集体林地发包", "村集体铺面出租", "砂糖橘基地土地发包", "农机具出租"], 2):
             sheets["sales"].append({"date": day(rng, 3, 11).isoformat(), "buyer": f"{rng.choice(ZHUANG_SURNAMES)}某（承包方）",
@@ -253,8 +257,13 @@ def load_cluster(session: Session) -> None:
     # 2024 — the greenhouses built, four months of depreciation, no sales yet — is closed for good (结账) before
     # 2025 is distributed: its loss is brought forward into 2025's distributable surplus
     finalize_year(session, _entity(session, CLUSTER), 2024, actor=CONSOLE)
-    distribute(session, _entity(session, CLUSTER), CLUSTER_POLICY, dt.date(2026, 1, 20),
-               "九村联建葡萄大棚项目2026年股东代表会议决议")
+    project_run = distribute(session, _entity(session, CLUSTER), CLUSTER_POLICY, dt.date(2026, 1, 20),
+                             "九村联建葡萄大棚项目2026年股东代表会议决议")
+    # the project pays each village its share by bank: received in the village's books against the receivable
+    for snap in session.scalars(select(StatementSnapshot).where(StatementSnapshot.run_id == project_run.id)
+                                .order_by(StatementSnapshot.member_code)):
+        record_receipt(session, snap, amount=Decimal(snap.content["net"]), method="bank", on=dt.date(2026, 1, 28),
+                       reference=f"百乐乡九村联建项目2025年收益分配 {snap.member_code}", actor=CONSOLE)
     for index, (code, village, _amount, _households, reserve) in enumerate(VILLAGES, 1):
         distribute(session, _entity(session, code), village_policy(reserve), dt.date(2026, 2, 2 + index),
                    f"{village}2026年成员大会决议（收益分配方案）")

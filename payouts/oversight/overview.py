@@ -18,21 +18,19 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import and_, case, distinct, extract, func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, aliased, joinedload
 
 from cooperatives.models import ENTITY_KINDS, Entity, Household, Member, Subsidy
-from ledger.chart import account_for_role
+from ledger.chart import OPERATING_INCOME, account_for_role
 from ledger.db import money_sum
 from ledger.i18n import N_
-from ledger.models import Account, JournalEntry, Posting
+from ledger.models import Account, Book, JournalEntry, Posting
 from payouts.models import IN_FORCE, PayoutMember, PayoutRun
 from payouts.oversight.tables import Column, Table
 
 Z = Decimal("0.00")
 AMOUNT = Posting.__table__.c.amount
 
-#: the income accounts counted as operating income, per chart (the rest of income is investment or other)
-OPERATING = {"fpc2021": ("501",), "collective2004": ("501", "511")}
 
 COLUMNS = (
     Column("village", N_("Village")),
@@ -159,6 +157,9 @@ def build_overview(session: Session, township_id: int, *, entity_id: int | None 
     if entity_id is not None:
         entities = [e for e in entities if e.id == entity_id]
     by_book = {e.book_id: e for e in entities}
+    charts = dict(session.execute(select(Book.id, Book.chart).where(Book.id.in_(list(by_book) or [-1]))).all())
+    for old, later, chart in _earlier_books(session, list(by_book) or [-1]):   # a 2004 book carried over
+        by_book[old], charts[old] = by_book[later], chart
     by_id = {e.id: e for e in entities}
     ids = list(by_id) or [-1]
     figures: dict[tuple[int, int], Figures] = {}
@@ -174,9 +175,9 @@ def build_overview(session: Session, township_id: int, *, entity_id: int | None 
         f = fig(entity, year)
         f.surplus -= total
         if kind == "income":
-            if code in OPERATING[entity.chart]:
+            if code in OPERATING_INCOME[charts[book_id]]:
                 f.operating -= total
-            elif code == account_for_role(entity.chart, "investment_income"):
+            elif code == account_for_role(charts[book_id], "investment_income"):
                 f.investment -= total
     for entity_id_, year, total in _subsidies(session, ids):
         fig(by_id[entity_id_], year).subsidies += total
@@ -188,6 +189,20 @@ def build_overview(session: Session, township_id: int, *, entity_id: int | None 
     order = sorted(figures.values(), key=_order)
     years = sorted({f.year for f in order})
     return Overview(entities, order, years, reached)
+
+
+def _earlier_books(session: Session, book_ids: list[int]) -> list[tuple[int, int, str]]:
+    """(book, the later book that continues it, its chart) for every book ``book_ids`` continue, however far back:
+    a collective's years before its carry-over to the 2023 system are read from its 2004 book."""
+    found, frontier = [], list(book_ids)
+    while frontier:             # one query per step back (a book carried over once: one query that finds it)
+        previous = aliased(Book)
+        rows = session.execute(select(previous.id, Book.id, previous.chart)
+                               .join(previous, previous.id == Book.previous_book_id)
+                               .where(Book.id.in_(frontier))).all()
+        found += [tuple(row) for row in rows]
+        frontier = [old for old, _, _ in rows]
+    return found
 
 
 def _profit(session: Session, book_ids: list[int]):

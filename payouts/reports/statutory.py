@@ -9,9 +9,12 @@ Farmer cooperatives (chart ``fpc2021``; 农民专业合作社会计制度 财会
 * :func:`equity_changes` — 会农社03表 成员权益变动表;
 * :func:`member_accounts` — the 成员账户 of every member (system Art. 57, law Art. 43).
 
-Village collectives (``collective2004``; 村集体经济组织会计制度 财会〔2004〕12号, domain.md §4.3):
+Village collectives (``collective2004``, 财会〔2004〕12号; ``collective2023``, 财会〔2023〕14号):
 :func:`balance_sheet` and :func:`surplus_statement` give that system's 资产负债表 and 收益及收益分配表;
-:func:`equity_changes` and :func:`member_accounts` return None, the 2004 system has neither.
+:func:`equity_changes` and :func:`member_accounts` return None, neither system has them.
+
+Each chart's forms are data (:data:`ledger.forms.FORMS`: every line with its formula); this module reads the
+books into the terms those formulas name and holds no account code of its own but the 2021 03表's.
 
 Signs: ledger balances are signed (> 0 debit). A line shows the natural sign of its side: an asset's
 debit balance, a liability's or equity's credit balance, and a deduction (减：累计折旧) as positive
@@ -39,17 +42,19 @@ from ledger.cells import save_workbook
 from ledger.chart import account_for_role
 from ledger.db import Quantity, money_sum
 from ledger.entries import YEAR_END_KINDS
+from ledger.forms import FORMS, Form, evaluate
 from ledger.models import Account, JournalEntry, Party, Posting
 from ledger.money import allocate, fmt
 from ledger.queries import opening_balances, retained_before, year_profit
 from payouts.models import IN_FORCE, PayoutRun
+from payouts.reports.notes import notes
 from payouts.runs.rules import COOPERATIVE_LAW_KINDS, patronage_meets_law
 from payouts.runs.snapshot import patronage_pools
 
 Z = Decimal("0.00")
 AMOUNT = Posting.__table__.c.amount
 UNIT = "元"
-NAMES = ("balance-sheet", "surplus", "equity-changes", "member-accounts")
+NAMES = ("balance-sheet", "surplus", "equity-changes", "member-accounts", "notes")
 
 
 # ------------------------------------------------------------------------------------------- the shapes
@@ -66,6 +71,7 @@ class Line:
     no: int | None
     values: tuple[Decimal | None, ...]
     style: str = "item"
+    key: str = ""               # the line's key in its form (ledger.forms): its 行次, or A1… where it has none
 
 
 @dataclass(frozen=True)
@@ -81,10 +87,10 @@ class Statement:
     lines: tuple[Line, ...]
     notes: tuple[str, ...] = ()
 
-    def line(self, no: int) -> Line:
-        """The line with 行次 ``no`` (KeyError if the form has none)."""
+    def line(self, no: int | str) -> Line:
+        """The line with 行次 ``no``, or with key ``no`` ("A24") (KeyError if the form has none)."""
         for line in self.lines:
-            if line.no == no:
+            if (line.no == no) if isinstance(no, int) else (line.key == no):
                 return line
         raise KeyError(f"{self.form} has no line {no}")
 
@@ -144,75 +150,39 @@ class MemberAccounts:
         return next(m for m in self.members if m.code == code)
 
 
-Report = Statement | MemberAccounts
+Report = Statement | MemberAccounts  # or payouts.reports.notes.Notes (the 附注)
+
+
+class _KeptIn:
+    """``entity`` as its books stood in a year: the book that holds that year (:meth:`Entity.book_in`: for a
+    collective carried over to the 2023 system, the years before 2024 are in its 2004 book) and that book's chart."""
+
+    def __init__(self, entity: Entity, year: int):
+        self._entity, self.book = entity, entity.book_in(year)
+        self.book_id, self.chart = self.book.id, self.book.chart
+
+    def __getattr__(self, name):
+        return getattr(self._entity, name)
+
+
+def _kept_in(entity, year: int):
+    if isinstance(entity, _KeptIn) or entity.book.previous_book_id is None:
+        return entity
+    return _KeptIn(entity, year)
 
 
 def build(session: Session, entity: Entity, year: int, name: str) -> Report | None:
     """The report called ``name`` (one of :data:`NAMES`); None when the entity's system has none."""
+    if name == "notes":
+        kept = _kept_in(entity, year)
+        if form_spec("notes", kept.chart) is None:
+            return None
+        return notes(session, kept, year, balance_sheet(session, kept, year), surplus_statement(session, kept, year))
     return {"balance-sheet": balance_sheet, "surplus": surplus_statement, "equity-changes": equity_changes,
             "member-accounts": member_accounts}[name](session, entity, year)
 
 
 # ------------------------------------------------------------------------------------- the forms' lines
-
-#: (label, 行次, style, key of the value; defaults to the 行次)
-FPC_SHEET = (
-    ("流动资产：", None, "heading"), ("货币资金", 1, "item"), ("应收款项", 2, "item"), ("存货", 3, "item"),
-    ("消耗性生物资产", 4, "item"), ("流动资产合计", 5, "total"),
-    ("非流动资产：", None, "heading"), ("对外投资", 6, "item"),
-    ("生产性生物资产原值", 7, "item"), ("减：生产性生物资产累计折旧", 8, "item"), ("生产性生物资产净值", 9, "item"),
-    ("固定资产原值", 10, "item"), ("减：累计折旧", 11, "item"), ("固定资产净值", 12, "item"),
-    ("在建工程", 13, "item"), ("固定资产清理", 14, "item"), ("固定资产小计", 15, "item"),
-    ("无形资产原值", 16, "item"), ("减：累计摊销", 17, "item"), ("无形资产净值", 18, "item"),
-    ("公益性生物资产", 19, "item"), ("长期待摊费用", 20, "item"), ("非流动资产合计", 21, "total"),
-    ("资产总计", 22, "total"),
-    ("流动负债：", None, "heading"), ("短期借款", 23, "item"), ("应付款项", 24, "item"), ("应付工资", 25, "item"),
-    ("应付劳务费", 26, "item"), ("应交税费", 27, "item"), ("应付利息", 28, "item"), ("应付盈余返还", 29, "item"),
-    ("应付剩余盈余", 30, "item"), ("流动负债合计", 31, "total"),
-    ("非流动负债：", None, "heading"), ("长期借款", 32, "item"), ("专项应付款", 33, "item"),
-    ("非流动负债合计", 34, "total"), ("负债合计", 35, "total"),
-    ("所有者权益：", None, "heading"), ("股金", 36, "item"), ("专项基金", 37, "item"), ("资本公积", 38, "item"),
-    ("盈余公积", 39, "item"), ("未分配盈余", 40, "item"), ("所有者权益合计", 41, "total"),
-    ("负债和所有者权益总计", 42, "total"),
-)
-
-#: 2004 资产负债表. 无形资产 and 专项应付款 are the common local additions to the chart (no 行次 on the form).
-COLLECTIVE_SHEET = (
-    ("流动资产：", None, "heading"), ("货币资金", 1, "item"), ("短期投资", 2, "item"), ("应收款项", 5, "item"),
-    ("存货", 8, "item"), ("流动资产合计", 9, "total"),
-    ("农业资产：", None, "heading"), ("牲畜（禽）资产", 10, "item"), ("林木资产", 11, "item"),
-    ("农业资产合计", 15, "total"),
-    ("长期资产：", None, "heading"), ("长期投资", 16, "item"),
-    ("固定资产原价", 19, "item"), ("减：累计折旧", 20, "item"), ("固定资产净值", 21, "item"),
-    ("固定资产清理", 22, "item"), ("在建工程", 23, "item"), ("固定资产合计", 26, "total"),
-    ("无形资产", None, "item", "161"), ("资产总计", 32, "total"),
-    ("流动负债：", None, "heading"), ("短期借款", 35, "item"), ("应付款项", 36, "item"), ("应付工资", 37, "item"),
-    ("应付福利费", 38, "item"), ("流动负债合计", 41, "total"),
-    ("长期负债：", None, "heading"), ("长期借款及应付款", 42, "item"), ("一事一议资金", 43, "item"),
-    ("专项应付款", None, "item", "241"), ("长期负债合计", 46, "total"), ("负债合计", 49, "total"),
-    ("所有者权益：", None, "heading"), ("资本", 50, "item"), ("公积公益金", 51, "item"), ("未分配收益", 52, "item"),
-    ("所有者权益合计", 53, "total"), ("负债和所有者权益总计", 56, "total"),
-)
-
-FPC_SURPLUS = (
-    ("一、经营收入", 1, "total"), ("加：投资收益", 2, "item"), ("减：经营支出", 3, "item"), ("税金及附加", 4, "item"),
-    ("管理费用", 5, "item"), ("财务费用", 6, "item"), ("二、经营收益", 7, "total"), ("加：其他收入", 8, "item"),
-    ("减：其他支出", 9, "item"), ("三、盈余总额", 10, "total"), ("减：所得税费用", 11, "item"),
-    ("四、本年盈余", 12, "total"), ("加：年初未分配盈余", 13, "item"), ("其他转入", 14, "item"),
-    ("减：提取盈余公积", 15, "item"), ("五、可分配盈余", 16, "total"), ("减：盈余返还", 17, "item"),
-    ("剩余盈余分配", 18, "item"), ("转为成员出资", 19, "item"), ("六、年末未分配盈余", 20, "total"),
-)
-
-COLLECTIVE_INCOME = (
-    ("本年收益：", None, "heading"), ("经营收入", 1, "item"), ("加：发包及上交收入", 2, "item"), ("投资收益", 3, "item"),
-    ("减：经营支出", 6, "item"), ("管理费用", 7, "item"), ("经营收益", 10, "total"),
-    ("加：农业税附加返还收入", 11, "item"), ("补助收入", 12, "item"), ("其他收入", 13, "item"),
-    ("减：其他支出", 16, "item"), ("本年收益", 20, "total"),
-    ("收益分配：", None, "heading"), ("本年收益", 21, "item"), ("加：年初未分配收益", 22, "item"),
-    ("其他转入", 23, "item"), ("可分配收益", 26, "total"), ("减：提取公积公益金", 27, "item"),
-    ("提取应付福利费", 28, "item"), ("外来投资分利", 29, "item"), ("农户分配", 30, "item"), ("其他", 31, "item"),
-    ("年末未分配收益", 35, "total"),
-)
 
 EQUITY_COLUMNS = ("股金", "专项基金", "资本公积", "盈余公积", "未分配盈余", "合计")
 #: 03表 rows: (label, style, {column index: key of the figure}); keys of totals are ("inc"|"dec"|…, column)
@@ -233,33 +203,48 @@ EQUITY_ROWS = (
     ("四、年末余额", "total", "closing"),
 )
 
-#: name -> chart -> (form number, title, period format, columns)
-FORMS = {
-    "balance-sheet": {"fpc2021": ("会农社01表", "资产负债表", "{}年12月31日", ("期末余额", "年初余额")),
-                      "collective2004": ("村会01表", "资产负债表", "{}年12月31日", ("年初数", "年末数"))},
-    "surplus": {"fpc2021": ("会农社02表", "盈余及盈余分配表", "{}年度", ("本年金额", "上年金额")),
-                "collective2004": ("村会02表", "收益及收益分配表", "{}年度", ("本年数", "上年数"))},
-    "equity-changes": {"fpc2021": ("会农社03表", "成员权益变动表", "{}年度", EQUITY_COLUMNS)},
-    "member-accounts": {"fpc2021": ("", "成员账户", "{}年度", ())},
+#: the forms only the 2021 cooperative system has (the balance sheet and the income statement of every chart are
+#: data beside it, :data:`ledger.forms.FORMS`)
+COOPERATIVE_FORMS = {
+    "equity-changes": Form("会农社03表", "成员权益变动表", "{}年度", tuple((c, c) for c in EQUITY_COLUMNS), ()),
+    "member-accounts": Form("", "成员账户", "{}年度", (), ()),
 }
+
+
+def form_spec(name: str, chart: str) -> Form | None:
+    """The form of report ``name`` in ``chart``'s system, or None when the system has none."""
+    if name in COOPERATIVE_FORMS:
+        return COOPERATIVE_FORMS[name] if chart == "fpc2021" else None
+    return FORMS[chart].get(name)
+
+
+def any_form_of(name: str) -> tuple[str, str]:
+    """(form number, title) of report ``name`` in the first system that has it (to name a report a system lacks)."""
+    return next(found for chart in FORMS if (found := form_of(name, chart)))
+
+
+def chart_in(entity: Entity, year: int) -> str:
+    """The chart of the book that holds ``year`` (a collective carried over: the 2004 one before 2024)."""
+    return _kept_in(entity, year).chart
 
 
 def form_of(name: str, chart: str) -> tuple[str, str] | None:
     """(form number, title) of report ``name`` in ``chart``'s system, or None when it has none."""
-    spec = FORMS[name].get(chart)
-    return (spec[0], spec[1]) if spec else None
+    form = form_spec(name, chart)
+    return (form.number, form.title) if form else None
 
 
-def _statement(entity: Entity, year: int, name: str, layout, columns: list[dict], notes=()) -> Statement:
-    """Lay the figures of ``columns`` (one dict per column, keyed like the layout) out as the form's lines."""
-    form, title, period, headers = FORMS[name][entity.chart]
+def _statement(entity: Entity, year: int, name: str, figures: dict[str, dict], notes=()) -> Statement:
+    """Lay ``figures`` (``which column -> line key -> figure``: closing/opening, this/last) out as the lines of
+    the entity's form ``name``, in the form's column order, with the form's own note first."""
+    form = form_spec(name, entity.chart)
     lines = []
-    for label, no, style, *key in layout:
-        key = key[0] if key else no
-        values = () if style == "heading" else tuple(col.get(key) for col in columns)
-        lines.append(Line(label, no, values, style))
-    return Statement(name=name, form=form, title=title, entity=entity.code, entity_name=entity.name, year=year,
-                     period=period.format(year), columns=headers, lines=tuple(lines), notes=tuple(notes))
+    for line in form.lines:
+        values = () if line.style == "heading" else tuple(figures[which].get(line.key) for _, which in form.columns)
+        lines.append(Line(line.label, line.no, values, line.style, line.key))
+    return Statement(name=name, form=form.number, title=form.title, entity=entity.code, entity_name=entity.name,
+                     year=year, period=form.period.format(year), columns=tuple(h for h, _ in form.columns),
+                     lines=tuple(lines), notes=((form.note,) if form.note else ()) + tuple(notes))
 
 
 # ------------------------------------------------------------------------------------ 01 资产负债表
@@ -302,60 +287,6 @@ class _Column:
         return {c: b for c, b in sorted(self.balances.items()) if b and c not in self.read}
 
 
-def _fpc_sheet(b: _Column) -> dict:
-    """会农社01表 lines 1–42 from one column's balances (domain.md §2.4; 应收/应付款项 and 存货 per §2.2)."""
-    v = {1: b.dr("101", "102", "109"), 2: b.dr("113") + b.members_dr(),
-         3: b.dr("121", "122", "124", "125", "127", "128", "401"), 4: b.dr("141")}
-    v[5] = v[1] + v[2] + v[3] + v[4]
-    v[6], v[7], v[8] = b.dr("131"), b.dr("142"), b.cr("143")
-    v[9] = v[7] - v[8]
-    v[10], v[11] = b.dr("151"), b.cr("152")
-    v[12] = v[10] - v[11]
-    v[13], v[14] = b.dr("153"), b.dr("154")
-    v[15] = v[12] + v[13] + v[14]
-    v[16], v[17] = b.dr("161"), b.cr("162")
-    v[18] = v[16] - v[17]
-    v[19], v[20] = b.dr("144"), b.dr("171")
-    v[21] = v[6] + v[9] + v[15] + v[18] + v[19] + v[20]
-    v[22] = v[5] + v[21]
-    v[23], v[24] = b.cr("201"), b.cr("211") + b.members_cr()
-    for no, code in zip(range(25, 31), ("212", "213", "214", "215", "221", "222"), strict=True):
-        v[no] = b.cr(code)
-    v[31] = sum((v[n] for n in range(23, 31)), Z)
-    v[32], v[33] = b.cr("231"), b.cr("235")
-    v[34] = v[32] + v[33]
-    v[35] = v[31] + v[34]
-    v[36], v[37], v[38], v[39] = b.cr("301"), b.cr("311"), b.cr("321"), b.cr("322")
-    v[40] = b.retained("331", "33201", "33202")
-    v[41] = sum((v[n] for n in range(36, 41)), Z)
-    v[42] = v[35] + v[41]
-    return v
-
-
-def _collective_sheet(b: _Column) -> dict:
-    """2004 资产负债表 from one column's balances (财会〔2004〕12号 编制说明: 应收款项 = 应收款 + debit
-    balances of 内部往来 details, 应付款项 = 应付款 + their credit balances, 存货 = 库存物资 + 生产(劳务)成本)."""
-    v = {1: b.dr("101", "102"), 2: b.dr("111"), 5: b.dr("112") + b.members_dr(), 8: b.dr("121", "401")}
-    v[9] = v[1] + v[2] + v[5] + v[8]
-    v[10], v[11] = b.dr("131"), b.dr("132")
-    v[15] = v[10] + v[11]
-    v[16], v[19], v[20] = b.dr("141"), b.dr("151"), b.cr("152")
-    v[21] = v[19] - v[20]
-    v[22], v[23] = b.dr("153"), b.dr("154")
-    v[26] = v[21] + v[22] + v[23]
-    v["161"] = b.dr("161")
-    v[32] = v[9] + v[15] + v[16] + v[26] + v["161"]
-    v[35], v[36], v[37], v[38] = b.cr("201"), b.cr("202") + b.members_cr(), b.cr("211"), b.cr("212")
-    v[41] = v[35] + v[36] + v[37] + v[38]
-    v[42], v[43], v["241"] = b.cr("221"), b.cr("231"), b.cr("241")
-    v[46] = v[42] + v[43] + v["241"]
-    v[49] = v[41] + v[46]
-    v[50], v[51], v[52] = b.cr("301"), b.cr("311"), b.retained("321", "32201", "32202")
-    v[53] = v[50] + v[51] + v[52]
-    v[56] = v[49] + v[53]
-    return v
-
-
 def _balances(session: Session, entity: Entity, year: int) -> tuple[_Column, _Column]:
     """(closing, opening) columns: balances at the end of ``year`` and at its start. Two queries."""
     book = entity.book
@@ -394,15 +325,14 @@ def _unplaced_notes(column: _Column, label: str) -> list[str]:
 
 
 def balance_sheet(session: Session, entity: Entity, year: int) -> Statement:
-    """会农社01表 资产负债表 (lines 1–42; 期末余额 at 31 December of ``year``, 年初余额 at 1 January), or
-    for a collective the 2004 资产负债表 (年初数, 年末数). Any balance no line takes is named in ``notes``."""
+    """The 资产负债表 of the entity's system (会农社01表 lines 1–42; 村会01表; the 2023 collective one) at 31
+    December of ``year`` and at 1 January. Any balance no line takes is named in ``notes``."""
+    entity = _kept_in(entity, year)
     closing, opening = _balances(session, entity, year)
-    if entity.chart == "collective2004":
-        figures, layout = [_collective_sheet(opening), _collective_sheet(closing)], COLLECTIVE_SHEET
-    else:
-        figures, layout = [_fpc_sheet(closing), _fpc_sheet(opening)], FPC_SHEET
+    lines = FORMS[entity.chart]["balance-sheet"].lines
+    figures = {"closing": evaluate(lines, closing), "opening": evaluate(lines, opening)}
     notes = _unplaced_notes(closing, "期末") + _unplaced_notes(opening, "年初")
-    return _statement(entity, year, "balance-sheet", layout, figures, notes)
+    return _statement(entity, year, "balance-sheet", figures, notes)
 
 
 # ------------------------------------------------------------------------- 02 盈余及盈余分配表
@@ -454,11 +384,17 @@ class _YearResult:
     distribution: dict[str, Decimal]  # credits of the run's distribution entries, by account
     run_id: int | None
 
-    def income(self, code: str) -> Decimal:
-        return -self.profit.get(code, Z)
+    def income(self, *codes: str) -> Decimal:
+        return -sum((self.profit.get(code, Z) for code in codes), Z)
 
-    def cost(self, code: str) -> Decimal:
-        return self.profit.get(code, Z)
+    def cost(self, *codes: str) -> Decimal:
+        return sum((self.profit.get(code, Z) for code in codes), Z)
+
+    def dist(self, *codes: str) -> Decimal:
+        return sum((self.distribution.get(code, Z) for code in codes), Z)
+
+    def dist_rest(self, named: frozenset[str]) -> Decimal:
+        return sum((amount for code, amount in self.distribution.items() if code not in named), Z)
 
 
 def _retained_codes(entity: Entity) -> tuple[str, ...]:
@@ -475,55 +411,20 @@ def _year_result(session: Session, entity: Entity, year: int) -> _YearResult:
                        distribution=_distribution(session, entity, year, run_id), run_id=run_id)
 
 
-def _fpc_surplus(r: _YearResult) -> dict:
-    """会农社02表 lines 1–20 (domain.md §2.4; 本年盈余 per system Art. 52, 可分配盈余 per Art. 54)."""
-    v = {1: r.income("501"), 2: r.income("511"), 3: r.cost("521"), 4: r.cost("522"), 5: r.cost("523"),
-         6: r.cost("524")}
-    v[7] = v[1] + v[2] - v[3] - v[4] - v[5] - v[6]
-    v[8], v[9] = r.income("502"), r.cost("529")
-    v[10] = v[7] + v[8] - v[9]
-    v[11] = r.cost("531")
-    v[12] = v[10] - v[11]
-    v[13], v[14] = r.opening, r.other
-    dist = dict(r.distribution)
-    v[15], v[17], v[19] = dist.pop("322", Z), dist.pop("221", Z), dist.pop("301", Z)
-    v[16] = v[12] + v[13] + v[14] - v[15]
-    v[18] = sum(dist.values(), Z)          # 222, and anything else paid out to members
-    v[20] = v[16] - v[17] - v[18] - v[19]
-    return v
-
-
-def _collective_income(r: _YearResult) -> dict:
-    """2004 收益及收益分配表 (财会〔2004〕12号: 经营收益 = 经营收入 + 发包及上交收入 + 投资收益 − 经营支出
-    − 管理费用; 本年收益 = 经营收益 + 农业税附加返还收入 + 补助收入 + 其他收入 − 其他支出)."""
-    v = {1: r.income("501"), 2: r.income("511"), 3: r.income("561"), 6: r.cost("502"), 7: r.cost("541")}
-    v[10] = v[1] + v[2] + v[3] - v[6] - v[7]
-    v[11], v[12], v[13], v[16] = r.income("521"), r.income("522"), r.income("531"), r.cost("551")
-    v[20] = v[10] + v[11] + v[12] + v[13] - v[16]
-    v[21], v[22], v[23] = v[20], r.opening, r.other
-    v[26] = v[21] + v[22] + v[23]
-    dist = dict(r.distribution)
-    v[27], v[28], v[29], v[30] = dist.pop("311", Z), dist.pop("212", Z), dist.pop("202", Z), dist.pop("113", Z)
-    v[31] = sum(dist.values(), Z)
-    v[35] = v[26] - v[27] - v[28] - v[29] - v[30] - v[31]
-    return v
-
-
 def surplus_statement(session: Session, entity: Entity, year: int) -> Statement:
     """会农社02表 盈余及盈余分配表 (lines 1–20; 本年金额 and 上年金额), or for a collective the 2004
     收益及收益分配表. Lines 15/17/18/19 (27–31) come from the entries of the run in force for the year."""
-    results = [_year_result(session, entity, y) for y in (year, year - 1)]
-    compute, layout = ((_collective_income, COLLECTIVE_INCOME) if entity.chart == "collective2004"
-                       else (_fpc_surplus, FPC_SURPLUS))
-    figures = [compute(r) for r in results]
-    notes = _surplus_notes(entity, results[0], figures[0])
-    return _statement(entity, year, "surplus", layout, figures, notes)
+    entity = _kept_in(entity, year)
+    lines = FORMS[entity.chart]["surplus"].lines
+    result = _year_result(session, entity, year)
+    figures = {"this": evaluate(lines, result), "last": evaluate(lines, _year_result(session, entity, year - 1))}
+    return _statement(entity, year, "surplus", figures, _surplus_notes(entity, result, figures["this"]))
 
 
 def _surplus_notes(entity: Entity, result: _YearResult, v: dict) -> list[str]:
     notes = [f"本年分配依据第 {result.run_id} 号分配方案（已过账）" if result.run_id else "本年尚无已过账的分配方案"]
-    if entity.kind in COOPERATIVE_LAW_KINDS and result.run_id and not patronage_meets_law(v[17], v[16]):
-        notes.append(f"盈余返还 {fmt(v[17])} 低于可分配盈余 {fmt(v[16])} 的 60%（农民专业合作社法第四十四条）")
+    if entity.kind in COOPERATIVE_LAW_KINDS and result.run_id and not patronage_meets_law(v["17"], v["16"]):
+        notes.append(f"盈余返还 {fmt(v['17'])} 低于可分配盈余 {fmt(v['16'])} 的 60%（农民专业合作社法第四十四条）")
     return notes
 
 
@@ -592,9 +493,9 @@ def equity_changes(session: Session, entity: Entity, year: int) -> Statement | N
     Each column reconciles: 年初 + 增加 − 减少 = 年末 = 01表 lines 36–40. 未分配盈余 moves as 02表 does."""
     if entity.chart != "fpc2021":
         return None
-    closing, opening = (_fpc_sheet(c) for c in _balances(session, entity, year))
-    result = _year_result(session, entity, year)
-    surplus = _fpc_surplus(result)
+    forms = FORMS["fpc2021"]
+    closing, opening = (evaluate(forms["balance-sheet"].lines, c) for c in _balances(session, entity, year))
+    surplus = evaluate(forms["surplus"].lines, _year_result(session, entity, year))
     inc, dec, items = [Z] * 5, [Z] * 5, {}
 
     def add(totals, column, key, amount):
@@ -607,13 +508,14 @@ def equity_changes(session: Session, entity: Entity, year: int) -> Statement | N
         add(inc if side < 0 else dec, _COLUMN_OF[code], key, abs(amount))
     subsidies = _subsidies_by_kind(session, entity, year)
     items[("fiscal", 1)], items[("donation", 1)] = subsidies.get("fiscal", Z), subsidies.get("donation", Z)
-    add(inc, 0, "contributed", surplus[19])        # a run converting surplus to capital credits 301
-    add(inc, 3, "drawn", surplus[15])
-    for key, no in (("surplus", 12), ("other_in", 14)):
+    add(inc, 0, "contributed", surplus["19"])        # a run converting surplus to capital credits 301
+    add(inc, 3, "drawn", surplus["15"])
+    for key, no in (("surplus", "12"), ("other_in", "14")):
         add(inc, 4, key, surplus[no])
-    for key, no in (("reserve", 15), ("patronage", 17), ("residual", 18), ("converted", 19)):
+    for key, no in (("reserve", "15"), ("patronage", "17"), ("residual", "18"), ("converted", "19")):
         add(dec, 4, key, surplus[no])
-    figures = {"opening": [opening[n] for n in range(36, 41)], "closing": [closing[n] for n in range(36, 41)],
+    lines = [str(n) for n in range(36, 41)]         # 01表 lines 36–40: 股金 … 未分配盈余
+    figures = {"opening": [opening[n] for n in lines], "closing": [closing[n] for n in lines],
                "inc": inc, "dec": dec}
     return _equity_statement(entity, year, figures, items)
 
@@ -627,9 +529,10 @@ def _equity_statement(entity: Entity, year: int, figures: dict, items: dict) -> 
             continue
         values = [items.get((k, col), Z) if (k := key.get(col)) else None for col in range(5)]
         lines.append(Line(label, None, (*values, sum((x for x in values if x is not None), Z)), style))
-    form, title, period, columns = FORMS["equity-changes"][entity.chart]
-    return Statement(name="equity-changes", form=form, title=title, entity=entity.code, entity_name=entity.name,
-                     year=year, period=period.format(year), columns=columns, lines=tuple(lines))
+    form = COOPERATIVE_FORMS["equity-changes"]
+    return Statement(name="equity-changes", form=form.number, title=form.title, entity=entity.code,
+                     entity_name=entity.name, year=year, period=form.period.format(year), columns=EQUITY_COLUMNS,
+                     lines=tuple(lines))
 
 
 # --------------------------------------------------------------------------------------- 成员账户
@@ -766,9 +669,9 @@ def member_accounts(session: Session, entity: Entity, year: int) -> MemberAccoun
             lines = _account_lines(year, _stocks(mid, code, capital, reserve, quantified), trade.get(mid, {}),
                                    products, shares.get(code))
             accounts.append(MemberAccount(code=code, member_no=no, name=name, address=address, lines=lines))
-    form, title, period, _ = FORMS["member-accounts"][entity.chart]
-    return MemberAccounts(name="member-accounts", form=form, title=title, entity=entity.code, entity_name=entity.name,
-                          year=year, period=period.format(year), products=products, members=tuple(accounts),
+    form = COOPERATIVE_FORMS["member-accounts"]
+    return MemberAccounts(name="member-accounts", form=form.number, title=form.title, entity=entity.code,
+                          entity_name=entity.name, year=year, period=form.period.format(year), products=products, members=tuple(accounts),
                           run_id=run.id if run is not None else None)
 
 
@@ -856,8 +759,13 @@ def to_dict(report: Report) -> dict:
             "entity_name": report.entity_name, "year": report.year, "period": report.period, "unit": UNIT}
     if isinstance(report, Statement):
         return {**head, "columns": list(report.columns), "notes": list(report.notes), "lines": [
-            {"no": ln.no, "label": ln.label, "style": ln.style, "values": [_money(v) for v in ln.values]}
+            {"no": ln.no, "key": ln.key, "label": ln.label, "style": ln.style, "values": [_money(v) for v in ln.values]}
             for ln in report.lines]}
+    if not isinstance(report, MemberAccounts):        # the 附注
+        return {**head, "notes": list(report.notes), "sections": [
+            {"title": s.title, "paragraphs": list(s.paragraphs), "headers": list(s.headers),
+             "rows": [[_money(v) if isinstance(v, Decimal) else v for v in row] for row in s.rows]}
+            for s in report.sections]}
     return {**head, "run": report.run_id, "products": list(report.products), "members": [
         {"member": m.code, "member_no": m.member_no, "name": m.name, "address": m.address,
          "lines": [_line_dict(ln, report.products) for ln in m.lines]} for m in report.members]}
@@ -887,9 +795,42 @@ def to_xlsx(report: Report) -> bytes:
     ws.title = report.title
     if isinstance(report, Statement):
         _statement_sheet(ws, report)
-    else:
+    elif isinstance(report, MemberAccounts):
         _member_sheet(ws, report)
+    else:
+        _notes_sheet(ws, report)
     return save_workbook(wb)
+
+
+def _notes_sheet(ws, report) -> None:
+    """The 附注: each section's title, its paragraphs, and its table (amounts as numbers)."""
+    from openpyxl.styles import Font
+
+    _title_rows(ws, report, 3)
+    row = 5
+    for section in report.sections:
+        ws.cell(row, 1, section.title).font = Font(bold=True)
+        row += 1
+        for text in section.paragraphs:
+            ws.cell(row, 1, text)
+            row += 1
+        if section.headers:
+            for col, header in enumerate(section.headers, 1):
+                ws.cell(row, col, header).font = Font(bold=True)
+            row += 1
+        for values in section.rows:
+            for col, value in enumerate(values, 1):
+                cell = ws.cell(row, col, value)
+                if isinstance(value, Decimal):
+                    cell.number_format = MONEY_FORMAT
+            row += 1
+        row += 1
+    for note in report.notes:
+        ws.cell(row, 1, note)
+        row += 1
+    ws.column_dimensions["A"].width = 40
+    for letter in "BC":
+        ws.column_dimensions[letter].width = 18
 
 
 def _title_rows(ws, report: Report, width: int) -> None:

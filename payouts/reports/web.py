@@ -51,24 +51,31 @@ def _report(code: str, year: str, name: str):
 def index(code: str, year: str):
     year = _year(year)
     entity = entity_or_404(code)
-    available = [{"name": name, "form": reports.form_of(name, entity.chart),
-                  "statutory": reports.form_of(name, "fpc2021")} for name in reports.NAMES]
-    return render_template("payouts/reports/index.html", entity=entity, year=year, name=None, available=available)
+    chart = reports.chart_in(entity, year)
+    available = [{"name": name, "form": reports.form_of(name, chart), "statutory": reports.any_form_of(name)}
+                 for name in reports.NAMES]
+    return render_template("payouts/reports/index.html", entity=entity, year=year, name=None, available=available,
+                           chart=chart)
 
 
 @bp.get(f"/{YEAR}/<name>")
 @rule(*STAFF, scope="entity")
 def show(code: str, year: str, name: str):
     entity, year, report = _report(code, year, name)
+    chart = reports.chart_in(entity, year)
     if report is None:
-        return render_template("payouts/reports/unavailable.html", entity=entity, year=year, name=name)
+        return render_template("payouts/reports/unavailable.html", entity=entity, year=year, name=name, chart=chart)
     if isinstance(report, reports.MemberAccounts):
         page = max(request.args.get("page", 1, type=int), 1)
         shown = report.members[(page - 1) * MEMBERS_PER_PAGE:page * MEMBERS_PER_PAGE]
         pages = max(-(-len(report.members) // MEMBERS_PER_PAGE), 1)
         return render_template("payouts/reports/member_accounts.html", entity=entity, year=year, name=name,
-                               report=report, members=shown, page=page, pages=pages)
-    return render_template("payouts/reports/statement.html", entity=entity, year=year, name=name, report=report)
+                               report=report, members=shown, page=page, pages=pages, chart=chart)
+    if not isinstance(report, reports.Statement):         # the 附注
+        return render_template("payouts/reports/notes.html", entity=entity, year=year, name=name, report=report,
+                               chart=chart)
+    return render_template("payouts/reports/statement.html", entity=entity, year=year, name=name, report=report,
+                           chart=chart)
 
 
 @bp.get(f"/{YEAR}/<name>.json")

@@ -21,18 +21,20 @@ RULE_LABELS = {
     "farmer_members_80": N_("At least 80 %% of members are farmers (law Art. 20)"),
     "reserve_quantified": N_("The year's reserve is quantified to the members (law Art. 42)"),
     "land_as_trade_land_coop": N_("Land counts as trade only in a land-share cooperative"),
+    "shares_collective": N_("Only a village collective distributes by quantified shares"),
 }
 ACTION_LABELS = {"approve": N_("approve"), "post": N_("post"), "publish": N_("publish"), "reverse": N_("reverse")}
 ACTION_DONE = {"approve": N_("approved"), "post": N_("posted"), "publish": N_("published"), "reverse": N_("reversed"),
                "discard": N_("discarded"), "pay": N_("paid")}
 BASIS_LABELS = {"transactions": N_("member trade"), "capital": N_("capital"), "land": N_("land shares"),
-                "labor": N_("labour days"), "equal": N_("equal shares")}
+                "labor": N_("labour days"), "shares": N_("quantified shares (份额)"), "equal": N_("equal shares")}
 #: the long form, on the policy page
 BASIS_DESCRIPTIONS = {
     "transactions": N_("member trade (transactions)"),
     "capital": N_("capital, reserve share and quantified subsidies"),
     "land": N_("land shares"),
     "labor": N_("labour days"),
+    "shares": N_("quantified shares of the collective's assets (份额登记簿, collectives)"),
     "equal": N_("equal shares"),
 }
 MEASURE_LABELS = {"amount": N_("amount (yuan)"), "quantity": N_("quantity (kg)")}

@@ -179,7 +179,7 @@ def gather_input(session: Session, entity: Entity, year: int, policy: Policy) ->
         trade=tuple(Trade(*t) for t in m["trade"]), capital=tuple(m["capital"]),
         reserve_share=-reserve_shares.get(m["code"], ZERO), land_shares=m["land_shares"],
         labor_days=m["labor_days"], debt=max(current.get(m["code"], ZERO), ZERO) if policy.deduct else ZERO,
-        land_consent=m["land_consent"], fund_share=m["fund_share"]) for m in found["members"])
+        land_consent=m["land_consent"], fund_share=m["fund_share"], shares=m["shares"]) for m in found["members"])
     return RunInput(entity=entity.code, kind=entity.kind, year=year, surplus=surplus_of(session, entity, year),
                     opening_undistributed=retained_before(session, entity.book, year, _retained_codes(entity)),
                     # quantified equally to members only in cooperatives (law Art. 44): a collective's subsidies are

@@ -1,7 +1,8 @@
 """The distribution clause of an entity's articles, as data (INTERFACES §4): parsed, validated, frozen.
 
 A policy says how much of the surplus goes to reserves and funds, and how the distributable surplus
-is split into pools, each shared out on a basis (member trade, capital, land, labour, equal). It is
+is split into pools, each shared out on a basis (member trade, capital, land, labour, a collective's quantified
+shares, equal). It is
 pure data: loading it never touches the database. ``parse_policy`` collects every problem.
 
 A policy text nested deeper than :data:`ledger.nesting.MAX_NESTING` is refused before it is parsed (the
@@ -18,7 +19,8 @@ from decimal import Decimal, InvalidOperation
 from ledger.i18n import N_, msg
 from ledger.nesting import MAX_NESTING, too_deep
 
-BASES = ("transactions", "capital", "land", "labor", "equal")
+#: ``shares``: the quantified shares of a village collective's share register (份额登记簿, INTERFACES §3.1)
+BASES = ("transactions", "capital", "land", "labor", "shares", "equal")
 MEASURES = ("amount", "quantity")
 RESERVE_QUANTIFY = ("transactions", "capital", "equal", "none")
 DEDUCTIONS = ("inputs", "advances")

@@ -48,6 +48,7 @@ class MemberInput:
     debt: Decimal = ZERO              # what the member owes on 成员往来 at year end (≥ 0)
     land_consent: bool = False        # consent on record to deduct from land income
     fund_share: Decimal = ZERO        # special fund (311) quantified to the member before the books start
+    shares: Decimal = ZERO            # a collective's quantified shares held at the year's end (份额登记簿)
 
     @property
     def capital_total(self) -> Decimal:
@@ -269,6 +270,8 @@ def _basis(m: MemberInput, pool, reserve_shares, subsidy_shares, prorated) -> De
         return prorated(m, m.land_shares)
     if pool.basis == "labor":
         return m.labor_days
+    if pool.basis == "shares":      # the holding at the year's end, whatever the days of membership
+        return m.shares
     return prorated(m, Decimal(1))
 
 
@@ -302,6 +305,11 @@ def check_run(data: RunInput, policy: Policy, result: RunResult) -> list[Check]:
     if policy.land_as_trade and data.kind != "land_coop":
         checks.append(Check("land_as_trade_land_coop", False,
                             f"land_as_trade is for a land-share cooperative's articles, not a {data.kind}"))
+    shared = [p.name for p in policy.pools if p.basis == "shares"]
+    if shared and data.kind != "collective":
+        checks.append(Check("shares_collective", False,
+                            f"pool {shared[0]!r} goes by quantified shares, which only a village collective keeps "
+                            f"(份额登记簿), not a {data.kind}"))
     if data.kind in COOPERATIVE_LAW_KINDS:
         trade = sum((p[2] for p in result.pools if p[0] in result.patronage_pools), ZERO)
         if ds > 0:

@@ -30,6 +30,7 @@ def input_to_json(data: RunInput) -> dict:
             "reserve_share": fmt(m.reserve_share), "land_shares": str(m.land_shares),
             "labor_days": str(m.labor_days), "debt": fmt(m.debt), "land_consent": m.land_consent,
             **({"fund_share": fmt(m.fund_share)} if m.fund_share else {}),
+            **({"shares": str(m.shares)} if m.shares else {}),
         } for m in data.members],
     }
 
@@ -45,7 +46,8 @@ def input_from_json(data: dict) -> RunInput:
             trade=tuple(Trade(k, p, D(q), D(a)) for k, p, q, a in m["trade"]),
             capital=tuple((f, D(a)) for f, a in m["capital"]), reserve_share=D(m["reserve_share"]),
             land_shares=D(m["land_shares"]), labor_days=D(m["labor_days"]), debt=D(m["debt"]),
-            land_consent=m["land_consent"], fund_share=D(m.get("fund_share", "0"))) for m in data["members"]))
+            land_consent=m["land_consent"], fund_share=D(m.get("fund_share", "0")),
+            shares=D(m.get("shares", "0"))) for m in data["members"]))
 
 
 def result_to_json(result: RunResult, *, entity: str, year: int) -> dict:

@@ -148,7 +148,9 @@ def _contributed(inputs: dict, labor: tuple | None, land: list) -> dict:
             entry = produce.setdefault((kind, product), [Decimal(0), Decimal(0)])
             entry[0] += Decimal(quantity)
             entry[1] += Decimal(amount)
+    shares = Decimal(inputs.get("shares", "0"))            # 份额登记簿: a collective's quantified shares, year end
     return {
+        **({"shares": format(shares.normalize(), "f")} if shares else {}),
         "produce": [{"product": p, "quantity_kg": str(q.normalize()), "amount": fmt(a)}
                     for (_, p), (q, a) in sorted(produce.items())],
         "labor": {"days": str((labor or (ZERO, ZERO))[0].normalize()), "wages": fmt((labor or (ZERO, ZERO))[1])},

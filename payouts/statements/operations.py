@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cooperatives.access import Principal, is_household, keeps_books, keeps_household, operation
-from cooperatives.models import Entity, Household
+from cooperatives.models import Entity, Household, Member
 from cooperatives.operations import audit
 from cooperatives.privacy import mask_name
 from cooperatives.users import HASHER, verify_secret
@@ -219,10 +219,29 @@ def record_receipt(session: Session, snap: StatementSnapshot, *, amount: Decimal
         postings=tuple(legs)), actor_id=actor.user_id).id
     session.execute(PayoutMember.__table__.update().where(
         PayoutMember.run_id == run.id, PayoutMember.code == snap.member_code).values(paid=already + amount))
+    if entity.kind == "cluster_project":
+        _received_by_member_entity(session, entity, snap.member_code, amount, on, method, actor)
     _mark_paid_when_done(session, run)
     audit(session, actor_id=actor.user_id, action="receipt", target=f"receipt:{receipt.id}", entity_id=entity.id)
     session.flush()
     return receipt
+
+
+def _received_by_member_entity(session: Session, project: Entity, code: str, amount: Decimal, on: dt.date,
+                               method: str, actor: Principal) -> None:
+    """A cluster project paying a member entity: the same money received in that entity's own book, against the
+    receivable the project's run booked there (:func:`cooperatives.operations.receive_project_share`)."""
+    from cooperatives.operations import RecordError, receive_project_share
+
+    member = session.scalar(select(Member).where(Member.entity_id == project.id, Member.code == code))
+    if member is None or member.member_entity_id is None:
+        return
+    try:
+        receive_project_share(session, project, session.get(Entity, member.member_entity_id), amount=amount, on=on,
+                              method=method, actor=actor)
+    except RecordError as exc:
+        raise StatementError("_schema", N_("%(member)s cannot book this payment in its books: %(reason)s"),
+                             member=code, reason=exc.problems[0].reason, code="member_books_refuse") from None
 
 
 def _payable_legs(entity: Entity, snap: StatementSnapshot, amount: Decimal, already: Decimal) -> list[PostingDraft]:

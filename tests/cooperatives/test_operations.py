@@ -30,6 +30,8 @@ WRITERS = ("cooperatives/importer.py", "cooperatives/privacy.py", "cooperatives/
            "payouts/oversight/integrity.py")
 #: public functions of those modules that are not operations, and why
 NOT_OPERATIONS = {
+    "cooperatives.operations.book_investments": "part of record and of the import: capital a member entity puts into "
+                                                "a cluster project, booked in its own books along a link",
     "cooperatives.operations.accrue_year_end": "calls the year-end accrual operations, each with its own rule "
                                                 "(close_year, create_run)",
     "cooperatives.operations.land_right_terms": "a read: the land rights put in as capital and their terms",
@@ -232,6 +234,10 @@ def _calls(w) -> dict[str, tuple]:
                                                        (None, ("accountant_a", "accountant_b", "auditor_a"))),
         "cooperatives.operations.reverse_project_share": ((w["p"], a), {"source": "run:0", "reversing": "run:1"},
                                                           (None, ("accountant_a", "accountant_b", "auditor_a"))),
+        "cooperatives.operations.receive_project_share": ((w["p"], a), {"amount": Decimal("1.00"), "method": "bank",
+                                                                        "on": dt.date(2025, 12, 31)},
+                                                          (None, ("accountant_a", "accountant_b", "auditor_a"))),
+        "cooperatives.operations.carry_over": ((a,), {}, books),
         "cooperatives.importer.import_workbook": ((Workbook({}, "x", "0"),), {"entity_code": a.code}, books),
         "cooperatives.imports.create_import_job": ((a, [("x.xlsx", b"PK")]), {}, books),
         "cooperatives.privacy.reveal": ((a, w["member"]), {"reason": "代发"}, books),

@@ -161,6 +161,11 @@ ENGLISH: dict[str, list[list]] = {
         ["102", "", "1,000.00", "", "bank"],
         ["301", "H001", "", "1000", ""],
     ],
+    "shares": [
+        ["member", "shares", "kind", "note", "date", "from_member"],
+        ["H001", "10.5", "", "2020 reform", "2020-06-30", ""],
+        ["H002", "2.25", "transferred", "", "2025-03-01", "H001"],
+    ],
 }
 
 SHEETS_ZH = {
@@ -168,7 +173,7 @@ SHEETS_ZH = {
     "deliveries": "交售", "inputs": "农资", "sales": "销售", "expenses": "费用", "subsidies": "补助",
     "advances": "借支", "payments": "付款", "income": "投资收益", "opening": "期初余额",
     "transfers": "提现存现", "journal": "凭证", "receipts": "收款", "stock": "期末盘点",
-    "assets": "固定资产",
+    "assets": "固定资产", "shares": "份额",
 }  # fmt: skip
 HEADERS_ZH = {
     "code": "编码", "name": "名称", "kind": "类型", "township": "乡镇", "village": "村",
@@ -185,10 +190,12 @@ HEADERS_ZH = {
     "voucher": "凭证号", "memo": "摘要", "attachments": "附件张数", "value": "成本",
     "acquired_on": "购置日期", "cost": "原值", "life_years": "使用年限", "salvage_pct": "残值率（%）",
     "paid_by": "付款方式", "project": "项目名称", "confirm": "确认", "under_construction": "在建工程", "in_use_on": "交付使用日期",
+    "from_member": "转出成员",
 }  # fmt: skip
 VALUES_ZH = {
     "yes": "是", "no": "否", "farmer_coop": "农民专业合作社", "unstable": "脱贫不稳定户", "cash": "现金",
     "land": "土地", "kg": "公斤", "jin": "斤", "management": "管理", "fiscal": "财政", "mobile": "微信",
+    "transferred": "转让",
 }  # fmt: skip
 
 

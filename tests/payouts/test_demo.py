@@ -16,15 +16,17 @@ from cooperatives.models import (
     Member,
     Payment,
     Sale,
+    ShareHolding,
     User,
 )
 from cooperatives.queries import funds_formed
 from cooperatives.users import authenticate
 from ledger.chart import account_for_role
 from ledger.db import money_sum
+from ledger.forms import FORMS
 from ledger.models import Account, JournalEntry, Posting
 from ledger.operations import draft_of, period_status
-from ledger.queries import account_balance, party_balances
+from ledger.queries import account_balance, party_balances, year_profit
 from ledger.verify import verify_books
 from payouts.admin.demo import ANOMALIES, CLUSTER, LAND, VILLAGES, WORLD_LOGINS, load_demo_world
 from payouts.models import IN_FORCE, PayoutRun
@@ -71,8 +73,8 @@ def test_every_book_verifies_and_every_run_is_published_with_its_checks_ok(world
     assert verify_books(world) == []
     found = runs(world)
     assert sorted(found) == sorted(["JGP-TEA", CLUSTER, LAND, ANOMALIES, *(code for code, *_ in VILLAGES)])
-    for code, run in found.items():
-        assert run.status == "published" and run.notice_until is not None, code
+    for code, run in found.items():      # the project has paid every village; the rest are in their notice period
+        assert run.status == ("paid" if code == CLUSTER else "published") and run.notice_until is not None, code
         assert run.result["checks"] and all(c["ok"] for c in run.result["checks"]), code
         assert sum(D(m["total"]) for m in run.result["members"]) == run.distributable > 0, code
         assert run.attended * 3 >= run.members_count * 2 and run.votes_for * 3 >= run.members_count * 2, code
@@ -94,11 +96,27 @@ def test_the_cluster_cascades_through_each_village_to_its_households(world):
     shares = {m["member"]: D(m["net"]) for m in result["members"]}
     assert len(set(shares.values())) == 9                                  # unequal investment shares
     label = f"{project.entity.name} 2025年收益分配 (run:{project.id})"
-    for code, *_ in VILLAGES:
+    stakes = party_balances(world, project.entity.book, "301")          # the project's 股金, by village
+    for code, _village, amount, *_ in VILLAGES:
         village = found[code]
+        book = village.entity.book
+        assert book.chart == "collective2023", code                      # books from 2025: the 2023 system
+        # its stake in its own books (长期投资) is the project's 股金 from it (INTERFACES §3.2)
+        assert account_balance(world, book, "141") == -stakes[code] == D(amount), code
         income = world.scalar(select(InvestmentIncome).where(InvestmentIncome.entity_id == village.entity_id))
         assert (income.amount, income.source_ref) == (shares[code], f"run:{project.id}")        # 投资收益
-        assert account_balance(world, village.entity.book, "112") == shares[code]      # owed by the project
+        assert year_profit(world, book, 2025)["502"] == -shares[code]          # 2023 chart's 投资收益
+        # the project paid it: the receivable is cleared and the bank is up by what was received
+        assert account_balance(world, book, "112") == D("0.00")
+        received = world.scalar(select(money_sum(Posting.amount)).join(Account, Account.id == Posting.account_id)
+                                .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+                                .where(Posting.book_id == book.id, Account.code == "102",
+                                       JournalEntry.source.like("receipts:%")))
+        assert received == shares[code], code
+        # its households' shares are a register: no 资本, and the run's basis is the register's total
+        assert account_balance(world, book, "301") == D("0.00")
+        register = world.scalar(select(func.sum(ShareHolding.shares)).where(ShareHolding.entity_id == village.entity_id))
+        assert [(p["basis"], D(p["basis_total"])) for p in village.result["pools"]] == [("shares", D(register))]
         assert village.input["sources"] == [[label, f"{shares[code]:.2f}"]]
         assert 15 <= len(village.result["members"]) <= 30
         for household in village.result["members"]:
@@ -204,11 +222,13 @@ def test_every_book_of_the_demo_ties_out_in_every_year(world):
             assert -account_balance(world, book, "235") == unspent, entity.code
         for year in years:
             sheet = balance_sheet(world, entity, year)
-            assets, liabilities, equity, total = (22, 35, 41, 42) if fpc else (32, 49, 53, 56)
+            assets, liabilities, equity, total = {"fpc2021": (22, 35, 41, 42), "collective2004": (32, 49, 53, 56),
+                                                  "collective2023": ("A24", "L12", "E4", "E5")}[entity.chart]
             for column in (0, 1):
                 assert sheet.line(assets).values[column] == sheet.line(total).values[column] == (
                     sheet.line(liabilities).values[column] + sheet.line(equity).values[column]), (entity.code, year)
-            assert sheet.notes == (), (entity.code, year)
+            form_note = FORMS[entity.chart]["balance-sheet"].note        # a 2023 form says it is our reading
+            assert sheet.notes == ((form_note,) if form_note else ()), (entity.code, year)   # nothing left off
             checked += 1
             if not fpc:
                 continue

@@ -18,6 +18,7 @@ from sqlalchemy import event, select
 from cooperatives.access import CONSOLE
 from cooperatives.models import Entity
 from cooperatives.users import create_user
+from ledger.queries import account_balance, year_profit
 from payouts.models import PayoutRun
 from payouts.reports.statutory import balance_sheet, equity_changes, member_accounts, surplus_statement, to_dict
 
@@ -28,11 +29,12 @@ AMOUNT_RE = re.compile(r"^-?\d+\.\d{2}$")
 
 
 
-def collective_workbook():
-    """A village collective: S = 150,000 − 50,000 = 100,000; 公积公益金 30 % → 70,000 by shares 4:3:3."""
+def collective_workbook(books_start="2025-01-01"):
+    """A village collective: S = 150,000 − 50,000 = 100,000; 公积公益金 30 % → 70,000 by shares 4:3:3. Its books
+    start in 2025, so it keeps the 2023 system; ``books_start`` before 2024 keeps the 2004 one."""
     return {
-        "entity": [["code", "name", "kind", "township", "village"],
-                   ["CV", "五星村股份经济合作社", "collective", "青铜峡镇", "五星村"]],
+        "entity": [["code", "name", "kind", "township", "village", "books_start"],
+                   ["CV", "五星村股份经济合作社", "collective", "青铜峡镇", "五星村", books_start]],
         "households": [["code", "head_name", "village"]] + [[f"C{i}", f"户{i}", "五星村"] for i in (1, 2, 3)],
         "members": [["member", "member_no", "joined_on"]] + [[f"C{i}", i, "2018-01-01"] for i in (1, 2, 3)],
         "capital": [["date", "member", "amount"], ["2025-01-01", "C1", "4000"], ["2025-01-01", "C2", "3000"],
@@ -75,6 +77,13 @@ def posted(session, cli, imported, policy_file):
 @pytest.fixture
 def collective(session, cli, xlsx, policy_file):
     assert cli("import", xlsx(collective_workbook())).exit_code == 0
+    distribute_and_post(cli, "CV", policy_file(COLLECTIVE_POLICY))
+    return entity(session, "CV")
+
+
+@pytest.fixture
+def collective2004(session, cli, xlsx, policy_file):
+    assert cli("import", xlsx(collective_workbook("2023-01-01"))).exit_code == 0
     distribute_and_post(cli, "CV", policy_file(COLLECTIVE_POLICY))
     return entity(session, "CV")
 
@@ -234,6 +243,7 @@ def test_member_accounts_take_a_fixed_number_of_queries(session, cli, imported, 
             event.remove(engine, "before_cursor_execute", count)
         return seen[0]
 
+    assert imported.chart == "fpc2021"          # (its book loaded: the count is of the report's own queries)
     three = queries()
     more = {"households": [["code", "head_name", "village"]] + [[f"N{i:03d}", f"新{i}", "一村"] for i in range(20)],
             "members": [["member", "member_no", "joined_on"]] + [[f"N{i:03d}", 10 + i, "2025-06-01"] for i in range(20)],
@@ -247,7 +257,9 @@ def test_member_accounts_take_a_fixed_number_of_queries(session, cli, imported, 
 # ------------------------------------------------------------------------------------ collectives
 
 
-def test_a_collective_gets_its_own_two_statements(session, collective):
+def test_a_collective_on_the_2004_system_gets_its_two_statements(session, collective2004):
+    collective = collective2004
+    assert collective.chart == "collective2004"
     sheet = balance_sheet(session, collective, 2025)
     assert (sheet.title, sheet.columns) == ("资产负债表", ("年初数", "年末数"))
     assert sheet.line(32).values == sheet.line(56).values == (D("0.00"), D("110000.00"))
@@ -260,6 +272,91 @@ def test_a_collective_gets_its_own_two_statements(session, collective):
     assert figures(income, 27, 30, 35) == [D("30000.00"), D("70000.00"), D("0.00")]
     assert equity_changes(session, collective, 2025) is None
     assert member_accounts(session, collective, 2025) is None
+
+
+@pytest.fixture
+def collective2023(session, cli, xlsx, policy_file):
+    """CV on the 2023 system with a public expense, interest, a donation and project money (below)."""
+    book = collective_workbook()
+    book["expenses"] += [["2025-08-02", "public", "8000"], ["2025-08-03", "finance", "2000"]]
+    book["subsidies"] = [["date", "source", "kind", "amount", "project"],
+                         ["2025-03-01", "爱心企业", "donation", "20000", ""],
+                         ["2025-04-01", "衔接资金", "fiscal", "100000", "村道硬化"]]
+    assert cli("import", xlsx(book)).exit_code == 0
+    distribute_and_post(cli, "CV", policy_file(COLLECTIVE_POLICY))
+    return entity(session, "CV")
+
+
+def test_a_collective_on_the_2023_system_posts_to_its_codes_and_its_statements_tie(session, collective2023):
+    """Books from 2025 keep 财会〔2023〕14号 (INTERFACES §3.1). Hand figures: 发包 150,000 is 经营收入 (501);
+    management 50,000 (513), 公益 8,000 (514), interest 2,000 (其他支出 515: the 2023 chart has no 财务费用);
+    a donation 20,000 is 公积公益金 (311), not income; 100,000 of project money waits in 专项应付款 (241).
+    本年收益 = 150,000 − 50,000 − 8,000 − 2,000 = 90,000; 公积公益金 30 % = 27,000; households 63,000 by capital
+    4:3:3 (25,200 / 18,900 / 18,900). Bank = 10,000 + 150,000 − 60,000 + 20,000 + 100,000 = 220,000."""
+    cv = collective2023
+    assert cv.chart == "collective2023"
+    balances = {code: -account_balance(session, cv.book, code) for code in ("501", "513", "514", "515", "311", "241")}
+    assert balances == {"501": D("0.00"), "513": D("0.00"), "514": D("0.00"), "515": D("0.00"),   # closed into 321
+                        "311": D("47000.00"), "241": D("100000.00")}
+    moved = year_profit(session, cv.book, 2025)
+    assert {c: moved.get(c) for c in ("501", "513", "514", "515")} == {
+        "501": D("-150000.00"), "513": D("50000.00"), "514": D("8000.00"), "515": D("2000.00")}
+    assert not {"522", "541", "551", "531"} & set(moved)              # no 2004 code in these books
+
+    sheet = balance_sheet(session, cv, 2025)
+    assert (sheet.title, sheet.columns, sheet.form) == ("资产负债表", ("期末余额", "年初余额"), "")
+    assert "财会〔2023〕14号" in sheet.notes[0] and len(sheet.notes) == 1       # says the layout is our reading
+    closing = {key: sheet.line(key).values[0] for key in ("A1", "A3", "A24", "L2", "L10", "L12", "E1", "E2", "E3",
+                                                          "E4", "E5")}
+    assert closing == {"A1": D("220000.00"), "A3": D("0.00"), "A24": D("220000.00"), "L2": D("63000.00"),
+                       "L10": D("100000.00"), "L12": D("163000.00"), "E1": D("10000.00"), "E2": D("47000.00"),
+                       "E3": D("0.00"), "E4": D("57000.00"), "E5": D("220000.00")}
+    assert sheet.line("A24").values[1] == sheet.line("E5").values[1] == D("0.00")
+
+    income = surplus_statement(session, cv, 2025)
+    assert (income.title, income.columns) == ("收益及收益分配表", ("本年金额", "上年金额"))
+    this = {key: income.line(key).values[0] for key in ("I1", "I5", "I6", "I9", "I10", "I11", "I13", "I16", "I17",
+                                                         "I18", "I19")}
+    assert this == {"I1": D("150000.00"), "I5": D("50000.00"), "I6": D("100000.00"), "I9": D("8000.00"),
+                    "I10": D("2000.00"), "I11": D("90000.00"), "I13": D("90000.00"), "I16": D("90000.00"),
+                    "I17": D("27000.00"), "I18": D("63000.00"), "I19": D("0.00")}
+    # it ties to the balance sheet: 本年收益 less what was distributed is the change in 未分配收益
+    assert this["I19"] == sheet.line("E3").values[0] - sheet.line("E3").values[1]
+    assert this["I17"] == sheet.line("E2").values[0] - sheet.line("E2").values[1] - D("20000.00")  # + the donation
+
+
+def test_the_2023_collective_notes_explain_what_the_forms_do_not_show(app, session, collective2023):
+    """会计报表附注 (财会〔2023〕14号 第七章), our reading of its items: figures from the same books as the forms."""
+    from payouts.reports.statutory import build
+
+    notes = build(session, collective2023, 2025, "notes")
+    sections = {s.title: s for s in notes.sections}
+    assert notes.title == "会计报表附注" and "财会〔2023〕14号" in notes.notes[0]
+    assert [t[:2] for t in sections] == ["一、", "二、", "三、", "（二", "（三", "四、", "五、", "六、", "七、", "八、", "九、"]
+    items = {row[0]: row[1:] for row in sections["三、会计报表重要项目的进一步说明"].rows}
+    assert items["货币资金"] == (D("220000.00"), D("0.00")) and items["专项应付款"] == (D("100000.00"), D("0.00"))
+    assert items["公积公益金"] == (D("47000.00"), D("0.00"))
+    assert sections["（二）专项应付款（尚未使用的财政项目资金）"].rows == (("村道硬化", D("100000.00")),)
+    other = " ".join(sections["六、其他重要事项"].paragraphs)
+    assert "接受捐赠：2025-03-01 爱心企业 20000.00 元" in other and "国家财政支持：2025-04-01 衔接资金 100000.00 元" in other
+    assert "提取公积公益金 27000.00 元，向成员分配 63000.00 元" in other
+    assert dict(sections["二、基本情况"].rows)["主要经营项目"] == "土地发包"
+    assert build(session, entity(session, "CV"), 2025, "equity-changes") is None
+    client = app.test_client()
+    _login(client, session, "kuaiji-cv", collective2023.id)
+    page = client.get("/e/CV/reports/2025/notes").get_data(as_text=True)
+    assert "会计报表附注" in page and "村道硬化" in page and "100,000.00" in page
+    data = client.get("/e/CV/reports/2025/notes.json").get_json()
+    assert data["sections"][2]["rows"][0] == ["货币资金", "220000.00", "0.00"]
+    ws = _workbook(client.get("/e/CV/reports/2025/notes.xlsx"))
+    assert ws["A1"].value == "会计报表附注"
+
+
+def test_public_expenses_are_a_collectives_own(cli, xlsx, worked_example):
+    book = worked_example()
+    book["expenses"] = [["date", "category", "amount"], ["2025-08-02", "public", "8000"]]
+    result = cli("import", xlsx(book))
+    assert result.exit_code == 1 and "expenses:2:category" in result.output and "公益支出" in result.output
 
 
 # ------------------------------------------------------------------------------- JSON and pages
@@ -377,7 +474,8 @@ def test_a_collectives_reports_render(app, session, collective):
     sheet = client.get("/e/CV/reports/2025/balance-sheet").get_data(as_text=True)
     assert "资产负债表" in sheet and "110,000.00" in sheet and "未分配收益" in sheet
     income = client.get("/e/CV/reports/2025/surplus").get_data(as_text=True)
-    assert "收益及收益分配表" in income and "70,000.00" in income and "农户分配" in income
+    assert "收益及收益分配表" in income and "70,000.00" in income and "向成员分配" in income
+    assert "财会〔2023〕14号" in sheet and "财会〔2023〕14号" in income          # the layout says it is our reading
     for name, title in (("equity-changes", "成员权益变动表"), ("member-accounts", "成员账户")):
         page = client.get(f"/e/CV/reports/2025/{name}")
         text = page.get_data(as_text=True)

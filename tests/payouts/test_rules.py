@@ -92,9 +92,9 @@ def test_preferred_shares_are_paid_first_and_deductions_spare_unconsented_land_i
 
 def test_policy_problems_are_all_reported():
     with pytest.raises(PolicyError) as exc:
-        parse_policy({"reserve_pct": 10.5, "pools": [{"name": "a", "pct": "70", "basis": "shares"}], "bogus": 1})
+        parse_policy({"reserve_pct": 10.5, "pools": [{"name": "a", "pct": "70", "basis": "acres"}], "bogus": 1})
     text = str(exc.value)
-    assert "Unknown key 'bogus'" in text and "floats are not exact" in text and "'shares' is not one of" in text
+    assert "Unknown key 'bogus'" in text and "floats are not exact" in text and "'acres' is not one of" in text
     assert "must sum to 100, not 70" in text
 
 

@@ -35,6 +35,8 @@ CSRF_RE = re.compile(r'name="csrf_token"[^>]*\bvalue="([^"]+)"|value="([^"]+)"[^
 
 #: one valid form per record kind of entity A, as an accountant types it; ``marker`` is a value that
 #: must then appear on the kind's list page
+#: a record of every kind entity A (a farmer cooperative) keeps; the share register (``shares``) is a village
+#: collective's, refused here (tests/web/test_shares.py)
 RECORD_FORMS: dict[str, dict[str, str]] = {
     "capital": {"date": "2025-01-10", "member": "A-H001", "amount": "3000.00", "form": "cash", "note": "首期股金"},
     "land": {"member": "A-H001", "contract_no": "TD-A-001", "area_mu": "3.5", "base_rent_per_mu": "600",

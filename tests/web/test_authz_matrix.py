@@ -38,7 +38,7 @@ from cooperatives.access import CONSOLE
 from cooperatives.forms import parse_form
 from cooperatives.imports import create_import_job
 from cooperatives.kinds import KINDS
-from cooperatives.models import Entity, Household, User
+from cooperatives.models import Entity, Household, Member, ShareHolding, User
 from cooperatives.operations import record
 from cooperatives.users import issue_token
 from ledger.web.support import PUBLIC, STAFF
@@ -144,11 +144,21 @@ def objects(app, world, session, cli, policy_file, tmp_path) -> Objects:
         own = session.scalar(select(KINDS[kind].model.id).where(KINDS[kind].model.entity_id != b.id))
         records[f"record:{kind}"] = {"A": str(own), "A2": str(own), "B": str(record(session, b, kind, values,
                                                                                      actor=CONSOLE).id)}
+    # A and B are cooperatives, which keep no share register (only a collective does): a row put in directly stands
+    # for one in each, so that the routes naming a register row are walked like the others
+    a = session.scalar(select(Entity).where(Entity.code == world.a))
+    shares = {}
+    for owner, entity, member in (("A", a, "A-H001"), ("B", b, "B-H001")):
+        row = ShareHolding(entity_id=entity.id, member_id=session.scalar(select(Member.id).where(
+            Member.entity_id == entity.id, Member.code == member)), date=dt.date(2025, 1, 1), shares=Decimal("1"))
+        session.add(row)
+        session.flush()
+        shares[owner] = str(row.id)
+    records["record:shares"] = {"A": shares["A"], "A2": shares["A"], "B": shares["B"]}
     from cooperatives.operations import post_vouchers
 
     voucher = {"date": dt.date(2025, 3, 31), "memo": "短期借款", "lines": [
         {"account": "102", "debit": Decimal("100.00")}, {"account": "201", "credit": Decimal("100.00")}]}
-    a = session.scalar(select(Entity).where(Entity.code == world.a))
     own = str(post_vouchers(session, a, [voucher], actor=CONSOLE)[0].id)
     records["record:journal"] = {"A": own, "A2": own,
                                  "B": str(post_vouchers(session, b, [voucher], actor=CONSOLE)[0].id)}

@@ -29,7 +29,9 @@ from ledger.cells import FORMULA_TRIGGERS, csv_field, is_formula_like, save_work
 from payouts.models import AuditOpinion
 from payouts.oversight.exports import to_csv, to_xlsx
 from payouts.oversight.tables import Column, Table
-from payouts.reports.statutory import NAMES as REPORTS
+from payouts.reports.statutory import NAMES, form_of
+
+REPORTS = [name for name in NAMES if form_of(name, "fpc2021")]      # WX's (a cooperative's)
 
 #: one text per trigger; each would be a live formula (or a DDE command) in a spreadsheet
 PAYLOADS = (

@@ -71,7 +71,8 @@ def api(app, client, session, world):
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app, config=CONFIG)
     from cooperatives.kinds import KINDS
 
-    records = sorted({session.scalar(select(k.model.id).where(k.model.entity_id == entity.id)) for k in KINDS.values()})
+    records = sorted({session.scalar(select(k.model.id).where(k.model.entity_id == entity.id)) for k in KINDS.values()}
+                     - {None})                     # (a cooperative keeps no share register: no record of that kind)
     known = {"code": [world.a, world.b], "run_id": [drafted.get_json()["run"]], "job_id": [job.id],
              "member": ["A-H001", "A-H002", "A-H003"], "record_id": records}
     return schema, headers, known

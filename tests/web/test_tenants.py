@@ -114,17 +114,28 @@ def test_the_console_links_only_entities_of_the_projects_township(cli, township,
     assert session.scalar(select(func.count(EntityLink.id)).where(EntityLink.project_id == project.id)) == 2
 
 
-def approved_project_run(session, project, members: tuple[str, ...]):
+def approved_project_run(session, project, members: tuple[str, ...], unlinked: tuple[str, ...] = ()):
     """Capital from each member entity and a sale in 2025, a policy sharing all by capital, and the year's
-    run drafted and approved by the project's accountant; (run, the accountant's principal). Commits."""
+    run drafted and approved by the project's accountant; (run, the accountant's principal). Commits. The
+    capital of an ``unlinked`` member is refused (it would be 长期投资 in that entity's books, INTERFACES §3.2):
+    it is written into the project's records as a legacy row would have been, without its entries."""
     from cooperatives.forms import parse_form
-    from cooperatives.operations import record
+    from cooperatives.models import CapitalContribution
+    from cooperatives.operations import RecordError, find_member, record
     from payouts.runs.operations import approve_run, create_run, save_policy
     from payouts.runs.policy import parse_policy
 
     for code in members:
         values, _ = parse_form("capital", {"date": "2025-01-02", "member": code, "amount": "1000"})
-        record(session, project, "capital", values, actor=CONSOLE)
+        if code not in unlinked:
+            record(session, project, "capital", values, actor=CONSOLE)
+            continue
+        with pytest.raises(RecordError) as refused:
+            record(session, project, "capital", values, actor=CONSOLE)
+        assert refused.value.problems[0].code == "not_linked"
+        session.add(CapitalContribution(entity_id=project.id, member_id=find_member(session, project, code).id,
+                                        date=dt.date(2025, 1, 2), amount=D("1000.00"), form="cash"))
+        session.flush()
     values, _ = parse_form("sales", {"date": "2025-08-01", "buyer": "果商", "product": "葡萄", "amount": "10000"})
     record(session, project, "sales", values, actor=CONSOLE)
     accountant = Principal.of_user(session.scalar(select(User).where(User.username == "acc_p")))
@@ -154,7 +165,7 @@ def test_a_run_posts_into_no_book_its_project_is_not_linked_to(client, township,
     from ledger.operations import ensure_parties
 
     ensure_parties(session, project.book, {B: b.name})
-    run, accountant = approved_project_run(session, project, (A, B))
+    run, accountant = approved_project_run(session, project, (A, B), unlinked=(B,))
     b_entries = session.scalar(select(func.count(JournalEntry.id)).where(JournalEntry.book_id == b.book_id))
     with pytest.raises(RunRefused) as refused:
         post_run(session, run, actor=accountant)

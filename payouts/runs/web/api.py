@@ -53,7 +53,7 @@ class RunAmountSchema(Schema):
 
 class RunPoolSchema(Schema):
     name = fields.String()
-    basis = fields.String(metadata={"description": "transactions, capital, land, labor or equal"})
+    basis = fields.String(metadata={"description": "transactions, capital, land, labor, shares (collectives) or equal"})
     amount = fields.String()
     basis_total = fields.String()
     patronage = fields.Boolean(metadata={"description": "returns surplus by members' trade (盈余返还, 221); "

@@ -1,0 +1,161 @@
+"""Carrying a village collective's 2004-chart books over to the 2023 system at 2024-01-01 (财会〔2023〕20号 一(二);
+reference/collective2023.md 衔接 §3-§4): a new book opened from the 2023-12-31 balances, mapped by meaning — ten
+codes mean something else in the 2023 chart, so a mapping by code would mis-post every one of them."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+import pytest
+from sqlalchemy import select
+
+from cooperatives.models import Entity
+from ledger.models import Book
+from ledger.queries import account_balance, account_balances, party_balances
+from payouts.reports.statutory import balance_sheet, surplus_statement
+
+#: every kind of balance a 2004 book holds, at its start (2023-01-01): debits 135,300 = credits 135,300
+OPENING = [
+    ("101", None, "1000", None), ("102", None, "50000", None), ("112", None, "3000", None),
+    ("113", "K1", "2000", None), ("113", "K2", None, "1500"), ("121", None, "4000", None),
+    ("131", None, "6000", None), ("132", None, "7000", None), ("141", None, "20000", None),
+    ("151", None, "30000", None), ("152", None, None, "5000"), ("153", None, "800", None),
+    ("154", None, "9000", None), ("161", None, "2500", None),
+    ("201", None, None, "10000"), ("202", None, None, "4000"), ("211", None, None, "3000"),
+    ("212", None, None, "1200"), ("221", None, None, "8000"), ("231", None, None, "2000"),
+    ("241", None, None, "12000"), ("301", None, None, "50000"), ("311", None, None, "30000"),
+    ("32202", None, None, "8600"),
+]
+
+
+def old_books(start="2023-01-01", later=()):
+    """A 2004-chart collective, and a 2023 it has not closed: 501 +10,000, 502 经营支出 −4,000, 511 发包及上交收入
+    +3,000, 521 农业税附加返还收入 +500 — a result of 9,500 — and the bank 50,000 + 9,500 = 59,500."""
+    return {
+        "entity": [["code", "name", "kind", "township", "village", "books_start"],
+                   ["OLDV", "旧账村股份经济合作社", "collective", "青铜峡镇", "旧账村", start]],
+        "households": [["code", "head_name", "village"], ["K1", "甲", "旧账村"], ["K2", "乙", "旧账村"]],
+        "members": [["member", "member_no", "joined_on"], ["K1", 1, "2018-01-01"], ["K2", 2, "2018-01-01"]],
+        "opening": [["account", "member", "debit", "credit"], *[list(row) for row in OPENING]],
+        "sales": [["date", "buyer", "product", "amount"], ["2023-05-01", "果商", "砂糖橘", "10000"], *later],
+        "expenses": [["date", "category", "amount"], ["2023-06-01", "operating", "4000"]],
+        "journal": [["voucher", "date", "memo", "account", "debit", "credit"],
+                    ["J1", "2023-07-01", "砂糖橘基地发包", "102", "3000", ""],
+                    ["J1", "2023-07-01", "砂糖橘基地发包", "511", "", "3000"],
+                    ["J2", "2023-08-01", "返还收入", "102", "500", ""],
+                    ["J2", "2023-08-01", "返还收入", "521", "", "500"]],
+    }
+
+
+@pytest.fixture
+def carried(session, cli, xlsx):
+    assert cli("import", xlsx(old_books())).exit_code == 0
+    entity = session.scalar(select(Entity).where(Entity.code == "OLDV"))
+    assert entity.chart == "collective2004"
+    old = entity.book
+    result = cli("carry-over", "--entity", "OLDV")
+    assert result.exit_code == 0, result.output
+    session.expire_all()
+    return session.scalar(select(Entity).where(Entity.code == "OLDV")), old, result.output
+
+
+#: 2004 account -> (2023 account, its opening balance there, signed): one per reused code and every other kind
+EXPECTED = {
+    "101": D("1000.00"), "102": D("59500.00"), "112": D("3000.00"), "121": D("4000.00"),
+    "113": D("500.00"),         # K1 2,000 debit, K2 1,500 credit: kept apart by member (below)
+    "131": D("6000.00"),        # 牲畜(禽)资产 -> 消耗性生物资产 (same code, new meaning)
+    "132": D("7000.00"),        # 林木资产 -> 生产性生物资产
+    "141": D("20000.00"), "151": D("30000.00"), "152": D("-5000.00"),
+    "154": D("800.00"),         # 2004 153 固定资产清理 -> 2023 154
+    "153": D("9000.00"),        # 2004 154 在建工程 -> 2023 153
+    "161": D("2500.00"), "201": D("-10000.00"),
+    "211": D("-5200.00"),       # 2004 202 应付款 4,000 + 212 应付福利费 1,200 (abolished) -> 2023 211 应付款
+    "212": D("-3000.00"),       # 2004 211 应付工资 -> 2023 212
+    "221": D("-8000.00"), "231": D("-2000.00"), "241": D("-12000.00"), "301": D("-50000.00"),
+    "311": D("-30000.00"),
+    "32202": D("-18100.00"),    # 8,600 + 2023's result 9,500 (502, 511, 521 and 501 not closed)
+}
+
+
+def test_the_opening_of_2024_is_the_closing_of_2023_account_by_account_through_the_mapping(session, carried):
+    entity, old, output = carried
+    new = entity.book
+    assert (new.chart, new.books_start.isoformat(), new.previous_book_id) == ("collective2023", "2024-01-01", old.id)
+    assert entity.chart == "collective2023" and old.chart == "collective2004" and old.code == "OLDV@2004"
+    balances = account_balances(session, new)
+    assert {code: amount for code, amount in balances.items() if amount} == EXPECTED
+    assert sum(balances.values(), D("0.00")) == D("0.00")                      # it balances
+    # the 2023 income and expense codes that mean something else now carry nothing into them
+    for reused in ("502", "511", "521"):
+        assert account_balance(session, new, reused) == D("0.00")
+    # 内部往来 by member, debit and credit details apart (20号 衔接 §3 row 5)
+    assert party_balances(session, new, "113") == {"K1": D("2000.00"), "K2": D("-1500.00")}
+    # the old book is as it was: its 2023 closing, and the same total
+    old_balances = account_balances(session, old)
+    assert old_balances["153"] == D("800.00") and old_balances["154"] == D("9000.00")
+    assert old_balances["211"] == D("-3000.00") and old_balances["502"] == D("4000.00")
+    # the mapping printed for the auditor: one line per balance, with the rule
+    assert "153 固定资产清理 | - | 800.00 | 154 固定资产清理" in output
+    assert "154 在建工程 | - | 9000.00 | 153 在建工程" in output
+    assert "502 经营支出 | - | 4000.00 | 32202" in output and "148800.00" in output     # with 2023's 4,000 of 502
+
+
+def test_the_statements_read_each_year_from_the_book_that_holds_it(session, carried):
+    entity, _, _ = carried
+    old_sheet, new_sheet = balance_sheet(session, entity, 2023), balance_sheet(session, entity, 2024)
+    assert old_sheet.form == "村会01表" and new_sheet.form == ""
+    total_2023 = old_sheet.line(32).values[1]              # 村会01表 资产总计, 年末数
+    assert total_2023 == old_sheet.line(56).values[1] == D("139800.00")
+    # the 2024 年初余额 column is the 2023 年末: the same total, through the mapping
+    assert new_sheet.line("A24").values[1] == new_sheet.line("E5").values[1] == total_2023
+    assert new_sheet.line("A15").values[1] == D("9000.00") and new_sheet.line("A16").values[1] == D("800.00")
+    assert new_sheet.line("E3").values[1] == D("18100.00")
+    assert surplus_statement(session, entity, 2023).line(20).values[0] == D("9500.00")
+
+
+def test_a_second_carry_over_is_refused(cli, carried):
+    again = cli("carry-over", "--entity", "OLDV")
+    assert again.exit_code == 1 and "2004" in again.output
+
+
+def test_books_with_2024_entries_are_not_carried_over(session, cli, xlsx):
+    assert cli("import", xlsx(old_books(later=[["2024-03-01", "果商", "砂糖橘", "100"]]))).exit_code == 0
+    refused = cli("carry-over", "--entity", "OLDV")
+    assert refused.exit_code == 1 and "2024" in refused.output
+    session.expire_all()
+    book = session.scalar(select(Entity).where(Entity.code == "OLDV")).book
+    assert book.chart == "collective2004" and session.scalar(select(Book).where(Book.code == "OLDV@2004")) is None
+
+
+def test_a_split_account_goes_where_the_accountant_names(session, cli, xlsx):
+    assert cli("import", xlsx(old_books())).exit_code == 0
+    bad = cli("carry-over", "--entity", "OLDV", "--map", "132=502")
+    assert bad.exit_code == 1 and "132=502" in bad.output
+    done = cli("carry-over", "--entity", "OLDV", "--map", "132=134")      # 防护林: 公益性生物资产
+    assert done.exit_code == 0, done.output
+    book = session.scalar(select(Entity).where(Entity.code == "OLDV")).book
+    assert account_balance(session, book, "134") == D("7000.00") and account_balance(session, book, "132") == 0
+
+
+def test_the_township_reads_each_year_of_a_carried_over_collective_from_its_own_chart(session, cli, xlsx, carried):
+    """The overview counts 经营收入 by the chart of the book that holds the year: 2023 in the 2004 book (501 10,000
+    and 发包及上交收入 511 3,000), 2024 in the 2023 book (501 only: a 2024 sale of 2,000, and 502 is 投资收益 now)."""
+    from payouts.oversight.overview import build_overview
+
+    entity, _, _ = carried
+    later = {"sales": [["date", "buyer", "product", "amount"], ["2024-05-01", "果商", "砂糖橘", "2000"]],
+             "income": [["date", "source", "amount"], ["2024-06-01", "村办企业分红", "700"]]}
+    assert cli("import", xlsx(later), "--entity", "OLDV").exit_code == 0
+    figures = {f.year: f for f in build_overview(session, entity.township_id).figures if f.entity.code == "OLDV"}
+    assert (figures[2023].operating, figures[2023].surplus) == (D("13000.00"), D("9500.00"))
+    assert (figures[2024].operating, figures[2024].investment, figures[2024].surplus) == (
+        D("2000.00"), D("700.00"), D("2700.00"))
+
+
+def test_a_record_of_the_old_books_is_not_voided_into_the_new(session, cli, carried):
+    listed = cli("records", "sales", "--entity", "OLDV", "--json")
+    sale = __import__("json").loads(listed.stdout)["records"][0]
+    refused = cli("void", "sales", str(sale["id"]), "--reason", "录错")
+    assert refused.exit_code == 1 and "2024-01-01" in refused.output
+    entity = session.scalar(select(Entity).where(Entity.code == "OLDV"))
+    assert account_balance(session, entity.book, "501") == D("0.00")          # nothing reached the new book
