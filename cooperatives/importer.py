@@ -47,6 +47,7 @@ from cooperatives.operations import (
     create_entity,
     ensure_village,
     household_fields,
+    investment_problem,
     link_member_entity,
     member_bank_fields,
     post_opening,
@@ -153,6 +154,7 @@ def import_workbook(session: Session, wb: Workbook, *, entity_code: str | None =
     _check_households(session, wb, plan, problems, actor.is_root)
     _check_members(wb, plan, problems, actor.is_root)
     _check_records(session, wb, plan, problems)
+    _check_investments(session, wb, plan, problems)
     _check_opening(session, wb, plan, problems)
     _check_journal(session, wb, plan, problems)
     if problems:
@@ -164,6 +166,23 @@ def import_workbook(session: Session, wb: Workbook, *, entity_code: str | None =
 
 
 # ---------------------------------------------------------------------------------------------- checks
+
+
+def _check_investments(session, wb, plan: _Plan, problems) -> None:
+    """Capital a member entity puts into a cluster project is 长期投资 in its own books too (``book_investments``):
+    a row dated in a year closed there is refused at its place, before anything is written."""
+    rows = wb.sheets.get("capital", [])
+    if not rows or plan.kind != "cluster_project":
+        return
+    entities = {**(plan.enrolment.linked if plan.enrolment else {}), **plan.to_link}   # member code -> entity id
+    for row in rows:
+        v = row.values
+        if v["member"] not in entities or (v.get("form") or "cash") != "cash":
+            continue
+        investor = session.get(Entity, entities[v["member"]])
+        if v["date"] >= investor.books_start and (
+                reason := investment_problem(session, plan.entity_code, investor, v["date"])) is not None:
+            problems.append(problem(row, "member", reason))
 
 
 def _check_opening(session, wb, plan: _Plan, problems) -> None:

@@ -117,10 +117,7 @@ class Entity(Base):
     def book_in(self, year: int) -> Book:
         """The book that holds ``year``: its own, or for a year before its start the book it continues (a
         collective's 2004 book carried over to the 2023 system)."""
-        book = self.book
-        while book.previous_book_id is not None and book.books_start is not None and year < book.books_start.year:
-            book = book.previous
-        return book
+        return self.book.holding(year)
 
     @property
     def books_start(self) -> dt.date:

@@ -83,6 +83,7 @@ from cooperatives.postings import (
 from ledger.chart import (
     CARRY_OVER_2004_2023,
     CARRY_OVER_RESULT,
+    CARRY_OVER_WAGES_OWED,
     PROFIT_AND_LOSS,
     ROLES,
     account_for_role,
@@ -94,7 +95,15 @@ from ledger.entries import EntryDraft, PostingDraft
 from ledger.errors import Problem
 from ledger.i18n import N_, msg
 from ledger.models import Account, JournalEntry, Party, Posting
-from ledger.operations import create_book, draft_of, ensure_parties, is_closed, post_entries, post_entry
+from ledger.operations import (
+    create_book,
+    draft_of,
+    ensure_parties,
+    is_closed,
+    period_status,
+    post_entries,
+    post_entry,
+)
 from ledger.queries import book_has_entries, party_balances
 
 __all__ = ["MEMBER_KINDS", "RECORD_MODELS"]          # re-exported: the record kinds live in cooperatives.kinds
@@ -484,11 +493,8 @@ def void_record(session: Session, entity: Entity, kind: str, record_id: int, *, 
         if kind == "stock":         # and what came back on 1 January
             dated.append((row.date + dt.timedelta(days=1), f"void:stock-back:{row.id}",
                           legs_for("stock_back", entity.chart, values, None)))
-    early = sorted(on for on, _, _ in dated if on < entity.books_start)
-    if early:       # (a book carried over to the 2023 system: the old book is kept as it was)
-        raise refuse(None, N_("%(date)s is before the books of %(entity)s start (%(start)s): what was recorded in "
-                              "earlier books stays as it was."), code="before_books", date=early[0],
-                     entity=entity.code, start=entity.books_start)
+    for on in sorted(on for on, _, _ in dated)[:1]:         # (a book carried over: the old book is kept as it was)
+        _in_these_books(entity, on)
     closed = sorted({on.year for on, _, _ in dated if is_closed(session, entity.book, on.year)})
     if closed:
         raise refuse(None, N_("%(year)s is closed in the books of %(entity)s."), code="closed_year",
@@ -645,6 +651,11 @@ def carry_over(session: Session, entity: Entity, *, remap: Mapping[str, str] | N
     if old.chart != "collective2004":
         raise refuse(None, N_("%(entity)s does not keep the 2004 collective chart: there is nothing to carry over."),
                      entity=entity.code, code="not_2004")
+    if old.books_start is not None and old.books_start >= CARRY_OVER_ON:
+        raise refuse(None, N_("The books of %(entity)s start on %(start)s, when the 2023 system was already in force: "
+                              "there are no 2023-12-31 balances to carry over (books that start in 2024 or later "
+                              "are opened on the 2023 chart)."), entity=entity.code, start=old.books_start,
+                     code="starts_after_2023")
     later = session.scalar(select(func.count(JournalEntry.id)).where(JournalEntry.book_id == old.id,
                                                                      JournalEntry.date >= CARRY_OVER_ON))
     if later:
@@ -652,6 +663,12 @@ def carry_over(session: Session, entity: Entity, *, remap: Mapping[str, str] | N
                               "are carried over from their 2023-12-31 balances, before anything of 2024 is "
                               "recorded (void those records first)."), entity=entity.code, count=later,
                      code="entries_after_2023")
+    first = old.books_start.year if old.books_start is not None else CARRY_OVER_ON.year - 1
+    still_open = [y for y in range(first, CARRY_OVER_ON.year) if period_status(session, old, y) == "open"]
+    if still_open:      # 20号 一(二)1: the old books' 2023 closing is done first (and its year-end accruals with it)
+        raise refuse(None, N_("%(year)s is not closed in the 2004 books of %(entity)s: close it first (coopledger "
+                              "close-year), so that its year-end accruals and result are in the balances carried "
+                              "over."), year=still_open[0], entity=entity.code, code="year_open")
     rows = session.execute(
         select(Account.code, Account.name, Account.type, Party.code, money_sum(Posting.__table__.c.amount))
         .join(Account, Account.id == Posting.account_id).outerjoin(Party, Party.id == Posting.party_id)
@@ -669,39 +686,54 @@ def carry_over(session: Session, entity: Entity, *, remap: Mapping[str, str] | N
             raise refuse("map", N_("%(old)s=%(new)s: name a 2004 account and a 2023 account that is not income or "
                                    "expense."), old=old_code, new=new_code, code="bad_map")
         targets[old_code] = (spec.code, f"{targets[old_code][1]}（按实际转入 {spec.code} {spec.name}）")
-    carried, lines = [], []
+    carried = []
     for code, name, kind, member, amount in rows:
         if not amount:
             continue
-        new_code, rule = CARRY_OVER_RESULT if kind in PROFIT_AND_LOSS else targets[code]
-        keeps_member = member if new_code in ROLES_KEPT_BY_MEMBER else None
+        if kind in PROFIT_AND_LOSS:
+            (new_code, rule), member = CARRY_OVER_RESULT, None
+        elif code == "211" and member is not None and "211" not in (remap or {}):
+            new_code, rule = CARRY_OVER_WAGES_OWED      # what the labour records owe a member: 临时用工
+        else:
+            new_code, rule = targets[code]
         carried.append(CarriedLine(code, name, member, amount, new_code, new_chart[new_code].name, rule))
-        lines.append({"account": new_code, "member": keeps_member, "debit": amount if amount > 0 else None,
-                      "credit": -amount if amount < 0 else None})
+    amortised = _amortised_before(session, entity, CARRY_OVER_ON.year - 1)
+    if amortised:       # 补提摊销 (20号 四, our reading): the land rights' amortisation to 2023-12-31, never booked
+        rule = "补提摊销：土地经营权按月平均摊销至2023年12月31日的累计数，原制度未摊销，调整未分配收益"
+        total_amortised = sum(amortised.values(), Decimal("0.00"))
+        carried += [CarriedLine("", "补提摊销", None, total_amortised, "32202", new_chart["32202"].name, rule),
+                    CarriedLine("", "补提摊销", None, -total_amortised, "162", new_chart["162"].name, rule)]
     merged: dict[tuple, Decimal] = {}
-    for line in lines:
-        key = (line["account"], line["member"])
-        merged[key] = merged.get(key, Decimal("0.00")) + (line["debit"] or 0) - (line["credit"] or 0)
+    for line in carried:
+        key = (line.new_code, line.member)
+        merged[key] = merged.get(key, Decimal("0.00")) + line.amount
     opening = [{"account": a, "member": m, "debit": v if v > 0 else None, "credit": -v if v < 0 else None}
                for (a, m), v in merged.items() if v]
-    old_code = old.code
-    old.code = f"{old_code}@2004"[:40]
+    code = old.code             # the entity's book keeps its code; the old one is renamed, its hashes unchanged
+    old.chain_code, old.code = old.hashed_code, f"{code}@2004"[:40]
     session.flush()
-    new = create_book(session, code=old_code, name=old.name, chart="collective2023", books_start=CARRY_OVER_ON)
+    new = create_book(session, code=code, name=old.name, chart="collective2023", books_start=CARRY_OVER_ON)
     new.previous_book_id = old.id
-    ensure_parties(session, new, {code: name for code, name in session.execute(
+    ensure_parties(session, new, {c: name for c, name in session.execute(
         select(Party.code, Party.name).where(Party.book_id == old.id))})
     entity.book_id = new.id
     session.flush()
     session.expire(entity, ["book"])
     entry = post_opening.__wrapped__(session, entity, opening, actor=actor)
+    if amortised:
+        session.execute(insert(Amortisation), [{"capital_id": cid, "year": CARRY_OVER_ON.year - 1, "amount": amount,
+                                                "entry_id": entry.id} for cid, amount in amortised.items()])
     audit(session, actor_id=actor.user_id, action="carry_over", target=f"book:{new.id}", entity_id=entity.id,
           detail=f"from {old.code}: {len(carried)} balances")
     return CarryOver(tuple(carried), entry.id, old.code)
 
 
-#: the 2023 accounts whose balances are kept by member (内部往来, and what the opening sheet keeps by member)
-ROLES_KEPT_BY_MEMBER = frozenset({"113", "301", "311"})
+def _amortised_before(session: Session, entity: Entity, year: int) -> dict[int, Decimal]:
+    """Each land right put in as capital -> its amortisation due to the end of ``year`` (none was booked on the 2004
+    chart, which has no 162)."""
+    due = {cid: straight_line_to(right.amount, months, right.date, year)
+           for cid, (right, months) in land_right_terms(session, entity).items() if right.date.year <= year}
+    return {cid: amount for cid, amount in due.items() if amount}
 
 
 VOUCHER_SOURCE = "voucher:{id}"
@@ -1117,13 +1149,22 @@ def _investor(session: Session, project: Entity, member: Member | None, on: dt.d
         return None
     investor = session.get(Entity, member.member_entity_id)
     if on < investor.books_start:
+        _in_these_books(investor, on)       # its opening balances hold it — unless they were carried over since
         return None
     _require_link(session, project, investor)
-    if is_closed(session, investor.book, on.year):
-        raise refuse("member", N_("The books of %(member)s for %(year)s are closed: its capital put into "
-                                  "%(project)s cannot be booked there."), member=investor.code, year=on.year,
-                     project=project.code, code="member_year_closed")
+    if (problem := investment_problem(session, project.code, investor, on)) is not None:
+        raise RecordError([Problem.of(problem, "member")])
     return investor
+
+
+def investment_problem(session: Session, project_code: str, investor: Entity, on: dt.date):
+    """Why ``investor``'s books cannot take the 长期投资 of capital put into the project on ``on`` (its year is
+    closed there), or None. Checked by :func:`record` and by the import, at the row."""
+    if not is_closed(session, investor.book, on.year):
+        return None
+    return msg(N_("The books of %(member)s for %(year)s are closed: its capital put into %(project)s cannot be "
+                  "booked there."), member=investor.code, year=on.year, project=project_code,
+               code="member_year_closed")
 
 
 def _void_investment(session: Session, project: Entity, row, actor: Principal) -> None:
@@ -1132,6 +1173,7 @@ def _void_investment(session: Session, project: Entity, row, actor: Principal) -
     if member is None or member.member_entity_id is None:
         return
     investor = session.get(Entity, member.member_entity_id)
+    _in_these_books(investor, row.date)
     originals = session.scalars(select(JournalEntry).where(
         JournalEntry.book_id == investor.book_id, JournalEntry.source == _investment_source(project, row.id))).all()
     for original in originals:
@@ -1189,11 +1231,27 @@ def reverse_project_share(session: Session, project: Entity, member: Entity, *, 
     """Reverse, in the member entity's book, the shares booked there from the project's run ``source`` (the
     run being reversed by ``reversing``). Only along a link, as they were booked. Returns the entry ids."""
     _require_link(session, project, member)
-    originals = session.scalars(
-        select(JournalEntry).join(InvestmentIncome, InvestmentIncome.entry_id == JournalEntry.id)
-        .where(InvestmentIncome.entity_id == member.id, InvestmentIncome.source_ref == source)
-        .order_by(JournalEntry.id)).all()
-    return post_entries(session, member.book, [reversal(e, reversing) for e in originals], actor_id=actor.user_id)
+    shares = session.scalars(select(InvestmentIncome).where(
+        InvestmentIncome.entity_id == member.id, InvestmentIncome.source_ref == source, InvestmentIncome.live())
+        .order_by(InvestmentIncome.id)).all()
+    for share in shares:
+        _in_these_books(member, share.date)
+    originals = [session.get(JournalEntry, share.entry_id) for share in shares]
+    ids = post_entries(session, member.book, [reversal(e, reversing) for e in originals], actor_id=actor.user_id)
+    for share in shares:        # no longer owed by the project: its receipts count against the run that replaces it
+        share.voided_at, share.voided_by = dt.datetime.now(dt.UTC), actor.user_id
+        share.void_reason = f"{project.name}收益分配方案冲销（{reversing}）"[:300]
+    session.flush()
+    return ids
+
+
+def _in_these_books(entity: Entity, on: dt.date) -> None:
+    """Refuse what would change ``entity``'s books before they start when they continue earlier ones (a collective
+    carried over to the 2023 system: its years before 2024 stay in its 2004 book, read and never changed)."""
+    if on < entity.books_start and entity.book.previous_book_id is not None:
+        raise refuse(None, N_("%(date)s is before the books of %(entity)s start (%(start)s): what was recorded in "
+                              "earlier books stays as it was."), code="before_books", date=on, entity=entity.code,
+                     start=entity.books_start)
 
 
 def reversal(original: JournalEntry, reversing: str) -> EntryDraft:

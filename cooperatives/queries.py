@@ -206,8 +206,10 @@ def _add_opening(session: Session, entity: Entity, year: int, members: dict[int,
     """A member's capital (301) and fund share (311) brought in with the opening balances (期初余额) count as
     theirs: capital as contributed in cash before the books start, the fund share as quantified to them."""
     capital, fund = account_for_role(entity.chart, "capital"), account_for_role(entity.chart, "special_fund")
+    if fund == account_for_role(entity.chart, "reserve"):   # a collective's 311 公积公益金: its member part is the
+        fund = None                                          # reserve share the run reads already, not a fund share
     by_code = {m["code"]: m for m in members.values()}
-    opened, balances = opening_balances(session, entity.book_id, (capital, fund))
+    opened, balances = opening_balances(session, entity.book_id, (capital,) if fund is None else (capital, fund))
     for (code, party), amount in balances.items():
         member = by_code.get(party)
         if member is None or opened > year:

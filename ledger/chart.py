@@ -210,5 +210,8 @@ CARRY_OVER_2004_2023: dict[str, tuple[str, str]] = {
     "32201": ("32202", "各项分配：余额转入收益分配—未分配收益"), "32202": ("32202", "直接转入"),
     "401": ("401", "直接转入"),
 }
+#: what a 2004 211 应付工资 balance kept by member carries to: wages a member's labour records still owe (临时用工,
+#: paid out of 213 on the 2023 chart), by member
+CARRY_OVER_WAGES_OWED = ("213", "应付工资中欠成员的劳务报酬（临时性用工）：转入应付劳务费，按成员")
 #: what the 2004 income and expense accounts carry to (a year not closed: its result is 未分配收益)
 CARRY_OVER_RESULT = ("32202", "损益类：年末应无余额；未结转的收益转入收益分配—未分配收益")

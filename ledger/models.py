@@ -57,6 +57,21 @@ class Book(Base):
     #: this one's start are read from it
     previous_book_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_books.id"))
     previous: Mapped[Book | None] = relationship(remote_side="Book.id")
+    #: the code its entries' hashes name, when the book was renamed after they were posted (a book carried over
+    #: gives its code to the book that continues it); None: its code
+    chain_code: Mapped[str | None] = mapped_column(String(40))
+
+    def holding(self, year: int) -> Book:
+        """The book that holds ``year``: this one, or for a year before it starts the book it continues."""
+        book = self
+        while book.previous_book_id is not None and book.books_start is not None and year < book.books_start.year:
+            book = book.previous
+        return book
+
+    @property
+    def hashed_code(self) -> str:
+        """The code the hash chain covers (:func:`ledger.operations.hash_entry`)."""
+        return self.chain_code or self.code
     head_entry_id: Mapped[int | None] = mapped_column(Id)
     entry_count: Mapped[int] = mapped_column(Integer, default=0)
 

@@ -98,7 +98,7 @@ def post_entries(session: Session, book: Book, drafts: Sequence[EntryDraft], *,
     for entry_id, draft in zip(ids, drafts, strict=True):
         year = draft.date.year
         voucher_no, next_no[year] = next_no[year], next_no[year] + 1
-        entry_hash = hash_entry(head_hash, book.code, year, voucher_no, draft)
+        entry_hash = hash_entry(head_hash, book.hashed_code, year, voucher_no, draft)
         entry_rows.append({
             "id": entry_id, "book_id": book.id, "year": year, "voucher_no": voucher_no, "date": draft.date,
             "memo": draft.memo, "source": draft.source, "reverses_id": draft.reverses_id, "kind": draft.kind,

@@ -77,7 +77,7 @@ def verify_book(session: Session, book: Book) -> list[Difference]:
                            reverses_id=entry.reverses_id, kind=entry.kind, postings=tuple(postings))
         if entry.prev_hash != prev_hash:
             note(where, "does not follow the previous entry in the hash chain (an entry was removed or inserted)")
-        if hash_entry(entry.prev_hash, book.code, entry.year, entry.voucher_no, draft) != entry.hash:
+        if hash_entry(entry.prev_hash, book.hashed_code, entry.year, entry.voucher_no, draft) != entry.hash:
             note(where, "its content no longer matches its hash: an amount, date, account, member or memo "
                         "was changed after posting")
         residual = sum((p.amount for p in postings), Decimal(0))

@@ -421,7 +421,8 @@ def create_voucher(data: dict, code: str):
 def get_trial_balance(args: dict, code: str):
     """Trial balance of the entity, all time or ``?year=``."""
     entity = entity_or_404(code)
-    return trial_balance(get_session(), entity.book, args.get("year"))
+    year = args.get("year")
+    return trial_balance(get_session(), entity.book.holding(year) if year is not None else entity.book, year)
 
 
 def _job_json(entity, job) -> dict:

@@ -20,8 +20,9 @@ PAGE = 50
 @bp.get("/trial-balance", endpoint="trial_balance")
 @rule(*STAFF, scope="entity")
 def trial_balance_page(code: str):
-    book = book_or_404(code)
     year = year_arg()
+    book = book_or_404(code)
+    book = book.holding(year) if year is not None else book     # a year before a carry-over: the old book's
     rows = trial_balance(get_session(), book, year)
     totals = {k: sum((getattr(r, k) for r in rows), Decimal("0.00")) for k in ("opening", "debit", "credit", "closing")}
     return render_template("ledger/trial_balance.html", book=book, code=code, rows=rows, totals=totals, year=year)

@@ -34,14 +34,18 @@ COLUMNS = (
 
 @operation(audits())
 def check_integrity(session: Session, entity: Entity, *, actor: Principal) -> IntegrityCheck:
-    """Verify ``entity``'s book and record the outcome (flushes; the caller commits). Never raises for a
-    bad book: the differences are the result."""
+    """Verify ``entity``'s book, and the books it continues (a collective's 2004 book carried over), and record the
+    outcome (flushes; the caller commits). Never raises for a bad book: the differences are the result."""
     started = dt.datetime.now(dt.UTC)
     clock = time.perf_counter()
-    differences = verify_book(session, entity.book)
+    books, book = [], entity.book
+    while book is not None:
+        books.append(book)
+        book = book.previous
+    differences = [d for book in books for d in verify_book(session, book)]
     elapsed = int((time.perf_counter() - clock) * 1000)
     check = IntegrityCheck(entity_id=entity.id, actor_id=actor.user_id, checked_at=started, duration_ms=elapsed,
-                           ok=not differences, entries=entity.book.entry_count,
+                           ok=not differences, entries=sum(book.entry_count for book in books),
                            problems="\n".join(str(d) for d in differences) or None)
     session.add(check)
     audit(session, actor_id=actor.user_id, action="integrity_check", target=f"entity:{entity.code}",

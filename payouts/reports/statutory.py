@@ -366,7 +366,7 @@ def _other_transfers(session: Session, entity: Entity, year: int, codes: tuple[s
     """其他转入: what reached 未分配盈余 (``codes``: 331, 332x) in ``year`` other than the year's result
     and a run's distribution — entries that are neither year-end closing nor a run's (their ``kind``),
     e.g. a loss made good from the reserve (借 322 贷 332—未分配盈余)."""
-    ordinary = JournalEntry.kind.not_in(YEAR_END_KINDS)
+    ordinary = JournalEntry.kind.not_in((*YEAR_END_KINDS, "opening"))     # (the opening balances bring, not move)
     total = session.scalar(
         select(money_sum(AMOUNT)).join(Account, Account.id == Posting.account_id)
         .join(JournalEntry, JournalEntry.id == Posting.entry_id)
@@ -417,7 +417,10 @@ def surplus_statement(session: Session, entity: Entity, year: int) -> Statement:
     entity = _kept_in(entity, year)
     lines = FORMS[entity.chart]["surplus"].lines
     result = _year_result(session, entity, year)
-    figures = {"this": evaluate(lines, result), "last": evaluate(lines, _year_result(session, entity, year - 1))}
+    last = {}           # the year before the books were carried over is on another chart: no comparative (20号)
+    if chart_in(entity._entity if isinstance(entity, _KeptIn) else entity, year - 1) == entity.chart:
+        last = evaluate(lines, _year_result(session, entity, year - 1))
+    figures = {"this": evaluate(lines, result), "last": last}
     return _statement(entity, year, "surplus", figures, _surplus_notes(entity, result, figures["this"]))
 
 

@@ -96,6 +96,16 @@ def surplus_of(session: Session, entity: Entity, year: int) -> Decimal:
     return -sum(year_profit(session, entity.book, year).values(), ZERO)
 
 
+def _in_these_books(entity: Entity, year: int) -> None:
+    """Refuse a year the entity keeps in earlier books (a collective carried over to the 2023 system: its years
+    before 2024 stay in its 2004 book, read and never changed)."""
+    if year < entity.books_start.year and entity.book.previous_book_id is not None:
+        raise RunRefused(Problem.of(msg(N_("%(year)s is kept in the earlier books of %(entity)s (carried over to the "
+                                           "2023 system on %(start)s): those books are read, not changed."),
+                                        year=year, entity=entity.code, start=entity.books_start,
+                                        code="earlier_books")))
+
+
 @operation(keeps_books())
 def close_year(session: Session, entity: Entity, year: int, *, actor: Principal) -> dict:
     """Close ``year``'s profit and loss into 331 本年盈余 and on to 332 未分配盈余 (MOF §2.3 steps 1–2).
@@ -103,6 +113,7 @@ def close_year(session: Session, entity: Entity, year: int, *, actor: Principal)
     Books the year-end accruals first (``YEAR_END_ACCRUALS``: base rent, depreciation). From then on the year takes only year-end entries. Idempotent:
     a year already being closed is left as it is. Returns the surplus statement (盈余及盈余分配表 top).
     """
+    _in_these_books(entity, year)
     book = entity.book
     if period_status(session, book, year) == "open":
         accrue_year_end(session, entity, year, actor=actor)
@@ -132,6 +143,7 @@ def finalize_year(session: Session, entity: Entity, year: int, *, actor: Princip
     void, accrual or run entry — and the next year opens from its closing balances. Closes its profit and
     loss first if that was not done. Refused (RunRefused) while a run of the year is approved but not posted,
     or posted but not yet published: the members must have seen it. Idempotent."""
+    _in_these_books(entity, year)
     status = period_status(session, entity.book, year)
     if status != "closed":
         waiting = session.scalar(select(PayoutRun).where(
@@ -212,6 +224,7 @@ def create_run(session: Session, entity: Entity, year: int, *, policy_version: P
     """Compute a draft run from the books as they stand (no need to close the year first). While a run of the
     year is in force, the new draft must name it (``replaces``; it is still to be reversed before the new one
     is posted). Raises RunRefused."""
+    _in_these_books(entity, year)
     replaces = _replaced(session, entity, year, replaces)
     policy = policy_of(policy_version)
     accrue_year_end(session, entity, year, actor=actor)      # the year's result includes its base rent, depreciation
@@ -302,6 +315,7 @@ def approve_run(session: Session, run: PayoutRun, *, meeting_date: dt.date, atte
 def post_run(session: Session, run: PayoutRun, *, actor: Principal) -> bool:
     """Post an approved run to the ledger, once. Returns False (and does nothing) if it was already posted."""
     entity = run.entity
+    _in_these_books(entity, run.year)
     lock_book(session, entity.book)
     session.refresh(run)
     if run.status in IN_FORCE:
@@ -429,6 +443,7 @@ def publish_run(session: Session, run: PayoutRun, *, notice_days: int | None = N
 def reverse_run(session: Session, run: PayoutRun, *, actor: Principal) -> PayoutRun:
     """Post a reversing run: every entry of ``run`` mirrored (in the project's and member entities' books)."""
     entity = run.entity
+    _in_these_books(entity, run.year)
     lock_book(session, entity.book)
     session.refresh(run)
     next_state(run.status, "reverse")

@@ -4,12 +4,14 @@ codes mean something else in the 2023 chart, so a mapping by code would mis-post
 
 from __future__ import annotations
 
+import json
+import re
 from decimal import Decimal as D
 
 import pytest
 from sqlalchemy import select
 
-from cooperatives.models import Entity
+from cooperatives.models import Amortisation, Entity
 from ledger.models import Book
 from ledger.queries import account_balance, account_balances, party_balances
 from payouts.reports.statutory import balance_sheet, surplus_statement
@@ -29,8 +31,9 @@ OPENING = [
 
 
 def old_books(start="2023-01-01", later=()):
-    """A 2004-chart collective, and a 2023 it has not closed: 501 +10,000, 502 经营支出 −4,000, 511 发包及上交收入
-    +3,000, 521 农业税附加返还收入 +500 — a result of 9,500 — and the bank 50,000 + 9,500 = 59,500."""
+    """A 2004-chart collective and its 2023: 501 +10,000, 502 经营支出 −4,000 and −1,500 of K1's labour (still owed,
+    211 by member), 511 发包及上交收入 +3,000, 521 农业税附加返还收入 +500 — a result of 8,000 — the bank 50,000 +
+    9,500 = 59,500; and K2's land right put in as capital on 2023-01-01 (161 12,000), its contract to 2032."""
     return {
         "entity": [["code", "name", "kind", "township", "village", "books_start"],
                    ["OLDV", "旧账村股份经济合作社", "collective", "青铜峡镇", "旧账村", start]],
@@ -39,6 +42,10 @@ def old_books(start="2023-01-01", later=()):
         "opening": [["account", "member", "debit", "credit"], *[list(row) for row in OPENING]],
         "sales": [["date", "buyer", "product", "amount"], ["2023-05-01", "果商", "砂糖橘", "10000"], *later],
         "expenses": [["date", "category", "amount"], ["2023-06-01", "operating", "4000"]],
+        "labor": [["date", "member", "days", "rate"], ["2023-09-01", "K1", "10", "150"]],
+        "land": [["member", "contract_no", "area_mu", "start_on", "end_on"], ["K2", "TD-1", "10", "2023-01-01",
+                                                                             "2032-12-31"]],
+        "capital": [["date", "member", "amount", "form"], ["2023-01-01", "K2", "12000", "land"]],
         "journal": [["voucher", "date", "memo", "account", "debit", "credit"],
                     ["J1", "2023-07-01", "砂糖橘基地发包", "102", "3000", ""],
                     ["J1", "2023-07-01", "砂糖橘基地发包", "511", "", "3000"],
@@ -47,19 +54,29 @@ def old_books(start="2023-01-01", later=()):
     }
 
 
+def oldv(session) -> Entity:
+    session.expire_all()
+    return session.scalar(select(Entity).where(Entity.code == "OLDV"))
+
+
 @pytest.fixture
 def carried(session, cli, xlsx):
     assert cli("import", xlsx(old_books())).exit_code == 0
-    entity = session.scalar(select(Entity).where(Entity.code == "OLDV"))
-    assert entity.chart == "collective2004"
-    old = entity.book
+    assert oldv(session).chart == "collective2004"
+    refused = cli("carry-over", "--entity", "OLDV")            # 20号: the old books' 2023 closing comes first
+    assert refused.exit_code == 1 and "2023" in refused.output and "close-year" in refused.output
+    assert cli("close-year", "--entity", "OLDV", "--year", "2023").exit_code == 0
     result = cli("carry-over", "--entity", "OLDV")
     assert result.exit_code == 0, result.output
-    session.expire_all()
-    return session.scalar(select(Entity).where(Entity.code == "OLDV")), old, result.output
+    entity = oldv(session)
+    return entity, session.scalar(select(Book).where(Book.code == "OLDV@2004")), result.output
 
 
-#: 2004 account -> (2023 account, its opening balance there, signed): one per reused code and every other kind
+#: K2's land right: 12,000 over the 119 months from February 2023 to December 2032; to 2023-12-31, 11 months:
+#: 12,000 × 11 / 119 = 1,109.24 (补提摊销: the 2004 chart has no 162, so none was booked)
+AMORTISED = D("1109.24")
+
+#: the 2023 account -> its opening balance, signed (> 0 debit): one per reused code and every other kind
 EXPECTED = {
     "101": D("1000.00"), "102": D("59500.00"), "112": D("3000.00"), "121": D("4000.00"),
     "113": D("500.00"),         # K1 2,000 debit, K2 1,500 credit: kept apart by member (below)
@@ -68,36 +85,48 @@ EXPECTED = {
     "141": D("20000.00"), "151": D("30000.00"), "152": D("-5000.00"),
     "154": D("800.00"),         # 2004 153 固定资产清理 -> 2023 154
     "153": D("9000.00"),        # 2004 154 在建工程 -> 2023 153
-    "161": D("2500.00"), "201": D("-10000.00"),
+    "161": D("14500.00"), "162": -AMORTISED, "201": D("-10000.00"),
     "211": D("-5200.00"),       # 2004 202 应付款 4,000 + 212 应付福利费 1,200 (abolished) -> 2023 211 应付款
-    "212": D("-3000.00"),       # 2004 211 应付工资 -> 2023 212
-    "221": D("-8000.00"), "231": D("-2000.00"), "241": D("-12000.00"), "301": D("-50000.00"),
+    "212": D("-3000.00"),       # 2004 211 应付工资 (no member) -> 2023 212 应付工资
+    "213": D("-1500.00"),       # 2004 211 owed to K1 for labour -> 2023 213 应付劳务费, by member
+    "221": D("-8000.00"), "231": D("-2000.00"), "241": D("-12000.00"), "301": D("-62000.00"),
     "311": D("-30000.00"),
-    "32202": D("-18100.00"),    # 8,600 + 2023's result 9,500 (502, 511, 521 and 501 not closed)
+    "32202": D("-16600.00") + AMORTISED,    # 8,600 + 2023's result 8,000 (502, 511, 521 closed into it), less 补提摊销
 }
 
 
-def test_the_opening_of_2024_is_the_closing_of_2023_account_by_account_through_the_mapping(session, carried):
+def test_the_opening_of_2024_is_the_closing_of_2023_account_by_account_through_the_mapping(session, cli, carried):
     entity, old, output = carried
     new = entity.book
     assert (new.chart, new.books_start.isoformat(), new.previous_book_id) == ("collective2023", "2024-01-01", old.id)
-    assert entity.chart == "collective2023" and old.chart == "collective2004" and old.code == "OLDV@2004"
+    assert entity.chart == "collective2023" and old.chart == "collective2004"
+    assert (new.code, old.code) == ("OLDV", "OLDV@2004")
     balances = account_balances(session, new)
     assert {code: amount for code, amount in balances.items() if amount} == EXPECTED
     assert sum(balances.values(), D("0.00")) == D("0.00")                      # it balances
-    # the 2023 income and expense codes that mean something else now carry nothing into them
-    for reused in ("502", "511", "521"):
+    for reused in ("502", "511", "521"):        # 2023's 投资收益, 经营支出, 所得税费用: nothing of 2004's carries in
         assert account_balance(session, new, reused) == D("0.00")
-    # 内部往来 by member, debit and credit details apart (20号 衔接 §3 row 5)
+    # 内部往来 by member, debit and credit details apart (20号 衔接 §3 row 5); every member detail kept
     assert party_balances(session, new, "113") == {"K1": D("2000.00"), "K2": D("-1500.00")}
-    # the old book is as it was: its 2023 closing, and the same total
+    assert party_balances(session, new, "213") == {"K1": D("-1500.00")}
+    assert party_balances(session, new, "301") == {"K2": D("-12000.00")}
+    # the old book is as it was, and still verifies (its hashes name the code it had)
     old_balances = account_balances(session, old)
     assert old_balances["153"] == D("800.00") and old_balances["154"] == D("9000.00")
-    assert old_balances["211"] == D("-3000.00") and old_balances["502"] == D("4000.00")
-    # the mapping printed for the auditor: one line per balance, with the rule
+    assert old_balances["211"] == D("-4500.00") and old.chain_code == "OLDV"
+    assert cli("verify").exit_code == 0
+    # the mapping printed for the auditor: one line per balance, with the rule, and debits = credits
     assert "153 固定资产清理 | - | 800.00 | 154 固定资产清理" in output
     assert "154 在建工程 | - | 9000.00 | 153 在建工程" in output
-    assert "502 经营支出 | - | 4000.00 | 32202" in output and "148800.00" in output     # with 2023's 4,000 of 502
+    assert "211 应付工资 | K1 | -1500.00 | 213 应付劳务费" in output
+    assert "补提摊销 | - | -1109.24 | 162 累计摊销" in output
+    debit, credit = re.search(r"Debits ([\d.]+), credits ([\d]+\.\d\d)", output).groups()
+    assert debit == credit
+    # the 2024 amortisation is 2024's part only: 23 months' 2,319.33 less the 1,109.24 brought in
+    booked = session.execute(select(Amortisation.year, Amortisation.amount)).all()
+    assert booked == [(2023, AMORTISED)]
+    assert cli("close-year", "--entity", "OLDV", "--year", "2024").exit_code == 0
+    assert account_balance(session, oldv(session).book, "162") == -D("2319.33")
 
 
 def test_the_statements_read_each_year_from_the_book_that_holds_it(session, carried):
@@ -105,12 +134,23 @@ def test_the_statements_read_each_year_from_the_book_that_holds_it(session, carr
     old_sheet, new_sheet = balance_sheet(session, entity, 2023), balance_sheet(session, entity, 2024)
     assert old_sheet.form == "村会01表" and new_sheet.form == ""
     total_2023 = old_sheet.line(32).values[1]              # 村会01表 资产总计, 年末数
-    assert total_2023 == old_sheet.line(56).values[1] == D("139800.00")
-    # the 2024 年初余额 column is the 2023 年末: the same total, through the mapping
-    assert new_sheet.line("A24").values[1] == new_sheet.line("E5").values[1] == total_2023
+    assert total_2023 == old_sheet.line(56).values[1] == D("151800.00")
+    # the 2024 年初余额 column is the 2023 年末 through the mapping, less the amortisation 补提 (20号 四)
+    assert new_sheet.line("A24").values[1] == new_sheet.line("E5").values[1] == total_2023 - AMORTISED
     assert new_sheet.line("A15").values[1] == D("9000.00") and new_sheet.line("A16").values[1] == D("800.00")
-    assert new_sheet.line("E3").values[1] == D("18100.00")
-    assert surplus_statement(session, entity, 2023).line(20).values[0] == D("9500.00")
+    assert new_sheet.line("E3").values[1] == D("16600.00") - AMORTISED
+    assert surplus_statement(session, entity, 2023).line(20).values[0] == D("8000.00")
+    income = surplus_statement(session, entity, 2024)       # no 上年金额: 2023 is on the other chart
+    assert all(line.values[1] is None for line in income.lines if line.values)
+    assert income.line("I15").values[0] == D("0.00")          # the opening balances are no 其他转入
+
+
+def test_the_2023_year_is_not_closed_distributed_or_reversed_in_the_new_books(session, cli, carried, policy_file):
+    for args in (("close-year", "--entity", "OLDV", "--year", "2023"),
+                 ("distribute", "--entity", "OLDV", "--year", "2023", "--policy",
+                  policy_file('[[pools]]\nname = "all"\npct = "100"\nbasis = "equal"\n'))):
+        refused = cli(*args)
+        assert refused.exit_code == 1 and "2024-01-01" in refused.output, args
 
 
 def test_a_second_carry_over_is_refused(cli, carried):
@@ -120,20 +160,21 @@ def test_a_second_carry_over_is_refused(cli, carried):
 
 def test_books_with_2024_entries_are_not_carried_over(session, cli, xlsx):
     assert cli("import", xlsx(old_books(later=[["2024-03-01", "果商", "砂糖橘", "100"]]))).exit_code == 0
+    assert cli("close-year", "--entity", "OLDV", "--year", "2023").exit_code == 0
     refused = cli("carry-over", "--entity", "OLDV")
     assert refused.exit_code == 1 and "2024" in refused.output
-    session.expire_all()
-    book = session.scalar(select(Entity).where(Entity.code == "OLDV")).book
+    book = oldv(session).book
     assert book.chart == "collective2004" and session.scalar(select(Book).where(Book.code == "OLDV@2004")) is None
 
 
 def test_a_split_account_goes_where_the_accountant_names(session, cli, xlsx):
     assert cli("import", xlsx(old_books())).exit_code == 0
+    assert cli("close-year", "--entity", "OLDV", "--year", "2023").exit_code == 0
     bad = cli("carry-over", "--entity", "OLDV", "--map", "132=502")
     assert bad.exit_code == 1 and "132=502" in bad.output
     done = cli("carry-over", "--entity", "OLDV", "--map", "132=134")      # 防护林: 公益性生物资产
     assert done.exit_code == 0, done.output
-    book = session.scalar(select(Entity).where(Entity.code == "OLDV")).book
+    book = oldv(session).book
     assert account_balance(session, book, "134") == D("7000.00") and account_balance(session, book, "132") == 0
 
 
@@ -147,15 +188,17 @@ def test_the_township_reads_each_year_of_a_carried_over_collective_from_its_own_
              "income": [["date", "source", "amount"], ["2024-06-01", "村办企业分红", "700"]]}
     assert cli("import", xlsx(later), "--entity", "OLDV").exit_code == 0
     figures = {f.year: f for f in build_overview(session, entity.township_id).figures if f.entity.code == "OLDV"}
-    assert (figures[2023].operating, figures[2023].surplus) == (D("13000.00"), D("9500.00"))
-    assert (figures[2024].operating, figures[2024].investment, figures[2024].surplus) == (
-        D("2000.00"), D("700.00"), D("2700.00"))
+    assert (figures[2023].operating, figures[2023].surplus) == (D("13000.00"), D("8000.00"))
+    assert (figures[2024].operating, figures[2024].investment) == (D("2000.00"), D("700.00"))
 
 
-def test_a_record_of_the_old_books_is_not_voided_into_the_new(session, cli, carried):
+def test_a_record_of_the_old_books_is_not_voided_into_the_new_and_wages_owed_are_paid_from_213(session, cli, xlsx,
+                                                                                                carried):
     listed = cli("records", "sales", "--entity", "OLDV", "--json")
-    sale = __import__("json").loads(listed.stdout)["records"][0]
+    sale = json.loads(listed.stdout)["records"][0]
     refused = cli("void", "sales", str(sale["id"]), "--reason", "录错")
     assert refused.exit_code == 1 and "2024-01-01" in refused.output
-    entity = session.scalar(select(Entity).where(Entity.code == "OLDV"))
-    assert account_balance(session, entity.book, "501") == D("0.00")          # nothing reached the new book
+    assert account_balance(session, oldv(session).book, "501") == D("0.00")     # nothing reached the new book
+    paid = {"payments": [["date", "member", "amount", "paid_for"], ["2024-02-01", "K1", "1500", "labor"]]}
+    assert cli("import", xlsx(paid), "--entity", "OLDV").exit_code == 0
+    assert party_balances(session, oldv(session).book, "213") == {"K1": D("0.00")}

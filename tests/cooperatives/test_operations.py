@@ -30,6 +30,8 @@ WRITERS = ("cooperatives/importer.py", "cooperatives/privacy.py", "cooperatives/
            "payouts/oversight/integrity.py")
 #: public functions of those modules that are not operations, and why
 NOT_OPERATIONS = {
+    "cooperatives.operations.investment_problem": "a read: why a member entity's books cannot take capital's "
+                                                  "长期投资 (its year closed)",
     "cooperatives.operations.book_investments": "part of record and of the import: capital a member entity puts into "
                                                 "a cluster project, booked in its own books along a link",
     "cooperatives.operations.accrue_year_end": "calls the year-end accrual operations, each with its own rule "

@@ -9,7 +9,7 @@ import datetime as dt
 from decimal import Decimal as D
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from cooperatives.access import CONSOLE
 from cooperatives.forms import parse_form
@@ -123,3 +123,17 @@ def test_capital_into_a_village_year_that_is_closed_is_refused(session, world):
         rec(session, project, "capital", date="2025-05-01", member="TV2", amount="1000.00")
     assert refused.value.problems[0].reason.code == "member_year_closed"
     assert session.scalar(select(CapitalContribution).where(CapitalContribution.amount == D("1000.00"))) is None
+
+
+def test_a_workbook_putting_capital_into_a_closed_village_year_imports_nothing(session, cli, xlsx, world):
+    from payouts.runs.operations import finalize_year
+
+    project, villages = world
+    finalize_year(session, villages["TV2"], 2025, actor=CONSOLE)
+    session.commit()
+    before = session.scalar(select(func.count(CapitalContribution.id)))
+    result = cli("import", xlsx({"capital": [["date", "member", "amount"], ["2025-05-01", "TV2", "1000"]]}),
+                 "--entity", "TP")
+    assert result.exit_code == 1 and "TV2" in result.output and "2025" in result.output
+    assert "Traceback" not in result.output
+    assert session.scalar(select(func.count(CapitalContribution.id))) == before
