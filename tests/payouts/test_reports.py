@@ -483,3 +483,5 @@ def test_a_collectives_reports_render(app, session, collective):
         assert client.get(f"/e/CV/reports/2025/{name}.json").status_code == 404
     ws = _workbook(client.get("/e/CV/reports/2025/surplus.xlsx"))
     assert ws["A1"].value == "收益及收益分配表"
+    index = client.get("/e/CV/reports/2025").get_data(as_text=True)
+    assert "会计报表附注" in index and "/e/CV/reports/2025/notes" in index and "成员权益变动表" in index
