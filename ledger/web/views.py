@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
-from flask import Blueprint, render_template
-from sqlalchemy import select
+from flask import Blueprint, abort, jsonify, render_template, request
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from ledger.books import balance_table, direction, money_codes, money_journal, period
+from ledger.chart import ROLES
 from ledger.models import JournalEntry, Posting
 from ledger.queries import trial_balance
 from ledger.web.bounds import page_arg, year_arg
@@ -41,3 +44,57 @@ def journal(code: str):
         .limit(PAGE).offset((page - 1) * PAGE)).all()
     return render_template("ledger/journal.html", book=book, code=code, entries=entries, page=page, page_size=PAGE)
 
+
+
+def _period_args(book) -> tuple[int, int | None, int | None]:
+    """(year, month, quarter) of ``?year=&month=&quarter=``: the year defaults to the book's latest with an
+    entry; a month outside 1–12 or a quarter outside 1–4 is a 404."""
+    year = year_arg() or get_session().scalar(select(func.max(JournalEntry.year)).where(
+        JournalEntry.book_id == book.id)) or dt.date.today().year
+    month, quarter = request.args.get("month", type=int), request.args.get("quarter", type=int)
+    if (month is not None and not 1 <= month <= 12) or (quarter is not None and not 1 <= quarter <= 4):
+        abort(404)
+    return year, month, quarter
+
+
+def _money(value) -> str:
+    return f"{value:.2f}"
+
+
+@bp.get("/balances", endpoint="balances")
+@bp.get("/balances.json", endpoint="balances_json")
+@rule(*STAFF, scope="entity")
+def balances_page(code: str):
+    """科目余额表 for a year, a quarter or a month: 期初 借/贷, 本期借方, 本期贷方, 期末 借/贷, by account and member."""
+    book = book_or_404(code)
+    year, month, quarter = _period_args(book)
+    book = book.holding(year)
+    table = balance_table(get_session(), book, *period(year, month, quarter))
+    if request.path.endswith(".json"):
+        return jsonify({"entity": code, "start": table.start.isoformat(), "end": table.end.isoformat(),
+                        "totals": {k: _money(v) for k, v in table.totals().items()},
+                        "rows": [{"code": r.code, "name": r.name, "member": r.member,
+                                  "opening": {"direction": direction(r.opening), "amount": _money(abs(r.opening))},
+                                  "debit": _money(r.debit), "credit": _money(r.credit),
+                                  "closing": {"direction": direction(r.closing), "amount": _money(abs(r.closing))}}
+                                 for r in table.rows]})
+    return render_template("ledger/balances.html", book=book, code=code, table=table, totals=table.totals(),
+                           year=year, month=month, quarter=quarter, direction=direction)
+
+
+@bp.get("/money-journal", endpoint="money_journal")
+@rule(*STAFF, scope="entity")
+def money_journal_page(code: str):
+    """日记账 of 库存现金, 银行存款 or 其他货币资金 (``?account=``) for a year or a month, a balance after each line
+    and each day."""
+    book = book_or_404(code)
+    year, month, quarter = _period_args(book)
+    book = book.holding(year)
+    roles = ROLES.get(book.chart, {})
+    accounts = money_codes(get_session(), book, tuple(roles[r] for r in ("cash", "bank", "mobile") if r in roles))
+    chosen = request.args.get("account") or (accounts[0][0] if accounts else "")
+    if chosen not in {c for c, _ in accounts}:
+        abort(404)
+    journal = money_journal(get_session(), book, chosen, *period(year, month, quarter))
+    return render_template("ledger/money_journal.html", book=book, code=code, journal=journal, accounts=accounts,
+                           year=year, month=month, quarter=quarter, direction=direction)

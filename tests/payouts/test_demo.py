@@ -26,7 +26,7 @@ from ledger.db import money_sum
 from ledger.forms import FORMS
 from ledger.models import Account, JournalEntry, Posting
 from ledger.operations import draft_of, period_status
-from ledger.queries import account_balance, party_balances, year_profit
+from ledger.queries import account_balance, account_balances, party_balances, year_profit
 from ledger.verify import verify_books
 from payouts.admin.demo import ANOMALIES, CLUSTER, LAND, VILLAGES, WORLD_LOGINS, load_demo_world
 from payouts.models import IN_FORCE, PayoutRun
@@ -267,3 +267,42 @@ def test_every_book_of_the_demo_ties_out_in_every_year(world):
     for code, _village, amount, *_rest in VILLAGES:
         village = world.scalar(select(Entity).where(Entity.code == code))
         assert account_balance(world, village.book, "141") == -stakes[code] == D(amount), code
+
+
+def test_the_books_an_auditor_reads_tie_for_every_entity_and_year(world):
+    """Issue 15 §1-§2 on the demo: each year's 科目余额表 has 借 = 贷 at the opening, in the period and at the
+    closing, each account's closing is the trial balance's and its members' sub-accounts add up to it; each money
+    account's 日记账 runs from the year's opening to the account's closing, day by day, and its months chain."""
+    from ledger.books import balance_table, money_journal, period
+    from ledger.queries import trial_balance
+
+    checked = 0
+    for entity in world.scalars(select(Entity).order_by(Entity.code)):
+        book = entity.book
+        years = sorted(set(world.scalars(select(JournalEntry.year).where(JournalEntry.book_id == book.id))))
+        for year in years:
+            table = balance_table(world, book, *period(year))
+            totals = table.totals()
+            assert totals["opening_debit"] == totals["opening_credit"], (entity.code, year)
+            assert totals["debit"] == totals["credit"] and totals["closing_debit"] == totals["closing_credit"]
+            tb = {r.code: r.closing for r in trial_balance(world, book, year)}
+            top = {r.code: r for r in table.rows if r.member is None}
+            assert {c: r.closing for c, r in top.items() if r.closing} == {c: v for c, v in tb.items() if v}
+            for code in top:          # each member's sub-account is that member's balance on the account
+                members = {r.member: r.closing for r in table.rows if r.code == code and r.member is not None}
+                held = party_balances(world, book, code, up_to_year=year)
+                assert members == {m: b for m, b in held.items() if m in members}, (entity.code, year, code)
+                assert not {m for m, b in held.items() if b} - set(members), (entity.code, year, code)
+            for code in sorted({account_for_role(entity.chart, r) for r in MONEY_ROLES}):
+                journal = money_journal(world, book, code, *period(year))
+                balance = journal.opening
+                for day in journal.days:
+                    balance += day.debit - day.credit
+                    assert day.lines[-1].balance == day.balance == balance, (entity.code, code, day.date)
+                assert journal.closing == account_balances(world, book, up_to_year=year).get(code, D(0)), (
+                    entity.code, year, code)
+                months = [money_journal(world, book, code, *period(year, month)) for month in range(1, 13)]
+                assert months[0].opening == journal.opening and months[-1].closing == journal.closing
+                assert all(a.closing == b.opening for a, b in zip(months, months[1:], strict=False))
+                checked += 1
+    assert checked >= 20

@@ -56,6 +56,8 @@ def entity_pages(world, code=A):
         (f"/e/{code}/trial-balance", "成员往来"),
         (f"/e/{code}/trial-balance?year=2025", "42,000.00"),
         (f"/e/{code}/journal", "2025-0001"),
+        (f"/e/{code}/balances?year=2025", "科目余额表"),
+        (f"/e/{code}/money-journal?year=2025&account=102", "银行存款日记账"),
     ]
     pages += [(f"/e/{code}/records/{kind}", world.markers[kind]) for kind in KINDS]
     return pages
@@ -131,6 +133,24 @@ def test_entity_pages_are_404_outside_scope(client, world, login, user):
     expected = 404 if user == "acc_b" else 403
     assert client.get(f"/e/{A}/import").status_code == expected
     assert client.get("/e/NO-SUCH/import").status_code == expected
+
+
+def test_the_account_balances_and_the_money_journals_tie_and_refuse_what_is_not_a_period(client, world, login):
+    """科目余额表 (JSON) with 借 = 贷 in each pair, the members' sub-accounts under 成员往来; the bank's 日记账 a line
+    per entry with a day's subtotal; a month 13, a quarter 5 or an account that is no money account is a 404."""
+    login(client, "acc_a")
+    data = client.get(f"/e/{A}/balances.json?year=2025").get_json()
+    t = data["totals"]
+    assert (t["opening_debit"], t["debit"], t["closing_debit"]) == (t["opening_credit"], t["credit"], t["closing_credit"])
+    assert any(r["code"] == "114" and r["member"] == "A-H001" for r in data["rows"])
+    assert data["start"] == "2025-01-01" and data["end"] == "2025-12-31"
+    month = client.get(f"/e/{A}/balances.json?year=2025&month=2").get_json()
+    assert (month["start"], month["end"]) == ("2025-02-01", "2025-02-28")
+    page = text(client.get(f"/e/{A}/money-journal?year=2025&account=102"))
+    assert "本日合计" in page and "本期合计" in page and "期初余额" in page and "对方科目" in page
+    for path in (f"/e/{A}/balances?year=2025&month=13", f"/e/{A}/balances?quarter=5",
+                 f"/e/{A}/money-journal?account=301", f"/e/{A}/money-journal?account=x"):
+        assert client.get(path).status_code == 404, path
 
 
 def test_import_form_is_for_those_who_may_write(client, world, login):
