@@ -142,14 +142,19 @@ class MoneyJournal:
         return self.opening + self.debit - self.credit
 
 
-def money_journal(session: Session, book: Book, code: str, start: dt.date, end: dt.date) -> MoneyJournal:
-    """The 日记账 of account ``code`` (库存现金, 银行存款, 其他货币资金) from ``start`` to ``end``: one line per entry
-    that moves it, in date and voucher order, with the other accounts of the entry (对方科目), what came in and
-    went out, and the balance after the line; a subtotal per day. Three queries."""
+def _moves(session: Session, book: Book, code: str, start: dt.date, end: dt.date, member: str | None = None
+           ) -> tuple[Account, Decimal, list[JournalLine]]:
+    """(the account, its balance before ``start``, one line per entry that moves it from ``start`` to ``end`` with
+    its 对方科目 and the balance after it). ``member``: only that member's sub-account ("" for the part kept by no
+    member). Three queries."""
     account = session.scalar(select(Account).where(Account.book_id == book.id, Account.code == code))
     if account is None:
         raise LookupError(f"{book.code} has no account {code}")
     mine = (Posting.book_id == book.id) & (Posting.account_id == account.id)
+    if member == "":
+        mine = mine & Posting.party_id.is_(None)
+    elif member is not None:
+        mine = mine & Posting.party_id.in_(select(Party.id).where(Party.book_id == book.id, Party.code == member))
     opening = session.scalar(select(money_sum(AMOUNT)).join(JournalEntry, JournalEntry.id == Posting.entry_id)
                              .where(mine, Posting.year <= start.year, JournalEntry.date < start))
     moved = session.execute(
@@ -168,22 +173,72 @@ def money_journal(session: Session, book: Book, code: str, start: dt.date, end: 
                 .where(Posting.entry_id.in_([row[0] for row in moved]), Posting.account_id != account.id)
                 .group_by(Posting.entry_id, other.code, other.name).order_by(Posting.entry_id, other.code)):
             counters.setdefault(entry_id, []).append(f"{other_code} {other_name}")
-    days, balance, current, lines = [], opening, None, []
-
-    def close_day():
-        if lines:
-            days.append(JournalDay(current, tuple(lines), sum((ln.debit for ln in lines), Z),
-                                   sum((ln.credit for ln in lines), Z), balance))
-
+    balance, lines = opening, []
     for entry_id, on, year, number, memo, amount in moved:
-        if on != current:
-            close_day()
-            current, lines = on, []
+        if not amount:          # (an entry that moved the account and moved it back)
+            continue
         balance += amount
         lines.append(JournalLine(on, f"{year}-{number:04d}", memo, "、".join(counters.get(entry_id, [])),
                                  amount if amount > 0 else Z, -amount if amount < 0 else Z, balance))
-    close_day()
+    return account, opening, lines
+
+
+def money_journal(session: Session, book: Book, code: str, start: dt.date, end: dt.date) -> MoneyJournal:
+    """The 日记账 of account ``code`` (库存现金, 银行存款, 其他货币资金) from ``start`` to ``end``: one line per entry
+    that moves it, in date and voucher order, with the other accounts of the entry (对方科目), what came in and
+    went out, and the balance after the line; a subtotal per day. Three queries."""
+    account, opening, lines = _moves(session, book, code, start, end)
+    days = []
+    for on in sorted({ln.date for ln in lines}):
+        mine = tuple(ln for ln in lines if ln.date == on)
+        days.append(JournalDay(on, mine, sum((ln.debit for ln in mine), Z), sum((ln.credit for ln in mine), Z),
+                               mine[-1].balance))
     return MoneyJournal(account.code, account.name, start, end, opening, tuple(days))
+
+
+@dataclass(frozen=True)
+class LedgerMonth:
+    """One month of a 明细账 or 总账: its lines (none in a 总账), 本月合计 and 本年累计, the balance at its end."""
+
+    month: int
+    lines: tuple[JournalLine, ...]
+    debit: Decimal
+    credit: Decimal
+    year_debit: Decimal
+    year_credit: Decimal
+    balance: Decimal
+
+
+@dataclass(frozen=True)
+class AccountLedger:
+    """明细账 (``member`` set, or the whole account with its lines) or 总账 (months only) of one account's year."""
+
+    code: str
+    name: str
+    member: str | None
+    year: int
+    opening: Decimal
+    months: tuple[LedgerMonth, ...]
+
+    @property
+    def closing(self) -> Decimal:
+        return self.months[-1].balance if self.months else self.opening
+
+
+def account_ledger(session: Session, book: Book, code: str, year: int, *, member: str | None = None,
+                   lines: bool = True) -> AccountLedger:
+    """The 明细账 of account ``code`` for ``year`` (of one member's sub-account with ``member``; "" for the part kept
+    by no member): 上年结转, each entry with its 对方科目 and the balance after it, each month's 本月合计 and 本年累计
+    with its closing balance. ``lines=False`` gives the 总账 (the months' figures only). Months without a movement
+    are left out."""
+    account, opening, moves = _moves(session, book, code, *period(year), member=member)
+    months, balance, year_debit, year_credit = [], opening, Z, Z
+    for month in sorted({ln.date.month for ln in moves}):
+        mine = tuple(ln for ln in moves if ln.date.month == month)
+        debit, credit = sum((ln.debit for ln in mine), Z), sum((ln.credit for ln in mine), Z)
+        year_debit, year_credit, balance = year_debit + debit, year_credit + credit, balance + debit - credit
+        months.append(LedgerMonth(month, mine if lines else (), debit, credit, year_debit, year_credit, balance))
+    return AccountLedger(account.code, account.name, member, year, opening, tuple(months))
 
 
 def period(year: int, month: int | None = None, quarter: int | None = None) -> tuple[dt.date, dt.date]:

@@ -9,9 +9,9 @@ from flask import Blueprint, abort, jsonify, render_template, request
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from ledger.books import balance_table, direction, money_codes, money_journal, period
+from ledger.books import account_ledger, balance_table, direction, money_codes, money_journal, period
 from ledger.chart import ROLES
-from ledger.models import JournalEntry, Posting
+from ledger.models import Account, JournalEntry, Posting
 from ledger.queries import trial_balance
 from ledger.web.bounds import page_arg, year_arg
 from ledger.web.support import STAFF, book_or_404, get_session, rule
@@ -98,3 +98,25 @@ def money_journal_page(code: str):
     journal = money_journal(get_session(), book, chosen, *period(year, month, quarter))
     return render_template("ledger/money_journal.html", book=book, code=code, journal=journal, accounts=accounts,
                            year=year, month=month, quarter=quarter, direction=direction)
+
+
+@bp.get("/ledger", endpoint="account_ledger")
+@bp.get("/general-ledger", endpoint="general_ledger")
+@rule(*STAFF, scope="entity")
+def account_ledger_page(code: str):
+    """明细账 of an account (``?account=``, and ``?member=`` for one member's sub-account) for a year, each entry
+    with its balance, 本月合计 and 本年累计; or its 总账 (``/general-ledger``: the months only)."""
+    book = book_or_404(code)
+    year, _, _ = _period_args(book)
+    book = book.holding(year)
+    general = request.path.endswith("/general-ledger")
+    member = None if general else request.args.get("member")
+    chosen = request.args.get("account") or get_session().scalar(     # default: its first account with a posting
+        select(func.min(Account.code)).join(Posting, Posting.account_id == Account.id)
+        .where(Account.book_id == book.id)) or "101"
+    try:
+        ledger = account_ledger(get_session(), book, chosen, year, member=member, lines=not general)
+    except LookupError:
+        abort(404)
+    return render_template("ledger/account_ledger.html", book=book, code=code, ledger=ledger, year=year,
+                           general=general, direction=direction)

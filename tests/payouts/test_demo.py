@@ -306,3 +306,32 @@ def test_the_books_an_auditor_reads_tie_for_every_entity_and_year(world):
                 assert all(a.closing == b.opening for a, b in zip(months, months[1:], strict=False))
                 checked += 1
     assert checked >= 20
+
+
+def test_each_general_ledger_is_the_sum_of_its_subsidiary_ledgers(world):
+    """Issue 15 §3 on the demo: each account's 总账 ends each year at the trial balance's closing with the year's
+    debits and credits; where the account is kept by member, each month's 本月合计 is the sum of the members'
+    明细账 (and of the part kept by no member) and so is the year's closing."""
+    from ledger.books import account_ledger
+    from ledger.queries import trial_balance
+
+    checked = 0
+    for entity in world.scalars(select(Entity).order_by(Entity.code)):
+        book = entity.book
+        for year in sorted(set(world.scalars(select(JournalEntry.year).where(JournalEntry.book_id == book.id)))):
+            for row in trial_balance(world, book, year):
+                general = account_ledger(world, book, row.code, year, lines=False)
+                assert (general.opening, general.closing) == (row.opening, row.closing), (entity.code, year, row.code)
+                assert (sum((m.debit for m in general.months), D(0)), sum((m.credit for m in general.months), D(0))) \
+                    == (row.debit, row.credit), (entity.code, year, row.code)
+                members = sorted(party_balances(world, book, row.code, up_to_year=year))
+                if not members:
+                    continue
+                parts = [account_ledger(world, book, row.code, year, member=m) for m in [*members, ""]]
+                for month in general.months:
+                    found = [p for part in parts for p in part.months if p.month == month.month]
+                    assert (sum((p.debit for p in found), D(0)), sum((p.credit for p in found), D(0))) == (
+                        month.debit, month.credit), (entity.code, year, row.code, month.month)
+                assert sum((part.closing for part in parts), D(0)) == general.closing
+                checked += 1
+    assert checked >= 30

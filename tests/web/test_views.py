@@ -58,6 +58,8 @@ def entity_pages(world, code=A):
         (f"/e/{code}/journal", "2025-0001"),
         (f"/e/{code}/balances?year=2025", "科目余额表"),
         (f"/e/{code}/money-journal?year=2025&account=102", "银行存款日记账"),
+        (f"/e/{code}/ledger?year=2025&account=114&member=A-H001", "本年累计"),
+        (f"/e/{code}/general-ledger?year=2025&account=114", "总账"),
     ]
     pages += [(f"/e/{code}/records/{kind}", world.markers[kind]) for kind in KINDS]
     return pages
@@ -149,7 +151,8 @@ def test_the_account_balances_and_the_money_journals_tie_and_refuse_what_is_not_
     page = text(client.get(f"/e/{A}/money-journal?year=2025&account=102"))
     assert "本日合计" in page and "本期合计" in page and "期初余额" in page and "对方科目" in page
     for path in (f"/e/{A}/balances?year=2025&month=13", f"/e/{A}/balances?quarter=5",
-                 f"/e/{A}/money-journal?account=301", f"/e/{A}/money-journal?account=x"):
+                 f"/e/{A}/money-journal?account=301", f"/e/{A}/money-journal?account=x",
+                 f"/e/{A}/ledger?account=999", f"/e/{A}/general-ledger?account=x"):
         assert client.get(path).status_code == 404, path
 
 
