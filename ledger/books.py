@@ -259,3 +259,36 @@ def money_codes(session: Session, book: Book, codes: tuple[str, ...]) -> list[tu
         Account.book_id == book.id, Account.code.in_(sorted(set(codes)))).order_by(Account.code)).all())
 
 
+
+
+#: the most vouchers one print takes (a year's range is printed in parts)
+VOUCHERS_PER_PRINT = 500
+
+
+def vouchers(session: Session, book: Book, year: int, first: int, last: int) -> list[dict]:
+    """The entries of ``book`` numbered ``first`` … ``last`` in ``year`` (at most :data:`VOUCHERS_PER_PRINT`) as
+    记账凭证 to print: number, date, memo, source, who posted it (actor id), and the lines — account code and name,
+    member (明细科目), debit, credit — debits first; the total in figures and in capital numerals. Two queries."""
+    from ledger.numerals import capital_numerals
+
+    last = min(last, first + VOUCHERS_PER_PRINT - 1)
+    entries = session.execute(select(JournalEntry).where(
+        JournalEntry.book_id == book.id, JournalEntry.year == year, JournalEntry.voucher_no >= first,
+        JournalEntry.voucher_no <= last).order_by(JournalEntry.voucher_no)).scalars().all()
+    lines: dict[int, list[dict]] = {}
+    if entries:
+        for entry_id, code, name, member, member_name, amount in session.execute(
+                select(Posting.entry_id, Account.code, Account.name, Party.code, Party.name, AMOUNT)
+                .join(Account, Account.id == Posting.account_id).outerjoin(Party, Party.id == Posting.party_id)
+                .where(Posting.entry_id.in_([e.id for e in entries])).order_by(Posting.entry_id, Posting.id)):
+            lines.setdefault(entry_id, []).append({
+                "code": code, "name": name, "member": f"{member} {member_name}" if member else None,
+                "debit": amount if amount > 0 else None, "credit": -amount if amount < 0 else None})
+    out = []
+    for e in entries:
+        mine = sorted(lines.get(e.id, []), key=lambda ln: ln["debit"] is None)
+        total = sum((ln["debit"] or Z for ln in mine), Z)
+        out.append({"id": e.id, "voucher": e.voucher, "number": e.voucher_no, "date": e.date.isoformat(),
+                    "memo": e.memo, "source": e.source, "actor_id": e.actor_id, "lines": mine, "total": total,
+                    "words": capital_numerals(total)})
+    return out

@@ -10,10 +10,16 @@ from __future__ import annotations
 from io import BytesIO
 
 from flask import Blueprint, abort, jsonify, render_template, request, send_file
+from sqlalchemy import func, select
 
+from cooperatives.models import ManualVoucher, User
 from cooperatives.web.access import entity_or_404
+from ledger.books import vouchers
+from ledger.models import JournalEntry
+from ledger.web.bounds import year_arg
 from ledger.web.support import STAFF, get_session, rule
 from payouts.reports import statutory as reports
+from payouts.statements.render import html_to_pdf, render_vouchers_html
 
 bp = Blueprint("reports", __name__, url_prefix="/e/<code>/reports")
 #: a plain placeholder, checked by :func:`_year` after the access rule has run (an anonymous visitor is sent
@@ -95,3 +101,40 @@ def as_xlsx(code: str, year: str, name: str):
         abort(404)
     return send_file(BytesIO(reports.to_xlsx(report)), mimetype=XLSX, as_attachment=True,
                      download_name=f"{entity.code}-{year}-{name}.xlsx")
+
+
+@bp.get("/vouchers.pdf")
+@rule(*STAFF, scope="entity")
+def vouchers_pdf(code: str):
+    """记账凭证 printed, one A4 page each: ``?voucher=2025-0007``, or ``?year=2025&from=1&to=40`` (at most
+    :data:`ledger.books.VOUCHERS_PER_PRINT`; by default the first voucher of the latest year)."""
+    entity = entity_or_404(code)
+    session = get_session()
+    given = request.args.get("voucher", "")
+    if given:
+        year_text, _, number = given.partition("-")
+        if not (year_text.isdigit() and number.isdigit() and len(year_text) == 4 and len(number) <= 9):
+            abort(404)
+        year, first = int(year_text), int(number)
+        last = first
+    else:
+        year = year_arg() or session.scalar(select(func.max(JournalEntry.year)).where(
+            JournalEntry.book_id == entity.book_id))
+        first = min(max(request.args.get("from", 1, type=int), 1), 10**9)
+        last = min(max(request.args.get("to", first, type=int), first), 10**9)
+    if year is None:
+        abort(404)
+    found = vouchers(session, entity.book.holding(year), year, first, last)
+    if not found:
+        abort(404)
+    ids = [v["id"] for v in found]
+    typed = {entry_id: (attachments, name) for entry_id, attachments, name in session.execute(
+        select(ManualVoucher.entry_id, ManualVoucher.attachments, User.display_name)
+        .outerjoin(User, User.id == ManualVoucher.made_by).where(ManualVoucher.entry_id.in_(ids)))}
+    actors = {v["actor_id"] for v in found if v["actor_id"] is not None}
+    names = dict(session.execute(select(User.id, User.display_name).where(User.id.in_(actors)))) if actors else {}
+    for v in found:
+        v["attachments"], v["made_by"] = typed.get(v["id"], (None, names.get(v["actor_id"])))
+    pdf = html_to_pdf(render_vouchers_html(found, entity={"code": entity.code, "name": entity.name}))
+    return send_file(BytesIO(pdf), mimetype="application/pdf", as_attachment=False,
+                     download_name=f"{entity.code}-vouchers-{year}-{first:04d}-{found[-1]['number']:04d}.pdf")

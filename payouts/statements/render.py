@@ -97,6 +97,13 @@ def render_notice_html(run: dict, statements: list[dict], *, entity: dict, notic
         notice_until=notice_until, verify_url=verify_url, qr=qr_data_uri(verify_url), css_href=css_href)
 
 
+def render_vouchers_html(vouchers: list[dict], *, entity: dict, css_href: str = "statement.css") -> str:
+    """记账凭证 to print: one A4 page per voucher — 记字号, date, 摘要, 科目 with 明细科目, 借方/贷方, 合计 in figures and
+    in capital numerals, 附件张数, the signature boxes (会计主管, 记账, 审核, 出纳, 制单)."""
+    return environment("zh_Hans_CN").get_template("voucher.html").render(vouchers=vouchers, entity=entity,
+                                                                         css_href=css_href)
+
+
 def _fetcher():
     """WeasyPrint URL fetcher: ``data:`` URIs and files inside the static folder; everything else refused."""
     from urllib.request import url2pathname
