@@ -7,7 +7,9 @@ Amounts are signed in the ledger (> 0 debit); a balance shows as its amount with
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
+import itertools
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -157,29 +159,28 @@ def _moves(session: Session, book: Book, code: str, start: dt.date, end: dt.date
         mine = mine & Posting.party_id.in_(select(Party.id).where(Party.book_id == book.id, Party.code == member))
     opening = session.scalar(select(money_sum(AMOUNT)).join(JournalEntry, JournalEntry.id == Posting.entry_id)
                              .where(mine, Posting.year <= start.year, JournalEntry.date < start))
-    moved = session.execute(
+    within = (mine & (Posting.year >= start.year) & (Posting.year <= end.year) & (JournalEntry.date >= start)
+              & (JournalEntry.date <= end))
+    moved = session.execute(        # debits and credits apart: an entry moving the account both ways shows both
         select(JournalEntry.id, JournalEntry.date, JournalEntry.year, JournalEntry.voucher_no, JournalEntry.memo,
-               money_sum(AMOUNT))
-        .join(Posting, Posting.entry_id == JournalEntry.id)
-        .where(mine, Posting.year >= start.year, Posting.year <= end.year, JournalEntry.date >= start,
-               JournalEntry.date <= end)
+               money_sum(case((AMOUNT > 0, AMOUNT), else_=0)), money_sum(case((AMOUNT < 0, -AMOUNT), else_=0)))
+        .join(Posting, Posting.entry_id == JournalEntry.id).where(within)
         .group_by(JournalEntry.id, JournalEntry.date, JournalEntry.year, JournalEntry.voucher_no, JournalEntry.memo)
         .order_by(JournalEntry.date, JournalEntry.year, JournalEntry.voucher_no)).all()
     counters: dict[int, list[str]] = {}
-    if moved:
+    if moved:                       # the entries by a subquery, not a list of ids (no bound on their number)
         other = aliased(Account)
+        entries = select(JournalEntry.id).join(Posting, Posting.entry_id == JournalEntry.id).where(within)
         for entry_id, other_code, other_name in session.execute(
                 select(Posting.entry_id, other.code, other.name).join(other, other.id == Posting.account_id)
-                .where(Posting.entry_id.in_([row[0] for row in moved]), Posting.account_id != account.id)
+                .where(Posting.entry_id.in_(entries), Posting.account_id != account.id)
                 .group_by(Posting.entry_id, other.code, other.name).order_by(Posting.entry_id, other.code)):
             counters.setdefault(entry_id, []).append(f"{other_code} {other_name}")
     balance, lines = opening, []
-    for entry_id, on, year, number, memo, amount in moved:
-        if not amount:          # (an entry that moved the account and moved it back)
-            continue
-        balance += amount
-        lines.append(JournalLine(on, f"{year}-{number:04d}", memo, "、".join(counters.get(entry_id, [])),
-                                 amount if amount > 0 else Z, -amount if amount < 0 else Z, balance))
+    for entry_id, on, year, number, memo, debit, credit in moved:
+        balance += debit - credit
+        lines.append(JournalLine(on, f"{year}-{number:04d}", memo, "、".join(counters.get(entry_id, [])), debit,
+                                 credit, balance))
     return account, opening, lines
 
 
@@ -189,8 +190,8 @@ def money_journal(session: Session, book: Book, code: str, start: dt.date, end: 
     went out, and the balance after the line; a subtotal per day. Three queries."""
     account, opening, lines = _moves(session, book, code, start, end)
     days = []
-    for on in sorted({ln.date for ln in lines}):
-        mine = tuple(ln for ln in lines if ln.date == on)
+    for on, group in itertools.groupby(lines, key=lambda ln: ln.date):       # (in date order already)
+        mine = tuple(group)
         days.append(JournalDay(on, mine, sum((ln.debit for ln in mine), Z), sum((ln.credit for ln in mine), Z),
                                mine[-1].balance))
     return MoneyJournal(account.code, account.name, start, end, opening, tuple(days))
@@ -233,8 +234,8 @@ def account_ledger(session: Session, book: Book, code: str, year: int, *, member
     are left out."""
     account, opening, moves = _moves(session, book, code, *period(year), member=member)
     months, balance, year_debit, year_credit = [], opening, Z, Z
-    for month in sorted({ln.date.month for ln in moves}):
-        mine = tuple(ln for ln in moves if ln.date.month == month)
+    for month, group in itertools.groupby(moves, key=lambda ln: ln.date.month):
+        mine = tuple(group)
         debit, credit = sum((ln.debit for ln in mine), Z), sum((ln.credit for ln in mine), Z)
         year_debit, year_credit, balance = year_debit + debit, year_credit + credit, balance + debit - credit
         months.append(LedgerMonth(month, mine if lines else (), debit, credit, year_debit, year_credit, balance))
@@ -244,8 +245,7 @@ def account_ledger(session: Session, book: Book, code: str, year: int, *, member
 def period(year: int, month: int | None = None, quarter: int | None = None) -> tuple[dt.date, dt.date]:
     """(first day, last day) of a year, or of one of its months or quarters."""
     if month is not None:
-        last = (dt.date(year + (month == 12), month % 12 + 1, 1) - dt.timedelta(days=1))
-        return dt.date(year, month, 1), last
+        return dt.date(year, month, 1), dt.date(year, month, calendar.monthrange(year, month)[1])
     if quarter is not None:
         first = dt.date(year, 3 * quarter - 2, 1)
         return first, period(year, 3 * quarter)[1]
@@ -261,12 +261,14 @@ def money_codes(session: Session, book: Book, codes: tuple[str, ...]) -> list[tu
 
 
 
-#: the most vouchers one print takes (a year's range is printed in parts)
+#: the most vouchers, and the most lines, one print takes (a year's range is printed in parts)
 VOUCHERS_PER_PRINT = 500
+LINES_PER_PRINT = 5000
 
 
 def vouchers(session: Session, book: Book, year: int, first: int, last: int) -> list[dict]:
-    """The entries of ``book`` numbered ``first`` … ``last`` in ``year`` (at most :data:`VOUCHERS_PER_PRINT`) as
+    """The entries of ``book`` numbered ``first`` … ``last`` in ``year`` (at most :data:`VOUCHERS_PER_PRINT`, and
+    no more than :data:`LINES_PER_PRINT` lines but for a first voucher longer than that) as
     记账凭证 to print: number, date, memo, source, who posted it (actor id), and the lines — account code and name,
     member (明细科目), debit, credit — debits first; the total in figures and in capital numerals. Two queries."""
     from ledger.numerals import capital_numerals
@@ -284,9 +286,12 @@ def vouchers(session: Session, book: Book, year: int, first: int, last: int) -> 
             lines.setdefault(entry_id, []).append({
                 "code": code, "name": name, "member": f"{member} {member_name}" if member else None,
                 "debit": amount if amount > 0 else None, "credit": -amount if amount < 0 else None})
-    out = []
+    out, printed = [], 0
     for e in entries:
         mine = sorted(lines.get(e.id, []), key=lambda ln: ln["debit"] is None)
+        printed += len(mine)
+        if out and printed > LINES_PER_PRINT:       # the rest in the next print
+            break
         total = sum((ln["debit"] or Z for ln in mine), Z)
         out.append({"id": e.id, "voucher": e.voucher, "number": e.voucher_no, "date": e.date.isoformat(),
                     "memo": e.memo, "source": e.source, "actor_id": e.actor_id, "lines": mine, "total": total,

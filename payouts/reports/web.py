@@ -113,7 +113,8 @@ def vouchers_pdf(code: str):
     given = request.args.get("voucher", "")
     if given:
         year_text, _, number = given.partition("-")
-        if not (year_text.isdigit() and number.isdigit() and len(year_text) == 4 and len(number) <= 9):
+        if not (year_text.isascii() and year_text.isdecimal() and number.isascii() and number.isdecimal()
+                and len(year_text) == 4 and len(number) <= 9):
             abort(404)
         year, first = int(year_text), int(number)
         last = first
@@ -124,7 +125,11 @@ def vouchers_pdf(code: str):
         last = min(max(request.args.get("to", first, type=int), first), 10**9)
     if year is None:
         abort(404)
-    found = vouchers(session, entity.book.holding(year), year, first, last)
+    # the entity's book first (its opening voucher is numbered in the year before it starts), then the book that
+    # holds the year (a collective's 2004 book before its carry-over)
+    found = vouchers(session, entity.book, year, first, last)
+    if not found and entity.book.holding(year) is not entity.book:
+        found = vouchers(session, entity.book.holding(year), year, first, last)
     if not found:
         abort(404)
     ids = [v["id"] for v in found]

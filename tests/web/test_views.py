@@ -154,6 +154,9 @@ def test_the_account_balances_and_the_money_journals_tie_and_refuse_what_is_not_
                  f"/e/{A}/money-journal?account=301", f"/e/{A}/money-journal?account=x",
                  f"/e/{A}/ledger?account=999", f"/e/{A}/general-ledger?account=x"):
         assert client.get(path).status_code == 404, path
+    for path in (f"/e/{A}/balances?year=9999&month=12", f"/e/{A}/balances?year=9999&quarter=4",
+                 f"/e/{A}/money-journal?year=9999&month=12"):      # the calendar's last month: an empty page
+        assert client.get(path).status_code == 200, path
 
 
 def test_import_form_is_for_those_who_may_write(client, world, login):

@@ -49,5 +49,6 @@ def test_a_range_prints_one_page_per_voucher_and_nothing_outside_scope(client, w
     response = client.get(f"/e/{A}/reports/vouchers.pdf?year=2025&from=1&to=3")
     assert response.status_code == 200 and _pages(response.data, tmp_path) == count >= 2
     for path in (f"/e/{A}/reports/vouchers.pdf?voucher=2025-9999", f"/e/{A}/reports/vouchers.pdf?voucher=x-1",
+                 f"/e/{A}/reports/vouchers.pdf?voucher=2025-²", f"/e/{A}/reports/vouchers.pdf?voucher=２０２５-1",
                  f"/e/{B}/reports/vouchers.pdf?voucher=2025-0001"):
         assert client.get(path).status_code == 404, path
