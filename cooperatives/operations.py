@@ -51,6 +51,7 @@ from cooperatives.kinds import (
 )
 from cooperatives.models import (
     CHART_FOR_KIND,
+    COLLECTIVE2023_FROM,
     Amortisation,
     AssetAccrual,
     AuditLog,
@@ -493,8 +494,8 @@ def void_record(session: Session, entity: Entity, kind: str, record_id: int, *, 
         if kind == "stock":         # and what came back on 1 January
             dated.append((row.date + dt.timedelta(days=1), f"void:stock-back:{row.id}",
                           legs_for("stock_back", entity.chart, values, None)))
-    for on in sorted(on for on, _, _ in dated)[:1]:         # (a book carried over: the old book is kept as it was)
-        _in_these_books(entity, on)
+    if dated:                       # (a book carried over: the old book is kept as it was)
+        in_these_books(entity, min(on for on, _, _ in dated))
     closed = sorted({on.year for on, _, _ in dated if is_closed(session, entity.book, on.year)})
     if closed:
         raise refuse(None, N_("%(year)s is closed in the books of %(entity)s."), code="closed_year",
@@ -636,7 +637,7 @@ class CarryOver:
     old_book: str                   # the 2004 book's code, kept as it was
 
 
-CARRY_OVER_ON = dt.date(2024, 1, 1)
+CARRY_OVER_ON = COLLECTIVE2023_FROM        # 财会〔2023〕20号: the new books open the day the 2023 system comes in
 
 
 @operation(keeps_books())
@@ -646,7 +647,9 @@ def carry_over(session: Session, entity: Entity, *, remap: Mapping[str, str] | N
     2023-12-31 balances transferred into a new book by :data:`ledger.chart.CARRY_OVER_2004_2023`, by meaning and
     by member, as its opening balances). ``remap`` names another 2023 account for a 2004 one whose rule splits it
     by what is in it (``{"132": "134"}``). The old book is kept as it was, its years read from it; the entity keeps
-    the new one. Refused unless the book is on the 2004 chart, holds nothing dated 2024 or later, and balances."""
+    the new one. Land rights' amortisation to 2023-12-31, never booked on the 2004 chart, is booked (补提摊销). Refused
+    unless the book is on the 2004 chart and starts before 2024, holds nothing dated 2024 or later, has its years
+    closed (their accruals and result in the balances) and balances."""
     old = entity.book
     if old.chart != "collective2004":
         raise refuse(None, N_("%(entity)s does not keep the 2004 collective chart: there is nothing to carry over."),
@@ -1149,7 +1152,7 @@ def _investor(session: Session, project: Entity, member: Member | None, on: dt.d
         return None
     investor = session.get(Entity, member.member_entity_id)
     if on < investor.books_start:
-        _in_these_books(investor, on)       # its opening balances hold it — unless they were carried over since
+        in_these_books(investor, on)       # its opening balances hold it — unless they were carried over since
         return None
     _require_link(session, project, investor)
     if (problem := investment_problem(session, project.code, investor, on)) is not None:
@@ -1173,17 +1176,15 @@ def _void_investment(session: Session, project: Entity, row, actor: Principal) -
     if member is None or member.member_entity_id is None:
         return
     investor = session.get(Entity, member.member_entity_id)
-    _in_these_books(investor, row.date)
+    in_these_books(investor, row.date)
     originals = session.scalars(select(JournalEntry).where(
         JournalEntry.book_id == investor.book_id, JournalEntry.source == _investment_source(project, row.id))).all()
     for original in originals:
         if is_closed(session, investor.book, original.date.year):
             raise refuse(None, N_("%(year)s is closed in the books of %(entity)s."), code="closed_year",
                          year=original.date.year, entity=investor.code)
-    post_entries(session, investor.book, [EntryDraft(
-        date=e.date, memo=f"冲销 {e.voucher} {e.memo}", source=f"void:capital:{row.id}:{e.id}", kind="reversal",
-        postings=tuple(PostingDraft(p.account, -p.amount, p.party) for p in draft_of(e).postings)) for e in originals],
-        actor_id=actor.user_id)
+    post_entries(session, investor.book, [reversal(e, f"void:capital:{row.id}", kind="reversal") for e in originals],
+                 actor_id=actor.user_id)
 
 
 def _project_share_target(session, project, member, **kwargs):
@@ -1235,7 +1236,7 @@ def reverse_project_share(session: Session, project: Entity, member: Entity, *, 
         InvestmentIncome.entity_id == member.id, InvestmentIncome.source_ref == source, InvestmentIncome.live())
         .order_by(InvestmentIncome.id)).all()
     for share in shares:
-        _in_these_books(member, share.date)
+        in_these_books(member, share.date)
     originals = [session.get(JournalEntry, share.entry_id) for share in shares]
     ids = post_entries(session, member.book, [reversal(e, reversing) for e in originals], actor_id=actor.user_id)
     for share in shares:        # no longer owed by the project: its receipts count against the run that replaces it
@@ -1245,18 +1246,19 @@ def reverse_project_share(session: Session, project: Entity, member: Entity, *, 
     return ids
 
 
-def _in_these_books(entity: Entity, on: dt.date) -> None:
-    """Refuse what would change ``entity``'s books before they start when they continue earlier ones (a collective
-    carried over to the 2023 system: its years before 2024 stay in its 2004 book, read and never changed)."""
+def in_these_books(entity: Entity, on: dt.date) -> None:
+    """Refuse (RecordError) what would change ``entity``'s books before they start when they continue earlier ones (a
+    collective carried over to the 2023 system: its years before 2024 stay in its 2004 book, read and never
+    changed). Records, voids, project capital and shares, and the year-end and run operations all ask it."""
     if on < entity.books_start and entity.book.previous_book_id is not None:
         raise refuse(None, N_("%(date)s is before the books of %(entity)s start (%(start)s): what was recorded in "
                               "earlier books stays as it was."), code="before_books", date=on, entity=entity.code,
                      start=entity.books_start)
 
 
-def reversal(original: JournalEntry, reversing: str) -> EntryDraft:
-    """The entry undoing ``original`` when the run ``reversing`` reverses the run that posted it."""
+def reversal(original: JournalEntry, reversing: str, *, kind: str = "distribution") -> EntryDraft:
+    """The entry undoing ``original`` when ``reversing`` (a run reversing the run that posted it; a void) undoes it."""
     draft = draft_of(original)
     return EntryDraft(date=original.date, memo=f"冲销 {original.voucher} {original.memo}",
-                      source=f"{reversing}:reverses:{original.id}", kind="distribution",
+                      source=f"{reversing}:reverses:{original.id}", kind=kind,
                       postings=tuple(PostingDraft(p.account, -p.amount, p.party) for p in draft.postings))

@@ -27,6 +27,7 @@ from cooperatives.operations import (
     accrue_year_end,
     audit,
     book_project_share,
+    in_these_books,
     reversal,
     reverse_project_share,
 )
@@ -97,13 +98,12 @@ def surplus_of(session: Session, entity: Entity, year: int) -> Decimal:
 
 
 def _in_these_books(entity: Entity, year: int) -> None:
-    """Refuse a year the entity keeps in earlier books (a collective carried over to the 2023 system: its years
-    before 2024 stay in its 2004 book, read and never changed)."""
-    if year < entity.books_start.year and entity.book.previous_book_id is not None:
-        raise RunRefused(Problem.of(msg(N_("%(year)s is kept in the earlier books of %(entity)s (carried over to the "
-                                           "2023 system on %(start)s): those books are read, not changed."),
-                                        year=year, entity=entity.code, start=entity.books_start,
-                                        code="earlier_books")))
+    """A year the entity keeps in earlier books (a collective carried over) is refused, as records there are
+    (:func:`cooperatives.operations.in_these_books`)."""
+    try:
+        in_these_books(entity, dt.date(year, 12, 31))
+    except RecordError as exc:
+        raise RunRefused(*exc.problems) from None
 
 
 @operation(keeps_books())

@@ -115,6 +115,13 @@ def test_the_opening_of_2024_is_the_closing_of_2023_account_by_account_through_t
     assert old_balances["153"] == D("800.00") and old_balances["154"] == D("9000.00")
     assert old_balances["211"] == D("-4500.00") and old.chain_code == "OLDV"
     assert cli("verify").exit_code == 0
+    from cooperatives.access import CONSOLE
+    from payouts.oversight.integrity import check_integrity
+
+    entity = oldv(session)                                        # (after the command: read it again)
+    check = check_integrity(session, entity, actor=CONSOLE)      # the township's check walks the old book too
+    assert check.ok and check.entries == entity.book.entry_count + entity.book.previous.entry_count
+    assert entity.book.previous.entry_count > 1
     # the mapping printed for the auditor: one line per balance, with the rule, and debits = credits
     assert "153 固定资产清理 | - | 800.00 | 154 固定资产清理" in output
     assert "154 在建工程 | - | 9000.00 | 153 在建工程" in output

@@ -30,6 +30,7 @@ WRITERS = ("cooperatives/importer.py", "cooperatives/privacy.py", "cooperatives/
            "payouts/oversight/integrity.py")
 #: public functions of those modules that are not operations, and why
 NOT_OPERATIONS = {
+    "cooperatives.operations.in_these_books": "a check: refuses a date kept in the books a carried-over book continues",
     "cooperatives.operations.investment_problem": "a read: why a member entity's books cannot take capital's "
                                                   "长期投资 (its year closed)",
     "cooperatives.operations.book_investments": "part of record and of the import: capital a member entity puts into "
