@@ -1,5 +1,7 @@
-"""Render statements and the public notice list to HTML and PDF — no Flask, so the CLI batch, the
-Celery workers and the web pages share one code path.
+"""The document module: statements, the public notice list, vouchers, the books, the 附注, the member
+accounts and the 财务公开 rendered to HTML and PDF — no Flask, so the CLI batch, the archive, the Celery
+workers and the web pages share one code path. Every printed document is a template under
+``templates/statements/`` rendered by :func:`render_document` and printed by :func:`html_to_pdf`.
 
 PDFs are made by WeasyPrint with a URL fetcher that serves only ``data:`` URIs and files inside the
 app's static folder: a statement can never fetch from the network or read elsewhere on the disk,
@@ -63,6 +65,7 @@ def environment(locale: str) -> Environment:
                        close_paren="）" if lang == "zh" else ")")
     env.globals["FORM_LABELS"] = CAPITAL_FORMS
     env.globals["DEDUCTION_LABELS"] = DEDUCTION_LABELS
+    env.globals["qr_data_uri"] = qr_data_uri
     return env
 
 
@@ -97,11 +100,21 @@ def render_notice_html(run: dict, statements: list[dict], *, entity: dict, notic
         notice_until=notice_until, verify_url=verify_url, qr=qr_data_uri(verify_url), css_href=css_href)
 
 
+def render_document(template: str, *, locale: str = "zh_Hans_CN", css_href: str = "statement.css", **context) -> str:
+    """Any printed document: ``templates/statements/<template>`` rendered with ``context`` (``money``, ``qty``
+    filters; ``qr_data_uri`` for a verification code)."""
+    return environment(locale).get_template(template).render(css_href=css_href, **context)
+
+
+def document_pdf(template: str, **context) -> bytes:
+    """:func:`render_document` printed to PDF."""
+    return html_to_pdf(render_document(template, **context))
+
+
 def render_vouchers_html(vouchers: list[dict], *, entity: dict, css_href: str = "statement.css") -> str:
     """记账凭证 to print: one A4 page per voucher — 记字号, date, 摘要, 科目 with 明细科目, 借方/贷方, 合计 in figures and
     in capital numerals, 附件张数, the signature boxes (会计主管, 记账, 审核, 出纳, 制单)."""
-    return environment("zh_Hans_CN").get_template("voucher.html").render(vouchers=vouchers, entity=entity,
-                                                                         css_href=css_href)
+    return render_document("voucher.html", vouchers=vouchers, entity=entity, css_href=css_href)
 
 
 def _fetcher():
