@@ -166,6 +166,8 @@ def _register_blueprints(app: Flask) -> None:
                oversight.bp,                                    # the township auditor's workspace
                audit.bp):                                       # audit log; the logged reveal of ID/bank numbers
         app.register_blueprint(bp)
+    from payouts.reports.disclosure.web import bp as disclosure_bp  # 财务公开: the staff and public pages
+    app.register_blueprint(disclosure_bp)
     coop_api.init_api(app, csrf)
     runs_api.init_runs_api(app, csrf)
 

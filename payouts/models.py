@@ -281,3 +281,53 @@ class PinVisit(Base):
 
 for _table, _ddl in ddl.triggers_for(Base.metadata):     # opinions and integrity checks: append-only
     event.listen(_table, "after_create", _ddl)
+
+
+class DisclosurePublication(Base):
+    """One publication of an entity's 财务公开 for a quarter or a month (``payouts.reports.disclosure``): the
+    figures as they were read from the books (``data``, JSON; ``digest`` its hash, which the public page compares
+    with the books as they stand), when and by whom, and the public code of its page (``/d/<code>``).
+
+    Never edited (append-only in the database): publishing the period again after a correction supersedes it
+    (``supersedes_id`` on the new one); the newest of a period is current, the earlier ones stay. Two unique
+    indexes keep the chain a line even for two publishers racing: one first publication per period, and each
+    publication superseded at most once."""
+
+    __tablename__ = "payout_disclosures"
+    __table_args__ = (
+        CheckConstraint("ends_on >= starts_on", name="period_dates"),
+        Index("ix_payout_disclosures_entity_period", "entity_id", "period"),
+        Index("uq_payout_disclosures_first", "entity_id", "period", unique=True,
+              sqlite_where=text("supersedes_id IS NULL"), postgresql_where=text("supersedes_id IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    entity_id: Mapped[int] = mapped_column(ForeignKey("coop_entities.id"))
+    #: ``2025-Q1`` (a quarter) or ``2025-03`` (a month), and its first and last day
+    period: Mapped[str] = mapped_column(String(7))
+    starts_on: Mapped[dt.date] = mapped_column(Date)
+    ends_on: Mapped[dt.date] = mapped_column(Date)
+    #: the code printed with the QR code: the public page is ``/d/<code>``
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    #: sha256 of the figures (``payouts.reports.disclosure.build.digest_of_data``)
+    digest: Mapped[str] = mapped_column(String(64))
+    #: 公开日期: when it was published
+    published_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    #: the user who published it (None: the console)
+    published_by: Mapped[int | None] = mapped_column(ForeignKey("coop_users.id"))
+    #: the publication of the same period it corrects
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("payout_disclosures.id"), unique=True)
+    #: the figures and the entity as published (``build.to_data`` plus the entity's particulars); last in the row
+    data: Mapped[str] = mapped_column(Text)
+
+    entity: Mapped[Entity] = relationship()
+
+    @property
+    def content(self) -> dict:
+        return json.loads(self.data)
+
+
+from payouts.reports.disclosure import ddl as _disclosure_ddl  # noqa: E402  (publications: append-only)
+
+for _table, _ddl in _disclosure_ddl.triggers_for(Base.metadata):
+    event.listen(_table, "after_create", _ddl)

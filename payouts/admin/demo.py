@@ -125,6 +125,9 @@ def load_demo_world(session: Session) -> bool:
     if _entity(session, ANOMALIES) is None:
         load_anomaly_coop(session)
         loaded = True
+    from payouts.reports.disclosure.demo import publish_demo_disclosures  # 财务公开: every ended quarter but one
+
+    loaded = publish_demo_disclosures(session, [TEA, CLUSTER, LAND, ANOMALIES, *(v[0] for v in VILLAGES)]) or loaded
     return _create_logins(session) or loaded
 
 

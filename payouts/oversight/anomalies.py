@@ -51,6 +51,7 @@ from ledger.money import quantize
 from payouts.models import IN_FORCE, Objection, PayoutMember, PayoutRun, PolicyVersion, Receipt, StatementSnapshot
 from payouts.oversight.linkage import household_benefits
 from payouts.oversight.tables import Column, Table
+from payouts.reports.disclosure import queries as disclosure_queries
 from payouts.runs.rules import COOPERATIVE_LAW_KINDS, distributable_surplus, patronage_meets_law
 from payouts.runs.snapshot import patronage_pools
 
@@ -153,6 +154,12 @@ RULES: dict[str, Rule] = {r.code: r for r in (
             "entity in a year whose distribution is posted but received nothing from it (no dividend, wages, "
             "produce payments or land rent), and one whose total benefit from all entities of the township "
             "fell from one year to the next (compared once the later year's distributions are posted).")),
+    Rule("missing_disclosure", N_("Quarter not disclosed"),
+         N_("Village collectives disclose their income and spending by item at least every quarter, monthly where "
+            "there is much business (农村集体经济组织财务公开规定 农经发〔2011〕13号; 村民委员会组织法 Art. 30), and "
+            "cooperatives report their finances to their members (社务公开). Listed: a quarter in which the entity "
+            "booked anything, ended more than 15 days ago (the disclosure is due by the 15th day after the quarter), "
+            "with no 财务公开 published for it — neither the quarter nor each of its active months.")),
 )}
 RULE_ORDER = {code: n for n, code in enumerate(RULES)}
 
@@ -183,6 +190,8 @@ MESSAGES = {
                     "the notice period ended on %(until)s"),
     "benefit_nothing": N_("%(household)s, a monitored household, was a member in %(year)s but received nothing "
                           "from this entity"),
+    "disclosure": N_("No financial disclosure published for %(quarter)s (%(entries)s entries in the quarter); it "
+                     "was due by %(due)s"),
     "benefit_fell": N_("%(household)s, a monitored household: benefits from all entities of the township fell "
                        "from %(before)s in %(previous)s to %(now)s in %(year)s"),
 }
@@ -194,6 +203,7 @@ LINK_RUNS = N_("Distribution runs")
 LINK_SURPLUS = N_("Surplus statement")
 LINK_OBJECTIONS = N_("Objections")
 LINK_STATEMENTS = N_("Statements and payments")
+LINK_DISCLOSURE = N_("Financial disclosure")
 RECORD_LINKS = {"payments": N_("Payments"), "deliveries": N_("Deliveries"), "labor": N_("Labour days"),
                 "land": N_("Land contracts"), "advances": N_("Advances")}
 
@@ -669,6 +679,22 @@ def _monitored(ctx: _Context, year: int | None) -> list[Finding]:
     return found
 
 
+def _disclosures(ctx: _Context, year: int | None, today: dt.date) -> list[Finding]:
+    """Quarters with entries, due (``payouts.reports.disclosure.queries.GRACE_DAYS`` after their end) before
+    ``today``, with no 财务公开 published on or before ``today`` that covers them. Two queries."""
+    books = {entity_id: e.book_id for entity_id, e in ctx.entities.items()}
+    active = disclosure_queries.activity(ctx.session, books, year=year)
+    published = disclosure_queries.published_keys(ctx.session, list(books), today=today)
+    found = []
+    for missing in disclosure_queries.missing_quarters(active, published, today=today, year=year):
+        quarter = missing.quarter
+        found.append(ctx.finding("missing_disclosure", missing.entity_id, quarter.year, "disclosure", {
+            "quarter": quarter.key, "entries": str(missing.entries), "due": missing.due.isoformat()},
+            [Link(LINK_DISCLOSURE, "disclosure.index", {"code": ctx.entities[missing.entity_id].code,
+                                                        "year": quarter.year})]))
+    return found
+
+
 # ---------------------------------------------------------------------------------------------- API
 
 
@@ -677,7 +703,7 @@ def find_anomalies(session: Session, *, township_id: int, year: int | None = Non
     """Every rule of :data:`RULES` over the township's entities (optionally one entity and/or one year),
     sorted by entity code, year (standing records without a year first) and rule. ``cash_threshold``
     defaults to 5,000.00 元 (the app passes ``Settings.cash_payment_threshold``); ``today`` (default: the
-    date today) decides which notice periods are over."""
+    date today) decides which notice periods are over and which quarters' disclosures are due."""
     ctx = _Context(session, township_id)
     if not ctx.entities or (entity_id is not None and entity_id not in ctx.entities):
         return []
@@ -687,6 +713,7 @@ def find_anomalies(session: Session, *, township_id: int, year: int | None = Non
         *_labor_days(ctx, year), *_land_shares(ctx, year), *_shared_accounts(ctx, township_id),
         *_cash(ctx, year, threshold), *_after_close(ctx, year), *_notice(ctx, year),
         *_objections(ctx, year, today or dt.date.today()), *_monitored(ctx, year),
+        *_disclosures(ctx, year, today or dt.date.today()),
     ]
     if entity_id is not None:
         findings = [f for f in findings if f.entity_id == entity_id]

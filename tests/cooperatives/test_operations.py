@@ -198,6 +198,7 @@ def _calls(w) -> dict[str, tuple]:
     """Per operation: arguments aimed at entity A (or its run, statement, household…), the principal the rule
     is for, and principals it must refuse."""
     from cooperatives.workbook import Workbook
+    from payouts.reports.disclosure.build import Period
     from payouts.runs.policy import parse_policy
 
     values = {"date": dt.date(2025, 3, 1), "member": "OP-H1", "amount": Decimal("5.00"), "form": "cash", "note": None}
@@ -263,6 +264,7 @@ def _calls(w) -> dict[str, tuple]:
                                                                     "on": dt.date(2026, 2, 1)}, books),
         "payouts.statements.operations.set_pin": ((w["household"],), {}, books),
         "payouts.statements.jobs.create_job": ((run,), {"out_root": "/nonexistent", "locale": "zh_Hans_CN"}, books),
+        "payouts.reports.disclosure.operations.publish_disclosure": ((a, Period.parse("2025-Q2")), {}, books),
         "payouts.oversight.opinions.record_opinion": ((a,), {"year": 2025, "verdict": "no_issue", "text": None}, audits),
         "payouts.oversight.integrity.check_integrity": ((a,), {}, audits),
         "cooperatives.users.create_user": ((), {"username": "x", "password": "a long passphrase", "role": "admin"},

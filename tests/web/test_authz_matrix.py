@@ -62,6 +62,7 @@ VARIABLES: list[tuple[str, str, str]] = [
     (r"^/api/v1/entities/<code>", "code", "entity"),
     (r"^/s/<code>", "code", "statement"),
     (r"^/verify/<code>", "code", "statement"),
+    (r"^/d/<code>", "code", "disclosure"),
     (r"^/lang/<code>", "code", "locale"),
     (r".", "member_code", "household"),
     (r".", "hh_code", "household"),
@@ -193,6 +194,13 @@ def objects(app, world, session, cli, policy_file, tmp_path) -> Objects:
     users = {u.username: str(u.id) for u in session.scalars(select(User))}
     household = session.scalar(select(Household).where(Household.code == "A-H001"))
     pin = set_pin(session, household, actor=CONSOLE)
+    from payouts.reports.disclosure.build import Period
+    from payouts.reports.disclosure.operations import publish_disclosure
+
+    disclosures = {owner: publish_disclosure(session, session.scalar(select(Entity).where(Entity.code == code)),
+                                             Period.parse("2025-Q2"), actor=CONSOLE).code
+                   for owner, code in (("A", world.a), ("B", world.b))}
+    disclosures["A2"] = disclosures["A"]
     session.commit()
     app.extensions["coop.job_launcher"] = lambda job_id: None        # no PDF batch process from a matrix cell
     app.extensions["coop.import_launcher"] = lambda job_id: None     # nor an import job (it commits)
@@ -206,6 +214,7 @@ def objects(app, world, session, cli, policy_file, tmp_path) -> Objects:
             "import_job": {o: str(j) for o, j in imports.items()},
             "objection": {o: str(i) for o, i in objections.items()},
             "user": {"A": users["acc_a"], "A2": users["acc_a"], "B": users["acc_b"]},
+            "disclosure": disclosures,
             **records,
         },
         pin=pin, phone=household.phone)
