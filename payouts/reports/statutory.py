@@ -30,17 +30,18 @@ workbook with the form's title, the entity, the year and the unit 元.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import case, func, or_, select, true, type_coerce
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from cooperatives.models import CapitalContribution, Delivery, Entity, Household, Member, Sale, Village
+from cooperatives.models import CapitalContribution, Delivery, Entity, Household, InputSupply, Member, Sale, Village
 from cooperatives.queries import funds_formed
 from ledger.cells import save_workbook
 from ledger.chart import account_for_role
-from ledger.db import Quantity, money_sum
+from ledger.db import money_sum
 from ledger.entries import YEAR_END_KINDS
 from ledger.forms import FORMS, Form, evaluate
 from ledger.models import Account, JournalEntry, Party, Posting
@@ -104,7 +105,8 @@ class Statement:
 
 @dataclass(frozen=True)
 class AccountLine:
-    """One row of a 成员账户: 年初余额, a movement of the year, or 年末余额/总额. None: not applicable."""
+    """One row of a 成员账户: 年初余额, a transaction or a year-end movement (numbered 1, 2, 3 …: the form's
+    编号), or 年末余额/总额. None: not applicable."""
 
     summary: str                          # 摘要
     date: dt.date
@@ -113,10 +115,16 @@ class AccountLine:
     reserve_share: Decimal | None         # 公积金份额
     fiscal_share: Decimal | None          # 接受国家财政直接补助形成财产量化份额
     donation_share: Decimal | None        # 接受他人捐赠形成财产量化份额
-    quantities: tuple[Decimal | None, ...]  # 交易量 per product (kg), aligned with MemberAccounts.products
-    amounts: tuple[Decimal | None, ...]   # 交易额 per product
+    quantities: tuple[Decimal | None, ...]  # 交易量 in the unit traded, aligned with MemberAccounts.quantity_columns
+    amounts: tuple[Decimal | None, ...]   # 交易额 per product, aligned with MemberAccounts.products
     patronage: Decimal | None             # 盈余返还金额
     residual: Decimal | None              # 剩余盈余分配金额
+    no: int | None = None                 # 编号: the line's number; None on 年初余额 and 年末余额/总额
+    #: opening, delivery, sale, input, capital, capital_opening, reserve, funds, patronage, residual, closing
+    kind: str = ""
+    product: str | None = None            # what a trade line traded (a delivery's or sale's product, an input's item)
+    quantity: Decimal | None = None       # how much, in the unit traded (a trade line)
+    unit: str | None = None               # that unit as printed (斤, 公斤, a sale's own: 箱); "" when none was given
 
 
 @dataclass(frozen=True)
@@ -132,6 +140,14 @@ class MemberAccount:
         """The 年末余额/总额 row."""
         return self.lines[-1]
 
+    def quantity_columns(self) -> tuple[int, ...]:
+        """Indexes of the report's 交易量 columns this member traded in (the form's 产品1, 产品2 … of the account)."""
+        return tuple(i for i, q in enumerate(self.closing.quantities) if q is not None)
+
+    def amount_columns(self) -> tuple[int, ...]:
+        """Indexes of the report's 交易额 columns (products) this member traded in."""
+        return tuple(i for i, a in enumerate(self.closing.amounts) if a is not None)
+
 
 @dataclass(frozen=True)
 class MemberAccounts:
@@ -145,6 +161,8 @@ class MemberAccounts:
     products: tuple[str, ...]
     members: tuple[MemberAccount, ...]
     run_id: int | None
+    #: the 交易量 columns: (product, unit as printed), one per unit a product was traded in (斤 is never added to 公斤)
+    quantity_columns: tuple[tuple[str, str], ...] = ()
 
     def member(self, code: str) -> MemberAccount:
         return next(m for m in self.members if m.code == code)
@@ -604,29 +622,78 @@ def _quantified(fund: Decimal, members: dict[str, int]) -> dict[str, Decimal]:
     return allocate(fund, dict.fromkeys(members, Decimal(1)), order=members.get)
 
 
-def _kg(quantity: Decimal | None, unit: str | None) -> Decimal | None:
-    if quantity is None or unit not in ("kg", "jin"):
+#: the unit a quantity was traded in, as the account prints it (a sale's other units, 箱 or 吨, as they were typed)
+UNIT_LABELS = {"kg": "公斤", "jin": "斤"}
+#: 成员出资 by form, as a capital line's 摘要 names it (入股 现金 …)
+CAPITAL_LABELS = {"cash": "现金", "land": "土地经营权", "in_kind": "实物", "poverty_asset": "到户类扶贫项目资产"}
+#: the order of a day's transactions: capital, then deliveries, sales to the member, inputs
+_RANK = {"capital": 0, "delivery": 1, "sale": 2, "input": 3}
+
+
+@dataclass(frozen=True)
+class _Deal:
+    """One of a member's transactions of the year, as read from its record."""
+
+    date: dt.date
+    rank: int
+    id: int
+    kind: str                     # delivery | sale | input | capital
+    summary: str                  # 摘要
+    product: str | None
+    quantity: Decimal | None
+    unit: str | None              # as printed; "" for a quantity given without a unit
+    amount: Decimal
+    poverty: bool = False         # capital from a 到户类扶贫项目资产
+
+
+def quantity_label(product: str, unit: str) -> str:
+    """A 交易量 column's name: ``藤茶鲜叶（斤）`` (the product alone when no unit was given)."""
+    return f"{product}（{unit}）" if unit else product
+
+
+def _unit(unit: str | None, quantity: Decimal | None) -> str | None:
+    if quantity is None:
         return None
-    return quantity / 2 if unit == "jin" else quantity
+    return UNIT_LABELS.get(unit, unit) if unit else ""
 
 
-def _trade(session: Session, entity: Entity, year: int) -> dict[int, dict[str, list]]:
-    """``member id -> product -> [quantity in kg, amount]``: the year's deliveries and sales to members
-    (交易量 and 交易额; 斤 halved; a quantity without a unit is left out of 交易量)."""
-    out: dict[int, dict[str, list]] = {}
-    for model, member_filter in ((Delivery, true()), (Sale, Sale.member_id.is_not(None))):
-        quantity = type_coerce(func.coalesce(func.sum(model.quantity), 0), Quantity)
-        rows = session.execute(
-            select(model.member_id, model.product, model.unit, quantity, money_sum(model.amount))
-            .where(model.entity_id == entity.id, model.date >= dt.date(year, 1, 1), model.date <= dt.date(year, 12, 31),
-                   member_filter, model.live())
-            .group_by(model.member_id, model.product, model.unit))
-        for mid, product, unit, qty, amount in rows:
-            slot = out.setdefault(mid, {}).setdefault(product, [None, Z])
-            kg = _kg(qty, unit)
-            if kg is not None:
-                slot[0] = (slot[0] or Z) + kg
-            slot[1] += amount
+def _deals(session: Session, entity: Entity, year: int) -> dict[int, list[_Deal]]:
+    """``member id -> the member's transactions of the year in date order``: each delivery, each sale to the
+    member, each input supplied (农资), each capital contribution — one query per kind, every member's rows at
+    once, grouped here. Quantities stay in the unit traded."""
+    start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
+
+    def of_year(model):
+        return (model.entity_id == entity.id, model.date >= start, model.date <= end, model.live())
+
+    out: dict[int, list[_Deal]] = {}
+
+    def add(mid: int, deal: _Deal) -> None:
+        out.setdefault(mid, []).append(deal)
+
+    for mid, rid, date, product, grade, qty, unit, amount in session.execute(
+            select(Delivery.member_id, Delivery.id, Delivery.date, Delivery.product, Delivery.grade,
+                   Delivery.quantity, Delivery.unit, Delivery.amount).where(*of_year(Delivery))):
+        summary = f"交售 {product}" + (f"（{grade}）" if grade else "")
+        add(mid, _Deal(date, _RANK["delivery"], rid, "delivery", summary, product, qty, _unit(unit, qty), amount))
+    for mid, rid, date, product, qty, unit, amount, paid_by in session.execute(
+            select(Sale.member_id, Sale.id, Sale.date, Sale.product, Sale.quantity, Sale.unit, Sale.amount,
+                   Sale.paid_by).where(*of_year(Sale), Sale.member_id.is_not(None))):
+        summary = f"购买 {product}" + ("（赊销）" if paid_by == "credit" else "")
+        add(mid, _Deal(date, _RANK["sale"], rid, "sale", summary, product, qty, _unit(unit, qty), amount))
+    for mid, rid, date, item, amount, on_credit in session.execute(
+            select(InputSupply.member_id, InputSupply.id, InputSupply.date, InputSupply.item, InputSupply.amount,
+                   InputSupply.on_credit).where(*of_year(InputSupply))):
+        summary = f"购买 {item}" + ("（赊销）" if on_credit else "")
+        add(mid, _Deal(date, _RANK["input"], rid, "input", summary, item, None, None, amount))
+    for mid, rid, date, form, amount in session.execute(
+            select(CapitalContribution.member_id, CapitalContribution.id, CapitalContribution.date,
+                   CapitalContribution.form, CapitalContribution.amount).where(*of_year(CapitalContribution))):
+        summary = ("入股 " if amount >= 0 else "退股 ") + CAPITAL_LABELS.get(form, form)
+        add(mid, _Deal(date, _RANK["capital"], rid, "capital", summary, None, None, None, amount,
+                       poverty=form == "poverty_asset"))
+    for deals in out.values():
+        deals.sort(key=lambda d: (d.date, d.rank, d.id))
     return out
 
 
@@ -646,18 +713,32 @@ def _run_shares(run: PayoutRun | None) -> dict[str, tuple[Decimal, Decimal]]:
 
 
 def member_accounts(session: Session, entity: Entity, year: int) -> MemberAccounts | None:
-    """The statutory 成员账户 of every member of ``year`` (system Art. 57; columns as domain.md §2.4):
-    rows 年初余额, the year's movements, 年末余额/总额. None for a collective.
+    """The statutory 成员账户 of every member of ``year`` (system Art. 57 and its 编制说明; columns as domain.md
+    §2.4), one account per member: 年初余额; one numbered line per transaction of the year in date order; the
+    year-end lines 公积金份额量化, 财政补助、捐赠形成财产份额量化, 盈余返还, 剩余盈余分配; 年末余额/总额. None for a
+    collective.
 
-    成员出资 from the capital records (到户类扶贫项目资产 = form ``poverty_asset``); 公积金份额 from the
-    member's 322 sub-ledger; subsidy and donation shares are the funds to quantify, split equally among
-    the year's members (at the start: among the year before's); 交易量/交易额 are the year's deliveries
-    and sales to members per product; 盈余返还/剩余盈余分配 from the run in force."""
+    The transactions (编制说明 4: "成员与合作社发生经济业务往来时，交易量（额）按实际发生数填列") are each of the
+    member's deliveries (交售), sales to the member (购买), inputs supplied to the member (农资, 购买 … （赊销）)
+    and capital contributions (入股, into 成员出资: a 到户类扶贫项目资产 in the first column, any other form in the
+    second). Inputs are always shown: Art. 57 asks for *the member's* 交易量（额） with the cooperative, and buying
+    inputs through it is that trade whether or not a run's policy counts them (``include=["inputs"]``) — when it
+    does, the return is computed on figures the member can see here. A trade line carries its quantity in the unit
+    traded (1,200 斤 stays 1,200 斤), its amount under its product; an input has an amount and no quantity.
+
+    The 年末余额/总额 row: 成员出资 from the capital records (plus the opening balances), 公积金份额 from the
+    member's 322 sub-ledger, subsidy and donation shares quantified equally among the year's members (at the start:
+    among the year before's); 交易量 per product *and unit* (:attr:`MemberAccounts.quantity_columns`: a product
+    traded in 斤 and in 公斤 has two columns, never added together), 交易额 per product — each the sum of the
+    lines above it; 盈余返还/剩余盈余分配 the member's figures in the run in force (``run.result``), which the
+    year-end lines carry. Every balance column moves from 年初余额 to 年末余额 by exactly the lines between.
+
+    A handful of queries whatever the number of members: one per kind of record, every member's rows at once."""
     if entity.chart != "fpc2021":
         return None
     members = _members(session, entity, year)
     capital, reserve = _capital(session, entity, year), _reserve_shares(session, entity, year)
-    funds, trade = _funds(session, entity, year), _trade(session, entity, year)
+    funds, deals = _funds(session, entity, year), _deals(session, entity, year)
     run = _run_in_force(session, entity, year)
     shares = _run_shares(run)
     groups = {"open": {code: no for _, code, no, _, _, _, there in members if there},
@@ -665,17 +746,20 @@ def member_accounts(session: Session, entity: Entity, year: int) -> MemberAccoun
     quantified = {(kind, when): _quantified(funds.get(kind, (Z, Z))[i], groups[when])
                   for kind in ("fiscal", "donation") for i, when in enumerate(("open", "close"))}
     _add_opening(session, entity, year, {code: mid for mid, code, *_ in members}, capital, quantified)
-    products = tuple(sorted({p for per_member in trade.values() for p in per_member}))
+    traded = [d for mid, _, _, _, _, here, _ in members if here for d in deals.get(mid, ())]
+    products = tuple(sorted({d.product for d in traded if d.product is not None}))
+    columns = tuple(sorted({(d.product, d.unit) for d in traded if d.quantity is not None}))
     accounts = []
     for mid, code, no, name, address, here, _ in members:
         if here:
-            lines = _account_lines(year, _stocks(mid, code, capital, reserve, quantified), trade.get(mid, {}),
-                                   products, shares.get(code))
+            lines = _account_lines(year, _stocks(mid, code, capital, reserve, quantified), deals.get(mid, ()),
+                                   products, columns, shares.get(code))
             accounts.append(MemberAccount(code=code, member_no=no, name=name, address=address, lines=lines))
     form = COOPERATIVE_FORMS["member-accounts"]
     return MemberAccounts(name="member-accounts", form=form.number, title=form.title, entity=entity.code,
-                          entity_name=entity.name, year=year, period=form.period.format(year), products=products, members=tuple(accounts),
-                          run_id=run.id if run is not None else None)
+                          entity_name=entity.name, year=year, period=form.period.format(year), products=products,
+                          members=tuple(accounts), run_id=run.id if run is not None else None,
+                          quantity_columns=columns)
 
 
 def _add_opening(session: Session, entity: Entity, year: int, ids: dict[str, int], capital: dict,
@@ -714,34 +798,55 @@ def _stocks(mid: int, code: str, capital: dict, reserve: dict, quantified: dict)
             for i, when in enumerate(("open", "close"))}
 
 
-def _account_lines(year: int, stocks: dict, trade: dict, products: tuple[str, ...],
+def _account_lines(year: int, stocks: dict, deals, products: tuple[str, ...], columns: tuple[tuple[str, str], ...],
                    shares: tuple[Decimal, Decimal] | None) -> tuple[AccountLine, ...]:
-    """年初余额; 本年出资, 本年交易, 公积金份额量化, 财政补助/捐赠份额量化, 盈余分配 (each when it moved); 年末余额/总额."""
+    """年初余额; the transactions (numbered from 1); the year-end movements (公积金份额量化, 财政补助、捐赠形成财产份额量化,
+    盈余返还, 剩余盈余分配, each when it moved); 年末余额/总额 — whose 交易量/交易额 are the sums of the lines."""
     start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
-    no_trade = (None,) * len(products)
-    quantities = tuple(trade[p][0] if p in trade else None for p in products)
-    amounts = tuple(trade[p][1] if p in trade else None for p in products)
+    blank_q, blank_a = (None,) * len(columns), (None,) * len(products)
     delta = {k: stocks["close"][k] - stocks["open"][k] for k in _STOCKS}
+    lines = [AccountLine("年初余额", start, *(stocks["open"][k] for k in _STOCKS), blank_q, blank_a, None, None,
+                         kind="opening")]
 
-    def line(summary, date, values=_BLANK, q=no_trade, a=no_trade, patronage=None, residual=None):
-        return AccountLine(summary, date, *(values[k] for k in _STOCKS), q, a, patronage, residual)
+    def add(summary, date, kind, values=_BLANK, q=blank_q, a=blank_a, patronage=None, residual=None, **trade):
+        lines.append(AccountLine(summary, date, *(values.get(k) for k in _STOCKS), q, a, patronage, residual,
+                                 no=len(lines), kind=kind, **trade))
 
-    def moved(keys):
-        return {k: (delta[k] if k in keys else None) for k in _STOCKS}
-
-    lines = [line("年初余额", start, stocks["open"])]
-    if delta["capital_poverty"] or delta["capital_other"]:
-        lines.append(line("本年出资", end, moved(("capital_poverty", "capital_other"))))
-    if trade:
-        lines.append(line("本年交易", end, q=quantities, a=amounts))
+    quantities: list[Decimal | None] = list(blank_q)
+    amounts: list[Decimal | None] = list(blank_a)
+    contributed = {"capital_poverty": Z, "capital_other": Z}
+    column_of, product_of = {c: i for i, c in enumerate(columns)}, {p: i for i, p in enumerate(products)}
+    for d in deals:
+        if d.kind == "capital":
+            key = "capital_poverty" if d.poverty else "capital_other"
+            contributed[key] += d.amount
+            add(d.summary, d.date, d.kind, {key: d.amount})
+            continue
+        q, a = list(blank_q), list(blank_a)
+        if d.quantity is not None:
+            i = column_of[(d.product, d.unit)]
+            q[i] = d.quantity
+            quantities[i] = (quantities[i] or Z) + d.quantity
+        i = product_of[d.product]
+        a[i] = d.amount
+        amounts[i] = (amounts[i] if amounts[i] is not None else Z) + d.amount
+        add(d.summary, d.date, d.kind, q=tuple(q), a=tuple(a), product=d.product, quantity=d.quantity, unit=d.unit)
+    # capital brought in by the opening balances within the year (the books start in it): not a record's
+    brought = {k: delta[k] - contributed[k] for k in contributed}
+    if any(brought.values()):
+        add("期初余额转入", end, "capital_opening", {k: v for k, v in brought.items() if v})
     if delta["reserve_share"]:
-        lines.append(line("公积金份额量化", end, moved(("reserve_share",))))
+        add("公积金份额量化", end, "reserve", {"reserve_share": delta["reserve_share"]})
     if delta["fiscal_share"] or delta["donation_share"]:
-        lines.append(line("财政补助、捐赠形成财产份额量化", end, moved(("fiscal_share", "donation_share"))))
-    if shares:
-        lines.append(line("盈余分配", end, patronage=shares[0], residual=shares[1]))
+        add("财政补助、捐赠形成财产份额量化", end, "funds",
+            {"fiscal_share": delta["fiscal_share"], "donation_share": delta["donation_share"]})
     patronage, residual = shares if shares else (Z, Z)
-    lines.append(line("年末余额/总额", end, stocks["close"], quantities, amounts, patronage, residual))
+    if patronage:
+        add("盈余返还", end, "patronage", patronage=patronage)
+    if residual:
+        add("剩余盈余分配", end, "residual", residual=residual)
+    lines.append(AccountLine("年末余额/总额", end, *(stocks["close"][k] for k in _STOCKS), tuple(quantities),
+                             tuple(amounts), patronage, residual, kind="closing"))
     return tuple(lines)
 
 
@@ -769,15 +874,22 @@ def to_dict(report: Report) -> dict:
             {"title": s.title, "paragraphs": list(s.paragraphs), "headers": list(s.headers),
              "rows": [[_money(v) if isinstance(v, Decimal) else v for v in row] for row in s.rows]}
             for s in report.sections]}
-    return {**head, "run": report.run_id, "products": list(report.products), "members": [
-        {"member": m.code, "member_no": m.member_no, "name": m.name, "address": m.address,
-         "lines": [_line_dict(ln, report.products) for ln in m.lines]} for m in report.members]}
+    columns = report.quantity_columns
+    return {**head, "run": report.run_id, "products": list(report.products),
+            "quantity_columns": [{"key": quantity_label(p, u), "product": p, "unit": u} for p, u in columns],
+            "members": [{"member": m.code, "member_no": m.member_no, "name": m.name, "address": m.address,
+                         "lines": [_line_dict(ln, report.products, columns) for ln in m.lines]}
+                        for m in report.members]}
 
 
-def _line_dict(ln: AccountLine, products: tuple[str, ...]) -> dict:
-    return {"summary": ln.summary, "date": ln.date.isoformat(),
+def _line_dict(ln: AccountLine, products: tuple[str, ...], columns: tuple[tuple[str, str], ...]) -> dict:
+    """A 成员账户 row: ``no`` (编号, null on 年初余额 and 年末余额/总额), ``kind``, and for a trade line its ``product``,
+    ``quantity`` and ``unit`` (as traded: 斤, 公斤, …); ``quantities`` keyed by 交易量 column (``藤茶鲜叶（斤）``),
+    ``amounts`` by product."""
+    return {"no": ln.no, "kind": ln.kind, "summary": ln.summary, "date": ln.date.isoformat(),
             **{k: _money(getattr(ln, k)) for k in _STOCKS},
-            "quantities": {p: _qty(q) for p, q in zip(products, ln.quantities, strict=True)},
+            "product": ln.product, "quantity": _qty(ln.quantity), "unit": ln.unit,
+            "quantities": {quantity_label(p, u): _qty(q) for (p, u), q in zip(columns, ln.quantities, strict=True)},
             "amounts": {p: _money(a) for p, a in zip(products, ln.amounts, strict=True)},
             "patronage": _money(ln.patronage), "residual": _money(ln.residual)}
 
@@ -799,7 +911,7 @@ def to_xlsx(report: Report) -> bytes:
     if isinstance(report, Statement):
         _statement_sheet(ws, report)
     elif isinstance(report, MemberAccounts):
-        _member_sheet(ws, report)
+        _member_sheets(wb, report)
     else:
         _notes_sheet(ws, report)
     return save_workbook(wb)
@@ -886,60 +998,138 @@ def _letter(col: int) -> str:
     return get_column_letter(col)
 
 
-def _member_sheet(ws, report: MemberAccounts) -> None:
-    """All members on one sheet, their rows one under another, under the 成员账户's grouped headers."""
+#: from this many members on, each member's sheet is written without cell styles (fonts, alignment, merged
+#: header cells): a 1,000-member workbook stays a few megabytes and a few seconds to write, still one sheet per
+#: member with the same rows, headers and number formats
+PLAIN_FROM_MEMBERS = 300
+#: what a sheet's title may not hold (Excel): \ / ? * [ ] : and control characters
+_BAD_TITLE = re.compile(r"[\\/?*\[\]:\x00-\x1f\x7f]")
+
+
+def _sheet_title(m: MemberAccount, taken: set[str]) -> str:
+    """``12 甲``: the member's number and name, made a valid sheet title (at most 31 characters, none that Excel
+    refuses), unique in the workbook (Excel compares titles without case)."""
+    base = _BAD_TITLE.sub("_", f"{m.member_no} {m.name}")[:31].rstrip().rstrip("'") or str(m.member_no)
+    title, n = base, 1
+    while title.lower() in taken:
+        n += 1
+        title = f"{base[:31 - len(str(n)) - 1]}~{n}"
+    taken.add(title.lower())
+    return title
+
+
+def _member_sheets(wb, report: MemberAccounts) -> None:
+    """One sheet per member, as the form is one account per member (sheet title: member no and name): the
+    form's head (成员账户, the year, 成员姓名（名称）and 联系地址 — each name and address in a cell of its own —,
+    编制单位 and 单位：元; "第 N 页" in the printed page's header), then the rows under the grouped headers with the
+    member's own products as 产品1, 产品2 … . A quantity is a number shown with its unit (``1,200 斤``).
+    Every member gets a sheet however many there are; from :data:`PLAIN_FROM_MEMBERS` on without cell styles."""
+    if not report.members:
+        wb.active.title = report.title
+        _title_rows(wb.active, report, 12)
+        return
+    plain, taken = len(report.members) >= PLAIN_FROM_MEMBERS, set()
+    for i, m in enumerate(report.members):
+        ws = wb.active if i == 0 else wb.create_sheet()
+        ws.title = _sheet_title(m, taken)
+        _account_sheet(ws, report, m, plain)
+
+
+def _quantity_format(value: Decimal, unit: str) -> str:
+    number = "#,##0" if value == value.to_integral_value() else "#,##0.0##"
+    unit = unit.replace('"', "").replace("\\", "")
+    return f'{number}" {unit}"' if unit else number
+
+
+def _account_sheet(ws, report: MemberAccounts, m: MemberAccount, plain: bool) -> None:
     from openpyxl.styles import Alignment, Font
 
-    n = len(report.products)
-    top = (("编号", 1), ("成员姓名（名称）", 1), ("日期", 1), ("摘要", 1), ("成员出资", 2), ("公积金份额", 1),
-           ("接受国家财政直接补助形成财产量化份额", 1), ("接受他人捐赠形成财产量化份额", 1),
-           ("交易量（公斤）", n), ("交易额", n), ("盈余返还金额", 1), ("剩余盈余分配金额", 1))
+    qcols, acols = m.quantity_columns(), m.amount_columns()
+    nq, na = max(len(qcols), 1), max(len(acols), 1)
+    top = (("编号", 1), ("日期", 1), ("摘要", 1), ("成员出资", 2), ("公积金份额", 1),
+           ("接受国家财政直接补助形成财产量化份额", 1), ("接受他人捐赠形成财产量化份额", 1), ("交易量", nq), ("交易额", na),
+           ("盈余返还金额", 1), ("剩余盈余分配金额", 1))
     grouped = {"成员出资": ("来源于到户类扶贫项目资产的出资额", "其他来源的出资额"),
-               "交易量（公斤）": report.products, "交易额": report.products}
+               "交易量": tuple(report.quantity_columns[i][0] for i in qcols) or ("",),
+               "交易额": tuple(report.products[i] for i in acols) or ("",)}
     width = sum(span for _, span in top)
-    _title_rows(ws, report, width)
+
+    def merge(r1, c1, r2, c2):
+        if not plain and (r1, c1) != (r2, c2):
+            ws.merge_cells(start_row=r1, start_column=c1, end_row=r2, end_column=c2)
+
+    ws.cell(1, 1, report.title)
+    ws.cell(2, 1, report.period)
+    ws.cell(3, 1, "成员姓名（名称）：")
+    ws.cell(3, 3, m.name)
+    ws.cell(3, 4, "联系地址：")
+    ws.cell(3, 6, m.address)
+    ws.cell(4, 1, f"编制单位：{report.entity_name}")
+    ws.cell(4, width, f"单位：{UNIT}")
     col = 1
     for text, span in top:
-        if not span:
-            continue
-        ws.cell(4, col, text)
+        ws.cell(5, col, text)
         if text in grouped:
             for i, sub in enumerate(grouped[text]):
-                ws.cell(5, col + i, sub)
-            if span > 1:
-                ws.merge_cells(start_row=4, start_column=col, end_row=4, end_column=col + span - 1)
+                ws.cell(6, col + i, sub)
+            merge(5, col, 5, col + span - 1)
         else:
-            ws.merge_cells(start_row=4, start_column=col, end_row=5, end_column=col)
+            merge(5, col, 6, col)
         col += span
-    for r in (4, 5):
+    row = 7
+    for ln in m.lines:
+        _account_row(ws, row, report, ln, qcols, acols, nq, na)
+        if ln.no is None:
+            merge(row, 1, row, 3)
+        row += 1
+    ws.oddHeader.right.text = "第 &[Page] 页"
+    ws.freeze_panes = "D7"
+    if plain:
+        return
+    for r1, c1, r2, c2 in ((1, 1, 1, width), (2, 1, 2, width), (3, 1, 3, 2), (3, 4, 3, 5), (3, 6, 3, 9),
+                           (4, 1, 4, 6)):
+        merge(r1, c1, r2, c2)
+    ws.cell(1, 1).font = Font(bold=True, size=14)
+    for r in (1, 2):
+        ws.cell(r, 1).alignment = Alignment(horizontal="center")
+    ws.cell(4, width).alignment = Alignment(horizontal="right")
+    for r in (5, 6):
         for c in range(1, width + 1):
             cell = ws.cell(r, c)
-            cell.font, cell.alignment = Font(bold=True), Alignment(horizontal="center", wrap_text=True)
-    row = 6
-    for m in report.members:
-        for ln in m.lines:
-            _member_row(ws, row, m, ln)
-            row += 1
-    for letter, size in (("A", 8), ("B", 14), ("C", 12), ("D", 28)):
+            cell.font, cell.alignment = Font(bold=True), Alignment(horizontal="center", vertical="center",
+                                                                   wrap_text=True)
+    ws.cell(row - 1, 1).font = Font(bold=True)
+    for letter, size in (("A", 6), ("B", 12), ("C", 28)):
         ws.column_dimensions[letter].width = size
-    for c in range(5, width + 1):
-        ws.column_dimensions[_letter(c)].width = 16
-    ws.freeze_panes = "E6"
+    for c in range(4, width + 1):
+        ws.column_dimensions[_letter(c)].width = 15
 
 
-def _member_row(ws, row: int, m: MemberAccount, ln: AccountLine) -> None:
-    values = [m.member_no, m.name, ln.date, ln.summary, *(getattr(ln, k) for k in _STOCKS)]
-    for c, value in enumerate(values, 1):
+def _account_row(ws, row: int, report: MemberAccounts, ln: AccountLine, qcols, acols, nq: int, na: int) -> None:
+    """A row of a member's sheet: 编号, 日期, 摘要 (年初余额 and 年末余额/总额 under 编号, as the form has them), the
+    balance columns, the member's 交易量 and 交易额 columns, 盈余返还, 剩余盈余分配."""
+    if ln.no is None:
+        ws.cell(row, 1, ln.summary)
+    else:
+        ws.cell(row, 1, ln.no)
+        ws.cell(row, 2, ln.date).number_format = "yyyy-mm-dd"
+        ws.cell(row, 3, ln.summary)
+    col = 4
+    for value in (getattr(ln, k) for k in _STOCKS):
         if value is not None:
-            cell = ws.cell(row, c, value)
-            if isinstance(value, Decimal):
-                cell.number_format = MONEY_FORMAT
-            elif isinstance(value, dt.date):
-                cell.number_format = "yyyy-mm-dd"
-    col = 1 + len(values)
-    for fmt_, group in ((QUANTITY_FORMAT, ln.quantities), (MONEY_FORMAT, ln.amounts),
-                        (MONEY_FORMAT, (ln.patronage, ln.residual))):
-        for value in group:
-            if value is not None:
-                ws.cell(row, col, value).number_format = fmt_
-            col += 1
+            ws.cell(row, col, value).number_format = MONEY_FORMAT
+        col += 1
+    for i in qcols:
+        if (value := ln.quantities[i]) is not None:
+            ws.cell(row, col, value).number_format = _quantity_format(value, report.quantity_columns[i][1])
+        col += 1
+    col += nq - len(qcols)
+    for i in acols:
+        if (value := ln.amounts[i]) is not None:
+            ws.cell(row, col, value).number_format = MONEY_FORMAT
+        col += 1
+    col += na - len(acols)
+    for value in (ln.patronage, ln.residual):
+        if value is not None:
+            ws.cell(row, col, value).number_format = MONEY_FORMAT
+        col += 1

@@ -1,7 +1,7 @@
 """The statutory statements of an entity and year as pages, JSON and Excel downloads.
 
 ``/e/<code>/reports/<year>`` lists them; ``…/<name>`` shows one, ``…/<name>.json`` and ``…/<name>.xlsx``
-download it, for ``name`` in :data:`payouts.reports.statutory.NAMES`. Staff only, within their scope: an entity
+download it, for ``name`` in :data:`payouts.reports.statutory.NAMES`; ``…/member-accounts.pdf`` prints the 成员账户. Staff only, within their scope: an entity
 outside it answers 404. Views load, build the report (``payouts.reports.statutory``), and render it.
 """
 
@@ -19,20 +19,24 @@ from ledger.models import JournalEntry
 from ledger.web.bounds import year_arg
 from ledger.web.support import STAFF, get_session, rule
 from payouts.reports import statutory as reports
-from payouts.statements.render import html_to_pdf, render_vouchers_html
+from payouts.statements.render import html_to_pdf, render_document, render_vouchers_html
 
 bp = Blueprint("reports", __name__, url_prefix="/e/<code>/reports")
 #: a plain placeholder, checked by :func:`_year` after the access rule has run (an anonymous visitor is sent
 #: to sign in whatever the year looks like)
 YEAR = "<year>"
-#: members shown per page of the 成员账户 page (the downloads hold every member)
-MEMBERS_PER_PAGE = 50
+#: members' accounts shown per page of the 成员账户 page (the Excel and JSON downloads hold every member)
+MEMBERS_PER_PAGE = 20
+#: members' accounts in one printed 成员账户 (``?page=N`` for the next ones; ``?member=CODE`` prints one)
+MEMBERS_PER_PRINT = 50
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @bp.context_processor
 def _helpers():
-    return {"REPORT_NAMES": reports.NAMES, "report_form": reports.form_of}
+    from payouts.reports.printing import STATEMENTS
+
+    return {"REPORT_NAMES": reports.NAMES, "report_form": reports.form_of, "PRINTED": STATEMENTS}
 
 
 def _year(text: str) -> int:
@@ -72,16 +76,31 @@ def show(code: str, year: str, name: str):
     if report is None:
         return render_template("payouts/reports/unavailable.html", entity=entity, year=year, name=name, chart=chart)
     if isinstance(report, reports.MemberAccounts):
-        page = max(request.args.get("page", 1, type=int), 1)
-        shown = report.members[(page - 1) * MEMBERS_PER_PAGE:page * MEMBERS_PER_PAGE]
-        pages = max(-(-len(report.members) // MEMBERS_PER_PAGE), 1)
+        # one account per member, as the form is: ``?member=CODE`` shows one, else a page of them
+        member = request.args.get("member", "")
+        shown, page, pages = _members_shown(report, member, MEMBERS_PER_PAGE)
+        prints = max(-(-len(report.members) // MEMBERS_PER_PRINT), 1)
         return render_template("payouts/reports/member_accounts.html", entity=entity, year=year, name=name,
-                               report=report, members=shown, page=page, pages=pages, chart=chart)
+                               report=report, members=shown, member=member, page=page, pages=pages,
+                               prints=prints, per_print=MEMBERS_PER_PRINT, chart=chart)
     if not isinstance(report, reports.Statement):         # the 附注
         return render_template("payouts/reports/notes.html", entity=entity, year=year, name=name, report=report,
                                chart=chart)
     return render_template("payouts/reports/statement.html", entity=entity, year=year, name=name, report=report,
                            chart=chart)
+
+
+def _members_shown(report, member: str, per_page: int):
+    """(the members' accounts to show, page, pages): ``member`` alone (404 if not one of the year's members),
+    else page ``?page=`` of ``per_page`` accounts."""
+    if member:
+        shown = [m for m in report.members if m.code == member]
+        if not shown:
+            abort(404)
+        return shown, 1, 1
+    pages = max(-(-len(report.members) // per_page), 1)
+    page = min(max(request.args.get("page", 1, type=int), 1), pages)
+    return report.members[(page - 1) * per_page:page * per_page], page, pages
 
 
 @bp.get(f"/{YEAR}/<name>.json")
@@ -101,6 +120,23 @@ def as_xlsx(code: str, year: str, name: str):
         abort(404)
     return send_file(BytesIO(reports.to_xlsx(report)), mimetype=XLSX, as_attachment=True,
                      download_name=f"{entity.code}-{year}-{name}.xlsx")
+
+
+@bp.get(f"/{YEAR}/member-accounts.pdf")
+@rule(*STAFF, scope="entity")
+def member_accounts_pdf(code: str, year: str):
+    """成员账户 printed, A4 landscape: each member's account from a new page under the form's head (成员账户, the
+    year, 成员姓名（名称）, 联系地址, 第 N 页 of that account). ``?member=CODE`` prints one member's; otherwise the
+    year's members, :data:`MEMBERS_PER_PRINT` to a print (``?page=2`` the next ones). A collective has none: 404."""
+    entity, year, report = _report(code, year, "member-accounts")
+    if report is None:
+        abort(404)
+    member = request.args.get("member", "")
+    members, page, pages = _members_shown(report, member, MEMBERS_PER_PRINT)
+    pdf = html_to_pdf(render_document("member_accounts.html", report=report, members=members))
+    part = f"-{member}" if member else (f"-{page}" if pages > 1 else "")
+    return send_file(BytesIO(pdf), mimetype="application/pdf", as_attachment=False,
+                     download_name=f"{entity.code}-{year}-member-accounts{part}.pdf")
 
 
 @bp.get("/vouchers.pdf")
