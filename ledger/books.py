@@ -226,6 +226,35 @@ class AccountLedger:
         return self.months[-1].balance if self.months else self.opening
 
 
+@dataclass(frozen=True)
+class Reconciliation:
+    """银行存款余额调节表: the book's balance and the bank statement's, each adjusted by what the other has recorded
+    and it has not yet; the two adjusted balances agree when every difference is accounted for."""
+
+    book_balance: Decimal           # 银行存款日记账余额
+    bank_balance: Decimal           # 银行对账单余额
+    bank_in: Decimal = Z            # 银行已收、企业未收
+    bank_out: Decimal = Z           # 银行已付、企业未付
+    book_in: Decimal = Z            # 企业已收、银行未收
+    book_out: Decimal = Z           # 企业已付、银行未付
+
+    @property
+    def adjusted_book(self) -> Decimal:
+        return self.book_balance + self.bank_in - self.bank_out
+
+    @property
+    def adjusted_bank(self) -> Decimal:
+        return self.bank_balance + self.book_in - self.book_out
+
+    @property
+    def agrees(self) -> bool:
+        return self.adjusted_book == self.adjusted_bank
+
+
+#: the inputs of a 银行存款余额调节表 beside the book's own balance
+RECONCILIATION_INPUTS = ("bank_balance", "bank_in", "bank_out", "book_in", "book_out")
+
+
 def account_ledger(session: Session, book: Book, code: str, year: int, *, member: str | None = None,
                    lines: bool = True) -> AccountLedger:
     """The 明细账 of account ``code`` for ``year`` (of one member's sub-account with ``member``; "" for the part kept

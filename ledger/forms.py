@@ -202,6 +202,8 @@ FORMS: dict[str, dict[str, Form]] = {
     "fpc2021": {
         "balance-sheet": Form("会农社01表", "资产负债表", "{}年12月31日", BS_COLUMNS, FPC_BALANCE_SHEET),
         "surplus": Form("会农社02表", "盈余及盈余分配表", "{}年度", IS_COLUMNS, FPC_SURPLUS),
+        # the items and their order are the system's own (第五十八条; 附录 (四) 附注及编制说明); payouts.reports.notes
+        "notes": Form("", "会计报表附注", "{}年度", (), ()),
     },
     "collective2004": {
         "balance-sheet": Form("村会01表", "资产负债表", "{}年12月31日", (("年初数", "opening"), ("年末数", "closing")),

@@ -153,13 +153,14 @@ def _register_blueprints(app: Flask) -> None:
     from ledger.web import views as ledger_views
     from payouts.oversight import web as oversight
     from payouts.reports import web as reports
+    from payouts.reports.printing import web as printing_web
     from payouts.runs.web import api as runs_api
     from payouts.runs.web import policies, runs
     from payouts.statements import web as statements
     from payouts.statements.web import jobs
 
     for bp in (auth.bp, home.bp, records.bp, ledger_views.bp,   # members, records, books
-               reports.bp,                                      # statutory statements
+               reports.bp, printing_web.bp,                     # statutory statements; the books printed
                policies.bp, runs.bp,                            # distribution policy and runs
                statements.bp,                                   # household statements, verification, receipts
                jobs.bp,                                         # statement PDF batches started from the web
@@ -176,10 +177,11 @@ def _register_cli(app: Flask) -> None:
     from cooperatives.cli import coop_cli
     from ledger.cli import ledger_cli
     from payouts.admin.cli import admin_cli
+    from payouts.reports.cli import reports_cli
     from payouts.runs.cli import runs_cli
     from payouts.statements.cli import statements_cli
 
-    for group in (ledger_cli, coop_cli, admin_cli, runs_cli, statements_cli):
+    for group in (ledger_cli, coop_cli, admin_cli, runs_cli, statements_cli, reports_cli):
         for name, command in group.commands.items():
             app.cli.add_command(command, name)
 

@@ -121,6 +121,17 @@ def app(session):
 
 
 @pytest.fixture
+def demo_world(app, session):
+    """The demo world loaded and committed (``coopledger demo``: the cooperatives, the cluster project and its
+    villages, the land-share cooperative; ``app`` configures the keys that encrypt ID numbers)."""
+    from payouts.admin.demo import load_demo_world
+
+    assert load_demo_world(session)
+    session.commit()
+    return session
+
+
+@pytest.fixture
 def cli(app):
     """Run a ``coopledger`` command: ``cli("verify", "--entity", "X")`` -> click Result (stdout, stderr, exit_code)."""
     runner = app.test_cli_runner()

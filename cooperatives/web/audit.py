@@ -33,6 +33,7 @@ ACTION_LABELS = {
     "policy": N_("Saved the distribution policy"), "close-year": N_("Closed the year"),
     "draft-run": N_("Drafted a run"), "approve-run": N_("Approved a run"), "post-run": N_("Posted a run"),
     "publish-run": N_("Published a run"), "reverse-run": N_("Reversed a run"), "object": N_("Objection"),
+    "publish-disclosure": N_("Published a financial disclosure"),
     "answer": N_("Answered an objection"), "receipt": N_("Recorded a payment"), "confirm": N_("Confirmed receipt"),
     "set-pin": N_("Gave a new PIN"),
     "issue-token": N_("Issued an API token"), "revoke-token": N_("Revoked an API token"),

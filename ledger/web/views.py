@@ -9,9 +9,19 @@ from flask import Blueprint, abort, jsonify, render_template, request
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from ledger.books import account_ledger, balance_table, direction, money_codes, money_journal, period
+from ledger.books import (
+    RECONCILIATION_INPUTS,
+    Reconciliation,
+    account_ledger,
+    balance_table,
+    direction,
+    money_codes,
+    money_journal,
+    period,
+)
 from ledger.chart import ROLES
 from ledger.models import Account, JournalEntry, Posting
+from ledger.money import D
 from ledger.queries import trial_balance
 from ledger.web.bounds import page_arg, year_arg
 from ledger.web.support import STAFF, book_or_404, get_session, rule
@@ -96,8 +106,33 @@ def money_journal_page(code: str):
     if chosen not in {c for c, _ in accounts}:
         abort(404)
     journal = money_journal(get_session(), book, chosen, *period(year, month, quarter))
+    reconciliation, wrong = reconciliation_of(journal, roles)
     return render_template("ledger/money_journal.html", book=book, code=code, journal=journal, accounts=accounts,
-                           year=year, month=month, quarter=quarter, direction=direction)
+                           year=year, month=month, quarter=quarter, direction=direction, bank=roles.get("bank"),
+                           reconciliation=reconciliation, wrong=wrong, inputs=RECONCILIATION_INPUTS,
+                           print_args={k: request.args[k] for k in RECONCILIATION_INPUTS if request.args.get(k)})
+
+
+def reconciliation_of(journal, roles: dict) -> tuple[Reconciliation | None, list[str]]:
+    """The 银行存款余额调节表 of the bank's 日记账 from ``?bank_balance=&bank_in=&bank_out=&book_in=&book_out=`` (only
+    the bank statement's balance is needed; the differences default to 0), or None when no balance is given; and
+    the names of the inputs that are not amounts."""
+    if journal.code != roles.get("bank") or not request.args.get("bank_balance", "").strip():
+        return None, []
+    values, wrong = {}, []
+    for name in RECONCILIATION_INPUTS:
+        text = request.args.get(name, "").strip() or "0"
+        try:
+            amount = D(text)
+        except ValueError:
+            wrong.append(name)
+            continue
+        if abs(amount) >= Decimal(10) ** 13 or amount != amount.quantize(Decimal("0.01")):
+            wrong.append(name)
+        values[name] = amount
+    if wrong:
+        return None, wrong
+    return Reconciliation(journal.closing, **values), []
 
 
 @bp.get("/ledger", endpoint="account_ledger")

@@ -12,14 +12,13 @@ from io import BytesIO
 from flask import Blueprint, abort, jsonify, render_template, request, send_file
 from sqlalchemy import func, select
 
-from cooperatives.models import ManualVoucher, User
 from cooperatives.web.access import entity_or_404
-from ledger.books import vouchers
 from ledger.models import JournalEntry
 from ledger.web.bounds import year_arg
 from ledger.web.support import STAFF, get_session, rule
+from payouts.reports import printing
 from payouts.reports import statutory as reports
-from payouts.statements.render import html_to_pdf, render_document, render_vouchers_html
+from payouts.statements.render import html_to_pdf, render_document
 
 bp = Blueprint("reports", __name__, url_prefix="/e/<code>/reports")
 #: a plain placeholder, checked by :func:`_year` after the access rule has run (an anonymous visitor is sent
@@ -34,9 +33,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 @bp.context_processor
 def _helpers():
-    from payouts.reports.printing import STATEMENTS
-
-    return {"REPORT_NAMES": reports.NAMES, "report_form": reports.form_of, "PRINTED": STATEMENTS}
+    return {"REPORT_NAMES": reports.NAMES, "report_form": reports.form_of, "PRINTED": printing.STATEMENTS}
 
 
 def _year(text: str) -> int:
@@ -161,21 +158,14 @@ def vouchers_pdf(code: str):
         last = min(max(request.args.get("to", first, type=int), first), 10**9)
     if year is None:
         abort(404)
-    # the entity's book first (its opening voucher is numbered in the year before it starts), then the book that
-    # holds the year (a collective's 2004 book before its carry-over)
-    found = vouchers(session, entity.book, year, first, last)
-    if not found and entity.book.holding(year) is not entity.book:
-        found = vouchers(session, entity.book.holding(year), year, first, last)
+    book = None
+    if request.args.get("book"):            # one of the entity's books (the journal's links name theirs)
+        book = next((b for b in printing.books_of(entity) if b.code == request.args["book"]), None)
+        if book is None:
+            abort(404)
+    found = printing.voucher_pages(session, entity, year, first, last, book=book)
     if not found:
         abort(404)
-    ids = [v["id"] for v in found]
-    typed = {entry_id: (attachments, name) for entry_id, attachments, name in session.execute(
-        select(ManualVoucher.entry_id, ManualVoucher.attachments, User.display_name)
-        .outerjoin(User, User.id == ManualVoucher.made_by).where(ManualVoucher.entry_id.in_(ids)))}
-    actors = {v["actor_id"] for v in found if v["actor_id"] is not None}
-    names = dict(session.execute(select(User.id, User.display_name).where(User.id.in_(actors)))) if actors else {}
-    for v in found:
-        v["attachments"], v["made_by"] = typed.get(v["id"], (None, names.get(v["actor_id"])))
-    pdf = html_to_pdf(render_vouchers_html(found, entity={"code": entity.code, "name": entity.name}))
+    pdf = printing.vouchers_pdf(entity, found)
     return send_file(BytesIO(pdf), mimetype="application/pdf", as_attachment=False,
                      download_name=f"{entity.code}-vouchers-{year}-{first:04d}-{found[-1]['number']:04d}.pdf")

@@ -21,6 +21,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from cooperatives.models import CAPITAL_FORMS
 from cooperatives.privacy import mask_name
+from ledger.books import direction
 from ledger.i18n import N_, format_money
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,6 +67,8 @@ def environment(locale: str) -> Environment:
     env.globals["FORM_LABELS"] = CAPITAL_FORMS
     env.globals["DEDUCTION_LABELS"] = DEDUCTION_LABELS
     env.globals["qr_data_uri"] = qr_data_uri
+    env.globals["direction"] = direction
+    env.globals["is_amount"] = lambda value: isinstance(value, Decimal)
     return env
 
 
@@ -109,12 +112,6 @@ def render_document(template: str, *, locale: str = "zh_Hans_CN", css_href: str 
 def document_pdf(template: str, **context) -> bytes:
     """:func:`render_document` printed to PDF."""
     return html_to_pdf(render_document(template, **context))
-
-
-def render_vouchers_html(vouchers: list[dict], *, entity: dict, css_href: str = "statement.css") -> str:
-    """记账凭证 to print: one A4 page per voucher — 记字号, date, 摘要, 科目 with 明细科目, 借方/贷方, 合计 in figures and
-    in capital numerals, 附件张数, the signature boxes (会计主管, 记账, 审核, 出纳, 制单)."""
-    return render_document("voucher.html", vouchers=vouchers, entity=entity, css_href=css_href)
 
 
 def _fetcher():

@@ -236,3 +236,32 @@ def test_each_reused_code_goes_where_its_meaning_does(session, carried, old, new
         assert re.search(rf"^{old} \S+ \| - \| {closing:.2f} \| {new} ", output, re.M), meaning
     if old != new:                      # the same code in the new chart holds only what its own meaning brings
         assert account_balance(session, new_book, old) == EXPECTED.get(old, D("0.00")), meaning
+
+
+def test_each_years_archive_holds_the_vouchers_of_the_book_that_keeps_it(session, carried, tmp_path):
+    """会计档案 of a carried-over collective (issue 15 §8): 2023's archive holds the 2004 book's vouchers of 2023 —
+    its voucher 1 is the old book's, not the new book's 期初余额 numbered in 2023 — and 2024's, the first year of
+    the new book, holds that opening voucher apart; the printed voucher 2023-0001 is the old book's unless the
+    journal's link names the new one."""
+    import zipfile
+
+    from payouts.reports import archive, printing
+
+    entity, old, _ = carried
+    names = {}
+    for year in (2023, 2024):
+        archive.build(session, entity, year, tmp_path / f"{year}.zip", workers=1)
+        with zipfile.ZipFile(tmp_path / f"{year}.zip") as z:
+            names[year] = [n for n in z.namelist() if n.startswith("vouchers/")]
+    assert names[2023] and all(n.startswith("vouchers/vouchers-2023-") for n in names[2023])
+    assert not any(n.startswith("vouchers/opening") for n in names[2023])
+    assert [n for n in names[2024] if n.startswith("vouchers/opening-2023-")]
+    from ledger.models import JournalEntry
+
+    def book_of(voucher):
+        return session.get(JournalEntry, voucher["id"]).book_id
+
+    first = printing.voucher_pages(session, entity, 2023, 1, 1)
+    assert book_of(first[0]) == old.id
+    opening = printing.voucher_pages(session, entity, 2023, 1, 1, book=entity.book)
+    assert book_of(opening[0]) == entity.book_id

@@ -21,16 +21,18 @@ from cooperatives.models import (
 )
 from cooperatives.queries import funds_formed
 from cooperatives.users import authenticate
+from ledger.books import account_ledger, balance_table, money_journal, period
 from ledger.chart import account_for_role
 from ledger.db import money_sum
 from ledger.forms import FORMS
 from ledger.models import Account, JournalEntry, Posting
 from ledger.operations import draft_of, period_status
-from ledger.queries import account_balance, account_balances, party_balances, year_profit
+from ledger.queries import account_balance, account_balances, party_balances, trial_balance, year_profit
 from ledger.verify import verify_books
 from payouts.admin.demo import ANOMALIES, CLUSTER, LAND, VILLAGES, WORLD_LOGINS, load_demo_world
 from payouts.models import IN_FORCE, PayoutRun
 from payouts.reports.statutory import balance_sheet, equity_changes, member_accounts, surplus_statement
+from payouts.runs.snapshot import patronage_pools
 
 D = Decimal
 
@@ -269,69 +271,105 @@ def test_every_book_of_the_demo_ties_out_in_every_year(world):
         assert account_balance(world, village.book, "141") == -stakes[code] == D(amount), code
 
 
-def test_the_books_an_auditor_reads_tie_for_every_entity_and_year(world):
-    """Issue 15 §1-§2 on the demo: each year's 科目余额表 has 借 = 贷 at the opening, in the period and at the
-    closing, each account's closing is the trial balance's and its members' sub-accounts add up to it; each money
-    account's 日记账 runs from the year's opening to the account's closing, day by day, and its months chain."""
-    from ledger.books import balance_table, money_journal, period
-    from ledger.queries import trial_balance
-
-    checked = 0
-    for entity in world.scalars(select(Entity).order_by(Entity.code)):
-        book = entity.book
-        years = sorted(set(world.scalars(select(JournalEntry.year).where(JournalEntry.book_id == book.id))))
-        for year in years:
-            table = balance_table(world, book, *period(year))
-            totals = table.totals()
-            assert totals["opening_debit"] == totals["opening_credit"], (entity.code, year)
-            assert totals["debit"] == totals["credit"] and totals["closing_debit"] == totals["closing_credit"]
-            tb = {r.code: r.closing for r in trial_balance(world, book, year)}
-            top = {r.code: r for r in table.rows if r.member is None}
-            assert {c: r.closing for c, r in top.items() if r.closing} == {c: v for c, v in tb.items() if v}
-            for code in top:          # each member's sub-account is that member's balance on the account
-                members = {r.member: r.closing for r in table.rows if r.code == code and r.member is not None}
-                held = party_balances(world, book, code, up_to_year=year)
-                assert members == {m: b for m, b in held.items() if m in members}, (entity.code, year, code)
-                assert not {m for m, b in held.items() if b} - set(members), (entity.code, year, code)
-            for code in sorted({account_for_role(entity.chart, r) for r in MONEY_ROLES}):
-                journal = money_journal(world, book, code, *period(year))
-                balance = journal.opening
-                for day in journal.days:
-                    balance += day.debit - day.credit
-                    assert day.lines[-1].balance == day.balance == balance, (entity.code, code, day.date)
-                assert journal.closing == account_balances(world, book, up_to_year=year).get(code, D(0)), (
-                    entity.code, year, code)
-                months = [money_journal(world, book, code, *period(year, month)) for month in range(1, 13)]
-                assert months[0].opening == journal.opening and months[-1].closing == journal.closing
-                assert all(a.closing == b.opening for a, b in zip(months, months[1:], strict=False))
-                checked += 1
-    assert checked >= 20
-
-
-def test_each_general_ledger_is_the_sum_of_its_subsidiary_ledgers(world):
-    """Issue 15 §3 on the demo: each account's 总账 ends each year at the trial balance's closing with the year's
-    debits and credits; where the account is kept by member, each month's 本月合计 is the sum of the members'
-    明细账 (and of the part kept by no member) and so is the year's closing."""
-    from ledger.books import account_ledger
-    from ledger.queries import trial_balance
-
-    checked = 0
+def test_every_printed_figure_ties_for_every_entity_and_year(world):
+    """Issue 15's acceptance on the demo, every entity and every year with an entry: the 科目余额表 balances and is
+    the trial balance; each 日记账 ends at its account's closing balance; each 总账 is the sum of its 明细账; each
+    成员账户's lines add up to its totals, which are the member's figures in the run in force. The printed books are
+    these same objects laid out (tests/payouts/test_printing.py reads the figures back from the PDFs)."""
+    counted = {"balances": 0, "journals": 0, "ledgers": 0, "accounts": 0}
     for entity in world.scalars(select(Entity).order_by(Entity.code)):
         book = entity.book
         for year in sorted(set(world.scalars(select(JournalEntry.year).where(JournalEntry.book_id == book.id)))):
-            for row in trial_balance(world, book, year):
-                general = account_ledger(world, book, row.code, year, lines=False)
-                assert (general.opening, general.closing) == (row.opening, row.closing), (entity.code, year, row.code)
-                assert (sum((m.debit for m in general.months), D(0)), sum((m.credit for m in general.months), D(0))) \
-                    == (row.debit, row.credit), (entity.code, year, row.code)
-                members = sorted(party_balances(world, book, row.code, up_to_year=year))
-                if not members:
-                    continue
-                parts = [account_ledger(world, book, row.code, year, member=m) for m in [*members, ""]]
-                for month in general.months:
-                    found = [p for part in parts for p in part.months if p.month == month.month]
-                    assert (sum((p.debit for p in found), D(0)), sum((p.credit for p in found), D(0))) == (
-                        month.debit, month.credit), (entity.code, year, row.code, month.month)
-                assert sum((part.closing for part in parts), D(0)) == general.closing
-                checked += 1
-    assert checked >= 30
+            tb = trial_balance(world, book, year)
+            counted["balances"] += _balance_table_ties(world, entity, year, balance_table(world, book, *period(year)), tb)
+            counted["journals"] += _journals_tie(world, entity, year)
+            counted["ledgers"] += _ledgers_tie(world, entity, year, tb)
+            counted["accounts"] += _member_accounts_tie(world, entity, year)
+    assert counted["balances"] >= 15 and counted["journals"] >= 20 and counted["ledgers"] >= 30
+    assert counted["accounts"] == 149          # 80 + 9 + 9 + 11 + 40: every member of every cooperative's run
+
+
+def _balance_table_ties(world, entity, year, table, tb) -> int:
+    """借 = 贷 at the opening, in the period and at the closing; each account's closing is the trial balance's and its
+    members' sub-accounts are their balances on it."""
+    book = entity.book
+    totals = table.totals()
+    assert totals["opening_debit"] == totals["opening_credit"], (entity.code, year)
+    assert totals["debit"] == totals["credit"] and totals["closing_debit"] == totals["closing_credit"]
+    top = {r.code: r for r in table.rows if r.member is None}
+    assert {c: r.closing for c, r in top.items() if r.closing} == {r.code: r.closing for r in tb if r.closing}
+    for code in top:          # each member's sub-account is that member's balance on the account
+        members = {r.member: r.closing for r in table.rows if r.code == code and r.member is not None}
+        held = party_balances(world, book, code, up_to_year=year)
+        assert members == {m: b for m, b in held.items() if m in members}, (entity.code, year, code)
+        assert not {m for m, b in held.items() if b} - set(members), (entity.code, year, code)
+    return 1
+
+
+def _journals_tie(world, entity, year) -> int:
+    """Each money account's 日记账 runs from the year's opening to the account's closing, day by day, and its
+    months chain."""
+    book, checked = entity.book, 0
+    for code in sorted({account_for_role(entity.chart, r) for r in MONEY_ROLES}):
+        journal = money_journal(world, book, code, *period(year))
+        balance = journal.opening
+        for day in journal.days:
+            balance += day.debit - day.credit
+            assert day.lines[-1].balance == day.balance == balance, (entity.code, code, day.date)
+        assert journal.closing == account_balances(world, book, up_to_year=year).get(code, D(0)), (
+            entity.code, year, code)
+        months = [money_journal(world, book, code, *period(year, month)) for month in range(1, 13)]
+        assert months[0].opening == journal.opening and months[-1].closing == journal.closing
+        assert all(a.closing == b.opening for a, b in zip(months, months[1:], strict=False))
+        checked += 1
+    return checked
+
+
+def _ledgers_tie(world, entity, year, tb) -> int:
+    """Each account's 总账 ends the year at the trial balance's closing with the year's debits and credits; where
+    the account is kept by member, each month's 本月合计 is the sum of the members' 明细账 (and of the part kept by
+    no member) and so is the year's closing."""
+    book, checked = entity.book, 0
+    for row in tb:
+        general = account_ledger(world, book, row.code, year, lines=False)
+        assert (general.opening, general.closing) == (row.opening, row.closing), (entity.code, year, row.code)
+        assert (sum((m.debit for m in general.months), D(0)), sum((m.credit for m in general.months), D(0))) \
+            == (row.debit, row.credit), (entity.code, year, row.code)
+        members = sorted(party_balances(world, book, row.code, up_to_year=year))
+        if not members:
+            continue
+        parts = [account_ledger(world, book, row.code, year, member=m) for m in [*members, ""]]
+        for month in general.months:
+            found = [p for part in parts for p in part.months if p.month == month.month]
+            assert (sum((p.debit for p in found), D(0)), sum((p.credit for p in found), D(0))) == (
+                month.debit, month.credit), (entity.code, year, row.code, month.month)
+        assert sum((part.closing for part in parts), D(0)) == general.closing
+        checked += 1
+    return checked
+
+
+def _member_accounts_tie(world, entity, year) -> int:
+    """Each member's 成员账户 of a year with a run in force: every column's lines add up to the 年末余额/总额 row (the
+    stocks from 年初余额, the flows from nothing), whose 盈余返还 and 剩余盈余分配 are the member's in the run."""
+    run = world.scalar(select(PayoutRun).where(PayoutRun.entity_id == entity.id, PayoutRun.year == year,
+                                               PayoutRun.status.in_(IN_FORCE)))
+    report = member_accounts(world, entity, year)
+    if run is None or report is None:
+        return 0
+    returns, figures = set(patronage_pools(run.result)), {}
+    for m in run.result["members"]:            # returns by trade (221); every other pool and preferred return (222)
+        patronage = sum((D(ln["amount"]) for ln in m["lines"] if ln["pool"] in returns), D(0))
+        residual = sum((D(ln["amount"]) for ln in m["lines"] if ln["pool"] not in returns), D(0)) + sum(
+            (D(p["amount"]) for p in m["preferred"]), D(0))
+        figures[m["member"]] = (patronage, residual)
+    for account in report.members:
+        body = account.lines[:-1]
+        for field in ("capital_poverty", "capital_other", "reserve_share", "fiscal_share", "donation_share",
+                      "patronage", "residual"):
+            assert sum((getattr(ln, field) or D(0) for ln in body), D(0)) == (getattr(account.closing, field) or D(0)), (
+                entity.code, year, account.code, field)
+        for i, closing in enumerate(account.closing.amounts):
+            assert sum((ln.amounts[i] or D(0) for ln in body), D(0)) == (closing or D(0)), (entity.code, account.code)
+        assert (account.closing.patronage, account.closing.residual) == figures.get(account.code, (D(0), D(0))), (
+            entity.code, year, account.code)
+    return len(report.members)

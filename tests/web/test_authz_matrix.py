@@ -203,6 +203,7 @@ def objects(app, world, session, cli, policy_file, tmp_path) -> Objects:
     disclosures["A2"] = disclosures["A"]
     session.commit()
     app.extensions["coop.job_launcher"] = lambda job_id: None        # no PDF batch process from a matrix cell
+    app.extensions["coop.archive_launcher"] = lambda *args: None     # nor an archive process
     app.extensions["coop.import_launcher"] = lambda job_id: None     # nor an import job (it commits)
     return Objects(
         values={
