@@ -12,11 +12,12 @@ What it shows (农经发〔2011〕13号: 各项收入, 各项支出, 逐项逐�
 * **货币资金** — 库存现金, 银行存款 and (on the 2021 chart) 其他货币资金: opening balance, received, paid out, closing,
   from the 科目余额表 of the period (:func:`ledger.books.balance_table`).
 * **大额支出** (notable payments) — each entry of the period that paid out of the money accounts, net, at least
-  :data:`NOTABLE_AMOUNT` (a transfer between cash and bank nets to nothing and is not one): date, 凭证号, memo, what
-  it paid for (the accounts the entry debits, net), to whom (the members whose accounts it debits), how much, and
-  whether it was voided since. Persons' names are
-  masked (王*山, :func:`cooperatives.privacy.mask_name`) wherever they appear — as the payee, and inside a memo when it
-  names a member of the book; a member entity (a village of a cluster project) is named in full.
+  :data:`NOTABLE_AMOUNT` (a transfer between cash and bank nets to nothing and is not one): date, 凭证号, what it
+  paid for (the accounts the entry debits, net), to whom (the members whose accounts it debits), how much, and
+  whether it was voided since. A payee who is a person is masked (王*山, :func:`cooperatives.privacy.mask_name`); a
+  member entity (a village of a cluster project) is named in full. The entry's memo is free text — it may name a
+  labourer, a contractor, a phone number — and a publication can never be withdrawn, so it is not published
+  (``memo`` is always empty; the staff's books show it).
 
 :func:`to_data` gives the JSON a publication freezes (amounts as two-decimal strings), :func:`from_data` reads it
 back, and :func:`digest_of_data` is the hash the public page compares with the books as they stand.
@@ -153,7 +154,7 @@ class Notable:
 
     date: dt.date
     voucher: str            # 凭证号, 2025-0042
-    memo: str               # persons' names masked
+    memo: str               # never published: always "" (free text may name anyone; see the module's docstring)
     accounts: str           # what it paid for: the accounts the entry debits, net ("521 经营支出", "114 成员往来")
     payee: str              # the members it debits (paid to), persons masked ("向*明"), "" when none
     amount: Decimal
@@ -304,9 +305,9 @@ def _notable(session: Session, entity: Entity, book: Book, period: Period, codes
     other = {i: [account for account, moved in accounts.items() if moved > 0] for i, accounts in net.items()}
     voided = _voided(session, book, {row[0]: row[5] for row in shown})
     mask = _Masker(session, entity, book)
-    out = [Notable(on, f"{year}-{number:04d}", mask.memo(memo), "、".join(f"{c} {n}" for c, n in other.get(i, [])),
+    out = [Notable(on, f"{year}-{number:04d}", "", "、".join(f"{c} {n}" for c, n in other.get(i, [])),
                    "、".join(mask.who(c, n) for c, n in parties.get(i, [])), -paid, i in voided)
-           for i, on, year, number, memo, _source, paid in shown]
+           for i, on, year, number, _memo, _source, paid in shown]
     return out, len(rows) - len(shown)
 
 
@@ -324,24 +325,15 @@ def _voided(session: Session, book: Book, sources: dict[int, str | None]) -> set
 
 
 class _Masker:
-    """Persons' names masked: a member household's name as the payee, and any member's name inside a memo. A member
-    entity (a village of a cluster project) is no person and keeps its name. Two queries."""
+    """A payee who is a person masked; a member entity (a village of a cluster project) is no person and keeps its
+    name. One query."""
 
     def __init__(self, session: Session, entity: Entity, book: Book):
         self.entities = set(session.scalars(select(Member.code).where(Member.entity_id == entity.id,
                                                                       Member.member_entity_id.is_not(None))))
-        names = {name for code, name in session.execute(select(Party.code, Party.name).where(Party.book_id == book.id))
-                 if code not in self.entities and name and name != code and len(name) >= 2}
-        longest_first = sorted(names, key=lambda n: (-len(n), n))
-        self.pattern = re.compile("|".join(map(re.escape, longest_first))) if longest_first else None
 
     def who(self, code: str, name: str) -> str:
         return name if code in self.entities or name == code else mask_name(name)
-
-    def memo(self, text: str) -> str:
-        if not text or self.pattern is None:
-            return text or ""
-        return self.pattern.sub(lambda found: mask_name(found.group(0)), text)
 
 
 # ------------------------------------------------------------------------------------------------- JSON

@@ -18,7 +18,7 @@ from ledger.errors import Problem
 from ledger.i18n import N_, msg
 from payouts.models import DisclosurePublication
 from payouts.reports.disclosure.build import Period, build_disclosure, canonical, digest_of_data, to_data
-from payouts.reports.disclosure.queries import current_publication
+from payouts.reports.disclosure.queries import china_date, current_publication
 from payouts.statements.context import new_code
 
 
@@ -41,7 +41,7 @@ def publish_disclosure(session: Session, entity: Entity, period: Period, *, acto
     start, and when the period's current publication already shows the books as they are (nothing to correct).
     """
     at = at or dt.datetime.now(dt.UTC)
-    if at.date() <= period.end:
+    if china_date(at) <= period.end:                 # the period ends at midnight in China, not in UTC
         raise DisclosureError(N_("%(period)s has not ended yet: its disclosure is published after %(end)s."),
                               period=period.key, end=period.end.isoformat(), code="period_not_ended")
     start = entity.book_in(period.year).books_start

@@ -75,6 +75,8 @@ def index(code: str):
     today = dt.date.today()
     active = queries.activity(db, {entity.id: entity.book_id})
     year = year_arg() or max((y for (_e, y, _m) in active if y <= today.year), default=today.year)
+    if not 1949 <= year <= 2999:
+        abort(404)
     published = queries.publications(db, entity.id, year=year)
     by_period: dict[str, list] = {}
     for p in published:
