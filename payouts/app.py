@@ -131,13 +131,9 @@ def _import_launcher(settings: Settings, app: Flask):
 
 def import_job_command(settings: Settings, job_id: int) -> tuple[list[str], dict[str, str]]:
     """``coopledger import --job ID`` and the environment it needs: this app's database, keys and limits."""
-    import os
     import sys
 
-    env = {**os.environ, "DATABASE_URL": settings.database_url, "COOP_SECRET_KEY": settings.secret_key,
-           "COOP_DATA_KEYS": ",".join(settings.data_keys), "COOP_INDEX_KEY": settings.index_key,
-           "COOP_IMPORT_MAX_ROWS": str(settings.import_max_rows),
-           "COOP_IMPORT_MAX_UNZIPPED_MB": str(settings.import_max_unzipped_mb)}
+    env = settings.command_env()
     return [str(Path(sys.executable).parent / "coopledger"), "import", "--job", str(job_id)], env
 
 

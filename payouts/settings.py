@@ -81,6 +81,15 @@ class Settings:
             import_max_unzipped_mb=int(environ.get("COOP_IMPORT_MAX_UNZIPPED_MB") or ReadLimits.max_unzipped_mib),
         )
 
+    def command_env(self, environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+        """The environment of a ``coopledger`` command this app starts (an import job, a statement batch, an
+        archive): this app's database, keys, public address and limits — whatever the server's own environment
+        says (a server started with settings, not variables, would otherwise send its jobs to another database)."""
+        return {**environ, "DATABASE_URL": self.database_url, "COOP_SECRET_KEY": self.secret_key,
+                "COOP_DATA_KEYS": ",".join(self.data_keys), "COOP_INDEX_KEY": self.index_key,
+                "COOP_PUBLIC_URL": self.public_url, "COOP_IMPORT_MAX_ROWS": str(self.import_max_rows),
+                "COOP_IMPORT_MAX_UNZIPPED_MB": str(self.import_max_unzipped_mb)}
+
     def read_limits(self) -> ReadLimits:
         """The limits for reading an uploaded workbook (``import_path(..., limits=settings.read_limits())``);
         a setting that is not a positive whole number is refused here, not ignored."""

@@ -11,11 +11,16 @@ from ledger.i18n import format_money
 from ledger.money import fmt
 
 
-def get_session() -> Session:
-    """The Session of this request or command (one per request; committed once by the caller)."""
+def get_session(*, write: bool | None = None) -> Session:
+    """The Session of this request or command (one per request; committed once by the caller). A request that
+    changes something, and a command, get a writer's session (on SQLite its transaction takes the write lock at
+    BEGIN); a command that only reads asks for ``write=False`` on its first call, so a long read — rendering a run's
+    statements, a year's archive — never holds the database's write lock (and its progress, written by its own
+    short transactions, is not locked out)."""
     if "db_session" not in g:
         makers = current_app.extensions["ledger.sessionmaker"]
-        write = request.method not in ("GET", "HEAD", "OPTIONS") if has_request_context() else True
+        if write is None:
+            write = request.method not in ("GET", "HEAD", "OPTIONS") if has_request_context() else True
         g.db_session = makers["write" if write else "read"]()
     return g.db_session
 

@@ -55,7 +55,7 @@ def archive_command(entity_code: str, year: int, out_path: str, workers: int | N
     from ledger.web.support import get_session
     from payouts.reports import archive
 
-    session = get_session()
+    session = get_session(write=False)     # it only reads: never the database's write lock, however long it takes
     status = StatusFile(status_path, worker=True)
     entity = session.scalar(select(Entity).where(Entity.code == entity_code))
     if entity is None:

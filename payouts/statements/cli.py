@@ -31,7 +31,7 @@ def statements_command(run_id: int | None, out_dir: str | None, workers: int | N
     from payouts.models import RenderJob
     from payouts.statements.jobs import JobReporter
 
-    session = get_session()
+    session = get_session(write=False)     # it only reads: the job's progress is written by the reporter
     reporter = None
     if job_id is not None:
         job = session.get(RenderJob, job_id)

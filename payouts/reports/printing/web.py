@@ -5,7 +5,6 @@ its arguments the way the book's page does and hands the query to the printer.""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -106,10 +105,7 @@ def _archive_paths(entity, year: int) -> tuple[Path, Path]:
 def launch_archive(code: str, year: int, out: str, status: str) -> subprocess.Popen:
     """Start ``coopledger archive`` for the archive (detached from the request; it reports to ``status``), on this
     app's database, with its keys and public address (not whatever the server's environment says)."""
-    settings = current_app.extensions["coop.settings"]
-    env = {**os.environ, "DATABASE_URL": settings.database_url, "COOP_SECRET_KEY": settings.secret_key,
-           "COOP_DATA_KEYS": ",".join(settings.data_keys), "COOP_INDEX_KEY": settings.index_key,
-           "COOP_PUBLIC_URL": settings.public_url}
+    env = current_app.extensions["coop.settings"].command_env()
     command = [str(Path(sys.executable).parent / "coopledger"), "archive", "--entity", code, "--year", str(year),
                "--out", out, "--status", status]
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

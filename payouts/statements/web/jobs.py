@@ -51,7 +51,11 @@ def start(code: str, run_id: int):
     out_root = str(Path(current_app.instance_path) / "statements")
     job = create_job(session, run, out_root=out_root, locale=locale, actor=current_actor())
     session.commit()
-    current_app.extensions.get("coop.job_launcher", launch)(job.id)
+    launcher = current_app.extensions.get("coop.job_launcher")
+    if launcher is None:             # the production command, on this app's database and keys
+        launch(job.id, env=current_app.extensions["coop.settings"].command_env())
+    else:
+        launcher(job.id)
     return redirect(url_for("jobs.show", code=code, job_id=job.id))
 
 
