@@ -27,6 +27,9 @@ def test_the_printed_books_are_served_to_staff_within_their_scope(demo_world, cl
     assert c.get("/e/TL-V01/balances.pdf").status_code == 404                          # another entity's books
     page = c.get("/e/JGP-TEA/balances?year=2025").get_data(as_text=True)
     assert "/e/JGP-TEA/balances.pdf?year=2025" in page
+    quarter = c.get("/e/JGP-TEA/balances?year=2025&quarter=2").get_data(as_text=True)     # §1: a quarter too
+    assert "2025-04-01 — 2025-06-30" in quarter and '<option value="2" selected>2</option>' in quarter
+    assert "/e/JGP-TEA/balances.pdf?year=2025&amp;quarter=2" in quarter
 
 
 def test_the_archive_is_made_from_the_web_and_downloaded(demo_world, client, login, csrf, monkeypatch, tmp_path):
