@@ -83,7 +83,7 @@ class Settings:
 
     def command_env(self, environ: Mapping[str, str] = os.environ) -> dict[str, str]:
         """The environment of a ``coopledger`` command this app starts (an import job, a statement batch, an
-        archive): this app's database, keys, public address and limits — whatever the server's own environment
+        archive): this app's database, keys, public address and limits, not whatever the server's own environment
         says (a server started with settings, not variables, would otherwise send its jobs to another database)."""
         return {**environ, "DATABASE_URL": self.database_url, "COOP_SECRET_KEY": self.secret_key,
                 "COOP_DATA_KEYS": ",".join(self.data_keys), "COOP_INDEX_KEY": self.index_key,
