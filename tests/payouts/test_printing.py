@@ -207,7 +207,7 @@ def test_a_years_archive_holds_every_document_with_its_hash(demo_world, tmp_path
 def test_the_archive_command_writes_the_zip_and_refuses_an_unknown_entity(demo_world, cli, tmp_path):
     out = tmp_path / "a" / "JGP-VEG-2025.zip"
     status = tmp_path / "status.json"
-    result = cli("archive", "--entity", "JGP-VEG", "--year", "2025", "--out", str(out), "--workers", "1",
+    result = cli("archive", "--entity", "JGP-VEG", "--year", "2025", "--out", str(out), "--workers", "2",
                  "--status", str(status))
     assert result.exit_code == 0, result.output
     manifest, files = _read(out)
