@@ -56,7 +56,7 @@ def journal(code: str):
 
 
 
-def _period_args(book) -> tuple[int, int | None, int | None]:
+def period_args(book) -> tuple[int, int | None, int | None]:
     """(year, month, quarter) of ``?year=&month=&quarter=``: the year defaults to the book's latest with an
     entry; a month outside 1–12 or a quarter outside 1–4 is a 404."""
     year = year_arg() or get_session().scalar(select(func.max(JournalEntry.year)).where(
@@ -77,7 +77,7 @@ def _money(value) -> str:
 def balances_page(code: str):
     """科目余额表 for a year, a quarter or a month: 期初 借/贷, 本期借方, 本期贷方, 期末 借/贷, by account and member."""
     book = book_or_404(code)
-    year, month, quarter = _period_args(book)
+    year, month, quarter = period_args(book)
     book = book.holding(year)
     table = balance_table(get_session(), book, *period(year, month, quarter))
     if request.path.endswith(".json"):
@@ -98,7 +98,7 @@ def money_journal_page(code: str):
     """日记账 of 库存现金, 银行存款 or 其他货币资金 (``?account=``) for a year or a month, a balance after each line
     and each day."""
     book = book_or_404(code)
-    year, month, quarter = _period_args(book)
+    year, month, quarter = period_args(book)
     book = book.holding(year)
     roles = ROLES.get(book.chart, {})
     accounts = money_codes(get_session(), book, tuple(roles[r] for r in ("cash", "bank", "mobile") if r in roles))
@@ -142,7 +142,7 @@ def account_ledger_page(code: str):
     """明细账 of an account (``?account=``, and ``?member=`` for one member's sub-account) for a year, each entry
     with its balance, 本月合计 and 本年累计; or its 总账 (``/general-ledger``: the months only)."""
     book = book_or_404(code)
-    year, _, _ = _period_args(book)
+    year, _, _ = period_args(book)
     book = book.holding(year)
     general = request.path.endswith("/general-ledger")
     member = None if general else request.args.get("member")

@@ -21,7 +21,7 @@ from payouts.reports import statutory as reports
 from payouts.statements.render import html_to_pdf, render_document
 
 bp = Blueprint("reports", __name__, url_prefix="/e/<code>/reports")
-#: a plain placeholder, checked by :func:`_year` after the access rule has run (an anonymous visitor is sent
+#: a plain placeholder, checked by :func:`year_or_404` after the access rule has run (an anonymous visitor is sent
 #: to sign in whatever the year looks like)
 YEAR = "<year>"
 #: members' accounts shown per page of the 成员账户 page (the Excel and JSON downloads hold every member)
@@ -36,7 +36,7 @@ def _helpers():
     return {"REPORT_NAMES": reports.NAMES, "report_form": reports.form_of, "PRINTED": printing.STATEMENTS}
 
 
-def _year(text: str) -> int:
+def year_or_404(text: str) -> int:
     """The fiscal year in the URL; 404 unless it is four ASCII digits from 1949 to 2999."""
     if not (len(text) == 4 and text.isascii() and text.isdigit() and 1949 <= int(text) <= 2999):
         abort(404)
@@ -48,7 +48,7 @@ def _report(code: str, year: str, name: str):
     scope."""
     if name not in reports.NAMES:
         abort(404)
-    year_ = _year(year)
+    year_ = year_or_404(year)
     entity = entity_or_404(code)
     return entity, year_, reports.build(get_session(), entity, year_, name)
 
@@ -56,7 +56,7 @@ def _report(code: str, year: str, name: str):
 @bp.get(f"/{YEAR}")
 @rule(*STAFF, scope="entity")
 def index(code: str, year: str):
-    year = _year(year)
+    year = year_or_404(year)
     entity = entity_or_404(code)
     chart = reports.chart_in(entity, year)
     available = [{"name": name, "form": reports.form_of(name, chart), "statutory": reports.any_form_of(name)}

@@ -23,6 +23,8 @@ def test_the_printed_books_are_served_to_staff_within_their_scope(demo_world, cl
         assert response.data.startswith(b"%PDF"), path
     assert c.get("/e/JGP-TEA/money-journal.pdf?account=501").status_code == 404      # not a money account
     assert c.get("/e/JGP-TEA/ledger.pdf?year=2025&account=999").status_code == 404
+    one = c.get("/e/JGP-TEA/ledger.pdf?year=2025")         # the account its page opens on, not all of them at once
+    assert one.status_code == 200 and "JGP-TEA-2025-ledger-101.pdf" in one.headers["Content-Disposition"]
     assert c.get("/e/JGP-TEA/reports/2025/statements.pdf?name=member-accounts").status_code == 404
     assert c.get("/e/TL-V01/balances.pdf").status_code == 404                          # another entity's books
     page = c.get("/e/JGP-TEA/balances?year=2025").get_data(as_text=True)

@@ -18,10 +18,10 @@ from cooperatives.web.access import entity_or_404
 from ledger.books import RECONCILIATION_INPUTS, money_journal, period
 from ledger.chart import ROLES
 from ledger.web.support import STAFF, get_session, rule
-from ledger.web.views import _period_args, reconciliation_of
+from ledger.web.views import period_args, reconciliation_of
 from payouts.reports import printing
 from payouts.reports.cli import StatusFile
-from payouts.reports.web import _year
+from payouts.reports.web import year_or_404
 
 bp = Blueprint("printing", __name__, url_prefix="/e/<code>")
 PDF = "application/pdf"
@@ -35,7 +35,7 @@ def _pdf(data: bytes, name: str):
 @rule(*STAFF, scope="entity")
 def statements_pdf(code: str, year: str):
     """The year's statements and 附注 (``?name=balance-sheet`` for one of them)."""
-    year_ = _year(year)
+    year_ = year_or_404(year)
     entity = entity_or_404(code)
     name = request.args.get("name")
     if name is not None and name not in printing.STATEMENTS:
@@ -51,7 +51,7 @@ def statements_pdf(code: str, year: str):
 def balances_pdf(code: str):
     """科目余额表, ``?year=&quarter=`` or ``&month=`` as on its page."""
     entity = entity_or_404(code)
-    year, month, quarter = _period_args(entity.book)
+    year, month, quarter = period_args(entity.book)
     return _pdf(printing.balances_pdf(get_session(), entity, year, month, quarter), f"{entity.code}-{year}-balances.pdf")
 
 
@@ -60,7 +60,7 @@ def balances_pdf(code: str):
 def money_journal_pdf(code: str):
     """日记账 of ``?account=`` (the first money account by default) for the period of its page."""
     entity = entity_or_404(code)
-    year, month, quarter = _period_args(entity.book)
+    year, month, quarter = period_args(entity.book)
     accounts = [c for c, _ in printing.money_accounts(get_session(), entity, year)]
     chosen = request.args.get("account") or (accounts[0] if accounts else "")
     if chosen not in accounts:
@@ -78,13 +78,14 @@ def money_journal_pdf(code: str):
 @bp.get("/general-ledger.pdf", endpoint="general_ledger_pdf")
 @rule(*STAFF, scope="entity")
 def ledger_pdf(code: str):
-    """明细账 (or 总账) of ``?account=`` — of every account with a movement when none is given — for ``?year=``;
-    ``?member=`` for one member's sub-account."""
+    """明细账 of ``?account=`` (``?member=`` for one member's sub-account; by default the account its page opens on)
+    or 总账 of ``?account=`` — of every account with a movement when none is given (the months only: a few pages) —
+    for ``?year=``. Every account's 明细账 at once is the archive's (it may run to hundreds of pages)."""
     entity = entity_or_404(code)
-    year, _, _ = _period_args(entity.book)
+    year, _, _ = period_args(entity.book)
     general = request.path.endswith("/general-ledger.pdf")
     known = printing.ledger_accounts(get_session(), entity, year)
-    account = request.args.get("account")
+    account = request.args.get("account") or (None if general else (known[0] if known else None))
     if account is not None and account not in known:
         abort(404)
     member = None if general else request.args.get("member")
@@ -151,7 +152,7 @@ def _alive(status: dict) -> bool:
 def archive_page(code: str, year: str):
     """The year's 会计档案: whether it is being made (files printed so far), ready (its size and when it was
     made) or failed; a button makes it (again)."""
-    year_ = _year(year)
+    year_ = year_or_404(year)
     entity = entity_or_404(code)
     zip_path, status_path = _archive_paths(entity, year_)
     status = status_of(status_path)
@@ -167,7 +168,7 @@ def archive_page(code: str, year: str):
 def archive_start(code: str, year: str):
     """Make the year's archive in a process of its own (it prints hundreds of pages); the page follows it. The
     books' keepers make it (a write: it leaves a file behind); the township's auditor reads what they made."""
-    year_ = _year(year)
+    year_ = year_or_404(year)
     entity = entity_or_404(code, write=True)
     zip_path, status_path = _archive_paths(entity, year_)
     status = status_of(status_path)
@@ -187,7 +188,7 @@ def archive_start(code: str, year: str):
 @bp.get("/reports/<year>/archive.zip")
 @rule(*STAFF, scope="entity")
 def archive_download(code: str, year: str):
-    year_ = _year(year)
+    year_ = year_or_404(year)
     entity = entity_or_404(code)
     zip_path, _status_path = _archive_paths(entity, year_)
     if not zip_path.is_file():
