@@ -51,9 +51,9 @@ def parts(session: Session, entity, year: int, *, public_url: str | None = None)
     """Every file of ``entity``'s ``year`` archive, laid out (HTML for the PDFs): reads the database, prints nothing.
     ``public_url``: the site's address, for the disclosures' QR codes."""
     book = entity.book.holding(year)
-    names = printing._party_names(session, book)
+    names = printing.party_names(session, book)
     who = {"code": entity.code, "name": entity.name}
-    printed = printing._printed()
+    printed = printing.printed_at()
     reports = printing.statements(session, entity, year)
     out = [Part("statements/statements.pdf", "财务报表及附注",
                 html=render_document("report.html", reports=reports, entity=who, year=year))]
@@ -94,8 +94,8 @@ def parts(session: Session, entity, year: int, *, public_url: str | None = None)
 
 def _vouchers(session: Session, entity, year: int, who: dict) -> list[Part]:
     """Every voucher of ``year`` in the book that holds it, in files of :data:`VOUCHERS_PER_FILE`; in the first
-    year of a book that continues another (a collective carried over), that book's opening voucher too (numbered
-    in the year before, which the old book's archive holds with its own vouchers)."""
+    year of a book that continues another (a collective carried over), that book's opening voucher too, apart: it is
+    numbered in the year before, whose archive holds the old book's vouchers only."""
     book = entity.book.holding(year)
     out = _voucher_files(session, entity, year, book, who, "vouchers/vouchers")
     if book.previous_book_id is not None and book.books_start is not None and book.books_start.year == year:

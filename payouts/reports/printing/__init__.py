@@ -39,11 +39,15 @@ def _entity(entity) -> dict:
     return {"code": entity.code, "name": entity.name}
 
 
-def _printed() -> str:
-    return dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+def printed_at() -> str:
+    """When a book is printed (打印时间, under it), to the minute, in China's time (the server's clock may be UTC)."""
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
 
 
-def _party_names(session: Session, book) -> dict[str, str]:
+def party_names(session: Session, book) -> dict[str, str]:
+    """``sub-ledger code -> name`` of ``book`` (a member's name beside its code in the printed books)."""
     return dict(session.execute(select(Party.code, Party.name).where(Party.book_id == book.id)).all())
 
 
@@ -69,7 +73,7 @@ def balances_pdf(session: Session, entity, year: int, month: int | None = None, 
     book = entity.book.holding(year)
     table = balance_table(session, book, *period(year, month, quarter))
     return document_pdf("balance_table.html", table=table, totals=table.totals(), entity=_entity(entity),
-                        members=_party_names(session, book), printed=_printed())
+                        members=party_names(session, book), printed=printed_at())
 
 
 def money_accounts(session: Session, entity, year: int) -> list[tuple[str, str]]:
@@ -86,7 +90,7 @@ def money_journal_pdf(session: Session, entity, code: str, year: int, month: int
     balance) the 银行存款余额调节表 at the period's end under it."""
     journal = money_journal(session, entity.book.holding(year), code, *period(year, month, quarter))
     reconciliation = Reconciliation(journal.closing, **reconcile) if reconcile else None
-    return document_pdf("money_journal.html", journal=journal, entity=_entity(entity), printed=_printed(),
+    return document_pdf("money_journal.html", journal=journal, entity=_entity(entity), printed=printed_at(),
                         reconciliation=reconciliation)
 
 
@@ -105,7 +109,7 @@ def ledger_pdf(session: Session, entity, year: int, codes: list[str] | None = No
     codes = codes if codes is not None else ledger_accounts(session, entity, year)
     ledgers = [account_ledger(session, book, code, year, member=member, lines=not general) for code in codes]
     return document_pdf("account_ledger.html", ledgers=ledgers, general=general, year=year, entity=_entity(entity),
-                        members=_party_names(session, book), printed=_printed())
+                        members=party_names(session, book), printed=printed_at())
 
 
 def books_of(entity) -> list:
