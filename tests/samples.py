@@ -65,3 +65,21 @@ def xlsx_bytes(sheets: dict[str, list[list]]) -> io.BytesIO:
     book.save(data)
     data.seek(0)
     return data
+
+
+def count_queries(session, fn) -> int:
+    """How many SQL statements ``fn()`` runs on ``session``'s engine."""
+    from sqlalchemy import event
+
+    engine = session.get_bind().engine
+    seen = [0]
+
+    def before(*_args):
+        seen[0] += 1
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        fn()
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+    return seen[0]

@@ -9,7 +9,8 @@ import re
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event, select
+from samples import count_queries
+from sqlalchemy import select
 
 from cooperatives.access import CONSOLE
 from cooperatives.models import Entity, Member
@@ -330,21 +331,6 @@ def test_findings_are_sorted_and_the_table_keeps_message_and_params(small):
     assert row["rule"] == RULES["large_cash_payment"].title and row["message"] % row["params"] == row["detail"]
     assert row["year"] == 2025 and table.rows[0]["year"] is None
     assert "%" not in "".join(r.title + r.explanation for r in RULES.values())    # safe for gettext %-formatting
-
-
-def count_queries(session, fn) -> int:
-    engine = session.get_bind().engine
-    seen = [0]
-
-    def before(*_args):
-        seen[0] += 1
-
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        fn()
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
-    return seen[0]
 
 
 def test_a_fixed_number_of_queries_whatever_the_size_of_the_township(app, session):

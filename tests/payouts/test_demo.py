@@ -38,11 +38,8 @@ D = Decimal
 
 
 @pytest.fixture
-def world(app, session):
-    """(``app`` configures the keys that encrypt ID numbers.)"""
-    assert load_demo_world(session)
-    session.commit()
-    return session
+def world(demo_world):
+    return demo_world
 
 
 def runs(session) -> dict[str, PayoutRun]:

@@ -18,7 +18,8 @@ import subprocess
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event, func, select, text
+from samples import count_queries
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from cooperatives.access import CONSOLE, Forbidden, Principal
@@ -203,21 +204,6 @@ def test_json_round_trip_and_a_digest_of_the_figures(coop, session):
     assert data["totals"]["surplus"] == "-5500.00" and data["money"][0]["code"] == "101"
     assert digest_of_data({**data, "entity_name": "改名"}) == digest_of_data(data)       # a name is no figure
     assert digest_of_data({**data, "notable": []}) != digest_of_data(data)
-
-
-def count_queries(session, fn) -> int:
-    engine = session.get_bind().engine
-    seen = [0]
-
-    def before(*_args):
-        seen[0] += 1
-
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        fn()
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
-    return seen[0]
 
 
 def test_a_fixed_number_of_queries_whatever_the_number_of_payments(coop, session):

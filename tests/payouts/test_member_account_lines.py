@@ -15,12 +15,11 @@ from decimal import Decimal
 
 import openpyxl
 import pytest
-from samples import POLICY_70_30
+import test_reports
 from sqlalchemy import select
 from test_reports import _login, distribute_and_post, entity
 
 from cooperatives.models import CapitalContribution, Delivery, Entity, InputSupply, Member, Sale
-from payouts.admin.demo import load_demo_world
 from payouts.models import IN_FORCE, PayoutRun
 from payouts.reports.statutory import (
     _STOCKS,
@@ -100,12 +99,11 @@ def _records(session, entity_: Entity, year: int) -> tuple[dict, dict]:
     return trade, capital
 
 
-def test_every_demo_account_is_its_transactions_and_ties_to_the_run(app, session):
+def test_every_demo_account_is_its_transactions_and_ties_to_the_run(demo_world):
     """Every cooperative of the demo, every year with a run in force: each member's lines sum to the totals row,
     the totals row's 盈余返还/剩余盈余分配 are the member's figures in the run's JSON, and the trade lines are the
     member's live deliveries, sales and inputs of the year (their sum and their number)."""
-    assert load_demo_world(session)
-    session.commit()
+    session = demo_world
     runs = session.scalars(select(PayoutRun).where(PayoutRun.status.in_(IN_FORCE))).all()
     kinds, accounts_checked, pairs = set(), 0, set()
     for run in runs:
@@ -150,16 +148,8 @@ def test_every_demo_account_is_its_transactions_and_ties_to_the_run(app, session
 # ----------------------------------------------------------------------------------------- the worked example
 
 
-@pytest.fixture
-def imported(session, cli, xlsx, worked_example):
-    assert cli("import", xlsx(worked_example())).exit_code == 0
-    return entity(session, "WX")
-
-
-@pytest.fixture
-def posted(session, cli, imported, policy_file):
-    distribute_and_post(cli, "WX", policy_file(POLICY_70_30))
-    return entity(session, "WX")
+#: the worked example imported, and distributed and posted (test_reports' fixtures)
+imported, posted = test_reports.imported, test_reports.posted
 
 
 @pytest.fixture
