@@ -220,3 +220,20 @@ def test_the_archive_command_writes_the_zip_and_refuses_an_unknown_entity(demo_w
     assert json.loads(status.read_text())["status"] == "done"
     result = cli("archive", "--entity", "NOPE", "--year", "2025", "--out", str(tmp_path / "x.zip"))
     assert result.exit_code != 0 and "No entity NOPE" in result.output and not (tmp_path / "x.zip").exists()
+
+
+def test_an_asset_at_its_nominal_amount_is_listed_in_the_notes(demo_world):
+    """附注 六 (制度 第二十二条、第二十五条): a donated asset that could not be valued is carried at 1 元 and named in
+    the notes (here in 2026, the year after the demo's closed one); a cooperative with none says 无."""
+    from cooperatives.access import CONSOLE
+    from cooperatives.operations import record
+
+    veg = entity(demo_world, "JGP-VEG")
+    title = "六、以名义金额计量的资产"
+    assert next(s for s in build(demo_world, veg, 2026, "notes").sections if s.title == title).paragraphs == ("无。",)
+    record(demo_world, veg, "assets", {"code": "VEG-GD-99", "name": "受捐喷灌设备", "acquired_on": dt.date(2026, 5, 1),
+                                       "cost": D("1.00"), "life_years": 10, "salvage_pct": D("0"), "paid_by": "bank"},
+           actor=CONSOLE)
+    demo_world.flush()
+    nominal = next(s for s in build(demo_world, veg, 2026, "notes").sections if s.title == title)
+    assert nominal.rows == (("VEG-GD-99", "受捐喷灌设备", "2026-05-01", "1"),) and "名义金额" in nominal.paragraphs[0]
