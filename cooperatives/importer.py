@@ -341,37 +341,55 @@ def _check_members(wb, plan: _Plan, problems, root: bool) -> None:
     numbers = {no: code for code, no in context.members.items()}
     listed = {r.values["code"] for r in wb.sheets.get("households", [])}
     for row in rows:
-        code, no = row.values["member"], row.values["member_no"]
-        persons, known = row.values.get("persons"), context.households.get(code)
-        if persons is not None and known is not None and not _owned(plan, code) and persons != known.persons:
-            problems.append(problem(row, "persons", msg(
-                N_("The size of household %(member)s is kept by the entity that registered it."), member=code,
-                code="persons_not_ours")))
-            continue
-        if code in context.members:
-            if context.members[code] != no:
-                problems.append(problem(row, "member_no", msg(N_("%(member)s is already member no. %(n)s, not %(no)s."),
-                                                              member=code, n=context.members[code], no=no,
-                                                              code="member_no_differs")))
-            continue
-        if no in numbers:
-            problems.append(problem(row, "member_no", msg(N_("Member no. %(n)s is already %(member)s."), n=no,
-                                                          member=numbers[no], code="member_no_taken")))
-            continue
-        if root and plan.kind == "cluster_project" and code in plan.township_entities:
+        found = _member_problems(row, plan, context, numbers, new_codes, listed, root)
+        if found:                   # every problem of the row, not only the first
+            problems += found
+        elif row.values["member"] not in context.members:
+            plan.new_members.append(row)
+    for row in wb.rejected.get("members", []):      # a row refused for a cell: is its household known?
+        code = row.values.get("member")
+        if code and code not in context.members and code not in new_codes and code not in plan.households \
+                and code not in context.linked and not (root and code in plan.township_entities):
+            problems.append(problem(row, "member", _unknown_member(plan, code)))
+
+
+def _unknown_member(plan: _Plan, code: str):
+    what = (N_("%(member)s is neither a household (in the households sheet or registered before) nor an "
+               "entity linked to this project.") if plan.kind == "cluster_project" else
+            N_("Unknown household %(member)s: it is neither in the households sheet nor registered before."))
+    return msg(what, member=code, code="unknown_member")
+
+
+def _member_problems(row: Row, plan: _Plan, context: EnrolmentContext, numbers: dict, new_codes: set, listed: set,
+                     root: bool) -> list[Problem]:
+    """Every problem of one row of the members sheet against the register (none: a member to enrol, or one
+    enrolled already with the same number); links a cluster project's member entity when the admin imports."""
+    code, no = row.values["member"], row.values["member_no"]
+    persons, known = row.values.get("persons"), context.households.get(code)
+    found: list[Problem] = []
+    if persons is not None and known is not None and not _owned(plan, code) and persons != known.persons:
+        found.append(problem(row, "persons", msg(
+            N_("The size of household %(member)s is kept by the entity that registered it."), member=code,
+            code="persons_not_ours")))
+    if code in context.members:
+        if context.members[code] != no:
+            found.append(problem(row, "member_no", msg(N_("%(member)s is already member no. %(n)s, not %(no)s."),
+                                                       member=code, n=context.members[code], no=no,
+                                                       code="member_no_differs")))
+        return found
+    if no in numbers:
+        found.append(problem(row, "member_no", msg(N_("Member no. %(n)s is already %(member)s."), n=no,
+                                                   member=numbers[no], code="member_no_taken")))
+    if root and plan.kind == "cluster_project" and code in plan.township_entities:
+        if not found:
             plan.to_link[code] = plan.township_entities[code]      # the admin importing is the admin linking
-        elif code not in new_codes and code not in plan.households and code not in context.linked:
-            what = (N_("%(member)s is neither a household (in the households sheet or registered before) nor an "
-                       "entity linked to this project.") if plan.kind == "cluster_project" else
-                    N_("Unknown household %(member)s: it is neither in the households sheet nor registered before."))
-            problems.append(problem(row, "member", msg(what, member=code, code="unknown_member")))
-            continue
-        if code in plan.households and code not in listed:        # registered before, not in this workbook
-            found = check_enrolment(context, code, None, root=root)
-            if found is not None:
-                problems.append(problem(row, "member", found[1]))
-                continue
-        plan.new_members.append(row)
+    elif code not in new_codes and code not in plan.households and code not in context.linked:
+        found.append(problem(row, "member", _unknown_member(plan, code)))
+    if code in plan.households and code not in listed:          # registered before, not in this workbook
+        refused = check_enrolment(context, code, None, root=root)
+        if refused is not None:
+            found.append(problem(row, "member", refused[1]))
+    return found
 
 
 def _check_records(session, wb, plan: _Plan, problems) -> None:
@@ -408,6 +426,28 @@ def _check_records(session, wb, plan: _Plan, problems) -> None:
         if rows:
             problems += check_records(kind, [r.values for r in rows], context,
                                       lambda i, column, reason, rows=rows: problem(rows[i], column, reason))
+    problems += _rejected_problems(wb, context)
+
+
+def _rejected_problems(wb: Workbook, context: RecordContext) -> list[Problem]:
+    """What else is wrong with the rows refused for a cell (:attr:`Workbook.rejected`), so a row's every problem is
+    listed at once: the member it names (not a member, or missing) and its date (before the books start, or in a
+    closed year) — the first checks :func:`check_records` makes, on the cells that did read."""
+    found: list[Problem] = []
+    for kind in (*POSTING_ORDER, "assets", "land", "shares"):
+        spec = KINDS[kind]
+        for row in wb.rejected.get(kind, []):
+            v = row.values
+            if "member" in v and spec.member != "none":
+                code = v["member"]
+                if code and code not in context.members:
+                    found.append(problem(row, "member", msg(N_("%(member)s is not a member of %(entity)s."),
+                                                            member=code, entity=context.entity_code,
+                                                            code="not_a_member")))
+            on = v.get(spec.date_column)
+            if isinstance(on, dt.date) and (reason := context.date_problem(on, posts=spec.posts)) is not None:
+                found.append(problem(row, spec.date_column, reason))
+    return found
 
 
 def _add_current(context: RecordContext, wb: Workbook, plan: _Plan) -> None:

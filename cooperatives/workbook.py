@@ -192,6 +192,9 @@ class Workbook:
     sheets: dict[str, list[Row]]
     source: str
     digest: str
+    #: rows refused for a problem in a cell, with the values of their cells that did read (the others left out), so
+    #: the loader can still name what else is wrong with the row — every problem of a row at once; never written
+    rejected: dict[str, list[Row]] = field(default_factory=dict)
 
 
 class WorkbookError(Exception):
@@ -284,29 +287,67 @@ class _Code(ColumnType):
         return text if text is _BLANK else normalize_code(text)
 
 
-def _iso_date(text: str) -> date:
-    if len(text) == 10 and text[4] == "-" and text[7] == "-" and text.isascii():
-        year, month, day = text[:4], text[5:7], text[8:]
-        if year.isdigit() and month.isdigit() and day.isdigit():
+#: full-width ASCII forms (０-９, －, ／, ．, ，, ：, full-width space) as their ASCII selves: a cell typed with a Chinese
+#: input method in full-width mode reads as the same number or date
+_HALF_WIDTH = {**{code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}, 0x3000: 0x20}
+#: Excel's serial day numbers of 1990-01-01 and 2099-12-31: a date cell whose format was lost (or whose value was
+#: typed as its number) reads as such a number; outside this span a number is not taken for a date
+_SERIAL_SPAN = (32874, 73050)
+_EXCEL_EPOCH = date(1899, 12, 30)
+_DATE_FORMS = (
+    re.compile(r"([0-9]{4})[-/.]([0-9]{1,2})[-/.]([0-9]{1,2})(?:[ T]0{1,2}:00(?::00(?:\.0+)?)?)?"),
+    re.compile(r"([0-9]{4}) *年 *([0-9]{1,2}) *月 *([0-9]{1,2}) *[日号]?"),
+)
+
+
+def half_width(text: str) -> str:
+    """``text`` with full-width digits, signs and punctuation as ASCII (``２０２６－０７－０６`` → ``2026-07-06``)."""
+    return text.translate(_HALF_WIDTH) if not text.isascii() else text
+
+
+def _serial_date(number: int | float | Decimal) -> date | None:
+    """The date of an Excel serial day number (a whole number in :data:`_SERIAL_SPAN`), else None."""
+    if number != int(number) or not _SERIAL_SPAN[0] <= number <= _SERIAL_SPAN[1]:
+        return None
+    return _EXCEL_EPOCH + timedelta(days=int(number))
+
+
+def parse_date(raw: Any) -> date | None:
+    """The one reading of a date everywhere the workbook reads one: an Excel date (or date-time at midnight) cell,
+    an Excel serial day number (a date cell whose format was lost, or its number typed as text), or text written
+    ``2026-07-06``, ``2026/7/6``, ``2026.7.6``, ``2026年7月6日`` — in full-width digits too — with an optional
+    ``00:00:00``. None for an empty cell; raises ``_Invalid`` for anything else (a day that does not exist)."""
+    if isinstance(raw, datetime):
+        return raw.date()
+    if isinstance(raw, date):
+        return raw
+    if raw.__class__ in (int, float) and not isinstance(raw, bool):
+        found = _serial_date(raw) if raw == raw and abs(raw) < 1e9 else None
+        if found is None:
+            raise _Invalid(msg(N_("not a date (expected YYYY-MM-DD): %(value)s"), value=_show(raw), code="not_a_date"))
+        return found
+    text = half_width(str(raw)).strip()
+    if not text:
+        return None
+    for form in _DATE_FORMS:
+        match = form.fullmatch(text)
+        if match:
             try:
-                return date(int(year), int(month), int(day))
+                return date(int(match[1]), int(match[2]), int(match[3]))
             except ValueError:
-                pass
-    raise _Invalid(msg(N_("not a date (expected YYYY-MM-DD): %(value)s"), value=_show(text), code="not_a_date"))
+                break
+    else:
+        if len(text) == 5 and text.isascii() and text.isdigit() and (found := _serial_date(int(text))) is not None:
+            return found
+    raise _Invalid(msg(N_("not a date (expected YYYY-MM-DD): %(value)s"), value=_show(raw), code="not_a_date"))
 
 
 class _Date(ColumnType):
     name = "date"
 
     def parse(self, raw: Any) -> Any:
-        if raw.__class__ is str:
-            text = raw.strip()
-            return _iso_date(text) if text else _BLANK
-        if isinstance(raw, datetime):
-            return raw.date()
-        if isinstance(raw, date):
-            return raw
-        raise _Invalid(msg(N_("not a date (expected YYYY-MM-DD): %(value)s"), value=_show(raw), code="not_a_date"))
+        found = parse_date(raw)
+        return _BLANK if found is None else found
 
 
 def _text_decimal(text: str) -> Decimal:
@@ -320,7 +361,7 @@ def _to_decimal(raw: Any) -> Any:
     """A Decimal (or the blank marker) from a text, int, float or Decimal cell."""
     cls = raw.__class__
     if cls is str:
-        text = raw.strip()
+        text = half_width(raw).strip()
         return _text_decimal(text) if text else _BLANK
     if cls is int:
         return Decimal(raw)
@@ -366,7 +407,7 @@ class _Int(ColumnType):
     def parse(self, raw: Any) -> Any:
         cls = raw.__class__
         if cls is str:
-            text = raw.strip()
+            text = half_width(raw).strip()
             if not text:
                 return _BLANK
             digits = text[1:] if text[0] in "+-" else text
@@ -979,6 +1020,9 @@ _SPECS = (
 )  # fmt: skip
 
 SHEETS: dict[str, SheetSpec] = {spec.name: spec for spec in _SPECS}
+#: sheets of notes for people (the import template's 说明), never read as data
+NOTES_SHEET = "说明"
+_NOTES_SHEETS = frozenset({"说明", "填写说明", "notes", "readme"})
 _SHEET_NAMES = {_key(name): spec.name for spec in _SPECS for name in (spec.name, *spec.aliases)}
 
 
@@ -990,6 +1034,8 @@ def sheet_kind(name: str) -> str | None:
 # --------------------------------------------------------------------------- reading one sheet
 
 _NOT_CACHED: Any = object()
+#: refused rows kept per sheet (Workbook.rejected) for the loader's further checks of them
+_REJECTED_KEPT = 10_000
 _CACHE_LIMIT = 50_000  # distinct cell texts remembered per column
 #: stands, past the header's last column, for the filled cells of a row beyond it: the row is not blank (and
 #: is checked, as when the whole row was read) but no column reads it
@@ -1058,6 +1104,7 @@ class _SheetReader:
         self.template = {c.name: _initial(c) for c in spec.columns if c.name not in _ONLY_WHEN_PRESENT}
         self.count = 0
         self.incomplete = False  # a required column is missing: rows are checked but never complete
+        self.rejected: list[Row] = []  # rows with a problem: the values that did read (Workbook.rejected)
 
     def read(self, rows: Iterator[tuple[int, Sequence[Any]]]) -> list[Row]:
         """Validate ``rows``, (row number, cells) pairs in file order, the header (row 1) first.
@@ -1110,14 +1157,19 @@ class _SheetReader:
 
     def _row(self, cells: Sequence[Any], number: int) -> Row | None:
         values = self.template.copy()
-        valid = self._convert(cells, number, values)
+        bad: set[str] = set()
+        valid = self._convert(cells, number, values, bad)
         for check in self.spec.checks:
             found = check(values)
             if found:
                 valid = False
+                bad.add(found[0])
                 self._report(number, self.columns[found[0]], found[1])
         valid = self._check_unique(values, number) and valid
         if not valid or self.incomplete:
+            if not valid and not self.incomplete and len(self.rejected) < _REJECTED_KEPT:
+                self.rejected.append(Row(self.spec.name, self.label, number,
+                                         {k: v for k, v in values.items() if k not in bad}, self.columns))
             return None
         for name, compute in self.derived:
             if values[name] is None:
@@ -1128,7 +1180,8 @@ class _SheetReader:
                     return None
         return Row(self.spec.name, self.label, number, values, self.columns)
 
-    def _convert(self, cells: Sequence[Any], number: int, values: dict[str, Any]) -> bool:
+    def _convert(self, cells: Sequence[Any], number: int, values: dict[str, Any], bad: set[str]) -> bool:
+        """Convert the row's cells into ``values``; the columns with a problem are added to ``bad``."""
         valid = True
         size = len(cells)
         for f in self.fields:
@@ -1140,6 +1193,7 @@ class _SheetReader:
                 except _Invalid as exc:
                     self._report(number, f.header, exc.args[0])
                     valid = False
+                    bad.add(f.name)
                     continue
                 if raw.__class__ is str and len(f.cache) < _CACHE_LIMIT:
                     f.cache[raw] = value
@@ -1147,6 +1201,7 @@ class _SheetReader:
                 if f.required:
                     self._report(number, f.header, msg(N_("required value is missing"), code="missing_value"))
                     valid = False
+                    bad.add(f.name)
                     continue
                 value = f.default
             values[f.name] = value
@@ -1607,13 +1662,16 @@ def _xlsx_sheets(book: _Xlsx, limits: ReadLimits) -> Iterator[tuple[str, Iterato
 
 
 def _read_sheets(
-    sources: Iterable[tuple[str, Iterator[tuple[int, Sequence[Any]]]]], problems: list[Problem]
+    sources: Iterable[tuple[str, Iterator[tuple[int, Sequence[Any]]]]], problems: list[Problem],
+    rejected: dict[str, list[Row]] | None = None,
 ) -> dict[str, list[Row]]:
     sheets: dict[str, list[Row]] = {}
     labels: dict[str, str] = {}
     for label, rows in sources:
         kind = sheet_kind(label)
         try:
+            if kind is None and _key(label) in _NOTES_SHEETS:
+                continue  # the template's column notes (说明), read by people only
             if kind is None:
                 if not all(_is_blank(cells) for _, cells in rows):
                     problems.append(Problem(label, 1, "", msg(N_("unknown sheet (expected one of %(sheets)s)"),
@@ -1623,22 +1681,26 @@ def _read_sheets(
                                                           other=repr(labels[kind]), kind=repr(kind), code="duplicate_sheet")))
             else:
                 labels[kind] = label
-                sheets[kind] = _SheetReader(SHEETS[kind], label, problems).read(rows)
+                reader = _SheetReader(SHEETS[kind], label, problems)
+                sheets[kind] = reader.read(rows)
+                if rejected is not None and reader.rejected:
+                    rejected[kind] = reader.rejected
         except _ReadError as exc:
             problems.append(Problem(label, exc.row, "", exc.args[0]))
     return sheets
 
 
-def _read_container(path: Path, source: str, problems: list[Problem], limits: ReadLimits) -> dict[str, list[Row]]:
+def _read_container(path: Path, source: str, problems: list[Problem], limits: ReadLimits,
+                    rejected: dict[str, list[Row]] | None = None) -> dict[str, list[Row]]:
     if path.is_dir():
-        return _read_sheets(_csv_sheets(path, source, limits), problems)
+        return _read_sheets(_csv_sheets(path, source, limits), problems, rejected)
     if not path.exists():
         raise _not_a_workbook(source, msg(N_("no such file or folder")))
     if not path.is_file():
         raise _not_a_workbook(source, msg(N_("not a file or folder")))
     book = _open_xlsx(path, source, limits)
     try:
-        return _read_sheets(_xlsx_sheets(book, limits), problems)
+        return _read_sheets(_xlsx_sheets(book, limits), problems, rejected)
     finally:
         book.close()
 
@@ -1671,12 +1733,14 @@ def read_workbook_partial(
     """
     source = os.fsdecode(path)
     problems: list[Problem] = []
+    rejected: dict[str, list[Row]] = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sheets = _read_container(Path(source), source, problems, limits)
+        sheets = _read_container(Path(source), source, problems, limits, rejected)
     broken = {p.sheet for p in problems if p.row <= 1}
     sheets = {kind: rows for kind, rows in sheets.items() if not rows or rows[0].sheet_label not in broken}
-    return Workbook(sheets, source, digest(sheets)), problems
+    rejected = {kind: rows for kind, rows in rejected.items() if rows[0].sheet_label not in broken}
+    return Workbook(sheets, source, digest(sheets), rejected), problems
 
 
 # --------------------------------------------------------------------------- digest

@@ -4,8 +4,20 @@ and workbook upload. Views load, parse, call an operation, commit once, redirect
 from __future__ import annotations
 
 import datetime as dt
+from io import BytesIO
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import ValidationError
@@ -122,9 +134,37 @@ def _records_page(entity, kind, *, errors=None, form=None, status=200):
         select(JournalEntry).where(JournalEntry.id.in_(entry_ids)))} if entry_ids else {}
     fields = display.record_fields(kind)
     return _page(entity, "cooperatives/records.html", status, kind=kind, rows=rows, vouchers=vouchers,
+                 lookups=_lookups(session, entity, {f.name for f in fields}), LOOKUP_FIELDS=LOOKUP_FIELDS,
                  fields=fields, columns=[f for f in fields if f.name not in display.FORM_ONLY], page=page,
                  pages=max((total + PAGE - 1) // PAGE, 1), total=total, errors=errors or {}, form=form or {},
                  today=dt.date.today(), register=share_register(session, entity) if kind == "shares" else None)
+
+
+#: form fields offered a list to pick from (<datalist>): the entity's members, the products it already trades
+LOOKUP_FIELDS = {"member": "members", "from_member": "members", "product": "products"}
+
+
+def _lookups(session, entity, names: set[str]) -> dict[str, list[tuple[str, str]]]:
+    """The <datalist> choices of a record form: ``{"members": [(code, name)], "products": [(name, "")]}`` for the
+    fields it has — one query each, whatever the number of members or records (a typed value not in the list is
+    still accepted, and checked as any other)."""
+    from cooperatives.models import Delivery, Entity, Sale, StockCount
+
+    wanted = {LOOKUP_FIELDS[n] for n in names if n in LOOKUP_FIELDS}
+    found: dict[str, list[tuple[str, str]]] = {}
+    if "members" in wanted:
+        member_entity = Entity.__table__.alias("member_entity")
+        found["members"] = [(code, head or name or "") for code, head, name in session.execute(
+            select(Member.code, Household.head_name, member_entity.c.name)
+            .outerjoin(Household, Household.id == Member.household_id)
+            .outerjoin(member_entity, member_entity.c.id == Member.member_entity_id)
+            .where(Member.entity_id == entity.id).order_by(Member.member_no))]
+    if "products" in wanted:
+        used = (select(Delivery.product.label("product")).where(Delivery.entity_id == entity.id)
+                .union(select(Sale.product).where(Sale.entity_id == entity.id),
+                       select(StockCount.product).where(StockCount.entity_id == entity.id))).subquery()
+        found["products"] = [(name, "") for name in session.scalars(select(used.c.product).order_by(used.c.product))]
+    return found
 
 
 @bp.get("/records/<kind>")
@@ -267,6 +307,22 @@ def import_workbook_page(code: str):
         return _import_page(entity, 422, error=_("Choose a file to upload."))
     job = start_import(get_session(), entity, files, actor=current_actor(), dry_run=request.form.get("dry_run") == "1")
     return redirect(url_for(".import_job", code=code, job_id=job.id))
+
+
+@bp.get("/import/template.xlsx")
+@rule(*WRITERS, scope="entity")
+def import_template(code: str):
+    """The import template (导入模板) for this entity: every sheet, Chinese headers, validations, the column notes
+    (in the reader's language) and example rows (:mod:`cooperatives.template`)."""
+    from cooperatives.template import EntityFacts, build_template
+
+    entity, session = entity_or_404(code), get_session()
+    last_no = session.scalar(select(func.max(Member.member_no)).where(Member.entity_id == entity.id)) or 0
+    facts = EntityFacts(entity.code, entity.name, entity.kind, entity.township.name,
+                        entity.village.name if entity.village else None, entity.credit_code, entity.books_start,
+                        has_entries=book_has_entries(session, entity.book_id), next_member_no=last_no + 1)
+    return send_file(BytesIO(build_template(_, facts)), as_attachment=True, download_name=f"导入模板-{entity.code}.xlsx",
+                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
 def _import_page(entity, status=200, *, error=None):

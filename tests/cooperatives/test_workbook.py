@@ -344,7 +344,7 @@ def test_workbook_error_carries_problem_objects(tmp_path):
         ("unit", "lb", "unknown value 'lb' (expected kg, jin)"),
         ("paid", "maybe", "unknown value 'maybe' (expected yes, no)"),
         ("member", "M 1", "must not contain spaces: 'M 1'"),
-        ("date", "2025/03/01", "not a date (expected YYYY-MM-DD): '2025/03/01'"),
+        ("date", "2025/13/01", "not a date (expected YYYY-MM-DD): '2025/13/01'"),
         ("date", "20250301", "not a date (expected YYYY-MM-DD): '20250301'"),
         ("product", "   ", "required value is missing"),
     ],
