@@ -25,7 +25,15 @@ MEASURES = ("amount", "quantity")
 RESERVE_QUANTIFY = ("transactions", "capital", "equal", "none")
 DEDUCTIONS = ("inputs", "advances")
 TRADE_KINDS = ("deliveries", "sales", "inputs")
+#: the trade a transactions pool counts when its ``include`` is not given
+DEFAULT_INCLUDE = ("deliveries", "sales")
 CAPITAL_FORMS = ("cash", "land", "in_kind", "poverty_asset")
+#: what the statements print for the usual pool names (a pool's name is free; these are the names the form offers)
+POOL_NAME_LABELS = {"patronage": N_("Patronage refund"), "residual": N_("Residual surplus"),
+                    "land": N_("Land dividend"), "labor": N_("Labour dividend"), "shares": N_("Share dividend"),
+                    "investment": N_("Investment dividend")}
+#: the bases a farmer cooperative's remainder may go by (law Art. 44; the run's ``residual_capital_only`` check)
+REMAINDER_BASES = ("capital",)
 
 
 class PolicyError(ValueError):
@@ -82,6 +90,11 @@ class Policy:
     def returns_by_trade(self, basis: str) -> bool:
         """Whether a pool of ``basis`` returns surplus by members' trade (盈余返还), not by capital."""
         return basis == "transactions" or (basis == "land" and self.land_as_trade)
+
+    @property
+    def trade_pct(self) -> Decimal:
+        """The pct of the pools that return surplus by members' trade (before preferred returns)."""
+        return sum((p.pct for p in self.pools if self.returns_by_trade(p.basis)), Decimal(0))
 
     def to_dict(self) -> dict:
         """JSON-ready form with decimals as strings (what is stored and shown)."""
@@ -227,6 +240,79 @@ def _pool(i: int, p, problems: list[str]) -> Pool | None:
         return None
     return Pool(name=name, pct=pct, basis=basis, measure=measure, products=tuple(sorted(weights)),
                 include=tuple(include))
+
+
+def law_problems(policy: Policy, kind: str) -> list[str]:
+    """What the law forbids a policy of an entity of ``kind`` — the policy-level part of the checks a run of it must
+    pass before approval (:func:`payouts.runs.rules.check_run`), said before the policy is saved. Each message has
+    the code of its run check; a pool's has the pool's number ``pool`` (1-based). Empty: nothing is forbidden."""
+    from payouts.runs.rules import COOPERATIVE_LAW_KINDS, PATRONAGE_FLOOR_PCT  # rules imports this module
+
+    problems: list[str] = []
+    if policy.land_as_trade and kind != "land_coop":
+        problems.append(msg(N_("Land counts as member trade only in a land-share cooperative."),
+                            code="land_as_trade_land_coop"))
+    for i, pool in enumerate(policy.pools, 1):
+        if pool.basis == "shares" and kind != "collective":
+            problems.append(msg(N_("Pool %(pool)s: only a village collective distributes by quantified shares."),
+                                pool=i, code="shares_collective"))
+    if kind in COOPERATIVE_LAW_KINDS:
+        if policy.pools and policy.trade_pct < PATRONAGE_FLOOR_PCT:
+            problems.append(msg(N_("Member trade receives %(pct)s %% of the pools: a farmer cooperative must return "
+                                   "at least 60 %% of the distributable surplus by member trade (law Art. 44)."),
+                                pct=policy.trade_pct, code="patronage_min_60"))
+        for i, pool in enumerate(policy.pools, 1):
+            if not policy.returns_by_trade(pool.basis) and pool.basis not in REMAINDER_BASES and pool.basis != "shares":
+                problems.append(msg(N_("Pool %(pool)s: in a farmer cooperative, what is not returned by member trade "
+                                       "goes by capital, reserve share and quantified subsidies only (law Art. 44)."),
+                                    pool=i, code="residual_capital_only"))
+    return problems
+
+
+def policy_toml(data: dict) -> str:
+    """A stored policy (``Policy.to_dict()``) written as TOML (INTERFACES §4): what the policy page offers for
+    download and shows; ``load_policy_text(policy_toml(d)).to_dict() == d`` for every valid policy."""
+    lines = [f"reserve_pct = {_toml_value(data['reserve_pct'])}",
+             f"reserve_quantify = {_toml_value(data['reserve_quantify'])}"]
+    for key in ("funds", "preferred"):
+        if data.get(key):
+            lines.append(f"{key} = {_toml_value(data[key])}")
+    lines += [f"deduct = {_toml_value(list(data.get('deduct', [])))}",
+              f"prorate_partial_year = {_toml_value(bool(data.get('prorate_partial_year')))}",
+              f"notice_days = {_toml_value(data.get('notice_days', 7))}"]
+    if data.get("land_as_trade"):
+        lines.append("land_as_trade = true")
+    for pool in data["pools"]:
+        lines += ["", "[[pools]]", f"name = {_toml_value(pool['name'])}", f"pct = {_toml_value(pool['pct'])}",
+                  f"basis = {_toml_value(pool['basis'])}"]
+        if pool["basis"] == "transactions":
+            if pool.get("measure", "amount") != "amount":
+                lines.append(f"measure = {_toml_value(pool['measure'])}")
+            if pool.get("products"):
+                lines.append(f"products = {_toml_value(pool['products'])}")
+            if list(pool.get("include", DEFAULT_INCLUDE)) != list(DEFAULT_INCLUDE):
+                lines.append(f"include = {_toml_value(list(pool['include']))}")
+    return "\n".join(lines) + "\n"
+
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    return json.dumps(str(value), ensure_ascii=False)      # a TOML basic string (JSON escapes are valid TOML)
+
+
+def _toml_key(key: str) -> str:
+    bare = key and all(ch.isascii() and (ch.isalnum() or ch in "_-") for ch in key)
+    return key if bare else json.dumps(key, ensure_ascii=False)
 
 
 def load_policy_text(text: str, *, filename: str = "policy.toml") -> Policy:
