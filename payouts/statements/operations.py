@@ -187,6 +187,12 @@ def paid_so_far(session: Session, snap: StatementSnapshot) -> Decimal:
     return session.scalar(select(money_sum(Receipt.amount)).where(Receipt.statement_id == snap.id))
 
 
+def has_payment(session: Session, snap: StatementSnapshot) -> bool:
+    """Whether a payment to the household has been recorded against this statement (a receipt, of any amount)."""
+    return session.scalar(select(Receipt.id).where(Receipt.statement_id == snap.id)
+                          .limit(1)) is not None
+
+
 @operation(keeps_books(_statement_entity))
 def record_receipt(session: Session, snap: StatementSnapshot, *, amount: Decimal, method: str, on: dt.date,
                    reference: str | None = None, signed: bool = False, actor: Principal) -> Receipt:
@@ -269,7 +275,13 @@ def _mark_paid_when_done(session: Session, run: PayoutRun) -> None:
 
 @operation(is_household(_statement_household))
 def confirm_receipt(session: Session, snap: StatementSnapshot, *, actor: Principal) -> None:
-    """The household confirms, on its phone, that it received the payout."""
+    """The household confirms, on its phone, that it received the payout: only once the cooperative has recorded
+    a payment to it for this statement (one tap, no undo — confirming money that has not been paid would say
+    the opposite of the page's "not paid yet")."""
+    if snap.confirmed_at is None and not has_payment(session, snap):
+        raise StatementError("_schema", N_("There is nothing to confirm yet: the cooperative has not recorded a "
+                                           "payment to your household for this statement. Confirm once the money "
+                                           "has reached you and the payment is shown here."), code="no_payment_yet")
     if snap.confirmed_at is None:
         snap.confirmed_at = dt.datetime.now(dt.UTC)
         audit(session, actor_id=actor.user_id, action="confirm", target=f"statement:{snap.id}",

@@ -31,6 +31,7 @@ def test_a_member_reads_downloads_and_confirms_on_a_phone(live, phone, artifacts
     # one column: nothing wider than the phone's screen, no sideways scrolling
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     assert page.locator("script").count() == 0
+    assert page.locator("#path").count() == 1            # surplus → reserve → distributable → pools, at 360 px too
     page.screenshot(path=str(artifacts / "phone-statement.png"), full_page=True)
 
     with page.expect_download(timeout=60_000) as info:
@@ -56,6 +57,8 @@ def test_another_member_gets_404_for_that_statement(live, phone):
     response = page.goto(f"{live.url}/s/{live.codes['BR-H002']}")        # its own statement: yes
     assert response.status == 200
     assert page.inner_text("#net").strip() == format_money(live.nets["BR-H002"])
+    # not paid yet: nothing to confirm (no button to tap by mistake), the page says when it can be
+    assert page.locator("#confirm").count() == 0 and page.locator("#confirm-later").count() == 1
 
 
 def test_a_household_checks_its_paper_then_opens_the_statement_with_phone_and_pin(live, phone, artifacts):
@@ -72,7 +75,8 @@ def test_a_household_checks_its_paper_then_opens_the_statement_with_phone_and_pi
     page.fill("#amount", f"{net:.2f}")
     with page.expect_navigation():                     # wait for the new answer, not the old page
         page.click("main button[type=submit]")
-    assert page.locator("#amount-result.ok").count() == 1 and page.locator("#ledger.ok").count() == 1
+    assert page.locator("#amount-result.ok").count() == 1 and page.locator("#verdict.ok").count() == 1
+    assert page.locator(".verdict").count() == 1                       # one verdict for the paper
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     page.screenshot(path=str(artifacts / "phone-verify.png"), full_page=True)
 

@@ -5,7 +5,7 @@ import json
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from cooperatives.access import CONSOLE
 from cooperatives.models import Household
@@ -120,3 +120,21 @@ def test_phone_and_pin(session, run):
     assert len(pin) == 6 and pin not in (hh.pin_hash or "")
     assert household_by_phone_and_pin(session, "139 0000 0002", pin) == hh
     assert household_by_phone_and_pin(session, "13900000002", "000000" if pin != "000000" else "111111") is None
+
+
+def test_receipt_is_confirmed_only_once_a_payment_is_recorded(session, run):
+    from cooperatives.access import Principal
+    from cooperatives.models import AuditLog
+    from payouts.statements.operations import confirm_receipt
+
+    publish_run(session, run, actor=CONSOLE)
+    snap = snap_of(session, "V1")
+    household = Principal.of_household(snap.household_id)
+    logged = session.scalar(select(func.count(AuditLog.id)))
+    with pytest.raises(StatementError) as refused:                      # nothing paid: nothing to confirm
+        confirm_receipt(session, snap, actor=household)
+    assert refused.value.problem.column == "_schema" and refused.value.problem.reason.code == "no_payment_yet"
+    assert snap.confirmed_at is None and session.scalar(select(func.count(AuditLog.id))) == logged
+    record_receipt(session, snap, amount=D("1000.00"), method="bank", on=dt.date(2026, 4, 1), actor=CONSOLE)
+    confirm_receipt(session, snap, actor=household)                    # paid (even in part): confirmed
+    assert snap.confirmed_at is not None

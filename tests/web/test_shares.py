@@ -204,7 +204,7 @@ def test_a_run_by_shares_matches_the_hand_computation_to_the_fen(session, villag
     assert snap.content["contributed"]["shares"] == "30.5"
     html = render_statement_html(snap.content, locale="zh_Hans_CN", verify_url="https://example.test/verify/x")
     assert "份额" in html and "30.5" in html
-    assert "你家持有集体资产份额 30.5 股，占全部 60.5 股的 50.41%" in html
+    assert "30.5 ÷ 60.5 = " in html and "504.13" in html      # its share of the 1,000.00 pool, worked out
     # and once the year is closed, the register's 2025 is closed too
     with pytest.raises(RecordError, match="2025 is closed"):
         record(session, village, "shares", _shares_row("S2", "1", date="2025-12-31"), actor=CONSOLE)

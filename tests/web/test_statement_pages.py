@@ -22,7 +22,7 @@ from cooperatives.access import CONSOLE
 from cooperatives.models import Entity, Household
 from cooperatives.users import create_user
 from payouts.models import Objection, PayoutMember, PayoutRun, Receipt, StatementSnapshot
-from payouts.statements.operations import record_objection, set_pin
+from payouts.statements.operations import record_objection, record_receipt, set_pin
 
 D = Decimal
 PASSWORD = "correct horse battery staple"
@@ -65,6 +65,11 @@ def by_id(page: str, element_id: str) -> str:
     found = re.search(rf'id="{element_id}"[^>]*>(.*?)</', page, re.S)
     assert found, f"no element #{element_id}"
     return found.group(1).strip()
+
+
+def verdicts(page: str) -> list[tuple[str, str]]:
+    """Every verdict box of a page: (ok or bad, its id)."""
+    return re.findall(r'class="verdict (ok|bad)" id="([\w-]+)"', page)
 
 
 def distribute(cli, policy: str | None = None) -> int:
@@ -170,12 +175,21 @@ def test_the_statement_shows_the_net_the_formula_and_the_notice_period(app, run,
     assert by_id(page, "net") == "3,500.00" == f"{NET['V1']:,.2f}"
     assert D(data["net"]) == session.scalar(select(PayoutMember.net).where(PayoutMember.run_id == run.id,
                                                                             PayoutMember.code == "V1"))
+    # 10,000.00 distributable: 60 % by trade (V1 1,000.00 of 4,000.00), 40 % by capital (1,000.00 of 2,000.00)
+    assert by_id(page, "distributable") == "10,000.00"
+    for words in ("Return by member trade (60 %)", "Distribution by capital (40 %)",
+                  "Your household's trade: 1,000.00 yuan, of all members' 4,000.00 yuan.",
+                  "Your share: 1,000.00 ÷ 4,000.00 = 25.00 %", "6,000.00 × 25.00 % = 1,500.00 yuan",
+                  "Your share: 1,000.00 ÷ 2,000.00 = 50.00 %", "4,000.00 × 50.00 % = 2,000.00 yuan"):
+        assert words in page, words
     for line in data["lines"]:
-        assert line["formula_en"] in page and line["amount"] in page.replace(",", "")
+        assert line["amount"] in page.replace(",", "")
+    assert not re.search(r"\b(patronage|residual)\b", page.split('id="object-form"')[0])   # no pool codes shown
     assert data["net_words"] in page and snap.code in page
     assert by_id(page, "paid-state") == "Not paid yet"
     assert run.notice_until.isoformat() in by_id(page, "notice")
-    assert f'href="/s/{snap.code}.pdf"' in page and 'id="object-form"' in page and 'id="confirm"' in page
+    assert f'href="/s/{snap.code}.pdf"' in page and 'id="object-form"' in page
+    assert 'id="confirm"' not in page and 'id="confirm-later"' in page      # nothing paid: nothing to confirm
     assert "<script" not in page and " style=" not in page       # no JavaScript, nothing the CSP would block
 
 
@@ -184,7 +198,8 @@ def test_chinese_is_the_default_language_of_the_statement(client, run, session, 
     snap = snap_of(session, "V1")
     page = text(client.get(f"/s/{snap.code}"))
     assert '<html lang="zh-CN">' in page
-    assert "按交易量(额)返还" in page and snap.content["lines"][0]["formula_zh"] in page
+    assert "收益分配结算单" in page and "可分配盈余" in page and "实发金额" in page
+    assert "1,000.00 ÷ 4,000.00 = 25.00 %" in page and "6,000.00 × 25.00 % = 1,500.00" in page
 
 
 def test_the_pdf_downloads(app, run, session, login):
@@ -196,15 +211,35 @@ def test_the_pdf_downloads(app, run, session, login):
     assert snap.code in response.headers["Content-Disposition"]
 
 
-def test_confirming_receipt_records_when(app, run, session, login, post_form):
+def test_receipt_cannot_be_confirmed_before_a_payment_is_recorded(app, run, session, login, post_form):
     snap = snap_of(session, "V1")
     client = signed_in(app, login, "mem_v1")
+    page = text(client.get(f"/s/{snap.code}"))
+    assert by_id(page, "paid-state") == "Not paid yet" and 'id="confirm"' not in page   # no button to tap
+    refused = post_form(client, f"/s/{snap.code}/confirm", {}, token_path=f"/s/{snap.code}")
+    assert refused.status_code == 409
+    page = text(refused)
+    assert "has not recorded a payment to your household" in by_id(page, "refused")
+    assert "Receipt confirmed" not in page and by_id(page, "paid-state") == "Not paid yet"
+    assert snap_of(session, "V1").confirmed_at is None
+    assert session.scalar(select(func.count()).select_from(Receipt)) == 0
+
+
+def test_confirming_receipt_records_when(app, run, session, login, post_form):
+    snap = snap_of(session, "V1")
+    staff = signed_in(app, login, "acc_v")           # the cooperative records the payment first
+    paid = post_form(staff, f"/e/VO/runs/{run.id}/receipts", {"member": "V1", "amount": "3500.00", "method": "bank",
+                                                              "date": dt.date.today().isoformat()},
+                     token_path=f"/e/VO/runs/{run.id}/statements")
+    assert paid.status_code == 302, text(paid)
+    client = signed_in(app, login, "mem_v1")
+    assert by_id(text(client.get(f"/s/{snap.code}")), "paid-state") == "Paid"
     response = post_form(client, f"/s/{snap.code}/confirm", {}, token_path=f"/s/{snap.code}")
     assert response.status_code == 302 and response.headers["Location"] == f"/s/{snap.code}"
     assert snap_of(session, "V1").confirmed_at is not None
     page = text(client.get(f"/s/{snap.code}"))
     assert "Receipt confirmed on" in by_id(page, "confirmed") and 'id="confirm"' not in page
-    staff = signed_in(app, login, "acc_v")
+    assert "Not paid yet" not in page
     assert post_form(staff, f"/s/{snap.code}/confirm", {}, token_path=f"/s/{snap.code}").status_code == 403
 
 
@@ -233,6 +268,17 @@ def test_objections_are_taken_during_the_notice_period_only(app, run, session, l
     assert objections() == 1
 
 
+def test_the_household_page_says_whether_statements_are_published(app, posted, session, login, cli):
+    client = signed_in(app, login, "mem_v1")
+    page = text(client.get("/household"))
+    assert 'id="no-statements"' in page and 'id="statements"' not in page       # posted, not yet published
+    assert cli("run", "publish", str(posted.id)).exit_code == 0
+    page = text(client.get("/household"))
+    code = snap_of(session, "V1").code
+    assert 'id="no-statements"' not in page and f'href="/s/{code}"' in by_id(page, "statements")
+    assert "3,500.00" in page and snap_of(session, "V2").code not in page
+
+
 # ------------------------------------------------------------------------------------------- phone + PIN
 
 
@@ -249,6 +295,8 @@ def test_phone_and_pin_open_the_household_statements_only(app, run, session, pos
     assert client.get(f"/s/{mine}.pdf").status_code == 200
     assert client.get(f"/s/{other}").status_code == 404
     assert f"/s/{mine}" in text(client.get("/my")) and other not in text(client.get("/my"))
+    record_receipt(session, snap_of(session, "V2"), amount=NET["V2"], method="bank", on=dt.date.today(), actor=CONSOLE)
+    session.commit()
     assert post_form(client, f"/s/{mine}/confirm", {}, token_path=f"/s/{mine}").status_code == 302
     assert snap_of(session, "V2").confirmed_at is not None
     assert post_form(client, "/s/leave", {}, token_path="/my").status_code == 302
@@ -398,6 +446,7 @@ def test_a_printed_statement_verifies_and_a_changed_amount_does_not(client, run,
     assert "王*山" in page and "王大山" not in page and "核验合作社" in page and "2025" in page
     assert by_id(page, "net") == "3,500.00" and "Matches the ledger" in by_id(page, "ledger")
     assert "in force" in by_id(page, "standing")
+    assert verdicts(page) == [("ok", "verdict")] and by_id(page, "verdict").startswith("Valid")
     assert by_id(text(client.get(f"/verify/{snap.code}?amount=3500")), "amount-result").startswith("Match")
     assert by_id(text(client.get(f"/verify/{snap.code}?amount=￥3,500.00")), "amount-result").startswith("Match")
     changed = by_id(text(client.get(f"/verify/{snap.code}?amount=3600.00")), "amount-result")
@@ -417,11 +466,15 @@ def test_a_reversed_run_verifies_as_superseded_by_its_correction(app, run, sessi
     result = cli("run", "reverse", str(run.id))
     assert result.exit_code == 0
     reversing = int(result.stdout.strip().rsplit(" ", 1)[1])
-    standing = by_id(text(client.get(f"/verify/{snap.code}")), "standing")
-    assert f"Reversed by run {reversing}" in standing
+    page = text(client.get(f"/verify/{snap.code}"))
+    assert f"Reversed by run {reversing}" in by_id(page, "standing")
+    # the paper still matches the ledger, but one verdict only, and it is the bad one (never green above red)
+    assert "Matches the ledger" in by_id(page, "ledger")
+    assert verdicts(page) == [("bad", "verdict")] and by_id(page, "verdict").startswith("No longer valid")
     correction = distribute(cli)
-    standing = by_id(text(client.get(f"/verify/{snap.code}")), "standing")
-    assert f"Superseded by run {correction}" in standing
+    page = text(client.get(f"/verify/{snap.code}"))
+    assert f"Superseded by run {correction}" in by_id(page, "standing")
+    assert verdicts(page) == [("bad", "verdict")]
     member = signed_in(app, login, "mem_v1")
     assert member.get(f"/s/{snap.code}").status_code == 404                # a reversed run is no longer shown
     page = text(signed_in(app, login, "acc_v").get(f"/s/{snap.code}"))      # staff still read it, marked

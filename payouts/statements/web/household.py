@@ -3,7 +3,6 @@ and an objection to one line during the notice period."""
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 from decimal import Decimal
 from io import BytesIO
@@ -26,7 +25,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import joinedload
 
 from cooperatives.access import may
-from cooperatives.models import Entity, Household, Member
+from cooperatives.models import Household, Member
 from cooperatives.privacy import mask_phone
 from cooperatives.web.access import can_write_entity
 from ledger.errors import field_errors
@@ -48,6 +47,7 @@ from payouts.statements.web.support import (
     PIN_KEY,
     Viewer,
     household_rule,
+    household_statements,
     normal_code,
     page_locale,
     paid_of,
@@ -71,21 +71,7 @@ def mine():
     if household is None:                      # a PIN session of a household since removed
         session.pop(PIN_KEY, None)
         return redirect(url_for(".pin"))
-    rows = db.execute(
-        select(StatementSnapshot.code, StatementSnapshot.confirmed_at, PayoutRun.year, PayoutRun.status,
-               PayoutRun.notice_until, Entity.name, PayoutMember.net, PayoutMember.paid)
-        .join(PayoutRun, PayoutRun.id == StatementSnapshot.run_id)
-        .join(Entity, Entity.id == PayoutRun.entity_id)
-        .join(PayoutMember, (PayoutMember.run_id == StatementSnapshot.run_id)
-              & (PayoutMember.code == StatementSnapshot.member_code))
-        .where(StatementSnapshot.household_id == household.id, PayoutRun.status.in_(HOUSEHOLD_STATUSES))
-        .order_by(PayoutRun.year.desc(), PayoutRun.id.desc())).all()
-    today = dt.date.today()
-    statements = [{"code": r.code, "entity": r.name, "year": r.year, "net": r.net, "paid": r.paid,
-                   "state": payment_state(r.net, r.paid), "confirmed": r.confirmed_at is not None,
-                   "notice_until": r.notice_until,
-                   "notice_open": r.status == "published" and r.notice_until is not None and today <= r.notice_until}
-                  for r in rows]
+    statements = household_statements(household.id)
     memberships = db.scalars(select(Member).options(joinedload(Member.entity))
                              .where(Member.household_id == household.id).order_by(Member.joined_on)).all()
     return render_template("payouts/statements/mine.html", household=household, statements=statements,
@@ -101,6 +87,7 @@ def _statement_page(snap: StatementSnapshot, who: Viewer, *, status: int = 200, 
     objections = db.scalars(select(Objection).where(Objection.statement_id == snap.id)
                             .order_by(Objection.created_at, Objection.id)).all()
     lines = [ln["pool"] for ln in data["lines"]]
+    bases = {ln["pool"]: ln["basis_kind"] for ln in data["lines"]}
     if data["deductions"]:
         lines.append("deductions")
     lines += ["total", "contributed"]
@@ -114,7 +101,7 @@ def _statement_page(snap: StatementSnapshot, who: Viewer, *, status: int = 200, 
         data, locale=locale, verify_url=verify_url)))
     return render_template(
         "payouts/statements/show.html", snap=snap, run=run, data=data, body=body, net=net, paid=paid,
-        state=payment_state(net, paid), receipts=receipts, objections=objections, lines=lines,
+        state=payment_state(net, paid), receipts=receipts, objections=objections, lines=lines, bases=bases,
         notice_open=in_notice_period(run), staff=who.staff, household=household,
         household_phone=mask_phone(household.phone) if household is not None else None,
         errors=errors or {}, form=form or {}, OBJECTION_MAX=OBJECTION_MAX), status
@@ -193,7 +180,11 @@ def confirm(code: str):
     who = viewer()
     snap = statement_or_404(code, who)
     db = get_session()
-    confirm_receipt(db, snap, actor=who.actor)
+    try:
+        confirm_receipt(db, snap, actor=who.actor)
+    except StatementError as exc:            # no payment recorded yet: nothing is written, the page says why
+        db.rollback()
+        return _statement_page(snap, who, status=409, errors=field_errors(exc.problems, _))
     db.commit()
     flash(_("Thank you. Your household's confirmation of receipt is recorded."))
     return redirect(url_for(".show", code=snap.code))

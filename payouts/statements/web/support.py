@@ -26,15 +26,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import defer, joinedload
 
 from cooperatives.access import Principal
+from cooperatives.models import Entity
 from cooperatives.web.access import can_read_entity
 from ledger.i18n import N_
 from ledger.money import D, to_fen
 from ledger.web.support import STAFF, Rule, get_session
 from payouts.models import PayoutMember, PayoutRun, StatementSnapshot
+from payouts.statements.context import pool_label as statement_pool_label
 from payouts.statements.operations import (
     paid_so_far,
 )
-from payouts.statements.render import POOL_LABELS
 from payouts.statements.visits import PIN_VISIT_SECONDS, household_of_visit
 from payouts.statements.web import bp
 
@@ -92,12 +93,12 @@ def verify_url_of(code: str) -> str:
     return f"{current_app.extensions['coop.settings'].public_url}/verify/{code}"
 
 
-def pool_label(name: str) -> str:
-    """The name of a distribution line in the page's language (the statement's own labels)."""
+def pool_label(name: str, basis: str | None = None) -> str:
+    """The name of a distribution line in the page's language (the statement's own labels: never a pool's code)."""
     if name in LINE_LABELS:
         return _(LINE_LABELS[name])
-    lang = "zh" if page_locale().startswith("zh") else "en"
-    return POOL_LABELS[lang].get(name, POOL_LABELS["en"].get(name, name))
+    named = statement_pool_label(name, basis)
+    return _(named["text"]) if named["translate"] else named["text"]
 
 
 def local_date(moment: dt.datetime | None) -> str:
@@ -113,6 +114,30 @@ def local_date(moment: dt.datetime | None) -> str:
 def _template_helpers():
     return {"pool_label": pool_label, "local_date": local_date, "RECEIPT_METHODS": RECEIPT_METHODS,
             "STATEMENT_STATUS": STATUS_LABELS}
+
+
+def household_statements(household_id: int) -> list[dict]:
+    """The statements a household may read (of runs published or paid), newest year first: code, entity, year,
+    net, paid, payment state, confirmed, notice period — ``/my`` lists them, the household page counts them."""
+    rows = get_session().execute(
+        select(StatementSnapshot.code, StatementSnapshot.confirmed_at, PayoutRun.year, PayoutRun.status,
+               PayoutRun.notice_until, Entity.name, PayoutMember.net, PayoutMember.paid)
+        .join(PayoutRun, PayoutRun.id == StatementSnapshot.run_id)
+        .join(Entity, Entity.id == PayoutRun.entity_id)
+        .join(PayoutMember, (PayoutMember.run_id == StatementSnapshot.run_id)
+              & (PayoutMember.code == StatementSnapshot.member_code))
+        .where(StatementSnapshot.household_id == household_id, PayoutRun.status.in_(HOUSEHOLD_STATUSES))
+        .order_by(PayoutRun.year.desc(), PayoutRun.id.desc())).all()
+    today = dt.date.today()
+    return [{"code": r.code, "entity": r.name, "year": r.year, "net": r.net, "paid": r.paid,
+             "state": payment_state(r.net, r.paid), "confirmed": r.confirmed_at is not None,
+             "notice_until": r.notice_until,
+             "notice_open": r.status == "published" and r.notice_until is not None and today <= r.notice_until}
+            for r in rows]
+
+
+#: the household page (``/household``, cooperatives.web.home) says whether statements are published
+bp.add_app_template_global(household_statements, "household_statements")
 
 
 def pin_household_id() -> int | None:
