@@ -331,3 +331,29 @@ from payouts.reports.disclosure import ddl as _disclosure_ddl  # noqa: E402  (pu
 
 for _table, _ddl in _disclosure_ddl.triggers_for(Base.metadata):
     event.listen(_table, "after_create", _ddl)
+
+
+class FindingNote(Base):
+    """A township finding marked handled (``payouts.oversight.handling``): which finding (its stable key: rule,
+    entity, year and the records it is about), what was done, who, when. Never edited (append-only in the
+    database): a later note on the same finding is added after it, and the history stays."""
+
+    __tablename__ = "oversight_finding_notes"
+    __table_args__ = (Index("ix_oversight_finding_notes_entity_key", "entity_id", "finding_key"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    entity_id: Mapped[int] = mapped_column(ForeignKey("coop_entities.id"))
+    #: ``rule:ENTITY:year:record…`` (``payouts.oversight.anomalies.Finding.key``)
+    finding_key: Mapped[str] = mapped_column(String(300))
+    rule: Mapped[str] = mapped_column(String(40))
+    year: Mapped[int | None] = mapped_column(Integer)
+    #: what was done
+    note: Mapped[str] = mapped_column(Text)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("coop_users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+from payouts.oversight import ddl as _oversight_ddl  # noqa: E402  (finding notes: append-only)
+
+for _table, _ddl in _oversight_ddl.triggers_for(Base.metadata):
+    event.listen(_table, "after_create", _ddl)

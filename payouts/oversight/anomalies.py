@@ -26,7 +26,7 @@ import calendar
 import datetime as dt
 import json
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from sqlalchemy import func, or_, select
@@ -45,13 +45,14 @@ from cooperatives.models import (
 )
 from ledger.db import fixed_sum, money_sum
 from ledger.entries import YEAR_END_KINDS
-from ledger.i18n import N_
+from ledger.i18n import N_, Message, msg
 from ledger.models import Account, JournalEntry, Posting
 from ledger.money import quantize
 from payouts.models import IN_FORCE, Objection, PayoutMember, PayoutRun, PolicyVersion, Receipt, StatementSnapshot
 from payouts.oversight.linkage import household_benefits
 from payouts.oversight.tables import Column, Table
 from payouts.reports.disclosure import queries as disclosure_queries
+from payouts.runs.labels import POOL_NAME_LABELS
 from payouts.runs.rules import COOPERATIVE_LAW_KINDS, distributable_surplus, patronage_meets_law
 from payouts.runs.snapshot import patronage_pools
 
@@ -69,6 +70,8 @@ class Rule:
     title: str
     #: message id: what the rule checks, why it matters and on what basis
     explanation: str
+    #: message id: what to do about a finding of this rule (:data:`ACTIONS`)
+    action: str = ""
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,13 @@ class Link:
     #: a Flask endpoint readable by an auditor of the township: ``url_for(endpoint, **values)``
     endpoint: str
     values: dict = field(default_factory=dict, hash=False)
+    #: parameters of ``label`` (``gettext(label) % params``)
+    params: dict = field(default_factory=dict, hash=False)
+
+
+def line_label(line: str) -> Message | str:
+    """A statement's line as people call it: a usual pool by its label (translated where shown), else as named."""
+    return msg(POOL_NAME_LABELS[line]) if line in POOL_NAME_LABELS else line
 
 
 @dataclass(frozen=True)
@@ -91,6 +101,20 @@ class Finding:
     message: str
     params: dict = field(hash=False)
     links: tuple[Link, ...] = ()
+    #: the records the finding is about, e.g. ``run:12:member:H001`` or ``payments:345`` (part of :attr:`key`)
+    record: str = ""
+
+    @property
+    def key(self) -> str:
+        """Stable across page views and years: ``rule:ENTITY:year:record`` (``-`` for a standing record without a
+        year) — what a note that marks the finding handled is filed under
+        (:mod:`payouts.oversight.handling`)."""
+        return f"{self.rule}:{self.entity_code}:{self.year if self.year is not None else '-'}:{self.record}"
+
+    @property
+    def action(self) -> str:
+        """Message id: what to do about it (the rule's)."""
+        return RULES[self.rule].action
 
     @property
     def detail(self) -> str:
@@ -127,7 +151,7 @@ RULES: dict[str, Rule] = {r.code: r for r in (
             "articles' valuation if they price land above one share per 亩.")),
     Rule("shared_bank_account", N_("One bank account for several households"),
          N_("Payouts go to the household's own account (often its 一卡通). The same account given for several "
-            "households lets one person collect what others are owed — a classic 冒领 pattern; collective "
+            "households lets one person collect what others are owed — a classic pattern of false claims (冒领); collective "
             "funds must not pass through personal accounts (农村集体经济组织法 Art. 44). Found by a keyed hash "
             "of the account number, which is never shown in full.")),
     Rule("large_cash_payment", N_("Large cash payment"),
@@ -159,8 +183,41 @@ RULES: dict[str, Rule] = {r.code: r for r in (
             "there is much business (农村集体经济组织财务公开规定 农经发〔2011〕13号; 村民委员会组织法 Art. 30), and "
             "cooperatives report their finances to their members (社务公开). Listed: a quarter in which the entity "
             "booked anything, ended more than 15 days ago (the disclosure is due by the 15th day after the quarter), "
-            "with no 财务公开 published for it — neither the quarter nor each of its active months.")),
+            "with no financial disclosure (财务公开) published for it — neither the quarter nor each of its active months.")),
 )}
+#: what to do about a finding, per rule (message ids): the next step an auditor or the accountant takes
+ACTIONS = {
+    "patronage_below_60": N_("Ask the accountant why income was booked to the year after the run was drafted; if "
+                             "the books are right, draft a new run on them that returns at least 60 per cent, have "
+                             "the members' meeting approve it, and post it in place of this one."),
+    "payout_to_non_member": N_("Check the membership dates in the register against the application and the members' "
+                               "meeting minutes. If the register is right, recover the amount or book it as a "
+                               "non-member payment; if the register is wrong, correct it."),
+    "non_member_trade": N_("Check the membership dates and the delivery records. Non-member deliveries are void and "
+                           "recorded again as non-member trade so they earn no patronage return; or correct the "
+                           "register if the household really was a member."),
+    "labor_days_beyond_period": N_("Compare the labour records with the attendance sheets and the wage rolls signed by "
+                                   "the worker; void the doubled or made-up records and recover wages paid on them."),
+    "land_shares_beyond_area": N_("Compare the contract with the land-use certificate and the articles' valuation; "
+                                  "correct the shares or the area, or attach the members' meeting decision that "
+                                  "prices this land higher."),
+    "shared_bank_account": N_("Ask each household for its own account (its 一卡通) and record it; until then pay "
+                              "against the household's signature and check who collected the earlier payments."),
+    "large_cash_payment": N_("Ask for the signed receipt and why the money was not paid by bank transfer; pay "
+                             "amounts of this size by transfer from now on."),
+    "entries_after_close": N_("Read the reversed and re-posted vouchers, make sure the members' meeting approved the "
+                              "new run, and that the corrected figures were published to the members again."),
+    "notice_too_short": N_("Put the distribution on notice again for the full period the policy sets, and answer "
+                           "the objections raised in it before paying out."),
+    "objection_unanswered": N_("The accountant answers the objection now (the statement's objections page); if it "
+                               "shows a mistake, correct the run before it is paid."),
+    "monitored_household_benefit": N_("Ask why the household received nothing or less (no trade, no labour, no "
+                                      "shares?) and record how the entity will include it, as its benefit-linkage "
+                                      "duty requires."),
+    "missing_disclosure": N_("The accountant publishes the quarter's financial disclosure (财务公开) now and posts "
+                             "it on the village notice board."),
+}
+RULES = {code: replace(rule, action=ACTIONS[code]) for code, rule in RULES.items()}
 RULE_ORDER = {code: n for n, code in enumerate(RULES)}
 
 MESSAGES = {
@@ -204,6 +261,10 @@ LINK_SURPLUS = N_("Surplus statement")
 LINK_OBJECTIONS = N_("Objections")
 LINK_STATEMENTS = N_("Statements and payments")
 LINK_DISCLOSURE = N_("Financial disclosure")
+LINK_VOUCHER = N_("Voucher %(voucher)s")
+LINK_VOUCHERS = N_("Vouchers %(first)s to %(last)s")
+LINK_RUN_LINE = N_("The household's lines in the run")
+LINK_OBJECTION = N_("The objection")
 RECORD_LINKS = {"payments": N_("Payments"), "deliveries": N_("Deliveries"), "labor": N_("Labour days"),
                 "land": N_("Land contracts"), "advances": N_("Advances")}
 
@@ -301,10 +362,24 @@ class _Context:
         self.run_of = {(r.entity_id, r.year): r for r in self.runs}
 
     def finding(self, rule: str, entity_id: int, year: int | None, message: str, params: dict,
-                links: list[Link]) -> Finding:
+                links: list[Link], record: str) -> Finding:
         entity = self.entities[entity_id]
         return Finding(rule=rule, entity_id=entity_id, entity_code=entity.code, entity_name=entity.name, year=year,
-                       message=MESSAGES[message], params=params, links=tuple(links))
+                       message=MESSAGES[message], params=params, links=tuple(link for link in links if link),
+                       record=record)
+
+    def voucher_link(self, entity_id: int, year: int | None, number: int | None) -> Link | None:
+        """The 记账凭证 a record was posted with (None when it posted nothing)."""
+        if year is None or number is None:
+            return None
+        voucher = f"{int(year)}-{int(number):04d}"
+        return Link(LINK_VOUCHER, "reports.vouchers_pdf", {"code": self.entities[entity_id].code, "voucher": voucher},
+                    {"voucher": voucher})
+
+    def run_line_link(self, entity_id: int, run_id: int, member: _Member) -> Link:
+        """The household's lines on the run's page."""
+        return Link(LINK_RUN_LINE, "runs.show", {"code": self.entities[entity_id].code, "run_id": run_id,
+                                                 "_anchor": f"m-{member.code}"})
 
     def member_link(self, member: _Member) -> Link:
         return Link(LINK_MEMBER, "entities.member",
@@ -362,7 +437,8 @@ def _patronage(ctx: _Context, year: int | None) -> list[Finding]:
                 {"run": str(run.id), "year": str(run.year), "patronage": _money(returned), "share": f"{share:.2f}%",
                  "distributable": _money(distributable), "run_distributable": _money(Decimal(result["distributable"]))},
                 [ctx.run_link(run.entity_id, run.id),
-                 Link(LINK_SURPLUS, "reports.show", {"code": code, "year": run.year, "name": "surplus"})]))
+                 Link(LINK_SURPLUS, "reports.show", {"code": code, "year": run.year, "name": "surplus"})],
+                f"run:{run.id}"))
     return found
 
 
@@ -385,14 +461,15 @@ def _non_member_payouts(ctx: _Context, year: int | None) -> list[Finding]:
         found.append(ctx.finding("payout_to_non_member", entity_id, run_year, "run_line", {
             "household": ctx.who(member), "amount": _money(total), "year": str(run_year),
             "membership": _membership(member.joined_on, member.left_on)},
-            [ctx.member_link(member), ctx.run_link(entity_id, run_id)]))
+            [ctx.run_line_link(entity_id, run_id, member), ctx.member_link(member)], f"run:{run_id}:member:{member.code}"))
     payments = ctx.session.execute(
-        select(Payment.entity_id, Payment.member_id, Payment.date, Payment.amount)
-        .join(Member, Member.id == Payment.member_id)
+        select(Payment.entity_id, Payment.member_id, Payment.date, Payment.amount, Payment.id, JournalEntry.year,
+               JournalEntry.voucher_no)
+        .join(Member, Member.id == Payment.member_id).outerjoin(JournalEntry, JournalEntry.id == Payment.entry_id)
         .where(Payment.entity_id.in_(list(ctx.entities)), Payment.live(),
                or_(Payment.date < Member.joined_on, Payment.date > Member.left_on))
         .order_by(Payment.date, Payment.id)).all()
-    for entity_id, member_id, on, amount in payments:
+    for entity_id, member_id, on, amount, payment_id, entry_year, voucher_no in payments:
         member = ctx.members[member_id]
         if year not in (None, on.year):
             continue
@@ -401,7 +478,7 @@ def _non_member_payouts(ctx: _Context, year: int | None) -> list[Finding]:
         found.append(ctx.finding("payout_to_non_member", entity_id, on.year, "payment", {
             "household": ctx.who(member), "amount": _money(amount), "date": on.isoformat(),
             "membership": _membership(member.joined_on, member.left_on)},
-            [ctx.member_link(member), ctx.records_link(entity_id, "payments")]))
+            [ctx.voucher_link(entity_id, entry_year, voucher_no), ctx.member_link(member)], f"payments:{payment_id}"))
     return found
 
 
@@ -425,7 +502,7 @@ def _non_member_trade(ctx: _Context, year: int | None) -> list[Finding]:
             "household": ctx.who(member), "count": str(count), "amount": _money(amount),
             "first": _as_date(first).isoformat(), "last": _as_date(last).isoformat(),
             "membership": _membership(member.joined_on, member.left_on)},
-            [ctx.member_link(member), ctx.records_link(entity_id, "deliveries")]))
+            [ctx.member_link(member), ctx.records_link(entity_id, "deliveries")], f"member:{member.code}:deliveries"))
     return found
 
 
@@ -458,14 +535,15 @@ def _labor_days(ctx: _Context, year: int | None) -> list[Finding]:
         for entity_id, (member_id, _days) in sorted(by_entity.items()):
             found.append(ctx.finding("labor_days_beyond_period", entity_id, on_year,
                                      "labor_across" if len(by_entity) > 1 else "labor", params,
-                                     [ctx.member_link(ctx.members[member_id]), ctx.records_link(entity_id, "labor")]))
+                                     [ctx.member_link(ctx.members[member_id]), ctx.records_link(entity_id, "labor")],
+                                     f"household:{household.code}:worker:{name}:{on_year}-{on_month:02d}"))
     return found
 
 
 def _land_shares(ctx: _Context, year: int | None) -> list[Finding]:
     """Contracts holding more shares than 亩 (in force in ``year`` when given)."""
     stmt = (select(LandContract.entity_id, LandContract.member_id, LandContract.contract_no, LandContract.area_mu,
-                   LandContract.shares)
+                   LandContract.shares, LandContract.id)
             .where(LandContract.entity_id.in_(list(ctx.entities)), LandContract.shares > LandContract.area_mu,
                    LandContract.live())
             .order_by(LandContract.entity_id, LandContract.contract_no))
@@ -473,11 +551,11 @@ def _land_shares(ctx: _Context, year: int | None) -> list[Finding]:
         stmt = stmt.where(LandContract.start_on <= dt.date(year, 12, 31),
                           or_(LandContract.end_on.is_(None), LandContract.end_on >= dt.date(year, 1, 1)))
     found = []
-    for entity_id, member_id, contract_no, area, shares in ctx.session.execute(stmt):
+    for entity_id, member_id, contract_no, area, shares, contract_id in ctx.session.execute(stmt):
         member = ctx.members[member_id]
         found.append(ctx.finding("land_shares_beyond_area", entity_id, None, "land", {
             "household": ctx.who(member), "contract": contract_no, "shares": _number(shares), "area": _number(area)},
-            [ctx.member_link(member), ctx.records_link(entity_id, "land")]))
+            [ctx.member_link(member), ctx.records_link(entity_id, "land")], f"land:{contract_id}"))
     return found
 
 
@@ -506,7 +584,8 @@ def _shared_accounts(ctx: _Context, township_id: int) -> list[Finding]:
                   "households": "、".join(f"{code} {head}" for code, head, _ in households)}
         for entity_id, members in sorted(members_by_digest[digest].items()):
             found.append(ctx.finding("shared_bank_account", entity_id, None, "bank", params,
-                                     [ctx.member_link(m) for m in sorted(members, key=lambda m: m.code)]))
+                                     [ctx.member_link(m) for m in sorted(members, key=lambda m: m.code)],
+                                     "households:" + ",".join(code for code, _, _ in households)))
     return found
 
 
@@ -521,28 +600,33 @@ def _cash(ctx: _Context, year: int | None, threshold: Decimal) -> list[Finding]:
             ("payments", Payment, "cash_payment", Payment.method == "cash"),
             ("advances", Advance, "cash_advance", None),
             ("deliveries", Delivery, "cash_delivery", Delivery.paid)):
-        stmt = (select(model.entity_id, model.member_id, model.date, model.amount)
+        stmt = (select(model.entity_id, model.member_id, model.date, model.amount, model.id, JournalEntry.year,
+                       JournalEntry.voucher_no)
+                .outerjoin(JournalEntry, JournalEntry.id == model.entry_id)
                 .where(model.entity_id.in_(ids), model.amount >= threshold, model.live())
                 .order_by(model.date, model.id))
         if extra is not None:
             stmt = stmt.where(extra)
-        for entity_id, member_id, on, amount in ctx.session.execute(stmt):
+        for entity_id, member_id, on, amount, record_id, entry_year, voucher_no in ctx.session.execute(stmt):
             if year in (None, on.year):
                 member = ctx.members[member_id]
                 found.append(ctx.finding("large_cash_payment", entity_id, on.year, message, params(member, amount, on),
-                                         [ctx.member_link(member), ctx.records_link(entity_id, kind)]))
+                                         [ctx.voucher_link(entity_id, entry_year, voucher_no), ctx.member_link(member)],
+                                         f"{kind}:{record_id}"))
     receipts = ctx.session.execute(
-        select(PayoutRun.entity_id, PayoutRun.id, StatementSnapshot.member_id, Receipt.date, Receipt.amount)
+        select(PayoutRun.entity_id, PayoutRun.id, StatementSnapshot.member_id, Receipt.date, Receipt.amount, Receipt.id)
         .join(PayoutRun, PayoutRun.id == Receipt.run_id).join(StatementSnapshot, StatementSnapshot.id == Receipt.statement_id)
         .where(PayoutRun.entity_id.in_(ids), Receipt.method == "cash", Receipt.amount >= threshold)
         .order_by(Receipt.date, Receipt.id)).all()
-    for entity_id, run_id, member_id, on, amount in receipts:
+    for entity_id, run_id, member_id, on, amount, receipt_id in receipts:
         if year in (None, on.year):
             member = ctx.members[member_id]
             found.append(ctx.finding("large_cash_payment", entity_id, on.year, "cash_receipt",
                                      {**params(member, amount, on), "run": str(run_id)},
-                                     [ctx.member_link(member), Link(LINK_STATEMENTS, "statements.run_statements", {
-                                         "code": ctx.entities[entity_id].code, "run_id": run_id})]))
+                                     [Link(LINK_STATEMENTS, "statements.run_statements", {
+                                         "code": ctx.entities[entity_id].code, "run_id": run_id,
+                                         "_anchor": "statements"}), ctx.member_link(member)],
+                                     f"receipts:{receipt_id}"))
     return found
 
 
@@ -585,7 +669,11 @@ def _after_close(ctx: _Context, year: int | None) -> list[Finding]:
         found.append(ctx.finding("entries_after_close", entity_id, entry_year, "after_close", {
             "count": str(len(late)), "year": str(entry_year), "closing": voucher(closing),
             "first": voucher(late[0]), "last": voucher(late[-1])},
-            [Link(LINK_JOURNAL, "ledger.journal", {"code": code}), Link(LINK_RUNS, "runs.index", {"code": code})]))
+            [Link(LINK_VOUCHERS, "reports.vouchers_pdf", {"code": code, "year": entry_year, "from": late[0],
+                                                          "to": late[-1]},
+                  {"first": voucher(late[0]), "last": voucher(late[-1])}),
+             Link(LINK_JOURNAL, "ledger.journal", {"code": code}), Link(LINK_RUNS, "runs.index", {"code": code})],
+            f"vouchers:{voucher(closing)}:{voucher(late[0])}-{voucher(late[-1])}"))
     return found
 
 
@@ -603,7 +691,7 @@ def _notice(ctx: _Context, year: int | None) -> list[Finding]:
             found.append(ctx.finding("notice_too_short", run.entity_id, run.year, "notice", {
                 "run": str(run.id), "year": str(run.year), "days": str(days), "start": start.isoformat(),
                 "until": run.notice_until.isoformat(), "policy_days": str(policy_days)},
-                [ctx.run_link(run.entity_id, run.id)]))
+                [ctx.run_link(run.entity_id, run.id)], f"run:{run.id}"))
     return found
 
 
@@ -618,15 +706,16 @@ def _objections(ctx: _Context, year: int | None, today: dt.date) -> list[Finding
                PayoutRun.notice_until < today)
         .order_by(Objection.id)).all()
     found = []
-    for _id, line, created_at, run_id, entity_id, run_year, until, member_id in rows:
+    for objection_id, line, created_at, run_id, entity_id, run_year, until, member_id in rows:
         if year not in (None, run_year):
             continue
         member = ctx.members[member_id]
         found.append(ctx.finding("objection_unanswered", entity_id, run_year, "objection", {
-            "household": ctx.who(member), "filed": _as_date(created_at).isoformat(), "line": line, "run": str(run_id),
+            "household": ctx.who(member), "filed": _as_date(created_at).isoformat(), "line": line_label(line), "run": str(run_id),
             "until": until.isoformat()},
-            [Link(LINK_OBJECTIONS, "statements.objections", {"code": ctx.entities[entity_id].code}),
-             ctx.run_link(entity_id, run_id)]))
+            [Link(LINK_OBJECTION, "statements.objections", {"code": ctx.entities[entity_id].code,
+                                                            "_anchor": f"objection-{objection_id}"}),
+             ctx.run_line_link(entity_id, run_id, member)], f"objection:{objection_id}"))
     return found
 
 
@@ -664,7 +753,9 @@ def _monitored(ctx: _Context, year: int | None) -> list[Finding]:
                 if run is not None and not by_entity.get((member.entity_id, household_id, on_year)):
                     found.append(ctx.finding("monitored_household_benefit", member.entity_id, on_year,
                                              "benefit_nothing", {"household": household.label, "year": str(on_year)},
-                                             [ctx.member_link(member), ctx.run_link(member.entity_id, run.id)]))
+                                             [ctx.member_link(member),
+                                              ctx.run_line_link(member.entity_id, run.id, member)],
+                                             f"member:{member.code}:nothing"))
             before, now = totals[household_id].get(on_year - 1, ZERO), totals[household_id].get(on_year, ZERO)
             complete = bool(current) and all((m.entity_id, on_year) in ctx.run_of for m in current)
             if not (complete and before > 0 and ZERO < now < before):
@@ -675,13 +766,13 @@ def _monitored(ctx: _Context, year: int | None) -> list[Finding]:
             member = next(m for m in members if m.entity_id == entity_id)
             found.append(ctx.finding("monitored_household_benefit", entity_id, on_year, "benefit_fell", {
                 "household": household.label, "before": _money(before), "previous": str(on_year - 1),
-                "now": _money(now), "year": str(on_year)}, [ctx.member_link(member)]))
+                "now": _money(now), "year": str(on_year)}, [ctx.member_link(member)], f"household:{household.code}:fell"))
     return found
 
 
 def _disclosures(ctx: _Context, year: int | None, today: dt.date) -> list[Finding]:
     """Quarters with entries, due (``payouts.reports.disclosure.queries.GRACE_DAYS`` after their end) before
-    ``today``, with no 财务公开 published on or before ``today`` that covers them. Two queries."""
+    ``today``, with no financial disclosure (财务公开) published on or before ``today`` that covers them. Two queries."""
     books = {entity_id: e.book_id for entity_id, e in ctx.entities.items()}
     active = disclosure_queries.activity(ctx.session, books, year=year)
     published = disclosure_queries.published_keys(ctx.session, list(books), today=today)
@@ -691,7 +782,7 @@ def _disclosures(ctx: _Context, year: int | None, today: dt.date) -> list[Findin
         found.append(ctx.finding("missing_disclosure", missing.entity_id, quarter.year, "disclosure", {
             "quarter": quarter.key, "entries": str(missing.entries), "due": missing.due.isoformat()},
             [Link(LINK_DISCLOSURE, "disclosure.index", {"code": ctx.entities[missing.entity_id].code,
-                                                        "year": quarter.year})]))
+                                                        "year": quarter.year})], f"quarter:{quarter.key}"))
     return found
 
 
@@ -726,18 +817,25 @@ FINDING_COLUMNS = (
     Column("year", N_("Year"), "int"),
     Column("rule", N_("Rule")),
     Column("detail", N_("Detail")),
+    Column("action", N_("What to do")),
+    Column("handled", N_("Handled")),
 )
 
 
-def findings_table(findings: list[Finding]) -> Table:
-    """The findings as a table for pages and exports: entity, year, rule title, detail.
+def findings_table(findings: list[Finding], notes: dict | None = None) -> Table:
+    """The findings as a table for pages and exports: entity, year, rule title, detail, what to do, and how it was
+    handled (the latest note of ``notes``, ``(entity id, key) -> notes newest first``, as
+    :func:`payouts.oversight.handling.handlings` gives them: date, who, what was done).
 
-    ``rule`` holds the rule's title (a message id) and ``detail`` the message filled in untranslated; to
-    show them translated, each row also keeps ``rule_code``, ``message`` (the message id) and ``params``:
-    ``gettext(row["rule"])`` and ``gettext(row["message"]) % row["params"]``."""
+    ``rule`` holds the rule's title (a message id), ``action`` what to do (a message id) and ``detail`` the message
+    filled in untranslated; to show them translated, each row also keeps ``rule_code``, ``message`` (the message
+    id) and ``params``: ``gettext(row["rule"])`` and ``gettext(row["message"]) % row["params"]``."""
     table = Table(columns=FINDING_COLUMNS)
+    notes = notes or {}
     for f in findings:
+        latest = (notes.get((f.entity_id, f.key)) or [None])[0]
+        handled = f"{latest.at} {latest.who}: {latest.note}" if latest else ""
         table.rows.append({"entity": f.entity_code, "entity_name": f.entity_name, "year": f.year,
-                           "rule": RULES[f.rule].title, "detail": f.detail, "rule_code": f.rule,
-                           "message": f.message, "params": dict(f.params)})
+                           "rule": RULES[f.rule].title, "detail": f.detail, "action": f.action, "handled": handled,
+                           "rule_code": f.rule, "message": f.message, "params": dict(f.params), "key": f.key})
     return table

@@ -49,7 +49,7 @@ def check_integrity(session: Session, entity: Entity, *, actor: Principal) -> In
                            problems="\n".join(str(d) for d in differences) or None)
     session.add(check)
     audit(session, actor_id=actor.user_id, action="integrity_check", target=f"entity:{entity.code}",
-          entity_id=entity.id, detail="ok" if not differences else f"{len(differences)} problem(s)")
+          entity_id=entity.id, detail=None if not differences else str(len(differences)))
     session.flush()
     return check
 
@@ -83,10 +83,13 @@ def history_table(session: Session, township_id: int, *, ok_label: str, problems
     return Table(COLUMNS, rows)
 
 
+CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
+
+
 def stamp(moment: dt.datetime | None) -> str:
-    """A stored time as ``YYYY-MM-DD HH:MM UTC`` (SQLite gives it back without its zone)."""
+    """A stored time (UTC; SQLite gives it back without its zone) as China's time, ``YYYY-MM-DD HH:MM``."""
     if moment is None:
         return ""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(dt.UTC)
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")

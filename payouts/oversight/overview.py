@@ -14,6 +14,7 @@ computed over the households whose size is known, and every row says how many ho
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -254,6 +255,26 @@ def _reached(session: Session, entity_ids: list[int]) -> dict[int, int]:
                Member.household_id.is_not(None), PayoutMember.__table__.c.total > 0)
         .group_by(PayoutRun.year)).all()
     return {int(year): count for year, count in rows}
+
+
+CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
+
+
+def china_today() -> dt.date:
+    """Today's date in China (the server may keep another zone)."""
+    return dt.datetime.now(CHINA).date()
+
+
+def default_year(session: Session, township_id: int, *, today: dt.date | None = None) -> int:
+    """The year the township's pages open on when none is asked for: the latest year (not after this one) with a
+    distribution run posted in some entity's books, else last year (by China's calendar). Never simply the newest
+    year with any data: one record dated next year by mistake must not move every page to that year. One
+    statement."""
+    today = today or china_today()
+    latest = session.scalar(
+        select(func.max(PayoutRun.year)).join(Entity, Entity.id == PayoutRun.entity_id)
+        .where(Entity.township_id == township_id, PayoutRun.status.in_(IN_FORCE), PayoutRun.year <= today.year))
+    return int(latest) if latest is not None else today.year - 1
 
 
 def kind_labels(gettext) -> dict[str, str]:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, joinedload, load_only
 
 from cooperatives.models import Entity
 from ledger.i18n import N_
-from payouts.models import Objection, PayoutRun, PolicyVersion
+from payouts.models import IN_FORCE, Objection, PayoutRun, PolicyVersion
 from payouts.oversight.tables import Column, Table
 
 COLUMNS = (
@@ -68,7 +68,19 @@ def runs_table(session: Session, township_id: int, *, year: int | None = None, e
             "notice_until": run.notice_until, "objections_open": opened, "objections": total,
             "distributable": run.distributable,
             "_failed": failed, "_status": run.status, "_reverses": run.reverses_id})
-    return Table(COLUMNS, rows).with_totals()
+    return standing_totals(Table(COLUMNS, rows, total_label=TOTAL_LABEL))
+
+
+#: the totals row's label: what it adds up
+TOTAL_LABEL = N_("Total of the runs in force (drafts, discarded and reversed runs not counted)")
+
+
+def standing_totals(table: Table) -> Table:
+    """Totals over the runs that stand — posted, published or paid — only: a draft, a discarded run and a run
+    reversed (replaced) are listed but add nothing, or the same distribution would be counted twice."""
+    standing = Table(table.columns, [r for r in table.rows if r["_status"] in IN_FORCE]).with_totals()
+    table.totals = standing.totals
+    return table
 
 
 def _objection_counts(session: Session, run_ids: list[int]) -> dict[int, tuple[int, int]]:

@@ -31,6 +31,8 @@ class Table:
     rows: list[dict[str, Any]] = field(default_factory=list)
     #: the totals row (same keys as a row), or None when the table has no totals
     totals: dict[str, Any] | None = None
+    #: message id: the totals row's label when it is not simply "Total" (e.g. what it leaves out)
+    total_label: str | None = None
 
     def with_totals(self) -> Table:
         """Fill ``totals`` with the exact sum of every column marked ``total``."""

@@ -4,7 +4,9 @@ and every table as XLSX and CSV.
 
 Auditors see their own township and nothing else; an admin picks a township (``?township=<id>``).
 Accountants and members are refused (403). The only writes are the auditor's own records — integrity
-checks and audit opinions — never the books: every route of the books stays refused to auditors.
+checks, audit opinions and notes that a finding was handled — never the books: every route of the books stays
+refused to auditors. The entity's side (``/e/<code>/findings``, blueprint ``findings``) shows its accountant the
+township's findings about the entity, with the notes, and lets the accountant mark them handled too.
 Each page costs a fixed number of statements, whatever the number of villages, entities, households
 or years (tests/web/test_oversight_queries.py).
 """
@@ -24,11 +26,12 @@ from cooperatives.operations import RecordError, link_member_entity
 from cooperatives.web.access import current_actor, entity_or_404
 from ledger.models import Posting
 from ledger.schema_text import field_words
-from ledger.web.support import get_session, rule
+from ledger.web.support import get_session, rule, said
 from payouts.models import Objection, PayoutRun
 from payouts.oversight import exports
 from payouts.oversight.anomalies import RULES, find_anomalies, findings_table
 from payouts.oversight.charts import bar_chart
+from payouts.oversight.handling import NoteRefused, china, handlings, mark_handled
 from payouts.oversight.integrity import check_integrity, history_table, latest_checks
 from payouts.oversight.linkage import linkage_households, linkage_table
 from payouts.oversight.opinions import (
@@ -38,7 +41,7 @@ from payouts.oversight.opinions import (
     opinions_table,
     record_opinion,
 )
-from payouts.oversight.overview import build_overview, households_of, kind_labels, township_entities
+from payouts.oversight.overview import build_overview, default_year, households_of, kind_labels, township_entities
 from payouts.oversight.review import runs_table
 from payouts.runs.labels import RULE_LABELS, STATUS_LABELS
 
@@ -99,6 +102,24 @@ def _year_arg(name: str = "year") -> int | None:
     return None
 
 
+#: ``?year=all``: every year at once, where a page offers it
+ALL_YEARS = "all"
+
+
+def _chosen_year(township: Township, *, allow_all: bool = False) -> int | None:
+    """The year asked for, else the township's default (:func:`payouts.oversight.overview.default_year`: the latest
+    year with a posted run, else last year) — never the newest year with any data. ``?year=all`` gives None (every
+    year) where ``allow_all``."""
+    if allow_all and request.args.get("year") == ALL_YEARS:
+        return None
+    return _year_arg() or default_year(get_session(), township.id)
+
+
+def _with_year(years: list[int], year: int | None) -> list[int]:
+    """The years offered by the year selector, newest first: those with data, and the one shown."""
+    return sorted({*years, *([year] if year else [])}, reverse=True)
+
+
 def _years(township: Township) -> list[int]:
     """Years with any posting or run in the township, newest first (one statement)."""
     books = select(Entity.book_id).where(Entity.township_id == township.id)
@@ -114,7 +135,7 @@ def _helpers():
     args = {}
     if current_user.is_authenticated and current_user.role == "admin" and g.get("oversight_township"):
         args["township"] = g.oversight_township
-    return {"ov_args": args, "VERDICTS": VERDICTS}
+    return {"ov_args": args, "VERDICTS": VERDICTS, "ov_time": china, "ALL_YEARS": ALL_YEARS}
 
 
 @bp.app_context_processor
@@ -124,7 +145,7 @@ def _opinion_lookup():
         found = latest_opinions(get_session(), [entity.id])
         return [found[k] for k in sorted(found, key=lambda k: -k[1])]
 
-    return {"audit_opinions": audit_opinions, "VERDICT_LABELS": VERDICTS}
+    return {"audit_opinions": audit_opinions, "VERDICT_LABELS": VERDICTS, "ov_time": china}
 
 
 # ------------------------------------------------------------------------------------------- tables
@@ -186,21 +207,17 @@ def _export_table(name: str, township: Township):
         return _opinions(township)
     if name == "anomalies":
         entity = _entity_arg(township)
-        table = findings_table(_findings(township, year, entity.id if entity else None))
+        findings = _findings(township, year, entity.id if entity else None)
+        notes = handlings(get_session(), sorted({f.entity_id for f in findings}))
+        table = findings_table(findings, notes)
         for row in table.rows:           # the rule's title and the finding in the reader's language
             title, message = row["rule"], row["message"]
-            row["rule"], row["detail"] = _(title), _(message, **row["params"])
+            row["rule"], row["detail"] = _(title), _(message, **said(row["params"]))
+            row["action"] = _(row["action"])
         return table
     if name == "linkage":
-        return _linkage(township, year or _default_year(township))
+        return _linkage(township, year or default_year(get_session(), township.id))
     abort(404)
-
-
-def _default_year(township: Township) -> int:
-    years = _years(township)
-    if not years:
-        abort(404)
-    return years[0]
 
 
 # ------------------------------------------------------------------------------------------- pages
@@ -212,7 +229,7 @@ def overview():
     township = _township()
     session = get_session()
     ov = build_overview(session, township.id)
-    year = _year_arg() or (ov.years[-1] if ov.years else None)
+    year = _chosen_year(township)
     table = ov.table(year=year, kinds=kind_labels(_))
     trend = ov.trend()
     income, distributed = _("Collective income"), _("Distributed")
@@ -230,7 +247,7 @@ def overview():
         .where(Entity.township_id == township.id, Objection.status == "open"))
     return render_template(
         "oversight/overview.html", township=township, townships=_townships(), overview=ov, table=table,
-        year=year, trend=trend, trend_chart=trend_chart, village_chart=village_chart,
+        year=year, years=_with_year(ov.years, year), trend=trend, trend_chart=trend_chart, village_chart=village_chart,
         reached=ov.reached.get(year, 0) if year else 0,
         opinions={k[0]: o for k, o in opinions.items() if k[1] == year},
         checks=checks, failing=sum(1 for c in checks.values() if not c.ok), open_objections=open_objections)
@@ -341,26 +358,143 @@ def _admin_args(township: Township) -> dict:
     return {"township": township.id} if current_user.role == "admin" else {}
 
 
+#: ``?show=``: which findings a page lists — those not handled yet (the default), all, or the handled ones
+SHOW = ("open", "all", "handled")
+
+
+def _show_arg() -> str:
+    show = request.args.get("show", "")
+    return show if show in SHOW else "open"
+
+
+def _findings_view(township: Township, year: int | None, entity_: Entity | None) -> dict:
+    """What the anomalies pages show: the findings of the rules, grouped by rule, each with its notes, filtered by
+    ``?show=`` (two statements more than the findings themselves)."""
+    findings = _findings(township, year, entity_.id if entity_ else None)
+    notes = handlings(get_session(), sorted({f.entity_id for f in findings}))
+    show = _show_arg()
+    by_rule: dict[str, list] = {}
+    counts: dict[str, list[int]] = {code: [0, 0] for code in RULES}     # rule -> [open, handled]
+    for finding in findings:
+        handled = bool(notes.get((finding.entity_id, finding.key)))
+        counts[finding.rule][1 if handled else 0] += 1
+        if show == "all" or (show == "handled") == handled:
+            by_rule.setdefault(finding.rule, []).append(finding)
+    return {"rules": RULES, "by_rule": by_rule, "notes": notes, "count": len(findings), "show": show,
+            "counts": counts, "handled_count": sum(c[1] for c in counts.values())}
+
+
 @bp.get("/anomalies")
 @rule(*READERS, scope="township")
 def anomalies():
     township = _township()
-    year = _year_arg()
+    year = _chosen_year(township, allow_all=True)
     entity_ = _entity_arg(township)
-    findings = _findings(township, year, entity_.id if entity_ else None)
-    by_rule: dict[str, list] = {}
-    for finding in findings:
-        by_rule.setdefault(finding.rule, []).append(finding)
-    return render_template("oversight/anomalies.html", township=township, year=year, years=_years(township),
-                           entity=entity_, rules=RULES, by_rule=by_rule, count=len(findings))
+    return render_template("oversight/anomalies.html", township=township, year=year,
+                           years=_with_year(_years(township), year), entity=entity_,
+                           may_handle=current_user.role == "auditor", **_findings_view(township, year, entity_))
+
+
+def _back_args() -> dict:
+    """The page a note was written on (its year, entity and filter), from the form: only known values."""
+    args = {}
+    year = request.form.get("year", "")
+    if year == ALL_YEARS or (year.isascii() and year.isdigit() and len(year) == 4):
+        args["year"] = year
+    if request.form.get("show", "") in SHOW:
+        args["show"] = request.form["show"]
+    return args
+
+
+@bp.post("/anomalies/handled")
+@rule("auditor", scope="township")      # the auditor's own record (a note on a finding); the books are not touched
+def handle_finding():
+    """Mark a finding of an entity of the auditor's township handled, with what was done."""
+    township = _township()
+    code = request.form.get("entity", "")[:40]
+    if not code:
+        abort(422)                        # the form always names the finding's entity
+    entity_ = _entity_in(township, code)
+    back = _back_args()
+    if request.form.get("only"):
+        back["entity"] = entity_.code
+    return _mark(entity_, url_for(".anomalies", **back))
+
+
+def _mark(entity_: Entity, back: str):
+    """Keep the note (:func:`payouts.oversight.handling.mark_handled`) and go back to the page it came from."""
+    session = get_session()
+    key = request.form.get("key", "")
+    try:
+        mark_handled(session, entity_, key=key, note=request.form.get("note", ""), actor=current_actor())
+    except NoteRefused as exc:
+        session.rollback()
+        flash(exc.message.translate(_), "error")
+        return redirect(back)
+    session.commit()
+    flash(_("The finding is marked handled."))
+    return redirect(f"{back}#f-{_anchor(key)}")
+
+
+def _anchor(key: str) -> str:
+    """An HTML id for a finding's key (letters, digits, ``-`` and ``_`` only)."""
+    return "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "_" for c in key)
+
+
+@bp.app_template_filter("finding_anchor")
+def _finding_anchor(key: str) -> str:
+    return _anchor(key)
+
+
+# ------------------------------------------------------------------------------- the entity's own findings
+
+#: the entity's side: its accountant reads the township's findings about it and marks them handled
+entity_bp = Blueprint("findings", __name__, url_prefix="/e/<code>/findings")
+
+
+@entity_bp.get("")
+@rule("accountant", "auditor", "admin", scope="entity")
+def entity_findings(code: str):
+    """The findings of the township's rules about this entity, with their notes: what the auditor sees of it."""
+    entity_ = entity_or_404(code)
+    township = entity_.township
+    year = _chosen_year(township, allow_all=True)
+    return render_template("oversight/entity_findings.html", township=township, entity=entity_, year=year,
+                           years=_with_year(_entity_years(entity_), year),
+                           may_handle=current_user.role == "accountant",
+                           **_findings_view(township, year, entity_))
+
+
+@entity_bp.post("/handled")
+@rule("accountant", write=True, scope="entity")
+def entity_handle_finding(code: str):
+    """The accountant marks a finding about their entity handled, with what was done."""
+    entity_ = entity_or_404(code, write=True)
+    return _mark(entity_, url_for(".entity_findings", code=entity_.code, **_back_args()))
+
+
+def _entity_years(entity_: Entity) -> list[int]:
+    """Years with a posting or a run of the entity, newest first (one statement)."""
+    runs = select(PayoutRun.year).where(PayoutRun.entity_id == entity_.id)
+    stmt = select(distinct(Posting.year)).where(Posting.book_id == entity_.book_id).union(runs)
+    return sorted({int(y) for y in get_session().scalars(stmt)}, reverse=True)
+
+
+@entity_bp.context_processor
+def _entity_helpers():
+    return {"ov_args": {}, "ov_time": china, "ALL_YEARS": ALL_YEARS}
+
+
+# registered with the township's blueprint, so the app registers one blueprint for the whole of oversight
+bp.record_once(lambda state: state.app.register_blueprint(entity_bp))
 
 
 @bp.get("/linkage")
 @rule(*READERS, scope="township")
 def linkage():
     township = _township()
-    years = _years(township)
-    year = _year_arg() or (years[0] if years else None)
+    year = _chosen_year(township)
+    years = _with_year(_years(township), year)
     table = _linkage(township, year) if year else None
     return render_template("oversight/linkage.html", township=township, year=year, years=years, table=table)
 
@@ -414,11 +548,12 @@ def export(name: str, fmt: str):
     year = _year_arg()
     title = EXPORT_TITLES[name]()
     stem = f"{name}-{year}" if year else name
+    total_label = _(table.total_label) if table.total_label else _("Total")
     if fmt == "csv":
-        body, mime = exports.to_csv(table, gettext=_, total_label=_("Total")), exports.CSV_MIME
+        body, mime = exports.to_csv(table, gettext=_, total_label=total_label), exports.CSV_MIME
     else:
         subtitle = " · ".join(p for p in (township.name, _("Year %(year)s", year=year) if year else "", _("Unit: yuan")) if p)
-        body = exports.to_xlsx(table, title=title, subtitle=subtitle, gettext=_, total_label=_("Total"))
+        body = exports.to_xlsx(table, title=title, subtitle=subtitle, gettext=_, total_label=total_label)
         mime = exports.XLSX_MIME
     return send_file(BytesIO(body), mimetype=mime, as_attachment=True, download_name=f"{stem}.{fmt}")
 
@@ -428,10 +563,8 @@ def export(name: str, fmt: str):
 def linkage_entity(code: str):
     """The households behind one entity's linkage row, with what each received by channel."""
     township, entity_ = _entity_scope(code)
-    years = _years(township)
-    year = _year_arg() or (years[0] if years else None)
-    if year is None:
-        abort(404)
+    year = _chosen_year(township)
+    years = _with_year(_years(township), year)
     table = linkage_households(get_session(), township_id=township.id, year=year, entity_id=entity_.id)
     for row in table.rows:
         row["monitoring"] = _(MONITORING.get(row["monitoring"], row["monitoring"]))

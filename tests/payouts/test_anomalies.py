@@ -13,7 +13,7 @@ from samples import count_queries
 from sqlalchemy import select
 
 from cooperatives.access import CONSOLE
-from cooperatives.models import Entity, Member
+from cooperatives.models import Entity, Member, Payment
 from cooperatives.operations import (
     create_entity,
     record,
@@ -22,6 +22,7 @@ from cooperatives.operations import (
     register_member,
 )
 from cooperatives.workbook import SHEETS
+from ledger.models import JournalEntry
 from payouts.models import StatementSnapshot
 from payouts.oversight.anomalies import RULES, find_anomalies, findings_table
 from payouts.runs.operations import approve_run, create_run, post_run, publish_run, reverse_run, save_policy
@@ -170,6 +171,13 @@ def test_member_payments_before_joining_or_long_after_leaving(small):
     assert {f.params["household"]: f.params["amount"] for f in found} == {"T-COOP-H5 户主H5": "2,000.00",
                                                                           "T-COOP-H6 户主H6": "300.00"}
     assert {f.params["membership"] for f in found} == {"2026-01-01 ~", "2020-01-01 ~ 2024-12-31"}
+    # each links the payment's own voucher (记账凭证), and is keyed by the payment
+    payments = {p.member.code: p for p in small.session.scalars(select(Payment))}
+    for f in found:
+        payment = payments[f.params["household"].split()[0]]
+        assert f.links[0].endpoint == "reports.vouchers_pdf"
+        assert f.links[0].values["voucher"] == small.session.get(JournalEntry, payment.entry_id).voucher
+        assert f.key == f"payout_to_non_member:T-COOP:{payment.date.year}:payments:{payment.id}"
 
 
 def test_deliveries_outside_the_membership_are_non_member_trade(small):
@@ -255,7 +263,8 @@ def test_cash_payouts_of_a_run_against_signature(small, session):
     record_receipt(session, snap, amount=net, method="cash", on=dt.date(2026, 4, 1), signed=True, actor=CONSOLE)
     assert small.find(cash_threshold=net + D("0.01")) == []
     (found,) = small.find(cash_threshold=net)
-    assert found.message.startswith("%(household)s: payout of") and found.links[1].endpoint == "statements.run_statements"
+    assert found.message.startswith("%(household)s: payout of") and found.links[0].endpoint == "statements.run_statements"
+    assert found.links[0].values["run_id"] == run.id and found.key.startswith("large_cash_payment:T-COOP:2026:receipts:")
 
 
 def test_reversal_and_new_run_after_the_year_was_closed(small, session):
@@ -266,7 +275,11 @@ def test_reversal_and_new_run_after_the_year_was_closed(small, session):
     (found,) = small.find()
     assert (found.rule, found.year) == ("entries_after_close", 2025)
     assert int(found.params["count"]) >= 2 and found.params["first"] > found.params["closing"]
-    assert [link.endpoint for link in found.links] == ["ledger.journal", "runs.index"]
+    assert [link.endpoint for link in found.links] == ["reports.vouchers_pdf", "ledger.journal", "runs.index"]
+    vouchers = found.links[0]           # the late vouchers themselves, printed
+    assert (vouchers.values["year"], vouchers.values["from"]) == (2025, int(found.params["first"].split("-")[1]))
+    assert found.key == (f"entries_after_close:T-COOP:2025:vouchers:{found.params['closing']}:"
+                         f"{found.params['first']}-{found.params['last']}")
 
 
 def test_notice_period_shorter_than_the_policy(small):
@@ -284,6 +297,9 @@ def test_objection_unanswered_after_the_notice_period(small, session):
     (found,) = small.find(today=dt.date(2026, 3, 10))
     assert found.rule == "objection_unanswered" and found.params["until"] == "2026-03-09"
     assert found.links[0].endpoint == "statements.objections"
+    assert found.links[0].values["_anchor"] == f"objection-{objection.id}"          # the objection itself
+    assert found.links[1].values["_anchor"] == f"m-{snap.member_code}"           # the household's lines in the run
+    assert found.key == f"objection_unanswered:T-COOP:2025:objection:{objection.id}"
     answer_objection(session, objection, answer="已核实，数量无误。", actor=CONSOLE)
     assert small.find(today=dt.date(2026, 3, 10)) == []
 
@@ -326,7 +342,8 @@ def test_findings_are_sorted_and_the_table_keeps_message_and_params(small):
     found = small.find()
     assert rules(found) == ["land_shares_beyond_area", "large_cash_payment", "notice_too_short"]
     table = findings_table(found)
-    assert [c.key for c in table.columns] == ["entity", "entity_name", "year", "rule", "detail"]
+    assert [c.key for c in table.columns] == ["entity", "entity_name", "year", "rule", "detail", "action", "handled"]
+    assert table.rows[1]["action"] == RULES["large_cash_payment"].action and table.rows[1]["handled"] == ""
     row = table.rows[1]
     assert row["rule"] == RULES["large_cash_payment"].title and row["message"] % row["params"] == row["detail"]
     assert row["year"] == 2025 and table.rows[0]["year"] is None

@@ -22,7 +22,8 @@ TOWNSHIP = "例乡"
 PAGES = ["/oversight/", "/oversight/?year=2024", "/oversight/runs", "/oversight/integrity", "/oversight/anomalies",
          "/oversight/linkage?year=2025", "/oversight/opinions", "/oversight/e/WX", "/oversight/linkage/WX?year=2025",
          "/oversight/export/overview.xlsx?year=2025", "/oversight/export/runs.csv",
-         "/oversight/export/anomalies.csv", "/oversight/export/linkage.xlsx?year=2025"]
+         "/oversight/export/anomalies.csv", "/oversight/export/linkage.xlsx?year=2025",
+         "/oversight/anomalies?year=all&show=all", "/e/WX/findings?year=all&show=all"]
 
 
 def distribute(session, entity: Entity, year: int) -> None:
