@@ -11,15 +11,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+import unicodedata
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from cooperatives.access import Principal, administers, is_user, operation
 from cooperatives.audit import audit
 from cooperatives.models import ApiToken, User
+from ledger.errors import Problem
+from ledger.i18n import N_, Message, msg
 
 HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 ROLES = ("admin", "accountant", "auditor", "member")
@@ -41,25 +44,108 @@ def verify_secret(stored: str | None, secret: str) -> bool:
         return False
 
 
+#: how long a username may be (the column's width)
+USERNAME_MAX = 80
+#: the field each role's scope is chosen in, and why it is needed when missing
+SCOPE_FIELDS = {"accountant": ("entity_id", "entity", N_("An accountant keeps the books of one entity: choose it.")),
+                "auditor": ("township_id", "township", N_("An auditor reads one township: choose it.")),
+                "member": ("household_id", "household", N_("A member signs in for one household: choose it."))}
+
+
+def normalize_username(text: str | None) -> str:
+    """The one spelling of a typed username: Unicode NFKC (full-width letters become ASCII), trimmed."""
+    return unicodedata.normalize("NFKC", text or "").strip()
+
+
+def username_taken(session: Session, username: str) -> bool:
+    """Whether a user is called ``username`` already, capitals or small letters alike (``Wang`` is ``wang``)."""
+    name = normalize_username(username)
+    return session.scalar(select(User.id).where(func.lower(User.username) == func.lower(name)).limit(1)) is not None
+
+
+def username_problem(session: Session, username: str) -> Message | None:
+    """Why ``username`` (as typed) cannot be a new user's name, or None."""
+    name = normalize_username(username)
+    if not name:
+        return msg(N_("Give a username."), code="username_missing")
+    if len(name) > USERNAME_MAX:
+        return msg(N_("A username has at most %(n)s characters."), n=USERNAME_MAX, code="username_too_long")
+    if any(unicodedata.category(c)[0] in "CZ" for c in name):
+        return msg(N_("A username may not hold spaces or invisible characters."), code="username_characters")
+    if username_taken(session, name):
+        return msg(N_("The username %(username)s is taken (capital and small letters count as the same)."),
+                   username=name, code="username_taken")
+    return None
+
+
 @operation(administers())
 def create_user(session: Session, *, username: str, password: str, role: str, display_name: str | None = None,
                 entity_id: int | None = None, township_id: int | None = None,
                 household_id: int | None = None, actor: Principal) -> User:
-    """A user with a role and its scope (the admin's act)."""
+    """A user with a role and its scope (the admin's act; logged). Refused (:class:`RecordError`, nothing
+    written) for a username taken in any case (``Wang`` when ``wang`` exists), a role without its scope."""
+    from cooperatives.operations import RecordError, refuse
+
     if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}")
-    needed = {"accountant": entity_id, "auditor": township_id, "member": household_id}
-    if role in needed and needed[role] is None:
-        raise ValueError(f"a {role} needs a scope")
-    user = User(username=username, display_name=display_name or username, password_hash=hash_password(password),
-                role=role, entity_id=entity_id, township_id=township_id, household_id=household_id)
+        raise refuse("role", N_("Unknown role: %(role)s."), role=role, code="unknown_role")
+    problem = username_problem(session, username)
+    if problem is not None:
+        raise RecordError(Problem.of(problem, "username"))
+    username = normalize_username(username)
+    scope = {"entity_id": entity_id, "township_id": township_id, "household_id": household_id}
+    if role in SCOPE_FIELDS:
+        column, field, reason = SCOPE_FIELDS[role]
+        if scope[column] is None:
+            raise refuse(field, reason, code="scope_missing")
+    user = User(username=username, display_name=(display_name or "").strip() or username,
+                password_hash=hash_password(password), role=role, **scope)
     session.add(user)
+    session.flush()
+    audit(session, actor_id=actor.user_id, action="create-user", target=f"user:{username}", entity_id=user.entity_id,
+          detail=role)
     session.flush()
     return user
 
 
+@operation(administers())
+def set_user_active(session: Session, user: User, *, active: bool, actor: Principal) -> bool:
+    """Disable a user (every session ends, every API token is revoked; they cannot sign in) or enable them
+    again. The admin cannot disable their own account. False when it already was so. Logged."""
+    from cooperatives.operations import refuse
+
+    if not active and actor.user_id is not None and actor.user_id == user.id:
+        raise refuse("active", N_("You cannot disable your own account."), code="disable_self")
+    if bool(user.active) == active:
+        return False
+    user.active = active
+    if not active:
+        user.session_version += 1
+        _revoke_user_tokens(session, user, actor_id=actor.user_id, reason="user disabled")
+    audit(session, actor_id=actor.user_id, action="enable-user" if active else "disable-user",
+          target=f"user:{user.username}", entity_id=user.entity_id)
+    session.flush()
+    return True
+
+
+def find_user(session: Session, username: str) -> User | None:
+    """The user called ``username``, capitals or small letters alike: the one spelled exactly so, else the one
+    user whose name differs only in case (None when none, or when several do — rows created before names were
+    compared case-insensitively)."""
+    name = normalize_username(username)
+    if not name:
+        return None
+    exact = session.scalar(select(User).where(User.username == name))
+    if exact is not None:
+        return exact
+    rows = session.scalars(select(User).where(func.lower(User.username) == func.lower(name)).limit(2)).all()
+    return rows[0] if len(rows) == 1 else None
+
+
 def authenticate(session: Session, username: str, password: str) -> User | None:
-    user = session.scalar(select(User).where(User.username == username, User.active))
+    """The active user ``username`` (any case: ``WANG`` signs in as ``wang``) if ``password`` is theirs."""
+    user = find_user(session, username)
+    if user is not None and not user.active:
+        user = None
     try:
         HASHER.verify(user.password_hash if user else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
@@ -84,15 +170,24 @@ def check_password(user: User, password: str) -> bool:
         return False
 
 
-def password_problem(user: User, password: str) -> str | None:
-    """Why ``password`` may not become the user's new password (``too_short``, ``too_long``,
-    ``is_username``, ``unchanged``), or None."""
+def new_password_problem(username: str, password: str) -> str | None:
+    """Why ``password`` may not be the password of a user called ``username`` (``too_short``, ``too_long``,
+    ``is_username``), or None: the rule of a new user's first password."""
     if len(password) < PASSWORD_MIN:
         return "too_short"
     if len(password) > PASSWORD_MAX:
         return "too_long"
-    if password.strip().lower() == user.username.lower():
+    if password.strip().lower() == normalize_username(username).lower():
         return "is_username"
+    return None
+
+
+def password_problem(user: User, password: str) -> str | None:
+    """Why ``password`` may not become the user's new password (``too_short``, ``too_long``,
+    ``is_username``, ``unchanged``), or None."""
+    problem = new_password_problem(user.username, password)
+    if problem:
+        return problem
     if check_password(user, password):
         return "unchanged"
     return None

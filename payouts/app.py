@@ -165,6 +165,8 @@ def _register_blueprints(app: Flask) -> None:
         app.register_blueprint(bp)
     from payouts.reports.disclosure.web import bp as disclosure_bp  # 财务公开: the staff and public pages
     app.register_blueprint(disclosure_bp)
+    from cooperatives.web.admin import bp as admin_bp  # the admin's setup: townships, villages, entities, links
+    app.register_blueprint(admin_bp)
     coop_api.init_api(app, csrf)
     runs_api.init_runs_api(app, csrf)
 

@@ -23,32 +23,39 @@ from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
-from wtforms import IntegerField, PasswordField, StringField
+from wtforms import IntegerField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange
 
 from cooperatives.access import Principal
 from cooperatives.audit import audit
-from cooperatives.models import ApiToken, User
+from cooperatives.models import ApiToken, Entity, Household, Township, User
+from cooperatives.operations import RecordError
 from cooperatives.users import (
     PASSWORD_MAX,
     PASSWORD_MIN,
     TOKEN_DAYS,
     TOKEN_MAX_DAYS,
     TOKEN_NAME_MAX,
+    USERNAME_MAX,
     authenticate,
     change_password,
     check_password,
+    create_user,
     issue_token,
     list_tokens,
+    new_password_problem,
     password_problem,
     reset_password,
     revoke_token,
+    set_user_active,
     token_state,
+    username_problem,
 )
 from cooperatives.web import sessions
 from cooperatives.web.audit import china_time
 from cooperatives.web.display import safe_next
 from cooperatives.web.ratelimit import forgive_attempt
+from cooperatives.web.writes import field_errors
 from ledger.i18n import N_
 from ledger.web.support import ALL_USERS, PUBLIC, get_session, rule
 
@@ -213,6 +220,17 @@ def revoke_api_token():
 # ------------------------------------------------------------------------------------------- admin
 
 
+class UserForm(FlaskForm):
+    username = StringField(_l("Username"), validators=[Length(max=USERNAME_MAX)])
+    display_name = StringField(_l("Name shown"), validators=[Length(max=100)])
+    role = SelectField(_l("Role"), coerce=str, validate_choice=False)
+    entity = SelectField(_l("Entity (for an accountant)"), coerce=str, validate_choice=False)
+    township = SelectField(_l("Township (for an auditor)"), coerce=str, validate_choice=False)
+    household = StringField(_l("Household code (for a member)"), validators=[Length(max=40)])
+    password = PasswordField(_l("First password"), validators=[Length(max=PASSWORD_MAX)])
+    confirm = PasswordField(_l("First password again"), validators=[Length(max=PASSWORD_MAX)])
+
+
 @bp.get("/users")
 @rule("admin", scope="any")
 def users():
@@ -224,6 +242,90 @@ def users():
         if token_state(token) == "active":
             live.setdefault(token.user_id, []).append(token)
     return render_template("auth/users.html", users=rows, tokens=live)
+
+
+def _user_form_page(form: UserForm, *, errors=None, status=200):
+    db = get_session()
+    form.role.choices = [("", "—")] + [(role, _(label)) for role, label in ROLE_LABELS.items()]
+    form.entity.choices = [("", "—")] + [(e.code, f"{e.code} {e.name}")
+                                         for e in db.scalars(select(Entity).order_by(Entity.code))]
+    form.township.choices = [("", "—")] + [(str(t.id), t.name)
+                                           for t in db.scalars(select(Township).order_by(Township.name))]
+    return render_template("admin/new_user.html", form=form, errors=errors or {}, password_min=PASSWORD_MIN), status
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@rule("admin", write=True, scope="any")
+def new_user():
+    """A new user with a role and its scope and a first password the admin hands over (the admin: anyone;
+    an accountant of an entity, an auditor of a township, a member of a household). Usernames are the same
+    whatever their capitals: ``Wang`` is refused when ``wang`` exists. ``?role=accountant&entity=CODE``
+    fills the form in (the entity's setup page links here)."""
+    if request.method != "POST":
+        form = UserForm(formdata=None, role=request.args.get("role", "")[:12],
+                        entity=request.args.get("entity", "")[:40])
+        return _user_form_page(form)
+    form = UserForm()
+    if not form.validate_on_submit():
+        return _user_form_page(form, errors=form.errors, status=422)
+    db = get_session()
+    role = form.role.data or ""
+    errors: dict[str, list[str]] = {}
+    scope: dict[str, int | None] = {}
+    if role == "accountant" and form.entity.data:
+        scope["entity_id"] = db.scalar(select(Entity.id).where(Entity.code == form.entity.data[:40]))
+    elif role == "auditor" and (form.township.data or "").isdigit() and len(form.township.data) <= 18:
+        scope["township_id"] = db.scalar(select(Township.id).where(Township.id == int(form.township.data)))
+    elif role == "member" and (form.household.data or "").strip():
+        scope["household_id"] = db.scalar(select(Household.id).where(Household.code == form.household.data.strip()))
+        if scope["household_id"] is None:
+            errors["household"] = [_("There is no household %(code)s.", code=form.household.data.strip())]
+    if role not in ROLE_LABELS:
+        errors["role"] = [_("Choose the role.")]
+    taken = username_problem(db, form.username.data or "")
+    if taken is not None:
+        errors["username"] = [taken.translate(_)]
+    password = form.password.data or ""
+    problem = new_password_problem(form.username.data or "", password)
+    if problem:
+        errors["password"] = [str(PASSWORD_PROBLEMS[problem])]
+    elif password != (form.confirm.data or ""):
+        errors["confirm"] = [_("The two passwords differ.")]
+    if not errors:
+        try:
+            user = create_user(db, username=form.username.data or "", password=password, role=role,
+                               display_name=form.display_name.data, actor=Principal.of_user(current_user), **scope)
+            db.commit()
+        except RecordError as exc:
+            db.rollback()
+            errors = field_errors(exc.problems)
+    if errors:
+        return _user_form_page(form, errors=errors, status=422)
+    flash(_("The user %(username)s is created. Hand the first password over in person.", username=user.username))
+    if user.role == "accountant":
+        return redirect(url_for("admin.entity", code=user.entity.code))
+    return redirect(url_for(".users"))
+
+
+@bp.post("/users/<id:user_id>/active")
+@rule("admin", write=True, scope="any")
+def set_active(user_id: int):
+    """Disable a user (signed out everywhere, API tokens revoked, cannot sign in) or enable them again."""
+    db = get_session()
+    user = db.get(User, user_id)
+    if user is None:
+        abort(404)
+    active = request.form.get("active") == "1"
+    try:
+        set_user_active(db, user, active=active, actor=Principal.of_user(current_user))
+        db.commit()
+    except RecordError as exc:
+        db.rollback()
+        flash(exc.problems[0].text(_), "error")
+        return redirect(url_for(".users"))
+    flash(_("%(username)s can sign in again.", username=user.username) if active
+          else _("%(username)s is disabled: signed out everywhere and cannot sign in.", username=user.username))
+    return redirect(url_for(".users"))
 
 
 @bp.post("/users/<id:user_id>/password")

@@ -124,9 +124,9 @@ def test_every_writer_extends_the_chain_of_its_entity(app, session):
     actions = {chain: [r.action for r in rows] for chain, rows in chains.items()}
     # entity, household and member registrations, records, reveals, opinions: the entity's chain (a household is
     # registered by an entity, which owns it); key rotation and an auditor's sign-in: the global chain
-    assert actions[f"entity:{a.id}"] == ["create"] * 5 + ["record", "reveal", "password", "audit_opinion"]
+    assert actions[f"entity:{a.id}"] == ["create"] * 5 + ["record", "create-user", "reveal", "password", "audit_opinion"]
     assert actions[f"entity:{b.id}"] == ["create", "create", "create", "integrity_check", "note"]
-    assert actions[GLOBAL_CHAIN] == ["rotate-keys", "login"]
+    assert actions[GLOBAL_CHAIN] == ["create-user", "rotate-keys", "login"]      # the auditor's user: no entity
 
 
 def test_the_time_is_stored_and_read_back_to_the_microsecond(session):
