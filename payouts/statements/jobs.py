@@ -15,11 +15,43 @@ from sqlalchemy import Connection, Engine, update
 from sqlalchemy.orm import Session
 
 from cooperatives.access import Principal, keeps_books, operation, run_entity
-from ledger.i18n import N_
+from ledger.i18n import N_, Message, msg
 from payouts.models import PayoutRun, RenderJob, StatementSnapshot
 
 JOB_STATUS_LABELS = {"queued": N_("Waiting to start"), "running": N_("Rendering"), "done": N_("Ready"),
                      "failed": N_("Failed")}
+
+
+#: a batch still waiting this long after it was asked for never started (no renderer process, no Celery worker)
+QUEUE_TIMEOUT = dt.timedelta(minutes=15)
+#: a running batch that has written nothing for this long has stopped (its process was killed, the machine restarted)
+SILENCE_TIMEOUT = dt.timedelta(minutes=10)
+STALLED = {"queued": N_("The batch never started: no renderer took it up within %(minutes)s minutes. Start it again; "
+                        "if it happens again, tell whoever runs the server."),
+           "running": N_("The batch stopped without finishing: nothing was written for %(minutes)s minutes (its "
+                         "process was stopped). Start it again; the statements already written are kept.")}
+
+
+def stalled(job: RenderJob, *, now: dt.datetime | None = None) -> Message | None:
+    """Why a batch that still says queued or running has in fact stopped, or None while it may still be working.
+
+    The renderer writes each statement as a file into the batch's folder: the newest file is its last sign of
+    life (a killed process leaves its row as it was; the row itself has no heartbeat)."""
+    if job.status not in STALLED:
+        return None
+    now = now or dt.datetime.now(dt.UTC)
+    started = job.created_at if job.created_at.tzinfo else job.created_at.replace(tzinfo=dt.UTC)
+    if job.status == "queued":
+        limit = QUEUE_TIMEOUT
+        last = started
+    else:
+        limit = SILENCE_TIMEOUT
+        folder = Path(job.out_dir)
+        stamps = [p.stat().st_mtime for p in folder.iterdir()] if folder.is_dir() else []
+        last = max([started, *(dt.datetime.fromtimestamp(t, dt.UTC) for t in stamps)])
+    if now - last < limit:
+        return None
+    return msg(STALLED[job.status], minutes=int(limit.total_seconds() // 60))
 
 
 @operation(keeps_books(run_entity))

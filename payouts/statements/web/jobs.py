@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from cooperatives.web.access import current_actor, entity_or_404
 from ledger.web.support import STAFF, get_session, rule
 from payouts.models import PayoutRun, RenderJob
-from payouts.statements.jobs import JOB_STATUS_LABELS, create_job, launch
+from payouts.statements.jobs import JOB_STATUS_LABELS, create_job, launch, stalled
 
 bp = Blueprint("jobs", __name__, url_prefix="/e/<code>")
 
@@ -65,7 +65,8 @@ def show_run_jobs(code: str, run_id: int):
     entity = entity_or_404(code)
     run = _run(entity, run_id)
     jobs = get_session().query(RenderJob).filter(RenderJob.run_id == run.id).order_by(RenderJob.id.desc()).all()
-    return render_template("payouts/jobs/run.html", entity=entity, run=run, jobs=jobs)
+    shown = {job.id: "failed" if stalled(job) else job.status for job in jobs}
+    return render_template("payouts/jobs/run.html", entity=entity, run=run, jobs=jobs, shown=shown)
 
 
 @bp.get("/jobs/<id:job_id>")
@@ -74,8 +75,11 @@ def show(code: str, job_id: int):
     entity = entity_or_404(code)
     job = _job(entity, job_id)
     files = sorted(p.name for p in Path(job.out_dir).glob("*.pdf")) if job.status == "done" else []
+    stopped = stalled(job)
     return render_template("payouts/jobs/job.html", entity=entity, job=job, files=files,
-                           refresh=job.status in ("queued", "running"))
+                           status="failed" if stopped else job.status,
+                           stopped=stopped.translate(_) if stopped else None,
+                           refresh=job.status in ("queued", "running") and not stopped)
 
 
 @bp.get("/jobs/<id:job_id>/files/<name>")
