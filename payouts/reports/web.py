@@ -13,7 +13,7 @@ from flask import Blueprint, abort, jsonify, render_template, request, send_file
 from sqlalchemy import func, select
 
 from cooperatives.web.access import entity_or_404
-from ledger.models import JournalEntry
+from ledger.models import JournalEntry, Posting
 from ledger.web.bounds import year_arg
 from ledger.web.support import STAFF, get_session, rule
 from payouts.reports import printing
@@ -51,6 +51,24 @@ def _report(code: str, year: str, name: str):
     year_ = year_or_404(year)
     entity = entity_or_404(code)
     return entity, year_, reports.build(get_session(), entity, year_, name)
+
+
+def books_years(entity) -> list[int]:
+    """The years the entity's books (the current ones and any carried over from) have entries in, newest first."""
+    books, book = [], entity.book
+    while book is not None:
+        books.append(book.id)
+        book = book.previous if book.previous_book_id is not None else None
+    return sorted({int(y) for y in get_session().scalars(
+        select(Posting.year).where(Posting.book_id.in_(books)).distinct())}, reverse=True)
+
+
+@bp.get("")
+@rule(*STAFF, scope="entity")
+def years(code: str):
+    """Which year's statements: every year the books have entries in (the reports' entrance from the navigation)."""
+    entity = entity_or_404(code)
+    return render_template("payouts/reports/years.html", entity=entity, years=books_years(entity))
 
 
 @bp.get(f"/{YEAR}")
