@@ -31,5 +31,5 @@ COLUMN_LABELS = {
     "life_years": N_("Useful life (years)"), "salvage_pct": N_("Salvage value (per cent of cost)"),
     "under_construction": N_("Under construction"), "in_use_on": N_("In use from"),
     "confirm": N_("Confirm (确认: recorded although it looks unusual)"),
-    "from_member": N_("From member (inherited or transferred)"),
+    "from_member": N_("From member (inherited or transferred)"), "persons": N_("Household size (persons)"),
 }

@@ -21,7 +21,6 @@ last one, example dates in a year its books accept, and no example opening balan
 from __future__ import annotations
 
 import datetime as dt
-import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -33,6 +32,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from cooperatives.labels import COLUMN_LABELS, RECORD_LABELS
 from cooperatives.workbook import NOTES_SHEET, SHEETS, Column, Derived, SheetSpec
+from ledger.cells import save_workbook
 from ledger.i18n import N_
 
 #: the header a column gets in the template where its first Chinese alias is not the clearest (sheet, column)
@@ -197,9 +197,7 @@ def build_template(gettext: Callable[[str], str] | None = None, entity: EntityFa
         sheet = book.create_sheet(sheet_title(spec))
         rows = [entity_row] if name == "entity" else examples.get(name, [])
         _write_sheet(sheet, spec, rows, example=name != "entity" or entity is None)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return save_workbook(book)        # an entity's name typed as "=…" stays text (ledger.cells)
 
 
 def _write_sheet(sheet, spec: SheetSpec, rows: list[dict], *, example: bool) -> None:

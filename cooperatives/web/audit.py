@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 from flask_babel import gettext as _
@@ -18,8 +19,10 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from cooperatives import privacy
+from cooperatives.labels import RECORD_LABELS
 from cooperatives.models import AuditLog, Entity, Household, Member, User
 from cooperatives.web.access import current_actor, entity_or_404
+from cooperatives.web.display import SHEET_LABELS
 from ledger.i18n import N_
 from ledger.web.support import get_session, rule
 
@@ -38,8 +41,60 @@ ACTION_LABELS = {
     "set-pin": N_("Gave a new PIN"),
     "issue-token": N_("Issued an API token"), "revoke-token": N_("Revoked an API token"),
     "link": N_("Linked an entity to a cluster project"), "audit_opinion": N_("Recorded an audit opinion"),
-    "integrity_check": N_("Verified the books"),
+    "integrity_check": N_("Verified the books"), "final-year": N_("Closed the final year of the books"),
+    "voucher": N_("Posted a voucher"), "opening": N_("Posted the opening balances"), "void": N_("Voided a record"),
+    "carry_over": N_("Carried the books over to the new system"), "in-use": N_("Put an asset in use"),
+    "dispose": N_("Disposed of an asset"), "create-township": N_("Created a township"),
+    "create-village": N_("Created a village"), "create-user": N_("Created a user"),
+    "enable-user": N_("Enabled a user"), "disable-user": N_("Disabled a user"),
+    "finding_handled": N_("Marked a finding handled"),
 }
+#: what a log entry's target names, by the word before its colon ("run:12" is run 12)
+TARGET_LABELS = {
+    "run": N_("run"), "entity": N_("entity"), "import": N_("import"), "objection": N_("objection"),
+    "entry": N_("voucher"), "journal": N_("voucher"), "policy": N_("policy version"),
+    "disclosure": N_("disclosure"), "receipt": N_("payment"), "user": N_("user"), "household": N_("household"),
+    "member": N_("member"), "township": N_("township"), "village": N_("village"), "finding": N_("finding"),
+    "statement": N_("statement"), "book": N_("book"), "households": N_("households"), **RECORD_LABELS,
+}
+#: notes the code writes in fixed words (an audit opinion's verdict is one of payouts' VERDICTS)
+DETAILS = {"confirmed over a plausibility warning (确认)": N_("confirmed over a plausibility warning (确认)"),
+           "no_issue": N_("No issue found"), "issues": N_("Issues found"),
+           # a new user's role (the log of create-user)
+           "admin": N_("Administrator"), "accountant": N_("Accountant"), "auditor": N_("Township auditor"),
+           "member": N_("Member household")}
+#: counts of an import's rows that are not sheets: rows confirmed over a warning, opening balance lines
+COUNT_WORDS = {"confirmed": N_("confirmed over a warning"), "opening": N_("opening balances")}
+_COUNTS = re.compile(r"^[a-z_]+=\d+(, [a-z_]+=\d+)*$")
+_LINES = re.compile(r"^(\d+) lines$")
+_REPLACES = re.compile(r"^replaces run:(\d+)$")
+
+
+def describe_target(target: str) -> tuple[str, str]:
+    """``run:12`` as ("run", "12") in the reader's words; a code or a period (``JGP-TEA:2025``) as it is. A user's
+    target is (label, username): the page marks the username as a name not to translate."""
+    kind, sep, rest = target.partition(":")
+    if sep and kind in TARGET_LABELS:
+        return _(TARGET_LABELS[kind]), rest
+    return target, ""
+
+
+def describe_detail(detail: str | None) -> str:
+    """A log entry's note in the reader's words where it has a known shape (counts of an import's rows, lines of
+    a voucher, the run a draft replaces, a verdict); anything else (a reason typed by a person) as written."""
+    if not detail:
+        return ""
+    if detail in DETAILS:
+        return _(DETAILS[detail])
+    if _COUNTS.match(detail):
+        counts = (part.split("=") for part in detail.split(", "))
+        words = {**SHEET_LABELS, **COUNT_WORDS}
+        return "，".join(f"{_(words[k]) if k in words else k} {n}" for k, n in counts)
+    if found := _LINES.match(detail):
+        return _("%(n)s lines", n=found.group(1))
+    if found := _REPLACES.match(detail):
+        return _("replaces run %(run)s", run=found.group(1))
+    return detail
 
 
 def china_time(moment: dt.datetime | None) -> str:
@@ -73,8 +128,8 @@ def log():
     entries = [{"id": r.AuditLog.id, "at": china_time(r.AuditLog.at), "who": r.display_name or "",
                 "username": r.username or "", "action": r.AuditLog.action,
                 "label": _(ACTION_LABELS[r.AuditLog.action]) if r.AuditLog.action in ACTION_LABELS
-                else r.AuditLog.action, "target": r.AuditLog.target, "entity": r.code or "",
-                "detail": r.AuditLog.detail or ""} for r in rows]
+                else r.AuditLog.action, "target": describe_target(r.AuditLog.target), "user_target": r.AuditLog.target.startswith("user:"), "entity": r.code or "",
+                "detail": describe_detail(r.AuditLog.detail)} for r in rows]
     return render_template("cooperatives/audit_log.html", entries=entries, entity=entity, action=action,
                            actions=ACTION_LABELS, page=page, pages=pages, total=total)
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 from flask import abort, current_app, g, has_request_context, request
 from sqlalchemy.orm import Session
 
-from ledger.i18n import format_money
+from ledger.i18n import Message, format_money
 from ledger.money import fmt
 
 
@@ -44,8 +45,42 @@ def money_filter(amount: Decimal | None) -> str:
     return format_money(amount, locale=str(get_locale() or "zh_Hans_CN"))
 
 
+#: the time every page shows: China's (stored moments are UTC; naive on SQLite)
+CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
+
+
+def china(moment: dt.datetime | dt.date | str | None, pattern: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored moment as China's time (``|china``; ``|china('%Y-%m-%d')`` for the day); a date as it is; an ISO
+    text (a status file's) read first."""
+    if not moment:
+        return ""
+    if isinstance(moment, str):
+        try:
+            moment = dt.datetime.fromisoformat(moment)
+        except ValueError:
+            return moment
+    if isinstance(moment, dt.datetime):
+        moment = (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).astimezone(CHINA)
+    return moment.strftime(pattern)
+
+
+def say(text) -> str:
+    """A domain Message in the page's language (``|say``); any other text as it is."""
+    from flask_babel import gettext
+
+    return text.translate(gettext) if isinstance(text, Message) else text
+
+
+def said(params: dict) -> dict:
+    """A message's parameters with those that are Messages (a label) in the page's language (``|said``)."""
+    return {k: say(v) for k, v in params.items()}
+
+
 def register_filters(app) -> None:
     app.jinja_env.filters["money"] = money_filter
+    app.jinja_env.filters["china"] = china
+    app.jinja_env.filters["say"] = say
+    app.jinja_env.filters["said"] = said
     app.jinja_env.filters["plain_money"] = lambda a: "" if a is None else fmt(a)
 
 

@@ -20,11 +20,21 @@ from ledger.books import (
     period,
 )
 from ledger.chart import ROLES
+from ledger.i18n import N_
 from ledger.models import Account, JournalEntry, Posting
 from ledger.money import D
 from ledger.queries import trial_balance
 from ledger.web.bounds import page_arg, year_arg
 from ledger.web.support import STAFF, book_or_404, get_session, rule
+
+#: the 方向 column in the page's language (the JSON and the prints keep 借/贷/平)
+DIRECTION_WORDS = {"借": N_("Dr"), "贷": N_("Cr"), "平": N_("Nil")}
+
+
+def shown_direction(balance: Decimal) -> str:
+    from flask_babel import gettext
+
+    return gettext(DIRECTION_WORDS[direction(balance)])
 
 bp = Blueprint("ledger", __name__, url_prefix="/e/<code>")
 PAGE = 50
@@ -89,7 +99,7 @@ def balances_page(code: str):
                                   "closing": {"direction": direction(r.closing), "amount": _money(abs(r.closing))}}
                                  for r in table.rows]})
     return render_template("ledger/balances.html", book=book, code=code, table=table, totals=table.totals(),
-                           year=year, month=month, quarter=quarter, direction=direction)
+                           year=year, month=month, quarter=quarter, direction=shown_direction)
 
 
 @bp.get("/money-journal", endpoint="money_journal")
@@ -108,7 +118,7 @@ def money_journal_page(code: str):
     journal = money_journal(get_session(), book, chosen, *period(year, month, quarter))
     reconciliation, wrong = reconciliation_of(journal, roles)
     return render_template("ledger/money_journal.html", book=book, code=code, journal=journal, accounts=accounts,
-                           year=year, month=month, quarter=quarter, direction=direction, bank=roles.get("bank"),
+                           year=year, month=month, quarter=quarter, direction=shown_direction, bank=roles.get("bank"),
                            reconciliation=reconciliation, wrong=wrong, inputs=RECONCILIATION_INPUTS,
                            print_args={k: request.args[k] for k in RECONCILIATION_INPUTS if request.args.get(k)})
 
@@ -154,4 +164,4 @@ def account_ledger_page(code: str):
     except LookupError:
         abort(404)
     return render_template("ledger/account_ledger.html", book=book, code=code, ledger=ledger, year=year,
-                           general=general, direction=direction)
+                           general=general, direction=shown_direction)

@@ -37,6 +37,11 @@ BASIS_DESCRIPTIONS = {
     "shares": N_("quantified shares of the collective's assets (份额登记簿, collectives)"),
     "equal": N_("equal shares"),
 }
+#: what a check calls the usual pool names (a pool's name is free; a name written in words is shown as written)
+POOL_NAME_LABELS = {"patronage": N_("Return by member trade"), "residual": N_("Distribution by capital"),
+                    "land": N_("Land dividend"), "labor": N_("Labour dividend"),
+                    "shares": N_("Dividend on the collective's quantified shares"),
+                    "investment": N_("Return on investment"), "trade": N_("Return by member trade")}
 MEASURE_LABELS = {"amount": N_("amount (yuan)"), "quantity": N_("quantity (kg)")}
 QUANTIFY_LABELS = {"transactions": N_("by member trade"), "capital": N_("by capital"), "equal": N_("equally"),
                    "none": N_("not quantified to members")}

@@ -44,7 +44,7 @@ from payouts.models import IN_FORCE, PayoutMember, PayoutRun, PolicyVersion, Run
 from payouts.runs.labels import RULE_LABELS, STATUS_LABELS
 from payouts.runs.policy import Policy, parse_policy
 from payouts.runs.rules import MemberInput, RunInput, Trade, compute_run
-from payouts.runs.snapshot import input_to_json, result_from_json, result_to_json
+from payouts.runs.snapshot import check_detail, input_to_json, result_from_json, result_to_json
 from payouts.runs.transitions import next_state
 from payouts.statements.context import build_statements
 
@@ -294,7 +294,7 @@ def approve_run(session: Session, run: PayoutRun, *, meeting_date: dt.date, atte
     failed = [c for c in run.result["checks"] if not c["ok"]]
     if failed:
         raise RunRefused(*(Problem.of(msg(N_("%(rule)s: %(detail)s"), rule=label(RULE_LABELS.get(c["rule"], c["rule"])),
-                                          detail=c["detail"], code=c["rule"]), "checks") for c in failed))
+                                          detail=check_detail(c), code=c["rule"]), "checks") for c in failed))
     members = len(run.result["members"])
     problems = quorum_problems(run.entity.kind, members, attended, votes_for)
     if problems:
@@ -370,7 +370,7 @@ def run_entries(entity: Entity, run: PayoutRun, result) -> list[EntryDraft]:
     patronage_pools = set(result.patronage_pools)
     for name, _basis, amount, _ in result.pools:
         payable = role(entity, "patronage_payable" if name in patronage_pools else "residual_payable")
-        memo = f"{'盈余返还' if name in patronage_pools else '剩余盈余分配'} {name} {run.year}"
+        memo = f"{'盈余返还' if name in patronage_pools else '剩余盈余分配'} {books_word(name)} {run.year}"
         entry(f"pool:{name}", memo, [PostingDraft(alloc, amount)] + [
             PostingDraft(payable, -ln.amount, m.code) for m in result.members for ln in m.lines if ln.pool == name])
     preferred = sum((a for _, a in result.preferred), ZERO)
@@ -382,6 +382,16 @@ def run_entries(entity: Entity, run: PayoutRun, result) -> list[EntryDraft]:
           [PostingDraft(undistributed, allocated), PostingDraft(alloc, -allocated)])
     drafts.extend(_deduction_entries(entity, run, result, on, patronage_pools))
     return drafts
+
+
+#: the usual pool codes as the books' memos name them (the books are kept in Chinese, as 提取公积金 above)
+BOOKS_POOL_WORDS = {"patronage": "按交易量返还", "residual": "按出资额分配", "land": "土地分红", "labor": "劳动分红",
+                    "shares": "集体股份分红", "investment": "投资分红", "trade": "按交易量返还"}
+
+
+def books_word(pool: str) -> str:
+    """A pool as the books' memos name it: a usual code in Chinese, a name the policy wrote in words as written."""
+    return BOOKS_POOL_WORDS.get(pool, pool)
 
 
 def _deduction_entries(entity, run, result, on, patronage_pools) -> list[EntryDraft]:

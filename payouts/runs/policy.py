@@ -18,6 +18,7 @@ from decimal import Decimal, InvalidOperation
 
 from ledger.i18n import N_, msg
 from ledger.nesting import MAX_NESTING, too_deep
+from payouts.runs.labels import POOL_NAME_LABELS as POOL_LABELS
 
 #: ``shares``: the quantified shares of a village collective's share register (份额登记簿, INTERFACES §3.1)
 BASES = ("transactions", "capital", "land", "labor", "shares", "equal")
@@ -28,12 +29,17 @@ TRADE_KINDS = ("deliveries", "sales", "inputs")
 #: the trade a transactions pool counts when its ``include`` is not given
 DEFAULT_INCLUDE = ("deliveries", "sales")
 CAPITAL_FORMS = ("cash", "land", "in_kind", "poverty_asset")
-#: what the statements print for the usual pool names (a pool's name is free; these are the names the form offers)
-POOL_NAME_LABELS = {"patronage": N_("Patronage refund"), "residual": N_("Residual surplus"),
-                    "land": N_("Land dividend"), "labor": N_("Labour dividend"), "shares": N_("Share dividend"),
-                    "investment": N_("Investment dividend")}
+#: the usual pool names the form offers, by the labels every page and statement shows them with (a pool's name is
+#: free; "trade", a name some policies write for the patronage pool, is shown like it but not offered)
+POOL_NAME_LABELS = {name: text for name, text in POOL_LABELS.items() if name != "trade"}
 #: the bases a farmer cooperative's remainder may go by (law Art. 44; the run's ``residual_capital_only`` check)
 REMAINDER_BASES = ("capital",)
+
+
+#: the kinds the Farmer Professional Cooperatives Law governs: a land-share cooperative is one in law
+COOPERATIVE_LAW_KINDS = ("farmer_coop", "land_coop")
+#: the share of the distributable surplus a farmer cooperative returns by member trade, at least (law Art. 44)
+PATRONAGE_FLOOR_PCT = Decimal(60)
 
 
 class PolicyError(ValueError):
@@ -246,8 +252,6 @@ def law_problems(policy: Policy, kind: str) -> list[str]:
     """What the law forbids a policy of an entity of ``kind`` — the policy-level part of the checks a run of it must
     pass before approval (:func:`payouts.runs.rules.check_run`), said before the policy is saved. Each message has
     the code of its run check; a pool's has the pool's number ``pool`` (1-based). Empty: nothing is forbidden."""
-    from payouts.runs.rules import COOPERATIVE_LAW_KINDS, PATRONAGE_FLOOR_PCT  # rules imports this module
-
     problems: list[str] = []
     if policy.land_as_trade and kind != "land_coop":
         problems.append(msg(N_("Land counts as member trade only in a land-share cooperative."),

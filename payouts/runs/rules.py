@@ -18,8 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
+from ledger.i18n import N_, Message, msg
 from ledger.money import ZERO, allocate, quantize
-from payouts.runs.policy import Policy
+from payouts.runs.labels import BASIS_LABELS, POOL_NAME_LABELS
+from payouts.runs.policy import COOPERATIVE_LAW_KINDS, PATRONAGE_FLOOR_PCT, Policy
 
 HUNDRED = Decimal(100)
 CAPITAL_BASES = ("capital",)
@@ -98,7 +100,7 @@ class MemberResult:
 class Check:
     rule: str
     ok: bool
-    detail: str
+    detail: Message | str       # a Message (translatable, with its figures); a run stored before checks were one: text
 
 
 @dataclass(frozen=True)
@@ -120,10 +122,6 @@ class RunResult:
         return all(c.ok for c in self.checks)
 
 
-#: the kinds the Farmer Professional Cooperatives Law governs: a land-share cooperative is one in law
-COOPERATIVE_LAW_KINDS = ("farmer_coop", "land_coop")
-#: the share of the distributable surplus a farmer cooperative returns by member trade, at least (law Art. 44)
-PATRONAGE_FLOOR_PCT = Decimal(60)
 
 
 def patronage_meets_law(patronage: Decimal, distributable: Decimal) -> bool:
@@ -287,6 +285,15 @@ def _trace(total: Decimal, sources: tuple[tuple[str, Decimal], ...], surplus: De
     return tuple((label, amount) for label, amount in allocate(total, parts, order=rank.get).items() if amount)
 
 
+def pool_label(name: str) -> Message | str:
+    """A pool in a check's words: the usual names by their label, a name the policy wrote in words as written."""
+    return msg(POOL_NAME_LABELS[name]) if name in POOL_NAME_LABELS else name
+
+
+def basis_label(basis: str) -> Message | str:
+    return msg(BASIS_LABELS[basis]) if basis in BASIS_LABELS else basis
+
+
 def check_run(data: RunInput, policy: Policy, result: RunResult) -> list[Check]:
     """The rules a run must pass before it can be approved; each names its figures."""
     checks = []
@@ -296,20 +303,23 @@ def check_run(data: RunInput, policy: Policy, result: RunResult) -> list[Check]:
     lines_ok = all(sum((ln.amount for m in result.members for ln in m.lines if ln.pool == name), ZERO) == amount
                    for name, _, amount, _ in result.pools)
     checks.append(Check("sums_exact", pooled + preferred == ds and lines_ok,
-                        f"pools {pooled} + preferred {preferred} = distributable {ds}; member lines sum to each pool"))
+                        msg(N_("pools %(pooled)s + preferred %(preferred)s = distributable %(ds)s; "
+                               "member lines sum to each pool"), pooled=pooled, preferred=preferred, ds=ds)))
     for name, basis, amount, total in result.pools:
         if amount and not total:
-            checks.append(Check("pool_has_basis", False, f"pool {name!r} ({basis}) has {amount} but no member has a basis"))
+            checks.append(Check("pool_has_basis", False, msg(
+                N_("pool %(pool)s (%(basis)s) has %(amount)s but no member has a basis"),
+                pool=pool_label(name), basis=basis_label(basis), amount=amount)))
     if not data.members:
-        checks.append(Check("has_members", False, "the entity has no members in this year"))
+        checks.append(Check("has_members", False, msg(N_("the entity has no members in this year"))))
     if policy.land_as_trade and data.kind != "land_coop":
-        checks.append(Check("land_as_trade_land_coop", False,
-                            f"land_as_trade is for a land-share cooperative's articles, not a {data.kind}"))
+        checks.append(Check("land_as_trade_land_coop", False, msg(
+            N_("counting land as trade is for a land-share cooperative's articles, not for this kind of entity"))))
     shared = [p.name for p in policy.pools if p.basis == "shares"]
     if shared and data.kind != "collective":
-        checks.append(Check("shares_collective", False,
-                            f"pool {shared[0]!r} goes by quantified shares, which only a village collective keeps "
-                            f"(份额登记簿), not a {data.kind}"))
+        checks.append(Check("shares_collective", False, msg(
+            N_("pool %(pool)s goes by quantified shares, which only a village collective keeps (份额登记簿)"),
+            pool=pool_label(shared[0]))))
     if data.kind in COOPERATIVE_LAW_KINDS:
         trade = sum((p[2] for p in result.pools if p[0] in result.patronage_pools), ZERO)
         if ds > 0:
@@ -317,26 +327,33 @@ def check_run(data: RunInput, policy: Policy, result: RunResult) -> list[Check]:
         else:
             share = sum((p.pct for p in policy.pools if policy.returns_by_trade(p.basis)), ZERO)
             ok = share >= PATRONAGE_FLOOR_PCT
-        exact = f" ({trade} of {ds}, exact to the fen)" if ds > 0 else ""
         shown = share.quantize(Decimal("0.01"), rounding=ROUND_FLOOR)       # never shown as 60.00% when short
-        checks.append(Check("patronage_min_60", ok,
-                            f"{shown:.2f}% {'>=' if ok else '<'} 60% of the distributable surplus returned by member "
-                            f"trade{exact} (law Art. 44)"))
+        if ds > 0:
+            detail = msg(N_("%(share)s%% %(cmp)s 60%% of the distributable surplus returned by member trade "
+                            "(%(trade)s of %(ds)s, exact to the fen) (law Art. 44)"),
+                         share=f"{shown:.2f}", cmp=">=" if ok else "<", trade=trade, ds=ds)
+        else:
+            detail = msg(N_("%(share)s%% %(cmp)s 60%% of the distributable surplus returned by member trade "
+                            "(law Art. 44)"), share=f"{shown:.2f}", cmp=">=" if ok else "<")
+        checks.append(Check("patronage_min_60", ok, detail))
         others = sorted({p.basis for p in policy.pools if not policy.returns_by_trade(p.basis)} - set(CAPITAL_BASES))
         checks.append(Check("residual_capital_only", not others,
-                            "the remainder goes by capital, reserve and quantified subsidy shares" if not others else
-                            f"the remainder may only go by capital-type bases (law Art. 44), not {', '.join(others)}"))
+                            msg(N_("the remainder goes by capital, reserve and quantified subsidy shares"))
+                            if not others else
+                            msg(N_("the remainder may only go by capital-type bases (law Art. 44), not %(bases)s"),
+                                bases="、".join(basis_label(b) for b in others))))
         farmers = sum(1 for m in data.members if m.farmer)
         count = len(data.members)
         share = _pct(Decimal(farmers), Decimal(count)) if count else ZERO
-        checks.append(Check("farmer_members_80", share >= 80,
-                            f"{farmers} of {count} members are farmers ({share:.2f}% "
-                            f"{'>=' if share >= 80 else '<'} 80%, law Art. 20)"))
+        checks.append(Check("farmer_members_80", share >= 80, msg(
+            N_("%(farmers)s of %(count)s members are farmers (%(share)s%% %(cmp)s 80%%, law Art. 20)"),
+            farmers=farmers, count=count, share=f"{share:.2f}", cmp=">=" if share >= 80 else "<")))
         reserve = result.reserves[0][1] if result.reserves else ZERO
         quantified = policy.reserve_quantify != "none" and (
             not reserve or sum((m.reserve_share for m in result.members), ZERO) == reserve)
         checks.append(Check("reserve_quantified", quantified,
-                            f"the year's reserve {reserve} is quantified to the members (law Art. 42)" if quantified
-                            else f"the year's reserve {reserve} must be quantified to the members (law Art. 42): "
-                                 f"reserve_quantify = {policy.reserve_quantify!r} leaves it unassigned"))
+                            msg(N_("the year's reserve %(reserve)s is quantified to the members (law Art. 42)"),
+                                reserve=reserve) if quantified else
+                            msg(N_("the year's reserve %(reserve)s must be quantified to the members (law Art. 42): "
+                                   "the policy leaves it unassigned"), reserve=reserve)))
     return checks

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from ledger.i18n import Message
 from ledger.money import fmt
 from payouts.runs.rules import Check, Line, MemberInput, MemberResult, RunInput, RunResult, Trade
 
@@ -60,8 +61,21 @@ def result_to_json(result: RunResult, *, entity: str, year: int) -> dict:
         "pools": [{"name": n, "basis": b, "amount": fmt(a), "basis_total": fmt_basis(t),
                    "patronage": n in result.patronage_pools} for n, b, a, t in result.pools],
         "members": [_member_json(m) for m in sorted(result.members, key=lambda m: m.code)],
-        "checks": [{"rule": c.rule, "ok": c.ok, "detail": c.detail} for c in result.checks],
+        "checks": [_check_json(c) for c in result.checks],
     }
+
+
+def _check_json(check: Check) -> dict:
+    """A check as the run's JSON shows it (``detail`` in English); ``message`` keeps it translatable."""
+    shown = {"rule": check.rule, "ok": check.ok, "detail": str(check.detail)}
+    if isinstance(check.detail, Message):
+        shown["message"] = check.detail.to_json()
+    return shown
+
+
+def check_detail(check: dict) -> Message | str:
+    """A stored check's detail, translatable when the run kept its message (runs stored earlier: the text)."""
+    return Message.from_json(check["message"]) if "message" in check else check["detail"]
 
 
 def _member_json(m: MemberResult) -> dict:
@@ -94,7 +108,8 @@ def result_from_json(data: dict) -> RunResult:
             deductions=D(m["deductions"]), net=D(m["net"]), reserve_share=D(m["reserve_share"]),
             subsidy_share=D(m["subsidy_share"]), sources=tuple((s["from"], D(s["amount"])) for s in m["sources"]))
             for m in data["members"]),
-        checks=tuple(Check(c["rule"], c["ok"], c["detail"]) for c in data["checks"]),
+        checks=tuple(Check(c["rule"], c["ok"], check_detail(c))
+                     for c in data["checks"]),
         patronage_pools=patronage_pools(data))
 
 
@@ -106,4 +121,6 @@ def patronage_pools(data: dict) -> tuple[str, ...]:
 
 def run_json(run) -> dict:
     """A run as ``coopledger distribute --json`` and ``GET /api/v1/runs/<id>`` give it (INTERFACES §5)."""
-    return {"run": run.id, "status": run.status, **run.result}
+    result = run.result
+    checks = [{k: c[k] for k in ("rule", "ok", "detail")} for c in result.get("checks", [])]   # not the kept message
+    return {"run": run.id, "status": run.status, **result, "checks": checks}

@@ -36,14 +36,12 @@ from ledger.i18n import N_
 from ledger.money import ZERO, fmt
 from ledger.numerals import capital_numerals
 from payouts.models import PayoutRun, StatementSnapshot
+from payouts.runs.labels import POOL_NAME_LABELS
 from payouts.runs.snapshot import patronage_pools
 
 #: what a pool is called on a statement, by the names policies give their pools (a name a policy writes in words,
 #: such as 茶叶二次返还, is shown as written; any other code by what the pool is shared on: BASIS_POOL_LABELS)
-POOL_LABELS = {"patronage": N_("Return by member trade"), "residual": N_("Distribution by capital"),
-               "land": N_("Land dividend"), "labor": N_("Labour dividend"),
-               "shares": N_("Dividend on the collective's quantified shares"),
-               "investment": N_("Return on investment"), "trade": N_("Return by member trade")}
+POOL_LABELS = POOL_NAME_LABELS
 BASIS_POOL_LABELS = {"transactions": N_("Return by member trade"), "capital": N_("Distribution by capital"),
                      "land": N_("Land dividend"), "labor": N_("Labour dividend"),
                      "shares": N_("Dividend on the collective's quantified shares"), "equal": N_("Equal distribution")}

@@ -1,6 +1,7 @@
-"""Issue 5's acceptance in a real browser: the township auditor of 金果坪乡 signs in on the demo world, opens
-the township overview (charts drawn server-side, no script), goes to the anomalies, follows a finding to
-the record behind it, and on a phone the overview fits the screen. Screenshots go to ``tests/artifacts/``."""
+"""Issues 5 and 16's acceptance in a real browser: the township auditor of 金果坪乡 signs in on the demo world,
+opens the township overview (charts drawn server-side, no script), goes to the anomalies, follows a finding to
+the record behind it, marks the finding handled and exports the findings; on a phone the overview fits the
+screen. Screenshots go to ``tests/artifacts/``."""
 
 from __future__ import annotations
 
@@ -52,8 +53,8 @@ def test_an_auditor_walks_from_the_overview_to_an_anomaly_to_its_record(demo_url
         page.click("nav.sub a[href='/oversight/anomalies']")            # 异常线索
     findings = page.locator("li.finding")
     assert findings.count() >= 1
-    finding = findings.first
-    link = finding.locator("a.record").first
+    # a finding whose record is a page (a payment's record is its voucher, a PDF the browser downloads)
+    link = page.locator("li.finding a.record:not([href*='.pdf'])").first
     href = link.get_attribute("href")
     entity_code = re.match(r"/e/([^/]+)/", href).group(1)
     assert entity_code in page.content()
@@ -66,6 +67,34 @@ def test_an_auditor_walks_from_the_overview_to_an_anomaly_to_its_record(demo_url
     assert entity_code in page.content()                                 # the record's page of that entity
     page.screenshot(path=str(artifacts / "auditor-anomaly-record.png"), full_page=True)
     assert (artifacts / "auditor-anomaly-record.png").stat().st_size > 10_000
+
+    # back to the finding: the auditor marks it handled with what was done, and it stays readable as handled
+    page.goto(f"{demo_url}/oversight/anomalies")
+    key = page.locator("li.finding").first.get_attribute("data-key")
+    item = page.locator(f"li.finding[data-key='{key}']")
+    item.locator("details.handle summary").click()
+    item.locator("textarea[name=note]").fill("已约谈会计，补登记了付款凭证的签字。")
+    with page.expect_navigation():
+        item.locator("details.handle button[type=submit]").click()
+    assert page.locator(f"li.finding[data-key='{key}']").count() == 0           # handled: no longer listed as open
+    page.goto(f"{demo_url}/oversight/anomalies?show=all")
+    handled = page.locator(f"li.finding[data-key='{key}']")
+    assert "已约谈会计" in handled.inner_text() and handled.locator(".badge.ok").count() == 1
+    page.screenshot(path=str(artifacts / "auditor-finding-handled.png"), full_page=True)
+
+    # and exports the findings for the county, the handling with them
+    export = page.locator("a[href*='/oversight/export/anomalies.xlsx']").first
+    with page.expect_download(timeout=60_000) as info:
+        export.click()
+    import io
+    from pathlib import Path
+
+    from openpyxl import load_workbook
+
+    assert info.value.suggested_filename.endswith(".xlsx")
+    sheet = load_workbook(io.BytesIO(Path(info.value.path()).read_bytes())).active
+    cells = [str(c.value or "") for row in sheet.iter_rows() for c in row]
+    assert any("已约谈会计" in c for c in cells)
     context.close()
 
 

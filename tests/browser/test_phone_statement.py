@@ -61,6 +61,27 @@ def test_another_member_gets_404_for_that_statement(live, phone):
     assert page.locator("#confirm").count() == 0 and page.locator("#confirm-later").count() == 1
 
 
+def test_a_member_raises_an_objection_on_a_phone(live, phone, artifacts):
+    """Issue 16's walk: on a 360 × 740 phone the villager reads the statement and objects to a line; the
+    objection is listed on the page at once, waiting for the cooperative's answer."""
+    page = phone().new_page()
+    sign_in(page, live, live.users["BR-H002"])
+    code = live.codes["BR-H002"]
+    page.goto(f"{live.url}/s/{code}")
+    assert page.locator("#notice").count() == 1                  # the notice period is open
+    options = page.locator("#o-line option")
+    assert options.count() >= 2
+    label = options.first.inner_text()
+    assert re.search(r"[\u4e00-\u9fff]", label) and "patronage" not in label      # a line by its Chinese name
+    page.select_option("#o-line", index=0)
+    page.fill("#o-text", "我家交售的鲜叶是300公斤，不是200公斤，请核对。")
+    with page.expect_navigation():
+        page.click("#object-form button[type=submit]")
+    assert "我家交售的鲜叶是300公斤" in page.inner_text("#objections ~ ul, main")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    page.screenshot(path=str(artifacts / "phone-objection.png"), full_page=True)
+
+
 def test_a_household_checks_its_paper_then_opens_the_statement_with_phone_and_pin(live, phone, artifacts):
     page = phone().new_page()
     code, net = live.codes["BR-H002"], live.nets["BR-H002"]

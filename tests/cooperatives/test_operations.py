@@ -27,7 +27,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 #: the modules that write, besides every ``operations.py``
 WRITERS = ("cooperatives/importer.py", "cooperatives/privacy.py", "cooperatives/users.py", "cooperatives/imports.py",
            "payouts/statements/jobs.py", "payouts/statements/visits.py", "payouts/oversight/opinions.py",
-           "payouts/oversight/integrity.py")
+           "payouts/oversight/integrity.py", "payouts/oversight/handling.py", "cooperatives/tenants.py")
 #: public functions of those modules that are not operations, and why
 NOT_OPERATIONS = {
     "cooperatives.operations.in_these_books": "a check: refuses a date kept in the books a carried-over book continues",
@@ -58,6 +58,10 @@ NOT_OPERATIONS = {
     "cooperatives.users.utcnow": "the clock", "cooperatives.users.as_utc": "pure",
     "cooperatives.users.token_state": "pure", "cooperatives.users.list_tokens": "a read",
     "cooperatives.users.token_for": "a read", "cooperatives.users.user_for_token": "a read",
+    "cooperatives.users.normalize_username": "pure", "cooperatives.users.new_password_problem": "pure",
+    "cooperatives.users.username_taken": "a read", "cooperatives.users.username_problem": "a read",
+    "cooperatives.users.find_user": "a read (the sign-in's lookup, any case)",
+    "cooperatives.tenants.code_used": "a read", "cooperatives.tenants.entity_problems": "a read",
     "cooperatives.users.note_token_use": "stamps a token's last use (at most hourly) while authenticating",
     "cooperatives.privacy.configure": "sets the keys at start-up",
     "cooperatives.privacy.encrypt": "pure", "cooperatives.privacy.decrypt": "pure", "cooperatives.privacy.rotate": "pure",
@@ -71,6 +75,9 @@ NOT_OPERATIONS = {
     "payouts.runs.operations.closing_summary": "a read", "payouts.runs.operations.gather_input": "a read",
     "payouts.runs.operations.rerun": "pure: the auditor's recomputation", "payouts.runs.operations.quorum_problems": "pure",
     "payouts.runs.operations.run_entries": "pure: a run's entries",
+    "payouts.runs.operations.books_word": "pure: a pool as the books' memos name it",
+    "payouts.statements.jobs.stalled": "a read: why a batch that says queued or running has stopped",
+    "payouts.statements.operations.has_payment": "a read: whether a payment to the household is recorded",
     "payouts.statements.operations.superseding_run": "a read", "payouts.statements.operations.verify_code": "a read",
     "payouts.statements.operations.in_notice_period": "pure", "payouts.statements.operations.open_objections": "a read",
     "payouts.statements.operations.paid_so_far": "a read",
@@ -83,6 +90,8 @@ NOT_OPERATIONS = {
     "payouts.oversight.opinions.latest_opinions": "a read", "payouts.oversight.opinions.opinions_table": "a read",
     "payouts.oversight.integrity.latest_checks": "a read", "payouts.oversight.integrity.history_table": "a read",
     "payouts.oversight.integrity.stamp": "pure",
+    "payouts.oversight.handling.key_problem": "pure", "payouts.oversight.handling.handlings": "a read",
+    "payouts.oversight.handling.china": "pure",
 }
 LEDGER_WRITES = {"post_entry", "post_entries", "reverse_entry", "begin_closing", "close_period", "create_book",
                  "lock_book", "ensure_parties"}
@@ -267,9 +276,17 @@ def _calls(w) -> dict[str, tuple]:
         "payouts.reports.disclosure.operations.publish_disclosure": ((a, Period.parse("2025-Q2")), {}, books),
         "payouts.oversight.opinions.record_opinion": ((a,), {"year": 2025, "verdict": "no_issue", "text": None}, audits),
         "payouts.oversight.integrity.check_integrity": ((a,), {}, audits),
+        "payouts.oversight.handling.mark_handled": ((a,), {"key": "large_cash_payment:OP-A:2025:payments:1",
+                                                           "note": "已补签收"},
+                                                    ("auditor_a", ("auditor_b", "accountant_b", "household_1"))),
         "cooperatives.users.create_user": ((), {"username": "x", "password": "a long passphrase", "role": "admin"},
                                            root_only),
         "cooperatives.users.reset_password": ((w["user"],), {}, root_only),
+        "cooperatives.users.set_user_active": ((w["user"],), {"active": False}, root_only),
+        "cooperatives.tenants.create_township": ((), {"name": "丙"}, root_only),
+        "cooperatives.tenants.create_village": ((a.township,), {"name": "新村"}, root_only),
+        "cooperatives.tenants.add_entity": ((), {"code": "OP-X", "name": "X", "kind": "farmer_coop",
+                                                 "township": a.township}, root_only),
         "cooperatives.users.change_password": ((w["user"], "another long passphrase"), {},
                                                ("accountant_a", ("accountant_b", "auditor_a", "household_1"))),
         "cooperatives.users.issue_token": ((w["user"], "script"), {},

@@ -79,6 +79,7 @@ VARIABLES: list[tuple[str, str, str]] = [
     (r"^/oversight/export/", "name", "export"),
     (r"^/oversight/export/", "fmt", "export_format"),
     (r"^/users/", "user_id", "user"),
+    (r"^/admin/entities/<code>", "code", "entity"),
     (r"^/e/<code>/records/assets/", "record_id", "record:assets"),  # (an asset's row: its disposal)
     (r"^/e/<code>/records/", "record_id", "record:deliveries"),     # (the page's <kind> selector: deliveries)
     *[(rf"^/api/v1/{kind}/", "record_id", f"record:{kind}") for kind in KINDS],

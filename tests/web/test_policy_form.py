@@ -276,7 +276,7 @@ def test_the_auditor_reads_the_policy_and_its_preview_without_a_form(client, wx,
     en(client, "aud_wx")
     page = text(client.get("/e/WX/policy?year=2025"))
     assert 'id="policy-form"' not in page and 'id="policy-import"' not in page
-    assert "Patronage refund" in page and "70 %" in page and "7 days" in page
+    assert "Return by member trade" in page and "70 %" in page and "7 days" in page
     assert "302,400.00" in page.split('id="preview"', 1)[1]
     assert client.get("/e/WX/policy.toml").status_code == 200
 

@@ -194,11 +194,11 @@ def test_the_auditor_reads_who_did_what_and_when_in_the_township(app, world, ses
     auditor = app.test_client()
     login(auditor, "aud_a")
     page = text(auditor.get("/audit"))
-    rows = re.findall(r"<tr><td>(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)</td><td>([^<]*)<span class=\"muted\">\((\w+)\)</span>"
+    rows = re.findall(r"<tr><td>(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)</td><td>([^<]*)<span class=\"muted\" translate=\"no\">\((\w+)\)</span>"
                       r"</td>\s*<td>([^<]*)</td><td>([^<]*)</td>", page)
     mine = [r for r in rows if r[2] == "acc_a"]
-    assert {r[4].split(":")[0] for r in mine} >= {"advances", "household"}, rows
-    reveal = next(r for r in mine if r[4] == "household:A-H002")
+    assert {r[4].split(" ")[0] for r in mine} >= {"借支", "农户"}, rows          # what, in words: 农户 A-H002
+    reveal = next(r for r in mine if r[4] == "农户 A-H002")
     assert reveal[1].strip() == "用户acc_a" and reveal[3] != "reveal"      # a label in words, not the key
     assert world.id_numbers["A-H002"] not in page
     other = app.test_client()
@@ -207,7 +207,7 @@ def test_the_auditor_reads_who_did_what_and_when_in_the_township(app, world, ses
     assert other.get(f"/audit?entity={A}").status_code == 404
     assert auditor.get(f"/audit?entity={B}").status_code == 404
     filtered = text(auditor.get("/audit?action=reveal"))
-    assert "household:A-H002" in filtered and "advances:" not in filtered
+    assert "农户 A-H002" in filtered and "借支 " not in filtered
 
 
 def test_the_audit_log_page_is_for_auditors_and_the_admin(app, world, login):
@@ -218,7 +218,7 @@ def test_the_audit_log_page_is_for_auditors_and_the_admin(app, world, login):
     client = app.test_client()
     login(client, "admin")
     page = text(client.get("/audit?action=login"))
-    assert "user:admin" in page                                     # sign-ins are logged too (admin sees all)
+    assert '用户 <span translate="no">admin</span>' in page          # sign-ins are logged too (admin sees all)
 
 
 def test_the_audit_log_page_makes_no_query_per_row(app, world, session, login, queries):

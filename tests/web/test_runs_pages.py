@@ -16,6 +16,7 @@ from cooperatives.models import Entity
 from cooperatives.users import create_user
 from ledger.models import JournalEntry
 from payouts.models import PayoutRun, PolicyVersion
+from payouts.runs.operations import save_policy
 from payouts.runs.policy import DEFAULT_FPC_POLICY, PolicyError, load_policy_text
 from payouts.runs.web.policies import policy_toml
 
@@ -112,18 +113,24 @@ def test_a_valid_policy_is_saved_and_shown_as_toml_and_table(client, wx, login, 
     page = text(client.get("/e/WX/policy"))
     assert "Policy version 1 saved" in page
     assert "Current policy: version 1" in page
-    assert "70 %" in page and "30 %" in page and "10 %" in page and "7 days" in page
+    # the accountant reads it in the form, prefilled
+    assert 'name="pools-1-pct" inputmode="decimal" class="pool-pct" value="70"' in page
+    assert 'name="reserve_pct" inputmode="decimal" value="10"' in page and 'name="notice_days" inputmode="numeric" value="7"' in page
     assert 'basis = "transactions"' in page and 'name = "residual"' in page
     assert "member trade (transactions)" in page
     # the same policy again is not a new version
     assert save_policy_form(client, post_form, "WX", POLICY_70_30).status_code == 302
     assert "unchanged (version 1)" in text(client.get("/e/WX/policy"))
-    # a changed one is version 2; version 1 stays readable
-    assert save_policy_form(client, post_form, "WX", POLICY_50_50).status_code == 302
+    # below the 60 % of law Art. 44 a farmer cooperative's policy is refused, as the form refuses it
+    refused = save_policy_form(client, post_form, "WX", POLICY_50_50)
+    assert refused.status_code == 422 and "at least 60 % of the distributable surplus by member trade" in text(refused)
+    # a changed one is version 2; version 1 stays readable, as a table
+    assert save_policy_form(client, post_form, "WX", POLICY_70_30.replace('"70"', '"80"').replace('"30"', '"20"')
+                            ).status_code == 302
     page = text(client.get("/e/WX/policy"))
-    assert "Current policy: version 2" in page and "at least 60 % by member trade" in page
+    assert "Current policy: version 2" in page
     old = text(client.get("/e/WX/policy?version=1"))
-    assert "Policy version 1 (not the current one)" in old and "70 %" in old
+    assert "Policy version 1 (not the current one)" in old and "70 %" in old and "7 days" in old and "10 %" in old
     assert client.get("/e/WX/policy?version=9").status_code == 404
 
 
@@ -193,7 +200,8 @@ def test_draft_preview_approve_post_publish(client, wx, login, post_form, sessio
     for value in ("500,000.00", "20,000.00", "48,000.00", "432,000.00", "302,400.00", "129,600.00",
                   "240,685.72", "131,233.61", "60,080.67", "181,440.00", "59,245.72"):
         assert value in page, value
-    assert "FAILED" not in page and "patronage_min_60" in page and "70.00% >= 60%" in page
+    assert "FAILED" not in page and "At least 60 % returned by member trade" in page and "70.00% >= 60%" in page
+    assert "patronage_min_60" not in page          # the check by its name, never its id
     # each line's formula in words
     assert "Your household's trade was 120,000.00 yuan, 60.00% of all members' 200,000.00 yuan" in page
     assert "302,400.00 × 60.00% = 181,440.00 yuan" in page
@@ -265,7 +273,9 @@ def test_the_formula_follows_the_language(client, wx, login, post_form):
 
 def test_the_60_percent_rule_fails_and_approval_is_refused(client, wx, login, post_form, session):
     login(client, "acc_wx")
-    save_policy_form(client, post_form, "WX", POLICY_50_50)
+    # the policy page refuses such a policy; the command line and the API save it, and the run refuses approval
+    save_policy(session, wx, load_policy_text(POLICY_50_50), actor=CONSOLE)
+    session.commit()
     run_id = draft_run(client, post_form, "WX")
     path = f"/e/WX/runs/{run_id}"
     page = client.get(path).get_data(as_text=True)

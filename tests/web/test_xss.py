@@ -61,7 +61,7 @@ autocapitalize autocomplete autofocus charset class colspan content d data-key d
 for height hidden href http-equiv id inputmode lang max maxlength method min multiple name novalidate open pattern
 placeholder preserveaspectratio r readonly rel required role rows rowspan scope selected checked spellcheck src step
 text-anchor title type value viewbox width x x1 x2 y y1 y2 cx cy fill stroke stroke-width points transform
-dominant-baseline font-size xmlns list""".split())
+dominant-baseline font-size xmlns list download translate data-pool aria-labelledby""".split())
 URL_ATTRIBUTES = {"href", "src", "action", "formaction", "data", "poster", "background", "xlink:href", "srcset"}
 BAD_URL = re.compile(r"^(javascript|vbscript|data:text|data:application|file|https?:|//)", re.I)
 PDFTOTEXT = shutil.which("pdftotext")

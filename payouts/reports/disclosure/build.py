@@ -41,6 +41,7 @@ from ledger.books import balance_table
 from ledger.books import period as period_dates
 from ledger.chart import CHARTS, ROLES, AccountType
 from ledger.db import Money, money_sum
+from ledger.i18n import N_, Message, msg
 from ledger.models import Account, Book, JournalEntry, Party, Posting
 from ledger.money import fmt
 
@@ -61,6 +62,10 @@ _QUARTER_WORDS = "一二三四"
 
 
 # ---------------------------------------------------------------------------------------------- periods
+
+
+#: a quarter in the reader's words (2025年第三季度 as the board prints it)
+QUARTER_TITLES = (N_("first quarter"), N_("second quarter"), N_("third quarter"), N_("fourth quarter"))
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,13 @@ class Period:
         if self.quarter:
             return f"{self.year}年第{_QUARTER_WORDS[self.quarter - 1]}季度"
         return f"{self.year}年{self.month}月"
+
+    @property
+    def title(self) -> Message:
+        """The period in the reader's words (a page; the board prints :attr:`label`)."""
+        if self.quarter:
+            return msg(N_("%(year)s, %(quarter)s"), year=self.year, quarter=msg(QUARTER_TITLES[self.quarter - 1]))
+        return msg(N_("%(year)s, month %(month)s"), year=self.year, month=self.month)
 
     @property
     def months(self) -> tuple[int, ...]:

@@ -28,12 +28,19 @@ from cooperatives.models import Entity
 from cooperatives.web.access import can_write_entity, current_actor, entity_or_404
 from cooperatives.web.display import FormField
 from ledger.errors import LedgerError, field_errors
-from ledger.i18n import N_
+from ledger.i18n import N_, Message
 from ledger.schema_text import field_words
 from ledger.web.support import STAFF, get_session, rule
 from payouts.models import PayoutRun, PolicyVersion
 from payouts.runs.explain import explain_line, explain_preferred
-from payouts.runs.labels import ACTION_DONE, ACTION_LABELS, BASIS_LABELS, RULE_LABELS, STATUS_LABELS
+from payouts.runs.labels import (
+    ACTION_DONE,
+    ACTION_LABELS,
+    BASIS_LABELS,
+    POOL_NAME_LABELS,
+    RULE_LABELS,
+    STATUS_LABELS,
+)
 from payouts.runs.operations import (
     RunRefused,
     approve_run,
@@ -44,6 +51,7 @@ from payouts.runs.operations import (
     rerun,
     reverse_run,
 )
+from payouts.runs.snapshot import check_detail
 from payouts.runs.transitions import TRANSITIONS, InvalidTransition
 
 bp = Blueprint("runs", __name__, url_prefix="/e/<code>")
@@ -144,10 +152,20 @@ def draft(session: Session, entity: Entity, year: int, version: PolicyVersion, *
     return run
 
 
+def say(text: Message | str) -> str:
+    return text.translate(_) if isinstance(text, Message) else text
+
+
+def _verdicts(result: dict) -> dict:
+    """A result with its checks reduced to their verdicts: a check's wording may change between versions, its
+    figures are in the result's own keys."""
+    return {**result, "checks": [(c["rule"], c["ok"]) for c in result.get("checks", [])]}
+
+
 def rerun_check(run: PayoutRun) -> dict:
     """Recompute ``run`` from its stored snapshot and policy and compare with the stored result."""
-    stored = run.result
-    recomputed = json.loads(json.dumps(rerun(run), ensure_ascii=False))
+    stored = _verdicts(run.result)
+    recomputed = _verdicts(json.loads(json.dumps(rerun(run), ensure_ascii=False)))
     differs = sorted(k for k in stored.keys() | recomputed.keys()
                      if k != "members" and stored.get(k) != recomputed.get(k))
     old = {m["member"]: m for m in stored.get("members", [])}
@@ -262,7 +280,8 @@ def _run_page(entity: Entity, run: PayoutRun, *, status: int = 200, errors=None,
     if run.status == "reversed" and run.reverses_id is None:
         reversed_by = session.scalar(select(PayoutRun.id).where(PayoutRun.reverses_id == run.id))
     check = rerun_check(run) if request.args.get("rerun") == "1" else None
-    failed = [c for c in result.get("checks", []) if not c["ok"]]
+    checks = [{**c, "detail": say(check_detail(c))} for c in result.get("checks", [])]
+    failed = [c for c in checks if not c["ok"]]
     can_write = can_write_entity(current_user, entity)
     allowed = sorted({a for (s, a) in TRANSITIONS if s == run.status and a in ACTIONS}) if can_write else []
     if run.reverses_id is not None:          # a reversing run is a record of the reversal, not to be acted on
@@ -272,10 +291,10 @@ def _run_page(entity: Entity, run: PayoutRun, *, status: int = 200, errors=None,
         amount=_amount, reserves=[(r["name"], Decimal(r["amount"])) for r in result.get("reserves", [])],
         preferred=[(p["name"], Decimal(p["amount"])) for p in result.get("preferred", [])],
         rows=household_rows(pools, measures, shown, str(get_locale() or "zh_Hans_CN")),
-        member_count=len(members), page=page, pages=pages, failed=failed, allowed=allowed,
+        member_count=len(members), page=page, pages=pages, checks=checks, failed=failed, allowed=allowed,
         can_write=can_write, reversed_by=reversed_by, check=check, errors=errors or {}, form=form or {},
         action_errors=action_errors or [], approve_fields=APPROVE_FIELDS, STATUS_LABELS=STATUS_LABELS,
-        RULE_LABELS=RULE_LABELS, BASIS_LABELS=BASIS_LABELS), status
+        RULE_LABELS=RULE_LABELS, BASIS_LABELS=BASIS_LABELS, POOL_NAME_LABELS=POOL_NAME_LABELS), status
 
 
 @bp.get("/runs/<run_id>")
