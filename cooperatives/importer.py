@@ -132,6 +132,25 @@ def _may_import(session, actor: Principal, entity: Entity | None) -> bool:
     return entity is not None and keeps_books().check(session, actor, entity)
 
 
+#: the template's example rows (cooperatives.template): households coded EX-…, of the example entity EX-COOP
+EXAMPLE_PREFIX, EXAMPLE_ENTITY = "EX-", "EX-COOP"
+
+
+def _check_examples(wb: Workbook, plan, problems: list[Problem]) -> None:
+    """The template's example rows are for trying it out (into the example entity, or as a check only): left
+    in a real entity's workbook they would put a made-up household, its capital and its deliveries into the books."""
+    if plan.entity_code == EXAMPLE_ENTITY:
+        return
+    for sheet, column in (("households", "code"), ("members", "member")):
+        for row in wb.sheets.get(sheet, []):
+            value = row.values.get(column)
+            if isinstance(value, str) and value.startswith(EXAMPLE_PREFIX):
+                problems.append(problem(row, column, msg(
+                    N_("%(household)s is one of the template's example rows: delete the example rows (codes "
+                       "starting with EX-) before importing, or import them as a check only."), household=value,
+                    code="example_row")))
+
+
 @operation(Rule("keeps_books_or_administers", _may_import, _workbook_entity))
 def import_workbook(session: Session, wb: Workbook, *, entity_code: str | None = None, actor: Principal,
                     dry_run: bool = False, problems: list[Problem] | None = None) -> ImportResult:
@@ -157,6 +176,8 @@ def import_workbook(session: Session, wb: Workbook, *, entity_code: str | None =
     _check_investments(session, wb, plan, problems)
     _check_opening(session, wb, plan, problems)
     _check_journal(session, wb, plan, problems)
+    if not dry_run:
+        _check_examples(wb, plan, problems)
     if problems:
         raise WorkbookError(problems)
     counts = {kind: len(rows) for kind, rows in wb.sheets.items()}

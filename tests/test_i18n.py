@@ -322,3 +322,12 @@ def test_the_public_notice_renders_in_chinese():
     for words in ("2025 年度盈余分配公示", "公示期：2026-03-01 至 2026-03-10", "监事会", "核验码", "应发金额"):
         assert words in page, words
     assert "Public notice" not in page and "Supervisory board" not in page
+
+
+def test_the_books_name_the_usual_pools_in_the_words_the_pages_use(zh):
+    """The memos of a run's entries are written in Chinese at posting (the books' language); they use the
+    catalog's words for the pools, so the books, the run page and the statement call a pool the same."""
+    from payouts.runs.labels import BOOKS_POOL_WORDS, POOL_NAME_LABELS
+
+    words = {m.id: m.string for m in messages(zh)}
+    assert BOOKS_POOL_WORDS == {name: words[text] for name, text in POOL_NAME_LABELS.items()}

@@ -79,13 +79,21 @@ def describe_target(target: str) -> tuple[str, str]:
     return target, ""
 
 
-def describe_detail(detail: str | None) -> str:
+_PROBLEMS = re.compile(r"^(\d+)( problem\(s\))?$")
+
+
+def describe_detail(detail: str | None, action: str = "") -> str:
     """A log entry's note in the reader's words where it has a known shape (counts of an import's rows, lines of
     a voucher, the run a draft replaces, a verdict); anything else (a reason typed by a person) as written."""
     if not detail:
         return ""
     if detail in DETAILS:
         return _(DETAILS[detail])
+    if action == "integrity_check":          # the differences found ("ok" and "N problem(s)" in older entries)
+        if detail == "ok":
+            return _("no difference")
+        if found := _PROBLEMS.match(detail):
+            return _("%(n)s differences", n=found.group(1))
     if _COUNTS.match(detail):
         counts = (part.split("=") for part in detail.split(", "))
         words = {**SHEET_LABELS, **COUNT_WORDS}
@@ -129,7 +137,7 @@ def log():
                 "username": r.username or "", "action": r.AuditLog.action,
                 "label": _(ACTION_LABELS[r.AuditLog.action]) if r.AuditLog.action in ACTION_LABELS
                 else r.AuditLog.action, "target": describe_target(r.AuditLog.target), "user_target": r.AuditLog.target.startswith("user:"), "entity": r.code or "",
-                "detail": describe_detail(r.AuditLog.detail)} for r in rows]
+                "detail": describe_detail(r.AuditLog.detail, r.AuditLog.action)} for r in rows]
     return render_template("cooperatives/audit_log.html", entries=entries, entity=entity, action=action,
                            actions=ACTION_LABELS, page=page, pages=pages, total=total)
 

@@ -81,8 +81,8 @@ def cell(row, column: str) -> str:
         member = getattr(row, column, None)
         return f"{member.code} {member.display_name}" if member is not None else ""
     value = getattr(row, column, None)
-    if value is None:
-        return ""
+    if value is None or (column == "paid_by" and getattr(row, "paid", True) is False):
+        return ""           # a delivery not paid yet was paid by nothing (its paid_by is only the default)
     if isinstance(value, bool):
         return _("yes") if value else _("no")
     if column in MONEY_COLUMNS:

@@ -157,8 +157,8 @@ RULES: dict[str, Rule] = {r.code: r for r in (
     Rule("large_cash_payment", N_("Large cash payment"),
          N_("Village finance rules require bank transfers for large amounts; paying out cash taken in (坐支) "
             "escapes the bank's record. Every single cash payment — member payment, payout against signature, "
-            "advance, delivery paid on the spot — at or above the threshold (COOP_CASH_PAYMENT_THRESHOLD) is "
-            "listed.")),
+            "advance, delivery paid on the spot — at or above the cash payment threshold (5,000 yuan unless the "
+            "server sets another) is listed.")),
     Rule("entries_after_close", N_("Entries after the year was closed"),
          N_("Once a year is closed only year-end entries are accepted, and the database refuses everything "
             "else. What it lets through after the first distribution are reversals and re-posted runs: "

@@ -29,7 +29,7 @@ from ledger.schema_text import field_words
 from ledger.web.support import get_session, rule, said
 from payouts.models import Objection, PayoutRun
 from payouts.oversight import exports
-from payouts.oversight.anomalies import RULES, find_anomalies, findings_table
+from payouts.oversight.anomalies import MESSAGES, RULES, find_anomalies, findings_table
 from payouts.oversight.charts import bar_chart
 from payouts.oversight.handling import NoteRefused, china, handlings, mark_handled
 from payouts.oversight.integrity import check_integrity, history_table, latest_checks
@@ -367,16 +367,28 @@ def _show_arg() -> str:
     return show if show in SHOW else "open"
 
 
-def _findings_view(township: Township, year: int | None, entity_: Entity | None) -> dict:
+#: findings the entity's own accountant does not read: they name other entities' households and figures (a bank
+#: account several households share, a worker's days in other entities, a monitored household's benefit from every
+#: entity) — the township's auditor follows them up
+TOWNSHIP_ONLY = {(rule, MESSAGES[message]) for rule, message in (
+    ("shared_bank_account", "bank"), ("labor_days_beyond_period", "labor_across"),
+    ("monitored_household_benefit", "benefit_fell"), ("monitored_household_benefit", "benefit_nothing"))}
+
+
+def _findings_view(township: Township, year: int | None, entity_: Entity | None, *, own: bool = False) -> dict:
     """What the anomalies pages show: the findings of the rules, grouped by rule, each with its notes, filtered by
-    ``?show=`` (two statements more than the findings themselves)."""
+    ``?show=`` (two statements more than the findings themselves). ``own``: the entity's page for its accountant —
+    no finding that names another entity's data. A finding is handled once the township's auditor wrote a note on
+    it (an accountant's note answers it; the auditor closes it)."""
     findings = _findings(township, year, entity_.id if entity_ else None)
+    if own:
+        findings = [f for f in findings if (f.rule, f.message) not in TOWNSHIP_ONLY]
     notes = handlings(get_session(), sorted({f.entity_id for f in findings}))
     show = _show_arg()
     by_rule: dict[str, list] = {}
     counts: dict[str, list[int]] = {code: [0, 0] for code in RULES}     # rule -> [open, handled]
     for finding in findings:
-        handled = bool(notes.get((finding.entity_id, finding.key)))
+        handled = any(h.role in ("auditor", "admin") for h in notes.get((finding.entity_id, finding.key), []))
         counts[finding.rule][1 if handled else 0] += 1
         if show == "all" or (show == "handled") == handled:
             by_rule.setdefault(finding.rule, []).append(finding)
@@ -462,7 +474,7 @@ def entity_findings(code: str):
     return render_template("oversight/entity_findings.html", township=township, entity=entity_, year=year,
                            years=_with_year(_entity_years(entity_), year),
                            may_handle=current_user.role == "accountant",
-                           **_findings_view(township, year, entity_))
+                           **_findings_view(township, year, entity_, own=current_user.role == "accountant"))
 
 
 @entity_bp.post("/handled")

@@ -42,6 +42,11 @@ POOL_NAME_LABELS = {"patronage": N_("Return by member trade"), "residual": N_("D
                     "land": N_("Land dividend"), "labor": N_("Labour dividend"),
                     "shares": N_("Dividend on the collective's quantified shares"),
                     "investment": N_("Return on investment"), "trade": N_("Return by member trade")}
+#: the same pools in Chinese whatever the reader's language: the books' memos, written at posting, and the printed
+#: notice list (tests/test_i18n.py keeps them the catalog's words for POOL_NAME_LABELS)
+BOOKS_POOL_WORDS = {"patronage": "按交易量（额）返还", "residual": "按出资额分配", "land": "土地分红",
+                    "labor": "劳动分红", "shares": "集体资产份额分红", "investment": "投资收益",
+                    "trade": "按交易量（额）返还"}
 MEASURE_LABELS = {"amount": N_("amount (yuan)"), "quantity": N_("quantity (kg)")}
 QUANTIFY_LABELS = {"transactions": N_("by member trade"), "capital": N_("by capital"), "equal": N_("equally"),
                    "none": N_("not quantified to members")}

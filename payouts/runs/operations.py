@@ -41,7 +41,7 @@ from ledger.money import ZERO
 from ledger.operations import begin_closing, close_period, lock_book, period_status, post_entries
 from ledger.queries import party_balances, retained_before, year_profit
 from payouts.models import IN_FORCE, PayoutMember, PayoutRun, PolicyVersion, RunReplacement
-from payouts.runs.labels import RULE_LABELS, STATUS_LABELS
+from payouts.runs.labels import BOOKS_POOL_WORDS, RULE_LABELS, STATUS_LABELS
 from payouts.runs.policy import Policy, parse_policy
 from payouts.runs.rules import MemberInput, RunInput, Trade, compute_run
 from payouts.runs.snapshot import check_detail, input_to_json, result_from_json, result_to_json
@@ -382,11 +382,6 @@ def run_entries(entity: Entity, run: PayoutRun, result) -> list[EntryDraft]:
           [PostingDraft(undistributed, allocated), PostingDraft(alloc, -allocated)])
     drafts.extend(_deduction_entries(entity, run, result, on, patronage_pools))
     return drafts
-
-
-#: the usual pool codes as the books' memos name them (the books are kept in Chinese, as 提取公积金 above)
-BOOKS_POOL_WORDS = {"patronage": "按交易量返还", "residual": "按出资额分配", "land": "土地分红", "labor": "劳动分红",
-                    "shares": "集体股份分红", "investment": "投资分红", "trade": "按交易量返还"}
 
 
 def books_word(pool: str) -> str:

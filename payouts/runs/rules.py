@@ -294,6 +294,12 @@ def basis_label(basis: str) -> Message | str:
     return msg(BASIS_LABELS[basis]) if basis in BASIS_LABELS else basis
 
 
+def listing(items: list) -> Message:
+    """Several labels as one parameter, each translated where the message is (a template of placeholders only,
+    which no catalog holds, so it stays as it is: "a, b")."""
+    return msg(", ".join(f"%(i{n})s" for n in range(len(items))), **{f"i{n}": item for n, item in enumerate(items)})
+
+
 def check_run(data: RunInput, policy: Policy, result: RunResult) -> list[Check]:
     """The rules a run must pass before it can be approved; each names its figures."""
     checks = []
@@ -341,7 +347,7 @@ def check_run(data: RunInput, policy: Policy, result: RunResult) -> list[Check]:
                             msg(N_("the remainder goes by capital, reserve and quantified subsidy shares"))
                             if not others else
                             msg(N_("the remainder may only go by capital-type bases (law Art. 44), not %(bases)s"),
-                                bases="、".join(basis_label(b) for b in others))))
+                                bases=listing([basis_label(b) for b in others]))))
         farmers = sum(1 for m in data.members if m.farmer)
         count = len(data.members)
         share = _pct(Decimal(farmers), Decimal(count)) if count else ZERO

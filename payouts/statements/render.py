@@ -23,14 +23,13 @@ from cooperatives.models import CAPITAL_FORMS
 from cooperatives.privacy import mask_name
 from ledger.books import direction
 from ledger.i18n import N_, format_money
+from payouts.runs.labels import BOOKS_POOL_WORDS, POOL_NAME_LABELS
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates" / "statements"
 STATIC = ROOT / "payouts" / "static"
 TRANSLATIONS = ROOT / "payouts" / "translations"
-POOL_LABELS = {"zh": {"patronage": "按交易量(额)返还", "residual": "剩余盈余分配", "land": "土地分红",
-                      "labor": "劳务分红", "shares": "股份分红", "investment": "投资分红"},
-               "en": {"patronage": "Patronage refund", "residual": "Residual surplus"}}
+POOL_LABELS = {"zh": BOOKS_POOL_WORDS, "en": dict(POOL_NAME_LABELS)}       # the notice list's, as the pages say
 
 
 DEDUCTION_LABELS = {"inputs": N_("Inputs on credit"), "advances": N_("Advances"), "debt": N_("Earlier debts")}

@@ -13,7 +13,7 @@ from cooperatives.importer import import_path
 from cooperatives.models import Delivery, Entity, Household, Member
 from cooperatives.operations import create_entity
 from cooperatives.template import EntityFacts, build_template, header, sheet_title
-from cooperatives.workbook import NOTES_SHEET, SHEETS, read_workbook, sheet_kind
+from cooperatives.workbook import NOTES_SHEET, SHEETS, WorkbookError, read_workbook, sheet_kind
 
 TODAY = dt.date(2026, 7, 6)
 
@@ -89,6 +89,9 @@ def test_an_entitys_template_imports_into_that_entity(session, tmp_path, kind):
     path = _save(tmp_path, build_template(entity=facts, today=TODAY))
     wb = read_workbook(path)
     assert bool(wb.sheets["shares"]) == (kind == "collective")
-    import_path(session, path, entity_code="TPL-1", actor=CONSOLE)
-    member = session.scalar(select(Member).where(Member.entity_id == entity.id))
-    assert member.member_no == 7 and member.code == "EX-H001"
+    checked = import_path(session, path, entity_code="TPL-1", actor=CONSOLE, dry_run=True)    # every row is valid
+    assert checked.dry_run and checked.counts["members"] == 1
+    with pytest.raises(WorkbookError) as refused:                  # but the examples never go into real books
+        import_path(session, path, entity_code="TPL-1", actor=CONSOLE)
+    assert {p.code for p in refused.value.problems} == {"example_row"}
+    assert session.scalar(select(Member).where(Member.entity_id == entity.id)) is None

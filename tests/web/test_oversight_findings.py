@@ -248,3 +248,40 @@ def test_the_notes_triggers_are_the_migrations_and_call_the_oversight_function()
     assert [s.strip() for s in ddl.SQLITE] == [s.strip() for s in migration.SQLITE_TRIGGERS]
     assert [s.strip() for s in ddl.POSTGRESQL] == [s.strip() for s in migration.POSTGRESQL_TRIGGERS]
     assert ddl._REFUSE == root_ddl._REFUSE
+
+
+# ----------------------------------------------------------------------- the accountant's side (review)
+
+
+def test_an_accountants_note_answers_a_finding_but_only_the_auditor_closes_it(app, client, login, post_form,
+                                                                             one_finding):
+    accountant = app.test_client()
+    login(accountant, "acc_a")
+    accountant.set_cookie("lang", "en")
+    response = post_form(accountant, f"/e/{A}/findings/handled",
+                         {"key": one_finding.key, "note": "ok", "year": "2025"}, token_path=f"/e/{A}/findings?year=2025")
+    assert response.status_code == 302
+    login(client, "aud_a")
+    client.set_cookie("lang", "en")
+    page = "/oversight/anomalies?year=2025"
+    still_open = text(client.get(page))              # the auditor's default view still lists it, answered
+    assert f'data-key="{one_finding.key}"' in still_open and "the auditor has not closed it yet" in still_open
+    assert post_form(client, "/oversight/anomalies/handled", {"key": one_finding.key, "entity": A, "year": "2025",
+                                                             "note": "凭证已补签字"}, token_path=page).status_code == 302
+    assert f'data-key="{one_finding.key}"' not in text(client.get(page))
+
+
+def test_the_accountant_reads_no_finding_that_names_other_entities_households(app, login, world, session,
+                                                                              monkeypatch):
+    a = entity(session, A)
+    shared = anomalies.Finding(
+        rule="shared_bank_account", entity_id=a.id, entity_code=A, entity_name=world.a_name, year=None,
+        message=anomalies.MESSAGES["bank"], params={"account": "6217****0001", "count": "2", "households": "A-H001 王, B-H009 别家"},
+        record="households:A-H001,B-H009")
+    monkeypatch.setattr("payouts.oversight.web.find_anomalies", lambda *args, **kwargs: [shared])
+    accountant = app.test_client()
+    login(accountant, "acc_a")
+    assert "B-H009" not in text(accountant.get(f"/e/{A}/findings?year=all"))
+    auditor = app.test_client()
+    login(auditor, "aud_a")
+    assert "B-H009" in text(auditor.get(f"/e/{A}/findings?year=all"))          # the township's auditor follows it up

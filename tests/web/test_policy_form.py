@@ -292,7 +292,7 @@ def test_the_toml_download_is_the_policy_and_imports_back(client, wx, en, post_f
     [saved] = versions(session, wx)
     response = client.get("/e/WX/policy.toml")
     assert response.status_code == 200
-    assert response.headers["Content-Disposition"] == 'attachment; filename="WX-policy-v1.toml"'
+    assert response.headers["Content-Disposition"] == "attachment; filename=WX-policy-v1.toml"
     body = response.get_data(as_text=True)
     assert body == policy_toml(saved.data)
     assert load_policy_text(body).to_dict() == saved.data

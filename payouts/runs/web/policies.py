@@ -14,12 +14,13 @@ under it does (a pasted text or an uploaded file), so neither can save what the 
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -381,8 +382,9 @@ def download(code: str):
         abort(404)
     body = policy_toml(version.data) if version is not None else DEFAULT_FPC_POLICY
     name = f"{entity.code}-policy-v{version.version}.toml" if version is not None else f"{entity.code}-policy.toml"
-    return Response(body, mimetype="application/toml",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    # send_file writes the name as RFC 6266 asks (filename*=UTF-8''…): an entity's code may be Chinese
+    return send_file(io.BytesIO(body.encode("utf-8")), mimetype="application/toml", as_attachment=True,
+                     download_name=name)
 
 
 @bp.post("/policy")

@@ -152,6 +152,12 @@ def draft(session: Session, entity: Entity, year: int, version: PolicyVersion, *
     return run
 
 
+def say_pool(name: str) -> str | None:
+    """A usual pool's label in the page's language (None: a name the policy wrote in words, shown as written)."""
+    label = POOL_NAME_LABELS.get(name)
+    return _(label) if label else None
+
+
 def say(text: Message | str) -> str:
     return text.translate(_) if isinstance(text, Message) else text
 
@@ -257,7 +263,7 @@ def household_rows(pools: list[dict], measures: dict[str, str], members: list[di
             by_pool[ln["pool"]] = {
                 "basis": Decimal(ln["basis"]), "amount": Decimal(ln["amount"]),
                 "money": (kind, measure if kind == "transactions" else "amount") in MONEY_BASES,
-                "sentence": explain_line({**ln, "measure": measure}, locale=locale)}
+                "sentence": explain_line({**ln, "measure": measure}, locale=locale, pool_label=say_pool(ln["pool"]))}
         preferred = [(Decimal(p["amount"]), explain_preferred(p["name"], p["amount"], locale=locale))
                      for p in m.get("preferred", [])]
         rows.append({"member": m["member"], "member_no": m.get("member_no"), "name": m.get("name", ""),
