@@ -1,7 +1,7 @@
 """Every page of the demo, as every role, in both languages: no English left on a Chinese page, no Chinese
 left on an English one (outside names and the official form titles).
 
-The demo world is loaded once; each demo login (admin, the tea cooperative's accountant, the township auditor,
+The demo world is loaded for each language; each demo login (admin, the tea cooperative's accountant, the township auditor,
 a household) crawls the pages it reaches by link (at most two of each kind of page) in Chinese, then in
 English. A Chinese page's visible text may hold Latin letters only in codes (``JGP-TEA``, ``TL-V01-H001``),
 numbers, URLs and units of measure, and a short list of names that stay as they are (coopledger, PDF, Excel…). An
@@ -18,7 +18,6 @@ import re
 from collections import defaultdict
 
 import pytest
-from conftest import _login
 from selectolax.lexbor import LexborHTMLParser
 from test_xss import crawl
 
@@ -73,19 +72,19 @@ def names(demo_world) -> set[str]:
     return found
 
 
-def crawl_as(app, username, password, language):
+def crawl_as(app, login, username, password, language):
     client = app.test_client()
     client.get(f"/lang/{language}")
-    assert _login(client, username, password).status_code == 302
+    assert login(client, username, password).status_code == 302
     home = client.get("/", follow_redirects=True).request.path       # a role's home may be a redirect away
     starts = [home, "/household"] if username.startswith("JGP-H") else [home]
     return crawl(client, starts, limit=160, per_shape=2)
 
 
-def test_chinese_pages_show_no_english(app, demo_world):
+def test_chinese_pages_show_no_english(app, demo_world, login):
     found, context = defaultdict(set), {}
     for username, password in LOGINS:
-        pages = crawl_as(app, username, password, "zh_Hans_CN")
+        pages = crawl_as(app, login, username, password, "zh_Hans_CN")
         assert len(pages) > 3, username
         for path, page in pages.items():
             text = visible_text(page)
@@ -106,10 +105,10 @@ CITED = re.compile(r"[\u4e00-\u9fff]*(法|规定|条例|办法)(?![\u4e00-\u9fff
 GLOSS = re.compile(r"[（(《〔【][^（()）《》〔〕【】]*[\u3400-\u9fff][^（()）《》〔〕【】]*[）)》〕】]")
 
 
-def test_english_pages_show_no_chinese_but_names_and_form_titles(app, demo_world, names):
+def test_english_pages_show_no_chinese_but_names_and_form_titles(app, demo_world, names, login):
     found = defaultdict(set)
     for username, password in LOGINS:
-        pages = crawl_as(app, username, password, "en")
+        pages = crawl_as(app, login, username, password, "en")
         assert len(pages) > 3, username
         for path, page in pages.items():
             text = GLOSS.sub(" ", CITED.sub(" ", FORM_TITLES.sub(" ", visible_text(page).replace("中文", " "))))
