@@ -170,9 +170,7 @@ def _shown(column: Column, value):
     values = getattr(column.type, "values", None)
     if choices and values and value in values:
         return choices[list(values).index(value)]
-    if isinstance(value, Decimal):
-        return float(value)     # a number cell, as a user types it (these few digits are exact)
-    return value
+    return value            # a Decimal as it is: openpyxl writes it as a number cell, exactly as its digits
 
 
 def build_template(gettext: Callable[[str], str] | None = None, entity: EntityFacts | None = None,
