@@ -307,6 +307,42 @@ def register_household(session: Session, entity: Entity, *, code: str, head_name
 
 
 @operation(keeps_books())
+def correct_account(session: Session, entity: Entity, member: Member, *, bank_account: str,
+                    head_name: str | None = None, actor: Principal) -> None:
+    """Correct the bank account ``entity`` pays ``member`` into (after the bank returned a payment: 户名与账号不符,
+    card closed…), and for a household the entity registered, the head's name as the bank knows it. A household
+    another entity registered keeps its name there; only the account of this membership changes. Logged (never
+    the number). The next bank batch pays the corrected account."""
+    from cooperatives.workbook import valid_account
+
+    if member.entity_id != entity.id:
+        raise refuse("member", N_("%(member)s is not a member of %(entity)s"), member=member.code, entity=entity.code,
+                     code="not_member")
+    bank_account = "".join((bank_account or "").split())
+    household = session.get(Household, member.household_id) if member.household_id else None
+    if not valid_account(bank_account, card=household is not None):
+        raise refuse("bank_account", N_("A bank account number of 12 to 30 digits; a card number (16 to 19 digits) "
+                                        "must pass its check digit."), code="bad_bank_account")
+    head_name = " ".join((head_name or "").split()) or None
+    if head_name is not None and len(head_name) > 100:
+        raise refuse("head_name", N_("At most 100 characters."), code="too_long")
+    owner = household is not None and household.owner_entity_id == entity.id
+    if head_name is not None and not owner and (household is None or head_name != household.head_name):
+        raise refuse("head_name", N_("Only the entity that registered the household changes its head's name."),
+                     code="name_not_owner")
+    target = household if owner else member
+    for name, value in member_bank_fields(bank_account).items():
+        setattr(target, name, value)
+    changed = ["bank_account"]
+    if owner and head_name is not None and head_name != household.head_name:
+        household.head_name = head_name
+        changed.append("head_name")
+    audit(session, actor_id=actor.user_id, action="update", target=f"{'household' if household else 'member'}:"
+          f"{member.code}", entity_id=entity.id, detail=",".join(changed))
+    session.flush()
+
+
+@operation(keeps_books())
 def register_member(session: Session, entity: Entity, *, code: str, member_no: int, joined_on: dt.date,
                     left_on: dt.date | None = None, farmer: bool = True, land_consent: bool = False,
                     id_number: str | None = None, bank_account: str | None = None, actor: Principal) -> Member:

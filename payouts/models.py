@@ -202,6 +202,97 @@ class Receipt(Base):
     entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
     recorded_by: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    #: the line of a bank batch this payment is the bank's success of: at most one payment per line, whatever
+    #: reads the bank's return file and however often (``payouts.batches``)
+    batch_line_id: Mapped[int | None] = mapped_column(ForeignKey("payout_batch_lines.id"), unique=True)
+
+
+BATCH_STATES = ("created", "sent", "results_in", "closed", "cancelled")
+#: a batch whose lines the bank may still pay: its households go in no other batch and take no payment by hand
+OPEN_BATCH = ("created", "sent")
+LINE_STATES = ("pending", "paid", "failed", "apart")
+
+
+class PayoutBatch(Base):
+    """A bank batch transfer (代发) of what a run still owes its households: created (the file exported) → sent
+    (handed to the bank) → results in (the bank's return file read: each success paid and posted, each failure
+    kept owed with the bank's reason) → closed. A batch not yet sent may be cancelled."""
+
+    __tablename__ = "payout_batches"
+    __table_args__ = (
+        CheckConstraint(f"status IN {BATCH_STATES}", name="status"),
+        UniqueConstraint("entity_id", "number"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("payout_runs.id"), index=True)
+    entity_id: Mapped[int] = mapped_column(ForeignKey("coop_entities.id"), index=True)
+    #: 第 n 批 of the entity, from 1
+    number: Mapped[int] = mapped_column(Integer)
+    layout: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(10), default="created")
+    count: Mapped[int] = mapped_column(Integer)
+    total: Mapped[Decimal] = mapped_column(Money)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_by: Mapped[int | None] = mapped_column(Integer)
+    sent_on: Mapped[dt.date | None] = mapped_column(Date)
+    sent_by: Mapped[int | None] = mapped_column(Integer)
+    #: the day the bank paid (the payments' date in the books) and the sha256 of the return file read
+    paid_on: Mapped[dt.date | None] = mapped_column(Date)
+    results_digest: Mapped[str | None] = mapped_column(String(64))
+    results_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    results_by: Mapped[int | None] = mapped_column(Integer)
+    paid_count: Mapped[int] = mapped_column(Integer, default=0)
+    paid_total: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
+    failed_count: Mapped[int] = mapped_column(Integer, default=0)
+    failed_total: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_by: Mapped[int | None] = mapped_column(Integer)
+
+    run: Mapped[PayoutRun] = relationship()
+
+
+class PayoutBatchLine(Base):
+    """One household of a batch: paid in it (``seq`` its 序号 in the file), or listed apart with the reason
+    (``apart``: no valid account, membership closed, already paid or in an open batch, a failure not yet
+    corrected). The account is kept as its keyed digest and masked copy: the full number is decrypted only into
+    the file."""
+
+    __tablename__ = "payout_batch_lines"
+    __table_args__ = (
+        CheckConstraint(f"status IN {LINE_STATES}", name="status"),
+        UniqueConstraint("batch_id", "statement_id"),
+        UniqueConstraint("batch_id", "seq"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("payout_batches.id"), index=True)
+    seq: Mapped[int | None] = mapped_column(Integer)
+    statement_id: Mapped[int] = mapped_column(ForeignKey("payout_statements.id"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("coop_members.id"))
+    member_code: Mapped[str] = mapped_column(String(40))
+    #: 户名 as it went to the bank
+    name: Mapped[str] = mapped_column(String(100))
+    account_digest: Mapped[str | None] = mapped_column(String(64))
+    account_masked: Mapped[str | None] = mapped_column(String(40))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    #: why it is apart (a code of ``payouts.batches.operations.APART_REASONS``), or the bank's reason it failed
+    reason: Mapped[str | None] = mapped_column(String(200))
+
+
+class SmsExport(Base):
+    """The send log of the texts to households' phones (短信通知): each file of texts produced for the township's
+    SMS platform — which batch, how many texts, who, when. The product itself sends nothing."""
+
+    __tablename__ = "payout_sms_exports"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("payout_batches.id"), index=True)
+    count: Mapped[int] = mapped_column(Integer)
+    without_phone: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_by: Mapped[int | None] = mapped_column(Integer)
 
 
 class RenderJob(Base):

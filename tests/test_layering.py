@@ -23,7 +23,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 PACKAGES = ("ledger", "cooperatives", "payouts")
 FORBIDDEN = {"ledger": {"cooperatives", "payouts"}, "cooperatives": {"payouts"}, "payouts": set()}
 FLASK = {"flask", "flask_babel", "flask_login", "flask_wtf", "flask_smorest", "flask_limiter", "werkzeug"}
-FEATURES = ("runs", "statements", "reports", "oversight", "admin")
+FEATURES = ("runs", "statements", "batches", "reports", "oversight", "admin")
 ROOT_MODULES_A_FEATURE_MAY_IMPORT = {"payouts.models", "payouts.settings"}
 
 

@@ -19,13 +19,13 @@ from sqlalchemy.orm import Session
 from cooperatives.access import Principal, Rule, operation
 from cooperatives.models import Entity, User
 from cooperatives.operations import audit
+from ledger.clock import china_minute
 from ledger.i18n import N_, Message, msg
 from payouts.models import FindingNote
 from payouts.oversight.anomalies import RULES
 
 NOTE_MAX = 2000
 KEY_MAX = 300
-CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
 #: the audit log's action for a note, and its label (for the audit log's page)
 ACTION = "finding_handled"
 ACTION_LABEL = N_("Marked a finding handled")
@@ -110,8 +110,4 @@ def handlings(session: Session, entity_ids: list[int]) -> dict[tuple[int, str], 
 
 def china(moment: dt.datetime | None) -> str:
     """A stored moment (UTC; naive on SQLite) as China's time, to the minute."""
-    if moment is None:
-        return ""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+    return "" if moment is None else china_minute(moment)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, joinedload
 from cooperatives.access import Principal, audits, operation
 from cooperatives.models import Entity, User
 from cooperatives.operations import audit
+from ledger.clock import china_minute
 from ledger.i18n import N_
 from ledger.verify import verify_book
 from payouts.models import IntegrityCheck
@@ -83,13 +84,8 @@ def history_table(session: Session, township_id: int, *, ok_label: str, problems
     return Table(COLUMNS, rows)
 
 
-CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
 
 
 def stamp(moment: dt.datetime | None) -> str:
     """A stored time (UTC; SQLite gives it back without its zone) as China's time, ``YYYY-MM-DD HH:MM``."""
-    if moment is None:
-        return ""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+    return "" if moment is None else china_minute(moment)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, aliased, joinedload
 
 from cooperatives.models import ENTITY_KINDS, Entity, Household, Member, Subsidy
 from ledger.chart import OPERATING_INCOME, account_for_role
+from ledger.clock import china_today
 from ledger.db import money_sum
 from ledger.i18n import N_
 from ledger.models import Account, Book, JournalEntry, Posting
@@ -255,14 +256,6 @@ def _reached(session: Session, entity_ids: list[int]) -> dict[int, int]:
                Member.household_id.is_not(None), PayoutMember.__table__.c.total > 0)
         .group_by(PayoutRun.year)).all()
     return {int(year): count for year, count in rows}
-
-
-CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
-
-
-def china_today() -> dt.date:
-    """Today's date in China (the server may keep another zone)."""
-    return dt.datetime.now(CHINA).date()
 
 
 def default_year(session: Session, township_id: int, *, today: dt.date | None = None) -> int:

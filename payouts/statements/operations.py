@@ -25,7 +25,17 @@ from ledger.errors import Problem
 from ledger.i18n import N_, label, msg
 from ledger.models import JournalEntry, Party, Posting
 from ledger.operations import post_entry
-from payouts.models import IN_FORCE, Objection, PayoutMember, PayoutRun, Receipt, StatementSnapshot
+from payouts.models import (
+    IN_FORCE,
+    OPEN_BATCH,
+    Objection,
+    PayoutBatch,
+    PayoutBatchLine,
+    PayoutMember,
+    PayoutRun,
+    Receipt,
+    StatementSnapshot,
+)
 from payouts.statements.context import digest_of
 from payouts.statements.visits import end_visits
 
@@ -187,6 +197,14 @@ def paid_so_far(session: Session, snap: StatementSnapshot) -> Decimal:
     return session.scalar(select(money_sum(Receipt.amount)).where(Receipt.statement_id == snap.id))
 
 
+def in_open_batch(session: Session, snap: StatementSnapshot) -> bool:
+    """Whether the household is in a bank batch of the run still open (created or sent): the bank may pay it."""
+    return session.scalar(
+        select(PayoutBatchLine.id).join(PayoutBatch, PayoutBatch.id == PayoutBatchLine.batch_id)
+        .where(PayoutBatchLine.statement_id == snap.id, PayoutBatchLine.seq.is_not(None),
+               PayoutBatch.status.in_(OPEN_BATCH)).limit(1)) is not None
+
+
 def has_payment(session: Session, snap: StatementSnapshot) -> bool:
     """Whether a payment to the household has been recorded against this statement (a receipt, of any amount)."""
     return session.scalar(select(Receipt.id).where(Receipt.statement_id == snap.id)
@@ -208,6 +226,10 @@ def record_receipt(session: Session, snap: StatementSnapshot, *, amount: Decimal
     if method == "cash" and not signed:
         raise StatementError("signed", N_("Cash is paid against the household's signature or thumbprint on the roll: "
                                           "tick the box once it is signed."), code="cash_unsigned")
+    if in_open_batch(session, snap):
+        raise StatementError("_schema", N_("This household is in a bank batch not yet answered: record its payment "
+                                           "from the bank's return file, or cancel the batch first."),
+                             code="in_open_batch")
     net = Decimal(snap.content["net"])
     already = paid_so_far(session, snap)
     if amount <= 0 or already + amount > net:
@@ -218,7 +240,7 @@ def record_receipt(session: Session, snap: StatementSnapshot, *, amount: Decimal
                       reference=reference, signed=signed, recorded_by=actor.user_id)
     session.add(receipt)
     session.flush()
-    legs = _payable_legs(entity, snap, amount, already)
+    legs = receipt_legs(entity, snap.content, snap.member_code, amount, already)
     legs.append(PostingDraft(account_for_role(entity.chart, "cash" if method == "cash" else "bank"), -amount))
     receipt.entry_id = post_entry(session, entity.book, EntryDraft(
         date=on, memo=f"支付{run.year}年收益分配 {snap.member_code}", source=f"receipt:{receipt.id}",
@@ -226,14 +248,14 @@ def record_receipt(session: Session, snap: StatementSnapshot, *, amount: Decimal
     session.execute(PayoutMember.__table__.update().where(
         PayoutMember.run_id == run.id, PayoutMember.code == snap.member_code).values(paid=already + amount))
     if entity.kind == "cluster_project":
-        _received_by_member_entity(session, entity, snap.member_code, amount, on, method, actor)
-    _mark_paid_when_done(session, run)
+        received_by_member_entity(session, entity, snap.member_code, amount, on, method, actor)
+    mark_paid_when_done(session, run)
     audit(session, actor_id=actor.user_id, action="receipt", target=f"receipt:{receipt.id}", entity_id=entity.id)
     session.flush()
     return receipt
 
 
-def _received_by_member_entity(session: Session, project: Entity, code: str, amount: Decimal, on: dt.date,
+def received_by_member_entity(session: Session, project: Entity, code: str, amount: Decimal, on: dt.date,
                                method: str, actor: Principal) -> None:
     """A cluster project paying a member entity: the same money received in that entity's own book, against the
     receivable the project's run booked there (:func:`cooperatives.operations.receive_project_share`)."""
@@ -250,9 +272,10 @@ def _received_by_member_entity(session: Session, project: Entity, code: str, amo
                              member=code, reason=exc.problems[0].reason, code="member_books_refuse") from None
 
 
-def _payable_legs(entity: Entity, snap: StatementSnapshot, amount: Decimal, already: Decimal) -> list[PostingDraft]:
-    """Pay the patronage payable (221) first, then the residual payable (222), net of deductions."""
-    data = snap.content
+def receipt_legs(entity: Entity, data: dict, member_code: str, amount: Decimal, already: Decimal) -> list[PostingDraft]:
+    """The debit legs of paying ``amount`` to a member whose statement content is ``data`` and who was paid
+    ``already``: the patronage payable (221) first, then the residual payable (222), net of deductions — by hand
+    or from a bank batch alike."""
     returns = {p["name"] for p in data["policy_pools"] if p.get("patronage", p["basis"] == "transactions")}
     patronage = sum((Decimal(ln["amount"]) for ln in data["lines"] if ln["pool"] in returns), Decimal(0))
     patronage_net = max(patronage - Decimal(data["deductions_total"]), Decimal(0))
@@ -260,11 +283,11 @@ def _payable_legs(entity: Entity, snap: StatementSnapshot, amount: Decimal, alre
     legs = []
     for role, part in (("patronage_payable", from_patronage), ("residual_payable", amount - from_patronage)):
         if part:
-            legs.append(PostingDraft(account_for_role(entity.chart, role), part, snap.member_code))
+            legs.append(PostingDraft(account_for_role(entity.chart, role), part, member_code))
     return legs
 
 
-def _mark_paid_when_done(session: Session, run: PayoutRun) -> None:
+def mark_paid_when_done(session: Session, run: PayoutRun) -> None:
     if run.status != "published":
         return
     owing = session.scalar(select(func.count(PayoutMember.id)).where(

@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 
 from cooperatives.access import CONSOLE, OPERATIONS, Forbidden, Principal
 from ledger.models import JournalEntry
+from payouts.models import PayoutBatch
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 #: the modules that write, besides every ``operations.py``
@@ -81,6 +82,16 @@ NOT_OPERATIONS = {
     "payouts.statements.operations.superseding_run": "a read", "payouts.statements.operations.verify_code": "a read",
     "payouts.statements.operations.in_notice_period": "pure", "payouts.statements.operations.open_objections": "a read",
     "payouts.statements.operations.paid_so_far": "a read",
+    "payouts.statements.operations.in_open_batch": "a read: whether a bank batch may still pay the household",
+    "payouts.statements.operations.receipt_legs": "pure: the debit legs of a payment (by hand or from a batch)",
+    "payouts.statements.operations.received_by_member_entity": "part of record_receipt and read_results (a cluster "
+                                                               "project's payment received in the member's books)",
+    "payouts.statements.operations.mark_paid_when_done": "part of record_receipt and read_results",
+    "payouts.batches.operations.plan_batch": "a read: who a batch would pay and who it lists apart",
+    "payouts.batches.operations.batch_title": "pure", "payouts.batches.operations.apart_reason": "pure",
+    "payouts.batches.operations.match_returns": "pure: the return file's rows paired with the batch's lines",
+    "payouts.batches.operations.sms_text": "pure", "payouts.batches.operations.failures_of": "a read",
+    "payouts.batches.operations.failure_message": "pure",
     "payouts.statements.operations.household_by_phone_and_pin": "a read (the PIN check)",
     "payouts.statements.jobs.launch": "starts the renderer process of a job created by create_job",
     "payouts.statements.visits.start_visit": "sign-in state: the visit a right PIN opens (rate-limited, like a "
@@ -218,6 +229,8 @@ def _calls(w) -> dict[str, tuple]:
     households = ("household_1", ("household_2", "accountant_b", "auditor_a"))
     root_only = (None, ("accountant_a", "auditor_a", "household_1"))
     a, run, snap = w["a"], w["run"], w["snap"]
+    batch = PayoutBatch(id=0, run_id=run.id, entity_id=a.id, number=1, layout="generic", status="created", count=0,
+                        total=Decimal("0.00"))        # (transient: every principal here is refused before it is read)
     enrolment = {"code": "OP-NEW", "head_name": "新户", "village": "一村", "member_no": 9, "joined_on": dt.date(2025, 1, 1)}
     return {
         "cooperatives.operations.create_entity": ((), {"code": "X", "name": "X", "kind": "farmer_coop", "township": "甲"},
@@ -272,6 +285,14 @@ def _calls(w) -> dict[str, tuple]:
         "payouts.statements.operations.record_receipt": ((snap,), {"amount": Decimal("1.00"), "method": "bank",
                                                                     "on": dt.date(2026, 2, 1)}, books),
         "payouts.statements.operations.set_pin": ((w["household"],), {}, books),
+        "payouts.batches.operations.create_batch": ((run,), {}, books),
+        "payouts.batches.operations.batch_file": ((batch,), {"fmt": "xlsx", "reason": "代发"}, books),
+        "payouts.batches.operations.mark_sent": ((batch,), {}, books),
+        "payouts.batches.operations.read_results": ((batch, b"", "x.csv"), {}, books),
+        "payouts.batches.operations.close_batch": ((batch,), {}, books),
+        "payouts.batches.operations.cancel_batch": ((batch,), {}, books),
+        "payouts.batches.operations.sms_file": ((batch,), {"public_url": "http://x"}, books),
+        "cooperatives.operations.correct_account": ((a, w["member"]), {"bank_account": "6217990000000000000"}, books),
         "payouts.statements.jobs.create_job": ((run,), {"out_root": "/nonexistent", "locale": "zh_Hans_CN"}, books),
         "payouts.reports.disclosure.operations.publish_disclosure": ((a, Period.parse("2025-Q2")), {}, books),
         "payouts.oversight.opinions.record_opinion": ((a,), {"year": 2025, "verdict": "no_issue", "text": None}, audits),

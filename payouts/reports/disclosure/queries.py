@@ -19,6 +19,7 @@ from sqlalchemy import extract, func, or_, select
 from sqlalchemy.orm import Session, aliased, defer
 
 from cooperatives.models import Entity
+from ledger.clock import china_date
 from ledger.models import Book, JournalEntry
 from payouts.models import DisclosurePublication
 from payouts.reports.disclosure.build import NOT_ACTIVITY, Period, build_disclosure, digest_of_data, to_data
@@ -26,7 +27,6 @@ from payouts.reports.disclosure.build import NOT_ACTIVITY, Period, build_disclos
 #: days after a quarter's end by which its disclosure is due (the 15th of the quarter's following month)
 GRACE_DAYS = 15
 #: where the board stands: the 公开日期 printed is the date in China
-CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
 
 
 def due_on(quarter: Period) -> dt.date:
@@ -37,13 +37,6 @@ def due_on(quarter: Period) -> dt.date:
 def published_on(publication: DisclosurePublication) -> dt.date:
     """The 公开日期 in China (where the board stands)."""
     return china_date(publication.published_at)
-
-
-def china_date(moment: dt.datetime) -> dt.date:
-    """The date in China of a stored moment (UTC; naive on SQLite)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(CHINA).date()
 
 
 # ------------------------------------------------------------------------------------------- publications

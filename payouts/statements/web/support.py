@@ -28,6 +28,7 @@ from sqlalchemy.orm import defer, joinedload
 from cooperatives.access import Principal
 from cooperatives.models import Entity
 from cooperatives.web.access import can_read_entity
+from ledger.clock import china_date
 from ledger.i18n import N_
 from ledger.money import D, to_fen
 from ledger.web.support import STAFF, Rule, get_session
@@ -60,7 +61,6 @@ STATUS_LABELS = {"posted": N_("posted, not yet published"), "published": N_("pub
 LINE_LABELS = {"deductions": N_("Deductions"), "total": N_("Total payable"), "contributed": N_("What we contributed")}
 _CODE_CHARS = re.compile(r"[^0-9A-Z]")
 #: dates of confirmations and answers are shown as the villager's calendar day (China has one time zone)
-CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -103,11 +103,7 @@ def pool_label(name: str, basis: str | None = None) -> str:
 
 def local_date(moment: dt.datetime | None) -> str:
     """The calendar day in China of a stored moment (UTC; naive on SQLite)."""
-    if moment is None:
-        return ""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(CHINA).date().isoformat()
+    return "" if moment is None else china_date(moment).isoformat()
 
 
 @bp.context_processor
