@@ -59,6 +59,7 @@ from cooperatives.operations import (
 )
 from cooperatives.postings import RECORD_MEMOS, SHAPE_KEYS, land_rent_for_year, leg_shape, legs_for, legs_of
 from cooperatives.workbook import Problem, Row, Workbook, WorkbookError, problem, read_workbook_partial
+from ledger.clock import china_today
 from ledger.db import insert_raw, keyed_in, raw_converters
 from ledger.entries import EntryDraft
 from ledger.i18n import N_, msg
@@ -267,7 +268,7 @@ def _shares_from(session, wb: Workbook, plan: _Plan) -> dt.date:
     """The day a row of the share register without a date is dated: the day the books start once this workbook is
     in (an empty book's start follows its earliest record, :func:`settle_books_start`)."""
     if plan.entity is None:
-        return _books_start(wb, plan) or dt.date(dt.date.today().year, 1, 1)
+        return _books_start(wb, plan) or dt.date(china_today().year, 1, 1)
     start, earliest = plan.entity.books_start, min(_posting_dates(wb), default=None)
     if earliest is not None and earliest < start and not book_has_entries(session, plan.entity.book_id):
         return dt.date(earliest.year, 1, 1)
@@ -753,7 +754,7 @@ def _write_land(session, wb, entity: Entity, imp: Import, member_ids, years, act
         "contract_no": r.values["contract_no"], "area_mu": r.values["area_mu"],
         "shares": r.values["shares"], "base_rent_per_mu": r.values["base_rent_per_mu"],     # the sheet's defaults
         "start_on": r.values["start_on"], "end_on": r.values.get("end_on")} for r in rows])
-    through = years[-1] if years else dt.date.today().year
+    through = years[-1] if years else china_today().year
     first = min(r.values["start_on"].year for r in rows)
     posted = 0
     for year in range(max(first, entity.first_year), through + 1):

@@ -50,6 +50,7 @@ from cooperatives.models import (
 from cooperatives.postings import RECORD_MEMOS, SUBSIDIES_WAIT, legs_for
 from cooperatives.workbook import CONFIRM_HINT, SHEETS, Derived, SheetSpec
 from ledger.chart import ROLES, AccountType, account_for_role, account_named
+from ledger.clock import china_today
 from ledger.db import money_sum
 from ledger.errors import Problem
 from ledger.i18n import N_, label, msg
@@ -409,7 +410,7 @@ def check_records(kind: str, records: Sequence[dict], context: RecordContext, lo
     problems: list[Problem] = []
     membership, spans = kind in MEMBERSHIP_KINDS, context.spans
     if kind == "shares":            # a row of the share register without a date: the day the books start
-        start = context.shares_from or dt.date(dt.date.today().year, 1, 1)
+        start = context.shares_from or dt.date(china_today().year, 1, 1)
         for values in records:
             if values.get("date") is None:
                 values["date"] = start

@@ -91,6 +91,7 @@ from ledger.chart import (
     account_named,
     spec_by_code,
 )
+from ledger.clock import china_today
 from ledger.db import money_sum
 from ledger.entries import EntryDraft, PostingDraft
 from ledger.errors import Problem
@@ -167,7 +168,7 @@ def create_entity(session: Session, *, code: str, name: str, kind: str, township
         raise refuse("kind", N_("Unknown kind of entity: %(kind)s."), kind=kind, code="unknown_kind")
     ts = ensure_township(session, township)
     vil = ensure_village(session, ts, village) if village else None
-    start = books_start or dt.date(first_year or dt.date.today().year, 1, 1)
+    start = books_start or dt.date(first_year or china_today().year, 1, 1)
     if (start.month, start.day) != (1, 1):      # so that each year's opening figures hold the opening balances
         raise refuse("books_start", N_("The books start on 1 January of a year, not %(date)s."), date=start,
                      code="books_start_not_january")
@@ -337,7 +338,7 @@ def correct_account(session: Session, entity: Entity, member: Member, *, bank_ac
     if owner and head_name is not None and head_name != household.head_name:
         household.head_name = head_name
         changed.append("head_name")
-    audit(session, actor_id=actor.user_id, action="update", target=f"{'household' if household else 'member'}:"
+    audit(session, actor_id=actor.user_id, action="correct-account", target=f"{'household' if household else 'member'}:"
           f"{member.code}", entity_id=entity.id, detail=",".join(changed))
     session.flush()
 
@@ -856,7 +857,7 @@ def _record_land_contract(session: Session, entity: Entity, values: dict, actor:
                             end_on=values.get("end_on"))
     session.add(contract)
     session.flush()
-    last = min((contract.end_on or dt.date.max).year, through_year or dt.date.today().year)
+    last = min((contract.end_on or dt.date.max).year, through_year or china_today().year)
     for year in range(max(contract.start_on.year, entity.first_year), last + 1):
         accrue_land_rent(session, entity, year, actor=actor)
     audit(session, actor_id=actor.user_id, action="record", target=f"land:{contract.id}", entity_id=entity.id)

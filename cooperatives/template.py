@@ -33,6 +33,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from cooperatives.labels import COLUMN_LABELS, RECORD_LABELS
 from cooperatives.workbook import NOTES_SHEET, SHEETS, Column, Derived, SheetSpec
 from ledger.cells import save_workbook
+from ledger.clock import china_today
 from ledger.i18n import N_
 
 #: the header a column gets in the template where its first Chinese alias is not the clearest (sheet, column)
@@ -177,7 +178,7 @@ def build_template(gettext: Callable[[str], str] | None = None, entity: EntityFa
                    today: dt.date | None = None) -> bytes:
     """The template as ``.xlsx`` bytes: for ``entity`` (its own entity row), or for a new one (an example entity)."""
     _ = gettext or (lambda text: text)
-    today = today or dt.date.today()
+    today = today or china_today()
     year = max(today.year, entity.books_start.year) if entity else today.year
     kind = entity.kind if entity else "farmer_coop"
     examples = _examples(year, kind, entity.next_member_no if entity else 1, entity.has_entries if entity else False)

@@ -13,8 +13,6 @@ Every refusal is a :class:`~cooperatives.operations.RecordError` whose problems 
 
 from __future__ import annotations
 
-import datetime as dt
-
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -23,6 +21,7 @@ from cooperatives.audit import audit
 from cooperatives.codes import code_problem, normalize_code
 from cooperatives.models import ENTITY_KINDS, Entity, Township, Village
 from cooperatives.operations import RecordError, create_entity
+from ledger.clock import china_today
 from ledger.errors import Problem
 from ledger.i18n import N_, msg
 from ledger.models import Book
@@ -110,7 +109,7 @@ def entity_problems(session: Session, *, code: str, name: str, kind: str, townsh
     if credit_code and len(credit_code) > CREDIT_CODE_MAX:
         problems.append(Problem.of(msg(N_("A code has at most %(n)s characters."), n=CREDIT_CODE_MAX,
                                        code="code_too_long"), "credit_code"))
-    last = dt.date.today().year + 1
+    last = china_today().year + 1
     if first_year is not None and not FIRST_YEAR_MIN <= first_year <= last:
         problems.append(Problem.of(msg(N_("The books start in a year from %(first)s to %(last)s."),
                                        first=FIRST_YEAR_MIN, last=last, code="first_year_range"), "first_year"))

@@ -122,6 +122,7 @@ from openpyxl.worksheet._reader import CELL_TAG, ROW_TAG, WorkSheetParser
 from openpyxl.xml.constants import SHARED_STRINGS, SHEET_MAIN_NS
 
 from cooperatives.limits import DEFAULT_LIMITS, MIB, ReadLimits
+from ledger.clock import china_today
 from ledger.errors import Problem  # the one shape of a refusal: sheet, row, column, reason
 from ledger.i18n import N_, Message, msg
 from ledger.i18n import label as word
@@ -794,7 +795,7 @@ def _days_within_month(values: dict[str, Any]) -> tuple[str, str] | None:
 
 @functools.lru_cache(maxsize=2)
 def _far_future_on(day: int) -> date:
-    return date.today() + timedelta(days=366)
+    return china_today() + timedelta(days=366)
 
 
 def _account_only_in_kind(values: dict[str, Any]) -> tuple[str, str] | None:

@@ -147,6 +147,8 @@ def _register_blueprints(app: Flask) -> None:
     from cooperatives.web import api as coop_api
     from cooperatives.web import audit, auth, home, records
     from ledger.web import views as ledger_views
+    from payouts.batches import web as batches
+    from payouts.batches.web import api as batches_api
     from payouts.oversight import web as oversight
     from payouts.reports import web as reports
     from payouts.reports.printing import web as printing_web
@@ -159,6 +161,7 @@ def _register_blueprints(app: Flask) -> None:
                reports.bp, printing_web.bp,                     # statutory statements; the books printed
                policies.bp, runs.bp,                            # distribution policy and runs
                statements.bp,                                   # household statements, verification, receipts
+               batches.bp,                                      # bank batches (代发) of a run's payments
                jobs.bp,                                         # statement PDF batches started from the web
                oversight.bp,                                    # the township auditor's workspace
                audit.bp):                                       # audit log; the logged reveal of ID/bank numbers
@@ -169,17 +172,19 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp)
     coop_api.init_api(app, csrf)
     runs_api.init_runs_api(app, csrf)
+    batches_api.init_batches_api(app, csrf)
 
 
 def _register_cli(app: Flask) -> None:
     from cooperatives.cli import coop_cli
     from ledger.cli import ledger_cli
     from payouts.admin.cli import admin_cli
+    from payouts.batches.cli import batches_cli
     from payouts.reports.cli import reports_cli
     from payouts.runs.cli import runs_cli
     from payouts.statements.cli import statements_cli
 
-    for group in (ledger_cli, coop_cli, admin_cli, runs_cli, statements_cli, reports_cli):
+    for group in (ledger_cli, coop_cli, admin_cli, runs_cli, statements_cli, reports_cli, batches_cli):
         for name, command in group.commands.items():
             app.cli.add_command(command, name)
 

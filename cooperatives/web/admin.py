@@ -37,6 +37,7 @@ from cooperatives.tenants import (
 )
 from cooperatives.web.access import current_actor
 from cooperatives.web.writes import field_errors
+from ledger.clock import china_today
 from ledger.errors import Problem
 from ledger.i18n import N_, msg
 from ledger.web.support import get_session, rule
@@ -179,9 +180,8 @@ def _entities_page(form: EntityForm | None = None, *, errors=None, status=200):
 
 
 def _this_year() -> int:
-    import datetime as dt
 
-    return dt.date.today().year
+    return china_today().year
 
 
 @bp.route("/entities", methods=["GET", "POST"])

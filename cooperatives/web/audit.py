@@ -48,6 +48,10 @@ ACTION_LABELS = {
     "create-village": N_("Created a village"), "create-user": N_("Created a user"),
     "enable-user": N_("Enabled a user"), "disable-user": N_("Disabled a user"),
     "finding_handled": N_("Marked a finding handled"),
+    "correct-account": N_("Corrected a bank account"), "batch-create": N_("Made a bank batch"),
+    "batch-sent": N_("Handed a bank batch to the bank"), "batch-results": N_("Read the bank's return file"),
+    "batch-close": N_("Closed a bank batch"), "batch-cancel": N_("Cancelled a bank batch"),
+    "batch-sms": N_("Made the texts to households"),
 }
 #: what a log entry's target names, by the word before its colon ("run:12" is run 12)
 TARGET_LABELS = {
@@ -55,7 +59,8 @@ TARGET_LABELS = {
     "entry": N_("voucher"), "journal": N_("voucher"), "policy": N_("policy version"),
     "disclosure": N_("disclosure"), "receipt": N_("payment"), "user": N_("user"), "household": N_("household"),
     "member": N_("member"), "township": N_("township"), "village": N_("village"), "finding": N_("finding"),
-    "statement": N_("statement"), "book": N_("book"), "households": N_("households"), **RECORD_LABELS,
+    "statement": N_("statement"), "book": N_("book"), "households": N_("households"), "batch": N_("bank batch"),
+    **RECORD_LABELS,
 }
 #: notes the code writes in fixed words (an audit opinion's verdict is one of payouts' VERDICTS)
 DETAILS = {"confirmed over a plausibility warning (确认)": N_("confirmed over a plausibility warning (确认)"),
@@ -64,7 +69,14 @@ DETAILS = {"confirmed over a plausibility warning (确认)": N_("confirmed over 
            "admin": N_("Administrator"), "accountant": N_("Accountant"), "auditor": N_("Township auditor"),
            "member": N_("Member household")}
 #: counts of an import's rows that are not sheets: rows confirmed over a warning, opening balance lines
-COUNT_WORDS = {"confirmed": N_("confirmed over a warning"), "opening": N_("opening balances")}
+COUNT_WORDS = {"confirmed": N_("confirmed over a warning"), "opening": N_("opening balances"),
+               # a bank batch: its households, those listed apart; its results; its texts
+               "lines": N_("households in the batch"), "apart": N_("listed apart"), "paid": N_("paid"),
+               "failed": N_("failed"), "texts": N_("texts"), "without_phone": N_("without a phone")}
+#: personal numbers a reveal shows, or a correction changes (cooperatives.privacy.REVEALABLE, correct_account)
+FIELD_WORDS = {"id_number": N_("ID number"), "bank_account": N_("bank account"), "head_name": N_("head of household")}
+_FIELDS = re.compile(r"^((?:id_number|bank_account|head_name|-)(?:,(?:id_number|bank_account|head_name))*)"
+                     r"(?: ×(\d+) \((xlsx|csv)\))?(?:: (.*))?$", re.S)
 _COUNTS = re.compile(r"^[a-z_]+=\d+(, [a-z_]+=\d+)*$")
 _LINES = re.compile(r"^(\d+) lines$")
 _REPLACES = re.compile(r"^replaces run:(\d+)$")
@@ -98,6 +110,11 @@ def describe_detail(detail: str | None, action: str = "") -> str:
         counts = (part.split("=") for part in detail.split(", "))
         words = {**SHEET_LABELS, **COUNT_WORDS}
         return "，".join(f"{_(words[k]) if k in words else k} {n}" for k, n in counts)
+    if found := _FIELDS.match(detail):      # a reveal (fields [× count (file)]: the reason typed) or a correction
+        fields = "、".join(_(FIELD_WORDS[f]) for f in found.group(1).split(",") if f in FIELD_WORDS) or "—"
+        if found.group(2):
+            fields = _("%(fields)s × %(n)s (%(format)s file)", fields=fields, n=found.group(2), format=found.group(3))
+        return f"{fields}: {found.group(4)}" if found.group(4) is not None else fields
     if found := _LINES.match(detail):
         return _("%(n)s lines", n=found.group(1))
     if found := _REPLACES.match(detail):

@@ -15,7 +15,8 @@ dropped connection, a crash — and the write takes effect once:
   (PostgreSQL makes the others wait on the index entry; SQLite's write lock serialises them); the
   others then replay its response.
 
-Only 2xx responses are kept (a refused request may be corrected and retried with the same key). Keys
+Only 2xx responses are kept (a refused request may be corrected and retried with the same key), and never a
+file of personal data (:func:`never_kept`: a bank batch's file; a retry makes it again). Keys
 are scoped per user (the token's owner) and kept; they do not expire, so a retry a week later still
 cannot post twice. The rare crash after the write committed but before its response was kept leaves
 a key without a response: a retry then gets 409 saying the write was carried out (never a second write).
@@ -32,7 +33,7 @@ import time
 from apispec import BasePlugin
 from flask import Response, current_app, g, request
 from flask_login import current_user
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from cooperatives.models import IdempotencyKey
@@ -143,6 +144,14 @@ def claim() -> Response | None:
     return _error(409, "This Idempotency-Key is being used by another request; try again.")
 
 
+def never_kept(response: Response) -> Response:
+    """Mark a response that must not be kept for replay: a file of personal data (a bank batch's full account
+    numbers are decrypted into the file only, never stored). Its key is let go once the write has committed, so a
+    retry makes the file again — and logs its reveal again — rather than replaying it."""
+    response.keep_for_replay = False
+    return response
+
+
 def keep_response(response: Response) -> Response:
     """``after_request``: keep a 2xx response of a claimed request for replay (and commit it)."""
     claimed = g.pop("idempotency_claim", None)
@@ -153,6 +162,12 @@ def keep_response(response: Response) -> Response:
         session.rollback()              # a refused request leaves its key free
         return response
     user_id, key, print_ = claimed
+    if getattr(response, "keep_for_replay", True) is False:
+        session.rollback()              # (nothing but the claim is left uncommitted: the view has committed)
+        session.execute(delete(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key,
+                                                     IdempotencyKey.fingerprint == print_))
+        session.commit()
+        return response
     values = {"status_code": response.status_code, "content_type": response.content_type,
               "response_body": response.get_data(as_text=True), "completed_at": dt.datetime.now(dt.UTC)}
     try:

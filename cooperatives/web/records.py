@@ -3,7 +3,6 @@ and workbook upload. Views load, parse, call an operation, commit once, redirect
 
 from __future__ import annotations
 
-import datetime as dt
 from io import BytesIO
 
 from flask import (
@@ -27,6 +26,7 @@ from sqlalchemy.orm import defer, joinedload
 from cooperatives.imports import JOB_STATUSES, RUNNING, job_problems, job_result
 from cooperatives.kinds import KINDS, VOIDABLE
 from cooperatives.models import FixedAsset, Household, ImportJob, Member
+from cooperatives.operations import RecordError, correct_account
 from cooperatives.queries import entity_summary, member_account, opening_lines, share_register, voucher_list
 from cooperatives.schemas import DisposeSchema, InUseSchema
 from cooperatives.web import display
@@ -43,6 +43,8 @@ from cooperatives.web.writes import (
     start_import,
     void,
 )
+from ledger.clock import china_today
+from ledger.errors import field_errors
 from ledger.i18n import N_, as_message
 from ledger.models import JournalEntry
 from ledger.queries import book_has_entries
@@ -108,11 +110,37 @@ def add_member(code: str):
 @bp.get("/members/<member_code>")
 @rule(*STAFF, scope="entity")
 def member(code: str, member_code: str):
-    entity = entity_or_404(code)
+    return _member_page(entity_or_404(code), member_code)
+
+
+def _member_page(entity, member_code: str, *, status: int = 200, errors=None, form=None):
     account = member_account(get_session(), entity, member_code)
     if account is None:
         abort(404)
-    return _page(entity, "cooperatives/member.html", account=account)
+    return _page(entity, "cooperatives/member.html", status, account=account, errors=errors or {}, form=form or {})
+
+
+@bp.post("/members/<member_code>/account")
+@rule(*WRITERS, write=True, scope="entity")
+def correct_bank_account(code: str, member_code: str):
+    """Correct the bank account (and the head's name as the bank knows it) after the bank returned a payment."""
+    entity = entity_or_404(code, write=True)
+    db = get_session()
+    member = db.scalar(select(Member).where(Member.entity_id == entity.id, Member.code == member_code))
+    if member is None:
+        abort(404)
+    form = {"bank_account": request.form.get("bank_account", "").strip(),
+            "head_name": request.form.get("head_name", "").strip()}
+    try:
+        correct_account(db, entity, member, bank_account=form["bank_account"], head_name=form["head_name"] or None,
+                        actor=current_actor())
+        db.commit()
+    except RecordError as exc:
+        db.rollback()
+        return _member_page(entity, member_code, status=422, errors=field_errors(exc.problems, _),
+                            form={"head_name": form["head_name"]})
+    flash(_("Bank account of %(member)s corrected: the next bank batch pays it.", member=member_code))
+    return redirect(url_for(".member", code=code, member_code=member_code))
 
 
 # ----------------------------------------------------------------------------------------------- records
@@ -137,7 +165,7 @@ def _records_page(entity, kind, *, errors=None, form=None, status=200):
                  lookups=_lookups(session, entity, {f.name for f in fields}), LOOKUP_FIELDS=LOOKUP_FIELDS,
                  fields=fields, columns=[f for f in fields if f.name not in display.FORM_ONLY], page=page,
                  pages=max((total + PAGE - 1) // PAGE, 1), total=total, errors=errors or {}, form=form or {},
-                 today=dt.date.today(), register=share_register(session, entity) if kind == "shares" else None)
+                 today=china_today(), register=share_register(session, entity) if kind == "shares" else None)
 
 
 #: form fields offered a list to pick from (<datalist>): the entity's members, the products it already trades

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 
 from flask import Blueprint, abort, jsonify, render_template, request
@@ -20,6 +19,7 @@ from ledger.books import (
     period,
 )
 from ledger.chart import ROLES
+from ledger.clock import china_today
 from ledger.i18n import N_
 from ledger.models import Account, JournalEntry, Posting
 from ledger.money import D
@@ -70,7 +70,7 @@ def period_args(book) -> tuple[int, int | None, int | None]:
     """(year, month, quarter) of ``?year=&month=&quarter=``: the year defaults to the book's latest with an
     entry; a month outside 1–12 or a quarter outside 1–4 is a 404."""
     year = year_arg() or get_session().scalar(select(func.max(JournalEntry.year)).where(
-        JournalEntry.book_id == book.id)) or dt.date.today().year
+        JournalEntry.book_id == book.id)) or china_today().year
     month, quarter = request.args.get("month", type=int), request.args.get("quarter", type=int)
     if (month is not None and not 1 <= month <= 12) or (quarter is not None and not 1 <= quarter <= 4):
         abort(404)

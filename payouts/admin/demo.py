@@ -7,7 +7,10 @@ idempotent (each part is loaded only if it is not there yet, each login only if 
 Names of people and of the villages of 百乐乡 are made up.
 
 * 金果坪藤茶种植专业合作社 ``JGP-TEA`` (``cooperatives.demo``): 80 households, and its 2025 distribution —
-  10 % reserve, 60 % returned by member trade, 40 % by capital, input credit and advances deducted.
+  10 % reserve, 60 % returned by member trade, 40 % by capital, input credit and advances deducted —, published on
+  2026-03-15 and paid through the bank (代发, ``payouts.batches``) in April 2026: batch 1 of all 80, two of them
+  returned failed (a name the bank does not know for the card, a closed card); the name corrected, batch 2 pays
+  that household; the closed card's household is still owed.
 * 百乐乡九村联建葡萄大棚项目 ``TL-GRAPE`` (田林县百乐乡): 24 greenhouses built in 2024 with
   东西部协作资金 (a fiscal subsidy that formed the greenhouses: 在建工程, in use from September 2024 and
   depreciated; the project's fund, not quantified), owned by the nine village
@@ -23,7 +26,8 @@ Names of people and of the villages of 百乐乡 are made up.
   the members by land — its articles count the land put in as each member's trade (盈余返还, ≥ 60 %).
 * 金果坪乡溪口村高山蔬菜专业合作社 ``JGP-VEG`` (``payouts.admin.demo_anomalies``): twelve households, 2024 and
   2025, with one instance of every anomaly rule seeded on purpose for the township auditor; ``JGP-TEA``
-  beside it shows none. ``docs/DEMO.md`` lists each seeded anomaly.
+  beside it shows one only: its household the bank could not pay (``owed_after_notice``). ``docs/DEMO.md`` lists
+  each seeded anomaly.
 """
 
 from __future__ import annotations
@@ -48,13 +52,13 @@ from cooperatives.demo import (
     person_name,
     wages_paid,
 )
-from cooperatives.models import Entity, Household, Township, User
+from cooperatives.models import Entity, Household, Member, Township, User
 from cooperatives.operations import create_entity, link_member_entity
 from cooperatives.users import create_user
 from ledger.money import allocate, quantize
 from payouts.admin.demo_anomalies import VEG as ANOMALIES
 from payouts.admin.demo_anomalies import load_anomaly_coop
-from payouts.models import IN_FORCE, PayoutRun, StatementSnapshot
+from payouts.models import IN_FORCE, PayoutBatch, PayoutBatchLine, PayoutRun, StatementSnapshot
 from payouts.runs.operations import approve_run, create_run, finalize_year, post_run, publish_run, save_policy
 from payouts.runs.policy import parse_policy
 from payouts.statements.operations import record_receipt
@@ -114,8 +118,11 @@ def load_demo_world(session: Session) -> bool:
     loaded = load_demo(session)
     tea = _entity(session, TEA)
     if not _has_run(session, tea):
-        distribute(session, tea, TEA_POLICY, dt.date(2026, 3, 15), "金果坪藤茶合作社2026年第1次成员大会决议")
+        distribute(session, tea, TEA_POLICY, dt.date(2026, 3, 15), "金果坪藤茶合作社2026年第1次成员大会决议",
+                   published_on=dt.date(2026, 3, 15))
         loaded = True
+    if not _has_batch(session, tea):
+        loaded = pay_tea_by_bank(session, tea) or loaded
     if _entity(session, CLUSTER) is None:
         load_cluster(session)
         loaded = True
@@ -147,15 +154,108 @@ def meeting(members: int) -> tuple[int, int]:
     return attended, attended - max(1, members // 15)
 
 
-def distribute(session: Session, entity: Entity, policy: dict, meeting_date: dt.date, minutes: str) -> PayoutRun:
-    """Save the policy, draft the year's run, approve it at the meeting, post it and publish it."""
+def distribute(session: Session, entity: Entity, policy: dict, meeting_date: dt.date, minutes: str, *,
+               published_on: dt.date | None = None) -> PayoutRun:
+    """Save the policy, draft the year's run, approve it at the meeting, post it and publish it (today, or on
+    ``published_on`` of the demo's time line: ``publish_run`` stamps the moment it runs, so its ``published_at`` is
+    dated to that day — a field an operation set, not a ledger row)."""
     version = save_policy(session, entity, parse_policy(policy), actor=CONSOLE)
     run = create_run(session, entity, YEAR, policy_version=version, actor=CONSOLE)
     attended, votes_for = meeting(len(run.result["members"]))
     approve_run(session, run, meeting_date=meeting_date, attended=attended, votes_for=votes_for, minutes=minutes, actor=CONSOLE)
     post_run(session, run, actor=CONSOLE)
-    publish_run(session, run, actor=CONSOLE)
+    publish_run(session, run, today=published_on, actor=CONSOLE)
+    if published_on is not None:
+        run.published_at = dt.datetime.combine(published_on, dt.time(1, 0), tzinfo=dt.UTC)     # 09:00 in China
+        session.flush()
     return run
+
+
+# ------------------------------------------------------------------------------- the tea coop's bank batches
+
+
+#: the household whose name the bank does not know for its card (the register had 光 for 广), corrected after
+#: batch 1 and paid by batch 2; the household whose card was closed (销户), still owed
+TEA_WRONG_NAME = ("JGP-H017", "郭广荣")
+TEA_CLOSED_CARD = "JGP-H042"
+#: the banks' words on the return file (状态, 失败原因)
+RETURN_FAILED = {TEA_WRONG_NAME[0]: "户名与账号不符", TEA_CLOSED_CARD: "账户已销户"}
+#: batch 1 handed to the bank, its results back; batch 2 the same (the notice period ended on 2026-03-22)
+TEA_BATCH_DAYS = ((dt.date(2026, 4, 1), dt.date(2026, 4, 3)), (dt.date(2026, 4, 8), dt.date(2026, 4, 10)))
+
+
+def _has_batch(session: Session, entity: Entity) -> bool:
+    return session.scalar(select(PayoutBatch.id).where(PayoutBatch.entity_id == entity.id).limit(1)) is not None
+
+
+def return_file(session: Session, batch: PayoutBatch, failed: dict[str, str]) -> bytes:
+    """The bank's return file of ``batch`` as the bank hands it back (回单): the batch's own file (its 序号, 户名,
+    账号, 金额) read back, with 状态 成功 on every line but those of ``failed`` (member code -> the bank's reason),
+    失败 with their 失败原因. Nothing is written to disk."""
+    import io
+
+    import openpyxl
+
+    from ledger.cells import save_workbook
+    from payouts.batches.operations import batch_file
+
+    data = batch_file(session, batch, fmt="xlsx", reason=f"银行代发 第{batch.number}批（演示：回单按代发文件生成）",
+                      actor=CONSOLE)
+    codes = dict(session.execute(select(PayoutBatchLine.seq, PayoutBatchLine.member_code).where(
+        PayoutBatchLine.batch_id == batch.id, PayoutBatchLine.seq.is_not(None))).all())
+    rows = list(openpyxl.load_workbook(io.BytesIO(data), read_only=True).worksheets[0].iter_rows(values_only=True))
+    header = next(n for n, row in enumerate(rows) if row and row[0] == "序号")
+    back = openpyxl.Workbook()
+    sheet = back.active
+    sheet.title = "代发回单"
+    sheet.append(["序号", "户名", "账号", "金额", "状态", "失败原因"])
+    for row in rows[header + 1:]:
+        if not isinstance(row[0], int):
+            continue                                      # the summary line
+        reason = failed.get(codes[row[0]])
+        sheet.append([row[0], row[1], row[2], row[3], "失败" if reason else "成功", reason])
+    return save_workbook(back)
+
+
+def pay_tea_by_bank(session: Session, tea: Entity) -> bool:
+    """Pay the tea cooperative's 2025 run through the bank, after its notice period (docs/DEMO.md): batch 1 of every
+    household owed, sent, its results read (two failures); the wrong name corrected; batch 2 of that household
+    alone (the closed card is listed apart: not corrected), sent, paid. Flushes only. Returns whether it paid."""
+    from cooperatives.operations import correct_account
+    from cooperatives.privacy import decrypt
+    from payouts.batches.operations import create_batch, mark_sent, read_results, sms_file
+
+    run = session.scalar(select(PayoutRun).where(PayoutRun.entity_id == tea.id, PayoutRun.year == YEAR,
+                                                 PayoutRun.status == "published"))
+    (sent_1, paid_1), (sent_2, paid_2) = TEA_BATCH_DAYS
+    if run is None or run.notice_until is None or run.notice_until >= sent_1:
+        return False                # an older demo's run, published on the day it was loaded: left to be paid
+    first = create_batch(session, run, layout="generic", actor=CONSOLE)
+    back = return_file(session, first, RETURN_FAILED)
+    mark_sent(session, first, on=sent_1, actor=CONSOLE)
+    read_results(session, first, back, "代发第1批回单.xlsx", on=paid_1, actor=CONSOLE)
+    sms_file(session, first, public_url="http://127.0.0.1:5000", actor=CONSOLE)     # the texts' send log
+    code, bank_name = TEA_WRONG_NAME
+    member = session.scalar(select(Member).where(Member.entity_id == tea.id, Member.code == code))
+    household = session.get(Household, member.household_id)
+    correct_account(session, tea, member, bank_account=decrypt(household.bank_account_enc), head_name=bank_name,
+                    actor=CONSOLE)
+    second = create_batch(session, run, layout="generic", actor=CONSOLE)
+    back = return_file(session, second, {})
+    mark_sent(session, second, on=sent_2, actor=CONSOLE)
+    read_results(session, second, back, "代发第2批回单.xlsx", on=paid_2, actor=CONSOLE)
+    return True
+
+
+def pay_all_by_bank(session: Session, run: PayoutRun, *, sent_on: dt.date, paid_on: dt.date) -> None:
+    """One bank batch of every household ``run`` owes, sent on ``sent_on``, the bank's return file all 成功 and read
+    on ``paid_on``: every household paid, posted as each payment is (Dr 221/222 / Cr 102)."""
+    from payouts.batches.operations import create_batch, mark_sent, read_results
+
+    batch = create_batch(session, run, layout="generic", actor=CONSOLE)
+    back = return_file(session, batch, {})
+    mark_sent(session, batch, on=sent_on, actor=CONSOLE)
+    read_results(session, batch, back, f"代发第{batch.number}批回单.xlsx", on=paid_on, actor=CONSOLE)
 
 
 # ------------------------------------------------------------------------------------ the cluster project
@@ -261,15 +361,19 @@ def load_cluster(session: Session) -> None:
     # 2025 is distributed: its loss is brought forward into 2025's distributable surplus
     finalize_year(session, _entity(session, CLUSTER), 2024, actor=CONSOLE)
     project_run = distribute(session, _entity(session, CLUSTER), CLUSTER_POLICY, dt.date(2026, 1, 20),
-                             "九村联建葡萄大棚项目2026年股东代表会议决议")
+                             "九村联建葡萄大棚项目2026年股东代表会议决议", published_on=dt.date(2026, 1, 20))
     # the project pays each village its share by bank: received in the village's books against the receivable
     for snap in session.scalars(select(StatementSnapshot).where(StatementSnapshot.run_id == project_run.id)
                                 .order_by(StatementSnapshot.member_code)):
         record_receipt(session, snap, amount=Decimal(snap.content["net"]), method="bank", on=dt.date(2026, 1, 28),
                        reference=f"百乐乡九村联建项目2025年收益分配 {snap.member_code}", actor=CONSOLE)
+    # each village distributes at its members' meeting in February and, once its notice period is over, pays every
+    # household through the bank in one batch the bank pays whole
     for index, (code, village, _amount, _households, reserve) in enumerate(VILLAGES, 1):
-        distribute(session, _entity(session, code), village_policy(reserve), dt.date(2026, 2, 2 + index),
-                   f"{village}2026年成员大会决议（收益分配方案）")
+        meeting_day = dt.date(2026, 2, 2 + index)
+        village_run = distribute(session, _entity(session, code), village_policy(reserve), meeting_day,
+                                 f"{village}2026年成员大会决议（收益分配方案）", published_on=meeting_day)
+        pay_all_by_bank(session, village_run, sent_on=dt.date(2026, 3, 2), paid_on=dt.date(2026, 3, 4))
 
 
 # ---------------------------------------------------------------------------------- the land-share coop

@@ -5,7 +5,8 @@ township auditor (``nongjing``) has something to find beside the clean tea coope
 ``docs/DEMO.md`` lists each seeded anomaly: rule, record, why.
 
 金果坪乡溪口村高山蔬菜专业合作社 ``JGP-VEG``: twelve households, two years (2024, 2025) of vegetable
-deliveries in 斤, capital, land, labour; 60 % returned by trade, 40 % by capital.
+deliveries in 斤, capital, land, labour; 60 % returned by trade, 40 % by capital. Each distribution is paid by bank
+transfer recorded by hand after its notice period, but for one household (``owed_after_notice``).
 
 The demo's time line is in the past (a 2024 distribution published in March 2025, the 2025 one in March
 2026); ``publish_run`` stamps the moment it runs, so the demo dates ``published_at`` to the day it
@@ -27,7 +28,7 @@ from cooperatives.operations import record
 from payouts.models import PayoutRun, StatementSnapshot
 from payouts.runs.operations import approve_run, create_run, post_run, publish_run, reverse_run, save_policy
 from payouts.runs.policy import parse_policy
-from payouts.statements.operations import record_objection
+from payouts.statements.operations import record_objection, record_receipt
 
 VEG = "JGP-VEG"
 VILLAGE = "溪口村"
@@ -70,7 +71,9 @@ def veg_workbook() -> dict[str, list[dict]]:
         "households": [], "members": [], "capital": [], "land": [], "labor": [], "deliveries": [], "sales": [],
         "expenses": [], "payments": []}
     for n, (code, head, persons, monitoring, joined, capital) in enumerate(HOUSEHOLDS, 1):
-        account = SHARED_ACCOUNT if code in ("VEG-H008", "VEG-H009") else bank_card(55 * 10**11 + n)
+        # a 12-digit draw: bank_card keeps 18 digits before the check digit (a 13-digit draw lost its last one, and
+        # the households before the tenth shared one number)
+        account = SHARED_ACCOUNT if code in ("VEG-H008", "VEG-H009") else bank_card(55 * 10**10 + n)
         sheets["households"].append({
             "code": code, "head_name": head, "village": VILLAGE, "phone": f"1397440{n:04d}",
             "id_number": id_number(dt.date(1960 + n, n % 12 + 1, 10 + n), 500 + n), "bank_account": account,
@@ -169,6 +172,7 @@ def load_anomaly_coop(session: Session) -> Entity:
     post_run(session, run_2024, actor=CONSOLE)
     publish_run(session, run_2024, today=dt.date(2025, 3, 1), actor=CONSOLE)
     _published(run_2024, dt.date(2025, 3, 1))
+    _pay_by_hand(session, run_2024, dt.date(2025, 3, 20))
 
     # 2025: run 1 posted and published, then reversed after the meeting raised the reserve; run 2 posted
     # after the year was closed (entries_after_close), on notice for 3 days instead of 7 (notice_too_short);
@@ -190,5 +194,17 @@ def load_anomaly_coop(session: Session) -> Entity:
     objection = record_objection(session, statement, line="patronage", text="我家9月25日交的白菜没有算进交易量，请核实。",
                                  today=dt.date(2026, 3, 27), actor=CONSOLE)
     objection.created_at = dt.datetime(2026, 3, 27, 10, 30, tzinfo=dt.UTC)       # on the demo's time line
+    # paid by bank transfer after the notice period, but for 向德明, whose objection is waiting (owed_after_notice)
+    _pay_by_hand(session, second, dt.date(2026, 4, 10), keep=("VEG-H001",))
     session.flush()
     return veg
+
+
+def _pay_by_hand(session: Session, run: PayoutRun, on: dt.date, keep: tuple[str, ...] = ()) -> None:
+    """Each household the run owes paid by bank transfer recorded by hand on ``on``, but those of ``keep``."""
+    for snap in session.scalars(select(StatementSnapshot).where(StatementSnapshot.run_id == run.id)
+                                .order_by(StatementSnapshot.member_code)):
+        owed = Decimal(snap.content["net"])
+        if owed > 0 and snap.member_code not in keep:
+            record_receipt(session, snap, amount=owed, method="bank", on=on,
+                           reference=f"{run.year}年收益分配 {snap.member_code}", actor=CONSOLE)

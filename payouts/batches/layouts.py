@@ -30,6 +30,7 @@ from typing import Any
 
 from defusedxml import DefusedXmlException
 from openpyxl import Workbook
+from openpyxl.cell.cell import Cell as XlsxCell
 from openpyxl.worksheet._reader import CELL_TAG, ROW_TAG
 
 from cooperatives.limits import MIB, ReadLimits
@@ -210,15 +211,17 @@ def _csv_bytes(rows: Rows) -> bytes:
 
 
 def _put(sheet: Any, row: list[Cell], *, text_columns: Sequence[int] = ()) -> None:
-    """Append ``row``: a Decimal as a number formatted ``0.00``, text as text (``@`` in ``text_columns``)."""
-    sheet.append(row)
-    number = sheet.max_row
+    """Append ``row``: a Decimal as a number formatted ``0.00``, text as text (``@`` in ``text_columns``). The cells
+    are made before they are appended (looking a row up after appending it scans the whole sheet: quadratic)."""
+    cells = []
     for index, value in enumerate(row):
-        cell = sheet.cell(number, index + 1)
+        cell = XlsxCell(sheet, value=value)
         if isinstance(value, Decimal):
             cell.number_format = "0.00"
         elif index in text_columns and isinstance(value, str):
             cell.number_format = "@"
+        cells.append(cell)
+    sheet.append(cells)
 
 
 def _xlsx_bytes(spec: Layout, above: Rows, body: Rows, below: Rows, apart: list[ApartLine]) -> bytes:

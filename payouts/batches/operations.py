@@ -18,13 +18,15 @@ Each operation takes a Session, flushes, never commits.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
+import io
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, true, update
 from sqlalchemy.orm import Session
 
 from cooperatives.access import Principal, keeps_books, operation
@@ -32,8 +34,10 @@ from cooperatives.models import Entity, Household, Member
 from cooperatives.operations import audit
 from cooperatives.privacy import decrypt, digest
 from cooperatives.workbook import valid_account
+from ledger.cells import csv_field
 from ledger.chart import account_for_role
 from ledger.clock import china_today
+from ledger.db import keyed_in
 from ledger.entries import EntryDraft, PostingDraft
 from ledger.errors import LedgerError, Problem
 from ledger.i18n import N_, Message, format_money, label, msg, translations_for
@@ -224,7 +228,7 @@ def create_batch(session: Session, run: PayoutRun, *, layout: str = "generic", r
              for p in plan.apart]
     session.execute(insert(PayoutBatchLine.__table__), rows)
     audit(session, actor_id=actor.user_id, action="batch-create", target=f"batch:{batch.id}", entity_id=run.entity_id,
-          detail=f"第{number}批 {len(plan.lines)}笔 {plan.total} 元; {len(plan.apart)} apart")
+          detail=f"lines={len(plan.lines)}, apart={len(plan.apart)}")
     session.flush()
     return batch
 
@@ -342,7 +346,7 @@ class Results:
     already: bool = False
 
 
-def _where(sheet: str, row: int, column: str, template: str, *, code: str, **params) -> Problem:
+def _where(sheet: str, row: int, column: str, template: str, /, *, code: str, **params) -> Problem:
     return Problem(sheet, row, column, msg(template, code=code, **params))
 
 
@@ -433,24 +437,26 @@ def read_results(session: Session, batch: PayoutBatch, data: bytes, filename: st
         return _already(batch, file_digest)
     paid = [(line, r) for line, r in pairs if r.ok]
     failed = [(line, r) for line, r in pairs if not r.ok]
+    paid_total = sum((line.amount for line, _r in paid), Decimal("0.00"))
+    failed_total = sum((line.amount for line, _r in failed), Decimal("0.00"))
     try:
-        _pay(session, batch, paid, on, actor)
+        _pay(session, batch, paid, {line.seq for line, _r in failed}, on, actor)
     except LedgerError as exc:
         raise BatchError(exc.problems) from None
     if failed:
-        session.execute(update(PayoutBatchLine.__table__).where(PayoutBatchLine.__table__.c.id == bindparam("_id"))
+        table = PayoutBatchLine.__table__
+        session.execute(update(table).where(table.c.id == bindparam("_id"))
                         .values(status="failed", reason=bindparam("_reason")),
                         [{"_id": line.id, "_reason": (r.reason or NO_REASON)[:200]} for line, r in failed])
-    paid_total = sum((line.amount for line, _r in paid), Decimal("0.00"))
-    failed_total = sum((line.amount for line, _r in failed), Decimal("0.00"))
+    for held in [*lines, *(o for o in session.identity_map.values() if isinstance(o, PayoutMember))]:
+        session.expire(held)         # (written through Core above: what the session holds says so too)
     session.execute(update(PayoutBatch).where(PayoutBatch.id == batch.id).values(
         paid_count=len(paid), paid_total=paid_total, failed_count=len(failed), failed_total=failed_total,
         **({} if failed else {"status": "closed", "closed_at": dt.datetime.now(dt.UTC), "closed_by": actor.user_id}))
         .execution_options(synchronize_session=False))
     session.refresh(batch)
     audit(session, actor_id=actor.user_id, action="batch-results", target=f"batch:{batch.id}",
-          entity_id=batch.entity_id, detail=f"{len(paid)} paid {paid_total}; {len(failed)} failed {failed_total}; "
-                                            f"file sha256 {file_digest[:16]}")
+          entity_id=batch.entity_id, detail=f"paid={len(paid)}, failed={len(failed)}")
     session.flush()
     return Results(batch.id, len(paid), paid_total, len(failed), failed_total)
 
@@ -463,17 +469,17 @@ def _already(batch: PayoutBatch, file_digest: str) -> Results:
     return Results(batch.id, batch.paid_count, batch.paid_total, batch.failed_count, batch.failed_total, already=True)
 
 
-def _pay(session: Session, batch: PayoutBatch, paid: list[tuple], on: dt.date, actor: Principal) -> None:
+def _pay(session: Session, batch: PayoutBatch, paid: list[tuple], failed_seqs: set[int], on: dt.date,
+         actor: Principal) -> None:
     """Each success paid as a receipt recorded by hand would be — its entry Dr 221/222 / Cr 102 (one bulk post),
     its receipt (tied to its batch line), the member's paid amount — and the run marked paid once nothing is owed."""
     if not paid:
         return
     run = session.get(PayoutRun, batch.run_id)
     entity = session.get(Entity, batch.entity_id)
-    snaps = dict(session.execute(select(StatementSnapshot.id, StatementSnapshot.data).where(
-        StatementSnapshot.id.in_([line.statement_id for line, _r in paid]))).all())
-    so_far = dict(session.execute(select(PayoutMember.code, PayoutMember.paid).where(
-        PayoutMember.run_id == run.id, PayoutMember.code.in_([line.member_code for line, _r in paid]))).all())
+    snaps = keyed_in(session, StatementSnapshot.id, StatementSnapshot.data, [line.statement_id for line, _r in paid])
+    so_far = keyed_in(session, PayoutMember.code, PayoutMember.paid, [line.member_code for line, _r in paid],
+                      PayoutMember.run_id == run.id)
     bank = account_for_role(entity.chart, "bank")
     drafts = []
     for line, _r in paid:
@@ -487,13 +493,16 @@ def _pay(session: Session, batch: PayoutBatch, paid: list[tuple], on: dt.date, a
          "reference": f"代发第{batch.number}批 序号{line.seq}", "signed": False, "entry_id": entry_id,
          "recorded_by": actor.user_id, "batch_line_id": line.id}
         for (line, _r), entry_id in zip(paid, entry_ids, strict=True)])
-    table = PayoutBatchLine.__table__
-    session.execute(update(table).where(table.c.id == bindparam("_id")).values(status="paid", reason=None),
-                    [{"_id": line.id} for line, _r in paid])
+    # set-based: every line answered is paid but the failures (written after), and each member's paid amount
+    # grows by its paid line's (one line per member in a batch)
+    lines = PayoutBatchLine.__table__
+    session.execute(update(lines).where(lines.c.batch_id == batch.id, lines.c.status == "pending",
+                                        lines.c.seq.not_in(failed_seqs) if failed_seqs else true())
+                    .values(status="paid"))
     members = PayoutMember.__table__
-    session.execute(update(members).where(members.c.run_id == run.id, members.c.code == bindparam("_code"))
-                    .values(paid=members.c.paid + bindparam("_amount", type_=members.c.paid.type)),
-                    [{"_code": line.member_code, "_amount": line.amount} for line, _r in paid])
+    session.execute(update(members).where(members.c.run_id == run.id, members.c.code == lines.c.member_code,
+                                          lines.c.batch_id == batch.id, lines.c.status == "paid")
+                    .values(paid=members.c.paid + lines.c.amount))          # (UPDATE … FROM: a join, not a scan)
     if entity.kind == "cluster_project":
         for line, _r in paid:
             received_by_member_entity(session, entity, line.member_code, line.amount, on, "bank", actor)
@@ -528,8 +537,6 @@ def sms_text(entity: Entity, run: PayoutRun, batch: PayoutBatch, line: PayoutBat
 def sms_file(session: Session, batch: PayoutBatch, *, public_url: str, actor: Principal) -> tuple[bytes, SmsExport]:
     """A ``.csv`` (phone, text) of a text to each household of ``batch`` with a phone on record, for the township's
     SMS platform — recorded in the send log (the product sends nothing). Households without a phone are counted."""
-    from ledger.cells import csv_field
-
     run = session.get(PayoutRun, batch.run_id)
     entity = session.get(Entity, batch.entity_id)
     rows = session.execute(
@@ -538,21 +545,24 @@ def sms_file(session: Session, batch: PayoutBatch, *, public_url: str, actor: Pr
         .join(Member, Member.id == PayoutBatchLine.member_id).outerjoin(Household, Household.id == Member.household_id)
         .where(PayoutBatchLine.batch_id == batch.id, PayoutBatchLine.seq.is_not(None))
         .order_by(PayoutBatchLine.seq)).all()
-    out = ["phone,text"]
-    without = 0
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["phone", "text"])
+    count = without = 0
     for line, code, phone, locale in rows:
         if not phone:
             without += 1
             continue
         text = sms_text(entity, run, batch, line, f"{public_url.rstrip('/')}/s/{code}",
                         translations_for(locale or "zh_Hans_CN"))
-        out.append(f"{csv_field(phone)},{csv_field(text)}")
-    export = SmsExport(batch_id=batch.id, count=len(out) - 1, without_phone=without, created_by=actor.user_id)
+        writer.writerow([csv_field(phone), csv_field(text)])
+        count += 1
+    export = SmsExport(batch_id=batch.id, count=count, without_phone=without, created_by=actor.user_id)
     session.add(export)
     audit(session, actor_id=actor.user_id, action="batch-sms", target=f"batch:{batch.id}", entity_id=batch.entity_id,
-          detail=f"{len(out) - 1} texts, {without} without a phone")
+          detail=f"texts={count}, without_phone={without}")
     session.flush()
-    return ("\ufeff" + "\r\n".join(out) + "\r\n").encode("utf-8"), export
+    return out.getvalue().encode("utf-8-sig"), export
 
 
 # ------------------------------------------------------------------------------------------ what is owed

@@ -43,12 +43,23 @@ from cooperatives.models import (
     Payment,
     Village,
 )
+from ledger.clock import china_today
 from ledger.db import fixed_sum, money_sum
 from ledger.entries import YEAR_END_KINDS
 from ledger.i18n import N_, Message, msg
 from ledger.models import Account, JournalEntry, Posting
 from ledger.money import quantize
-from payouts.models import IN_FORCE, Objection, PayoutMember, PayoutRun, PolicyVersion, Receipt, StatementSnapshot
+from payouts.models import (
+    IN_FORCE,
+    Objection,
+    PayoutBatch,
+    PayoutBatchLine,
+    PayoutMember,
+    PayoutRun,
+    PolicyVersion,
+    Receipt,
+    StatementSnapshot,
+)
 from payouts.oversight.linkage import household_benefits
 from payouts.oversight.tables import Column, Table
 from payouts.reports.disclosure import queries as disclosure_queries
@@ -184,6 +195,12 @@ RULES: dict[str, Rule] = {r.code: r for r in (
             "cooperatives report their finances to their members (社务公开). Listed: a quarter in which the entity "
             "booked anything, ended more than 15 days ago (the disclosure is due by the 15th day after the quarter), "
             "with no financial disclosure (财务公开) published for it — neither the quarter nor each of its active months.")),
+    Rule("owed_after_notice", N_("Household still owed after the notice period"),
+         N_("Once its notice period is over a distribution is paid — without cash (非现金结算), by the bank's batch "
+            "transfer (代发) to each household's own account —, and a transfer the bank returned is paid again once "
+            "the account is corrected, not forgotten. Listed: a household a published distribution still owes after "
+            "its notice period ended, that no bank batch is paying (none made, or the household listed apart), or "
+            "whose latest bank batch the bank could not pay.")),
 )}
 #: what to do about a finding, per rule (message ids): the next step an auditor or the accountant takes
 ACTIONS = {
@@ -216,6 +233,9 @@ ACTIONS = {
                                       "duty requires."),
     "missing_disclosure": N_("The accountant publishes the quarter's financial disclosure (财务公开) now and posts "
                              "it on the village notice board."),
+    "owed_after_notice": N_("The accountant pays the household: if the bank returned the payment, correct its account "
+                            "or name with the household, then put it in the next bank batch (or pay it against its "
+                            "signature); the run's bank batches show what is still owed and why."),
 }
 RULES = {code: replace(rule, action=ACTIONS[code]) for code, rule in RULES.items()}
 RULE_ORDER = {code: n for n, code in enumerate(RULES)}
@@ -251,6 +271,10 @@ MESSAGES = {
                      "was due by %(due)s"),
     "benefit_fell": N_("%(household)s, a monitored household: benefits from all entities of the township fell "
                        "from %(before)s in %(previous)s to %(now)s in %(year)s"),
+    "owed_no_batch": N_("%(household)s is still owed %(amount)s from run %(run)s for %(year)s, %(days)s days after "
+                        "its notice period ended on %(until)s; no bank batch is paying it"),
+    "owed_failed": N_("%(household)s is still owed %(amount)s from run %(run)s for %(year)s, %(days)s days after its "
+                      "notice period ended on %(until)s; the bank could not pay it in batch %(batch)s: %(reason)s"),
 }
 
 LINK_MEMBER = N_("Member account")
@@ -265,6 +289,7 @@ LINK_VOUCHER = N_("Voucher %(voucher)s")
 LINK_VOUCHERS = N_("Vouchers %(first)s to %(last)s")
 LINK_RUN_LINE = N_("The household's lines in the run")
 LINK_OBJECTION = N_("The objection")
+LINK_BATCHES = N_("The run's bank batches")
 RECORD_LINKS = {"payments": N_("Payments"), "deliveries": N_("Deliveries"), "labor": N_("Labour days"),
                 "land": N_("Land contracts"), "advances": N_("Advances")}
 
@@ -770,6 +795,51 @@ def _monitored(ctx: _Context, year: int | None) -> list[Finding]:
     return found
 
 
+def _owed(ctx: _Context, year: int | None, today: dt.date) -> list[Finding]:
+    """Households a published run in force still owes (paid below a positive net) after its notice period ended
+    before ``today``, with no line of a bank batch (not cancelled) paying them or waiting for the bank — or whose
+    latest such line failed (the bank's reason given). One finding per household and run. Two queries."""
+    rows = ctx.session.execute(
+        select(PayoutRun.id, PayoutRun.entity_id, PayoutRun.year, PayoutRun.notice_until, PayoutMember.member_id,
+               PayoutMember.net, PayoutMember.paid)
+        .join(PayoutRun, PayoutRun.id == PayoutMember.run_id)
+        .where(PayoutRun.entity_id.in_(list(ctx.entities)), PayoutRun.status.in_(IN_FORCE),
+               PayoutRun.published_at.is_not(None), PayoutRun.notice_until < today, PayoutMember.net > 0,
+               PayoutMember.paid < PayoutMember.net)
+        .order_by(PayoutRun.id, PayoutMember.code)).all()
+    rows = [r for r in rows if year in (None, r[2])]
+    if not rows:
+        return []
+    latest: dict[tuple[int, int], tuple[str, str | None, int]] = {}       # (run, member) -> its latest line
+    for run_id, member_id, status, reason, number in ctx.session.execute(
+            select(PayoutBatch.run_id, PayoutBatchLine.member_id, PayoutBatchLine.status, PayoutBatchLine.reason,
+                   PayoutBatch.number)
+            .join(PayoutBatch, PayoutBatch.id == PayoutBatchLine.batch_id)
+            .where(PayoutBatch.run_id.in_(sorted({r[0] for r in rows})), PayoutBatch.status != "cancelled",
+                   PayoutBatchLine.seq.is_not(None))
+            .order_by(PayoutBatch.number, PayoutBatchLine.seq)):
+        latest[(run_id, member_id)] = (status, reason, number)
+    found = []
+    for run_id, entity_id, run_year, until, member_id, net, paid in rows:
+        line = latest.get((run_id, member_id))
+        if line is not None and line[0] != "failed":
+            continue                                  # with the bank now, or paid by a batch
+        member = ctx.members[member_id]
+        params = {"household": ctx.who(member), "amount": _money(net - paid), "run": str(run_id),
+                  "year": str(run_year), "days": str((today - until).days), "until": until.isoformat()}
+        if line is None:
+            message = "owed_no_batch"
+        else:
+            message = "owed_failed"
+            params.update(batch=f"第{line[2]}批", reason=line[1] or "")
+        found.append(ctx.finding("owed_after_notice", entity_id, run_year, message, params,
+                                 [Link(LINK_BATCHES, "batches.run_page", {"code": ctx.entities[entity_id].code,
+                                                                          "run_id": run_id}),
+                                  ctx.run_line_link(entity_id, run_id, member)],
+                                 f"run:{run_id}:member:{member.code}:owed"))
+    return found
+
+
 def _disclosures(ctx: _Context, year: int | None, today: dt.date) -> list[Finding]:
     """Quarters with entries, due (``payouts.reports.disclosure.queries.GRACE_DAYS`` after their end) before
     ``today``, with no financial disclosure (财务公开) published on or before ``today`` that covers them. Two queries."""
@@ -794,17 +864,18 @@ def find_anomalies(session: Session, *, township_id: int, year: int | None = Non
     """Every rule of :data:`RULES` over the township's entities (optionally one entity and/or one year),
     sorted by entity code, year (standing records without a year first) and rule. ``cash_threshold``
     defaults to 5,000.00 元 (the app passes ``Settings.cash_payment_threshold``); ``today`` (default: the
-    date today) decides which notice periods are over and which quarters' disclosures are due."""
+    date today in China) decides which notice periods are over and which quarters' disclosures are due."""
     ctx = _Context(session, township_id)
     if not ctx.entities or (entity_id is not None and entity_id not in ctx.entities):
         return []
     threshold = DEFAULT_CASH_THRESHOLD if cash_threshold is None else Decimal(cash_threshold)
+    today = today or china_today()
     findings = [
         *_patronage(ctx, year), *_non_member_payouts(ctx, year), *_non_member_trade(ctx, year),
         *_labor_days(ctx, year), *_land_shares(ctx, year), *_shared_accounts(ctx, township_id),
         *_cash(ctx, year, threshold), *_after_close(ctx, year), *_notice(ctx, year),
-        *_objections(ctx, year, today or dt.date.today()), *_monitored(ctx, year),
-        *_disclosures(ctx, year, today or dt.date.today()),
+        *_objections(ctx, year, today), *_monitored(ctx, year), *_disclosures(ctx, year, today),
+        *_owed(ctx, year, today),
     ]
     if entity_id is not None:
         findings = [f for f in findings if f.entity_id == entity_id]

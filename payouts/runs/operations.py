@@ -33,6 +33,7 @@ from cooperatives.operations import (
 )
 from cooperatives.queries import year_contributions
 from ledger.chart import account_for_role
+from ledger.clock import china_today
 from ledger.entries import EntryDraft, PostingDraft
 from ledger.errors import Problem
 from ledger.i18n import N_, label, msg
@@ -438,7 +439,7 @@ def publish_run(session: Session, run: PayoutRun, *, notice_days: int | None = N
     run.status = next_state(run.status, "publish")
     days = notice_days or parse_policy(run.input["policy"]).notice_days
     run.published_at = dt.datetime.now(dt.UTC)
-    run.notice_until = (today or dt.date.today()) + dt.timedelta(days=days)
+    run.notice_until = (today or china_today()) + dt.timedelta(days=days)
     audit(session, actor_id=actor.user_id, action="publish-run", target=f"run:{run.id}", entity_id=run.entity_id)
     session.flush()
     return run

@@ -31,6 +31,7 @@ from cooperatives.models import (
     ShareHolding,
     Village,
 )
+from ledger.clock import china_today
 from ledger.db import fixed_sum, money_sum
 from ledger.i18n import N_
 from ledger.money import ZERO, fmt
@@ -79,7 +80,7 @@ def build_statements(session: Session, run: PayoutRun) -> int:
     share_kinds = _share_kinds(session, entity, year)
     returns = set(patronage_pools(result))            # the pools posted to 221 (盈余返还)
     base = {
-        "run": run.id, "run_digest": run.digest, "year": year, "issued": dt.date.today().isoformat(),
+        "run": run.id, "run_digest": run.digest, "year": year, "issued": china_today().isoformat(),
         "entity": {"code": entity.code, "name": entity.name, "kind": entity.kind,
                    "township": entity.township.name, "village": entity.village.name if entity.village else None},
         "policy_pools": [{"name": p["name"], "basis": p["basis"], "measure": p.get("measure", "amount"),

@@ -19,6 +19,7 @@ from cooperatives.operations import audit
 from cooperatives.privacy import mask_name
 from cooperatives.users import HASHER, verify_secret
 from ledger.chart import account_for_role
+from ledger.clock import china_today
 from ledger.db import money_sum
 from ledger.entries import EntryDraft, PostingDraft
 from ledger.errors import Problem
@@ -122,7 +123,7 @@ def _posted_total(session: Session, run: PayoutRun, party: str) -> Decimal | Non
 
 
 def in_notice_period(run: PayoutRun, today: dt.date | None = None) -> bool:
-    today = today or dt.date.today()
+    today = today or china_today()
     return run.status == "published" and run.notice_until is not None and today <= run.notice_until
 
 

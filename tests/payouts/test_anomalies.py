@@ -1,6 +1,7 @@
 """The township auditor's anomaly rules: each one found on a small hand-built world (and not found just
-short of it), each one found in the demo's anomaly cooperative with links an auditor can open, none in
-the clean tea cooperative, and a fixed number of queries whatever the size of the township."""
+short of it), each one found in the demo's anomaly cooperative with links an auditor can open, in the tea
+cooperative only the household its bank batch could not pay, and a fixed number of queries whatever the size of the
+township."""
 
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ from cooperatives.operations import (
 )
 from cooperatives.workbook import SHEETS
 from ledger.models import JournalEntry
-from payouts.models import StatementSnapshot
-from payouts.oversight.anomalies import RULES, find_anomalies, findings_table
+from payouts.models import PayoutBatchLine, PayoutMember, StatementSnapshot
+from payouts.oversight.anomalies import MESSAGES, RULES, find_anomalies, findings_table
 from payouts.runs.operations import approve_run, create_run, post_run, publish_run, reverse_run, save_policy
 from payouts.runs.policy import parse_policy
 from payouts.statements.operations import answer_objection, record_objection, record_receipt
@@ -95,13 +96,16 @@ class Small:
         self.session.flush()
         return run
 
-    def find(self, *, disclosures: bool = False, **kwargs):
+    def find(self, *, disclosures: bool = False, owed: bool = False, **kwargs):
         """The findings, but for ``missing_disclosure`` unless ``disclosures``: this world publishes no 财务公开, so
         every quarter it books in would be one; that rule is tested in test_disclosure.py (and counted in the
-        queries here)."""
+        queries here). And but for ``owed_after_notice`` unless ``owed``: this world pays no run, so every household
+        of a published run would be one once its notice period is over."""
         kwargs.setdefault("today", TODAY)
         found = find_anomalies(self.session, township_id=self.entity.township_id, **kwargs)
-        return found if disclosures else [f for f in found if f.rule != "missing_disclosure"]
+        skip = {"missing_disclosure"} - ({"missing_disclosure"} if disclosures else set())
+        skip |= set() if owed else {"owed_after_notice"}
+        return [f for f in found if f.rule not in skip]
 
 
 @pytest.fixture
@@ -335,6 +339,87 @@ def test_monitored_household_whose_benefit_fell_year_on_year(small):
 # ------------------------------------------------------------------------------------ shape and cost
 
 
+def test_households_still_owed_after_the_notice_period_with_no_batch(small, session):
+    run = small.run(published=dt.date(2026, 3, 2))            # on notice to 2026-03-09
+    assert run.notice_until == dt.date(2026, 3, 9)
+    assert small.find(owed=True, today=dt.date(2026, 3, 9)) == []          # the last day of the notice period
+    found = small.find(owed=True, today=dt.date(2026, 3, 12))
+    assert rules(found) == ["owed_after_notice"] * 4
+    first = found[0]
+    net = session.scalar(select(PayoutMember.net).where(PayoutMember.run_id == run.id,
+                                                        PayoutMember.code == "T-COOP-H1"))
+    assert first.message.endswith("no bank batch is paying it") and first.params["days"] == "3"
+    assert first.params["amount"] == f"{net:,.2f}" and first.params["until"] == "2026-03-09"
+    assert first.key == f"owed_after_notice:T-COOP:2025:run:{run.id}:member:T-COOP-H1:owed"
+    assert [link.endpoint for link in first.links] == ["batches.run_page", "runs.show"]
+    assert first.links[0].values == {"code": "T-COOP", "run_id": run.id}           # the run's bank batches
+    assert first.links[1].values["_anchor"] == "m-T-COOP-H1"
+    # paid by hand (part of it leaves the household owed): only those paid in full drop out
+    snaps = {s.member_code: s for s in session.scalars(select(StatementSnapshot).where(
+        StatementSnapshot.run_id == run.id))}
+    record_receipt(session, snaps["T-COOP-H1"], amount=net, method="bank", on=dt.date(2026, 3, 11), actor=CONSOLE)
+    record_receipt(session, snaps["T-COOP-H2"], amount=D("1.00"), method="bank", on=dt.date(2026, 3, 11),
+                   actor=CONSOLE)
+    found = small.find(owed=True, today=dt.date(2026, 3, 12))
+    assert [f.record.split(":")[3] for f in found] == ["T-COOP-H2", "T-COOP-H3", "T-COOP-H4"]
+    assert small.find(owed=True, year=2024) == []
+
+
+def _return_file(data: bytes, failed: dict[int, str]) -> bytes:
+    """The bank's return file of a batch file (xlsx): its lines back, 成功 but for the 序号 of ``failed``."""
+    import io
+
+    import openpyxl
+
+    rows = list(openpyxl.load_workbook(io.BytesIO(data)).worksheets[0].iter_rows(values_only=True))
+    header = next(n for n, r in enumerate(rows) if r and r[0] == "序号")
+    out = openpyxl.Workbook()
+    out.active.append(["序号", "户名", "账号", "金额", "状态", "失败原因"])
+    for r in rows[header + 1:]:
+        if isinstance(r[0], int):
+            out.active.append([*r[:4], "失败" if r[0] in failed else "成功", failed.get(r[0])])
+    buf = io.BytesIO()
+    out.save(buf)
+    return buf.getvalue()
+
+
+def test_a_household_the_bank_could_not_pay_is_listed_with_the_banks_reason(small, session):
+    from cooperatives.demo import bank_card
+    from cooperatives.operations import correct_account
+    from payouts.batches.operations import batch_file, create_batch, mark_sent, read_results
+
+    members = {m.code: m for m in session.scalars(select(Member).where(Member.entity_id == small.entity.id))}
+    for n in (1, 2):            # two households with a valid card; H3 and H4 have none the bank would take
+        correct_account(session, small.entity, members[f"T-COOP-H{n}"], bank_account=bank_card(10**11 + n),
+                        actor=CONSOLE)
+    run = small.run(published=dt.date(2026, 3, 2))
+    batch = create_batch(session, run, actor=CONSOLE)
+    assert batch.count == 2
+    mark_sent(session, batch, on=dt.date(2026, 3, 12), actor=CONSOLE)
+    # with the bank: not listed; listed apart (no valid card): listed, no batch paying them
+    found = small.find(owed=True)
+    assert [(f.record.split(":")[3], f.message == MESSAGES["owed_no_batch"]) for f in found] == [
+        ("T-COOP-H3", True), ("T-COOP-H4", True)]
+    lines = dict(session.execute(select(PayoutBatchLine.member_code, PayoutBatchLine.seq).where(
+        PayoutBatchLine.batch_id == batch.id, PayoutBatchLine.seq.is_not(None))).all())
+    data = batch_file(session, batch, fmt="xlsx", reason="test", actor=CONSOLE)
+    read_results(session, batch, _return_file(data, {lines["T-COOP-H2"]: "账户已销户"}), "back.xlsx",
+                 on=dt.date(2026, 3, 14), actor=CONSOLE)
+    found = small.find(owed=True)
+    assert [f.record.split(":")[3] for f in found] == ["T-COOP-H2", "T-COOP-H3", "T-COOP-H4"]
+    failed = found[0]
+    assert failed.message == MESSAGES["owed_failed"] and failed.params["reason"] == "账户已销户"
+    assert failed.params["batch"] == "第1批" and "the bank could not pay it in batch 第1批: 账户已销户" in failed.detail
+    # corrected and in a new batch: with the bank again, not listed; paid: not listed
+    correct_account(session, small.entity, members["T-COOP-H2"], bank_account=bank_card(10**11 + 7), actor=CONSOLE)
+    second = create_batch(session, run, actor=CONSOLE)
+    assert second.count == 1
+    assert [f.record.split(":")[3] for f in small.find(owed=True)] == ["T-COOP-H3", "T-COOP-H4"]
+    data = batch_file(session, second, fmt="xlsx", reason="test", actor=CONSOLE)
+    read_results(session, second, _return_file(data, {}), "back2.xlsx", on=dt.date(2026, 3, 20), actor=CONSOLE)
+    assert [f.record.split(":")[3] for f in small.find(owed=True)] == ["T-COOP-H3", "T-COOP-H4"]
+
+
 def test_findings_are_sorted_and_the_table_keeps_message_and_params(small):
     small.rec("land", member="T-COOP-H1", contract_no="TD-1", area_mu="1", shares="2", start_on="2025-01-01")
     small.rec("payments", date="2025-12-02", member="T-COOP-H1", amount="5000.00", method="cash")
@@ -392,9 +477,13 @@ def test_the_demo_holds_every_rule_in_its_anomaly_coop_and_none_in_the_tea_coop(
     tea = session.scalar(select(Entity).where(Entity.code == "JGP-TEA"))
     assert veg.township_id == tea.township_id
     found = find_anomalies(session, township_id=veg.township_id, today=TODAY)
-    assert {f.rule for f in found} == set(RULES) and len(RULES) == 12
-    assert {f.entity_code for f in found} == {VEG}
-    assert find_anomalies(session, township_id=tea.township_id, entity_id=tea.id, today=TODAY) == []
+    assert {f.rule for f in found if f.entity_code == VEG} == set(RULES) and len(RULES) == 13
+    assert {f.entity_code for f in found} == {VEG, "JGP-TEA"}
+    assert len([f for f in found if f.entity_code == VEG]) == 14          # docs/DEMO.md: one of each, two monitored
+    # the tea cooperative's one finding: the household whose card was closed, still owed after its bank batch failed
+    [owed] = find_anomalies(session, township_id=tea.township_id, entity_id=tea.id, today=TODAY)
+    assert owed.rule == "owed_after_notice" and owed.record.endswith(":member:JGP-H042:owed")
+    assert owed.params["reason"] == "账户已销户" and owed.params["batch"] == "第1批"
     assert tea.id in {e for (e,) in session.execute(select(Entity.id).where(Entity.township_id == tea.township_id))}
     for township_id in {e.township_id for e in session.scalars(select(Entity).where(Entity.code != VEG))} - {
             veg.township_id}:

@@ -42,7 +42,7 @@ from cooperatives.models import Entity, Household, Member, ShareHolding, User
 from cooperatives.operations import record
 from cooperatives.users import issue_token
 from ledger.web.support import PUBLIC, STAFF
-from payouts.models import PayoutRun, StatementSnapshot
+from payouts.models import PayoutBatch, PayoutRun, StatementSnapshot
 from payouts.statements.jobs import create_job
 from payouts.statements.operations import record_objection, set_pin
 
@@ -71,6 +71,7 @@ VARIABLES: list[tuple[str, str, str]] = [
     (r"^/api/v1/entities/<code>/imports/", "job_id", "import_job"),
     (r".", "job_id", "job"),
     (r".", "objection_id", "objection"),
+    (r".", "batch_id", "batch"),
     (r".", "kind", "record_kind"),
     (r".", "year", "year"),
     (r"^/e/<code>/reports/", "name", "report"),
@@ -187,6 +188,15 @@ def objects(app, world, session, cli, policy_file, tmp_path) -> Objects:
         (Path(job.out_dir) / JOB_FILE).write_bytes(b"%PDF-1.4\n% test\n")
         jobs[owner] = job.id
     objections["A2"], jobs["A2"] = objections["A"], jobs["A"]
+    batches = {}                # a bank batch of each run (a row put in directly: the world's accounts fail the card check)
+    for owner in ("A", "B"):
+        run = session.get(PayoutRun, runs[owner])
+        batch = PayoutBatch(run_id=run.id, entity_id=run.entity_id, number=1, layout="generic", status="created",
+                            count=0, total=Decimal("0.00"))
+        session.add(batch)
+        session.flush()
+        batches[owner] = batch.id
+    batches["A2"] = batches["A"]
     imports = {}
     for owner, code in (("A", world.a), ("B", world.b)):
         entity = session.scalar(select(Entity).where(Entity.code == code))
@@ -215,6 +225,7 @@ def objects(app, world, session, cli, policy_file, tmp_path) -> Objects:
             "job": {o: str(j) for o, j in jobs.items()},
             "import_job": {o: str(j) for o, j in imports.items()},
             "objection": {o: str(i) for o, i in objections.items()},
+            "batch": {o: str(i) for o, i in batches.items()},
             "user": {"A": users["acc_a"], "A2": users["acc_a"], "B": users["acc_b"]},
             "disclosure": disclosures,
             **records,

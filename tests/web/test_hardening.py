@@ -102,7 +102,7 @@ def test_csrf_exemptions_are_exactly_the_bearer_token_api(app, objects, login, c
     signed-in browser's POST to any API write route is 401, so a forged cross-site request gets nowhere."""
     protect = app.extensions["csrf"]
     assert protect._exempt_views == set()
-    assert {getattr(bp, "name", bp) for bp in protect._exempt_blueprints} == {"api", "runs_api"}
+    assert {getattr(bp, "name", bp) for bp in protect._exempt_blueprints} == {"api", "runs_api", "batches_api"}
     client = app.test_client()
     login(client, "acc_a")
     writes = [(r, m) for r, m in routes(app) if r.rule.startswith("/api/") and m in WRITE_METHODS]

@@ -73,8 +73,17 @@ def api(app, client, session, world):
 
     records = sorted({session.scalar(select(k.model.id).where(k.model.entity_id == entity.id)) for k in KINDS.values()}
                      - {None})                     # (a cooperative keeps no share register: no record of that kind)
+    from decimal import Decimal
+
+    from payouts.models import PayoutBatch
+
+    # a bank batch of the run (a row put in directly: a draft's households are not owed, so no batch can be made)
+    batch = PayoutBatch(run_id=drafted.get_json()["run"], entity_id=entity.id, number=1, layout="generic",
+                        status="created", count=0, total=Decimal("0.00"))
+    session.add(batch)
+    session.commit()
     known = {"code": [world.a, world.b], "run_id": [drafted.get_json()["run"]], "job_id": [job.id],
-             "member": ["A-H001", "A-H002", "A-H003"], "record_id": records}
+             "member": ["A-H001", "A-H002", "A-H003"], "record_id": records, "batch_id": [batch.id]}
     return schema, headers, known
 
 

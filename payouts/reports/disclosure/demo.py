@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from cooperatives.access import CONSOLE
 from cooperatives.models import Entity
+from ledger.clock import china_today
 from payouts.reports.disclosure import queries
 from payouts.reports.disclosure.build import Period
 from payouts.reports.disclosure.operations import publish_disclosure
@@ -27,7 +28,7 @@ PUBLISHED_AFTER = 10
 def publish_demo_disclosures(session: Session, codes: list[str], *, today: dt.date | None = None) -> bool:
     """Publish the ended quarters with activity of the entities ``codes`` not published yet (but :data:`SKIPPED`).
     Flushes only. Returns whether anything was published."""
-    today = today or dt.date.today()
+    today = today or china_today()
     entities = session.scalars(select(Entity).where(Entity.code.in_(codes)).order_by(Entity.code)).all()
     active = queries.activity(session, {e.id: e.book_id for e in entities})
     published = queries.published_keys(session, [e.id for e in entities], today=dt.date.max)

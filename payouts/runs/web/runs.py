@@ -10,7 +10,6 @@ API (:mod:`payouts.runs.web.api`): :func:`perform` runs an action, commits once,
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from decimal import Decimal
 
@@ -27,6 +26,7 @@ from cooperatives.access import Principal
 from cooperatives.models import Entity
 from cooperatives.web.access import can_write_entity, current_actor, entity_or_404
 from cooperatives.web.display import FormField
+from ledger.clock import china_today
 from ledger.errors import LedgerError, field_errors
 from ledger.i18n import N_, Message
 from ledger.schema_text import field_words
@@ -197,7 +197,7 @@ def _list_page(entity: Entity, *, errors=None, form=None, status=200):
     return render_template(
         "payouts/runs/index.html", entity=entity, can_write=can_write_entity(current_user, entity),
         runs=_runs_of(session, entity), policy=policy, errors=errors or {},
-        form=form or {"year": str(dt.date.today().year - 1)}, STATUS_LABELS=STATUS_LABELS), status
+        form=form or {"year": str(china_today().year - 1)}, STATUS_LABELS=STATUS_LABELS), status
 
 
 @bp.get("/runs")

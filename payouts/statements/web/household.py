@@ -30,7 +30,8 @@ from cooperatives.privacy import mask_phone
 from cooperatives.web.access import can_write_entity
 from ledger.errors import field_errors
 from ledger.web.support import get_session
-from payouts.models import Objection, PayoutMember, PayoutRun, Receipt, StatementSnapshot
+from payouts.batches.operations import failure_message, failures_of
+from payouts.models import Objection, PayoutBatch, PayoutBatchLine, PayoutMember, PayoutRun, Receipt, StatementSnapshot
 from payouts.statements.cache import RenderedCache, statement_bodies
 from payouts.statements.operations import (
     OBJECTION_MAX,
@@ -96,6 +97,8 @@ def _statement_page(snap: StatementSnapshot, who: Viewer, *, status: int = 200, 
         household = db.get(Household, snap.household_id)
         if not may(db, who.actor, set_pin, household):
             household = None
+    failed = failures_of(db, [snap.id]).get(snap.id)       # the bank could not pay it: say why and what to do
+    failure = failure_message(failed[0]).translate(_) if failed else None
     locale, verify_url = page_locale(), verify_url_of(snap.code)
     body = Markup(statement_bodies.get((snap.digest, locale, verify_url), lambda: render_statement_body(
         data, locale=locale, verify_url=verify_url)))
@@ -104,7 +107,7 @@ def _statement_page(snap: StatementSnapshot, who: Viewer, *, status: int = 200, 
         state=payment_state(net, paid), receipts=receipts, objections=objections, lines=lines, bases=bases,
         notice_open=in_notice_period(run), staff=who.staff, household=household,
         household_phone=mask_phone(household.phone) if household is not None else None,
-        errors=errors or {}, form=form or {}, OBJECTION_MAX=OBJECTION_MAX), status
+        errors=errors or {}, form=form or {}, OBJECTION_MAX=OBJECTION_MAX, failure=failure), status
 
 
 @bp.get("/s/<code>")
@@ -143,7 +146,12 @@ def _page_state_query():
                    PayoutMember.paid,
                    *of_statement(Receipt, func.count(Receipt.id), func.max(Receipt.id), func.sum(Receipt.amount)),
                    *of_statement(Objection, func.count(Objection.id), func.max(Objection.id),
-                                 func.count(Objection.answered_at), func.max(Objection.answered_at)))
+                                 func.count(Objection.answered_at), func.max(Objection.answered_at)),
+                   # its bank batch lines: a new one, a failure, a batch cancelled or closed (failures_of reads them)
+                   *of_statement(PayoutBatchLine, func.count(PayoutBatchLine.id), func.max(PayoutBatchLine.id),
+                                 func.count(PayoutBatchLine.id).filter(PayoutBatchLine.status == "failed")),
+                   select(func.count(PayoutBatch.id)).join(PayoutBatchLine, PayoutBatchLine.batch_id == PayoutBatch.id)
+                   .where(PayoutBatchLine.statement_id == s.id, PayoutBatch.status == "cancelled").scalar_subquery())
             .join(PayoutRun, PayoutRun.id == s.run_id)
             .outerjoin(PayoutMember, (PayoutMember.run_id == s.run_id) & (PayoutMember.code == s.member_code))
             .where(s.code == bindparam("code")))

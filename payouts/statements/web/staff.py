@@ -23,8 +23,10 @@ from cooperatives.models import Entity, Household, Member
 from cooperatives.privacy import mask_phone
 from cooperatives.web.access import can_write_entity, current_actor, entity_or_404
 from cooperatives.web.display import safe_next
+from ledger.clock import china_today
 from ledger.errors import field_errors
 from ledger.web.support import STAFF, get_session, rule
+from payouts.batches.operations import failures_of
 from payouts.models import IN_FORCE, Objection, PayoutMember, PayoutRun, StatementSnapshot
 from payouts.statements.operations import (
     StatementError,
@@ -76,13 +78,14 @@ def _run_page(entity: Entity, run: PayoutRun, *, status: int = 200, errors=None,
     open_counts = dict(db.execute(
         select(Objection.statement_id, func.count(Objection.id))
         .where(Objection.run_id == run.id, Objection.status == "open").group_by(Objection.statement_id)).all())
+    failures = failures_of(db, [r.id for r in rows])      # the bank's reason where the latest batch failed
     statements = [{"code": r.code, "member": r.member_code, "member_no": r.Member.member_no,
                    "name": r.Member.display_name, "net": r.net, "paid": r.paid, "owed": r.net - r.paid,
                    "state": payment_state(r.net, r.paid), "confirmed_at": r.confirmed_at,
-                   "open_objections": open_counts.get(r.id, 0)} for r in rows]
+                   "open_objections": open_counts.get(r.id, 0), "failure": failures.get(r.id)} for r in rows]
     can_write = can_write_entity(current_user, entity)
     if form is None:
-        form = {"date": dt.date.today().isoformat(), "method": "bank"}
+        form = {"date": china_today().isoformat(), "method": "bank"}
         chosen = request.args.get("member")
         if chosen:
             row = db.execute(select(PayoutMember.net, PayoutMember.paid).where(
@@ -93,7 +96,7 @@ def _run_page(entity: Entity, run: PayoutRun, *, status: int = 200, errors=None,
     return render_template(
         "payouts/statements/run.html", entity=entity, run=run, statements=statements, total=total, page=page,
         pages=pages, can_write=can_write, may_pay=can_write and run.status in IN_FORCE, errors=errors or {},
-        form=form, today=dt.date.today().isoformat()), status
+        form=form, today=china_today().isoformat()), status
 
 
 @bp.get("/e/<code>/runs/<run_id>/statements")

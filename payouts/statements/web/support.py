@@ -28,7 +28,7 @@ from sqlalchemy.orm import defer, joinedload
 from cooperatives.access import Principal
 from cooperatives.models import Entity
 from cooperatives.web.access import can_read_entity
-from ledger.clock import china_date
+from ledger.clock import china_date, china_today
 from ledger.i18n import N_
 from ledger.money import D, to_fen
 from ledger.web.support import STAFF, Rule, get_session
@@ -124,7 +124,7 @@ def household_statements(household_id: int) -> list[dict]:
               & (PayoutMember.code == StatementSnapshot.member_code))
         .where(StatementSnapshot.household_id == household_id, PayoutRun.status.in_(HOUSEHOLD_STATUSES))
         .order_by(PayoutRun.year.desc(), PayoutRun.id.desc())).all()
-    today = dt.date.today()
+    today = china_today()
     return [{"code": r.code, "entity": r.name, "year": r.year, "net": r.net, "paid": r.paid,
              "state": payment_state(r.net, r.paid), "confirmed": r.confirmed_at is not None,
              "notice_until": r.notice_until,

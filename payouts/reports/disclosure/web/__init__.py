@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from cooperatives.access import may
 from cooperatives.web.access import current_actor, entity_or_404
 from cooperatives.web.auth import limiter
+from ledger.clock import china_today
 from ledger.web.bounds import year_arg
 from ledger.web.support import PUBLIC, STAFF, get_session, rule
 from payouts.reports.disclosure import queries
@@ -72,7 +73,7 @@ def _last_ended_quarter(today: dt.date) -> Period:
 def index(code: str):
     entity = entity_or_404(code)
     db = get_session()
-    today = dt.date.today()
+    today = china_today()
     active = queries.activity(db, {entity.id: entity.book_id})
     year = year_arg() or max((y for (_e, y, _m) in active if y <= today.year), default=today.year)
     if not 1949 <= year <= 2999:
@@ -102,7 +103,7 @@ def index(code: str):
 def preview(code: str):
     entity = entity_or_404(code)
     db = get_session()
-    today = dt.date.today()
+    today = china_today()
     period = _period_arg() or _last_ended_quarter(today)
     current = queries.current_publication(db, entity.id, period)
     return render_template("payouts/disclosure/preview.html", entity=entity, code=entity.code,
