@@ -137,3 +137,50 @@ def test_a_workbook_putting_capital_into_a_closed_village_year_imports_nothing(s
     assert result.exit_code == 1 and "TV2" in result.output and "2025" in result.output
     assert "Traceback" not in result.output
     assert session.scalar(select(func.count(CapitalContribution.id))) == before
+
+
+def test_a_bank_batch_pays_the_villages_and_each_receives_it_in_its_own_books(session, world):
+    """The project's run paid through the bank (代发, issue 17): each village's 对公 account (no card check digit)
+    recorded on its membership, one batch, the bank's return file all 成功 — each village's receivable cleared and
+    its bank up by its share, exactly as a payment recorded by hand."""
+    import io
+
+    import openpyxl
+
+    from cooperatives.models import Member
+    from cooperatives.operations import correct_account
+    from payouts.batches.operations import batch_file, create_batch, read_results
+
+    project, villages = world
+    rec(session, project, "sales", date="2025-08-01", buyer="果商", product="葡萄", amount="50000.00")
+    version = save_policy(session, project, parse_policy(POLICY), actor=CONSOLE)
+    run = create_run(session, project, 2025, policy_version=version, actor=CONSOLE)
+    approve_run(session, run, meeting_date=dt.date(2026, 1, 10), attended=2, votes_for=2, actor=CONSOLE)
+    post_run(session, run, actor=CONSOLE)
+    publish_run(session, run, actor=CONSOLE)
+    shares = {"TV1": D("28636.36"), "TV2": D("16363.64")}
+    for n, code in enumerate(shares, 1):
+        member = session.scalar(select(Member).where(Member.entity_id == project.id, Member.code == code))
+        correct_account(session, project, member, bank_account=f"2107 0001 0900 000{n}", actor=CONSOLE)
+    bank_before = {code: account_balance(session, villages[code].book, "102") for code in shares}
+    batch = create_batch(session, run, actor=CONSOLE)
+    assert batch.count == 2 and batch.total == sum(shares.values())
+    rows = list(openpyxl.load_workbook(io.BytesIO(batch_file(session, batch, fmt="xlsx", reason="代发", actor=CONSOLE))
+                                       ).worksheets[0].iter_rows(values_only=True))
+    back = openpyxl.Workbook()
+    back.active.append(["序号", "户名", "账号", "金额", "状态"])
+    for row in rows:
+        if isinstance(row[0], int):
+            assert row[1] in ("TV1股份经济合作社", "TV2股份经济合作社") and row[2].startswith("21070001")
+            back.active.append([row[0], row[1], row[2], row[3], "成功"])
+    out = io.BytesIO()
+    back.save(out)
+    results = read_results(session, batch, out.getvalue(), "回单.xlsx", on=dt.date(2026, 1, 25), actor=CONSOLE)
+    assert results.paid == 2 and results.paid_total == sum(shares.values())
+    for code, share in shares.items():
+        book = villages[code].book
+        assert account_balance(session, book, "112") == D("0.00")
+        assert account_balance(session, book, "102") == bank_before[code] + share
+        assert party_balances(session, project.book, "222").get(code, D(0)) == D("0.00")
+    session.refresh(run)
+    assert run.status == "paid"
