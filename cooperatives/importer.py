@@ -38,6 +38,7 @@ from cooperatives.models import (
     Village,
     chart_for,
 )
+from cooperatives.monitoring import open_sheet_periods
 from cooperatives.operations import (
     EnrolmentContext,
     accrue_land_rent,
@@ -564,6 +565,8 @@ def _write_households(session, entity: Entity, plan: _Plan) -> None:
                      **household_fields(v.get("id_number"), v.get("bank_account"))})
     session.execute(insert(Household.__table__), rows)
     plan.households.update(keyed_in(session, Household.code, Household.id, [r["code"] for r in rows]))
+    # a household registered as monitored: a period from today (cooperatives.monitoring), the flag kept as it is
+    open_sheet_periods(session, {plan.households[r["code"]]: r["monitoring"] for r in rows if r["monitoring"] != "none"})
 
 
 def _write_members(session, entity: Entity, plan: _Plan, wb_members: list[Row] = ()) -> dict[str, int]:

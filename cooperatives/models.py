@@ -717,5 +717,68 @@ class IdempotencyKey(Base):
     completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+
+# ------------------------------------------------------------------------------- monitoring (防止返贫动态监测)
+
+#: the categories of a monitored household (防止返贫监测对象): the households sheet's ``monitoring`` values but none
+MONITORING_CATEGORIES = ("unstable", "marginal", "hardship")
+
+
+class MonitoringList(Base):
+    """One county list of monitored households imported (``cooperatives.monitoring``): the file, who imported it,
+    what it did, and the rows that matched no household of the township (listed for the township, never refused)
+    or contradicted a period already closed (listed as conflicts, nothing changed)."""
+
+    __tablename__ = "coop_monitoring_lists"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    #: the township it was imported for (its households only); None: the admin's, matched in every township
+    township_id: Mapped[int | None] = mapped_column(ForeignKey("coop_townships.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(300))
+    #: sha256 of the file's bytes
+    sha256: Mapped[str] = mapped_column(String(64))
+    imported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    imported_by: Mapped[int | None] = mapped_column(Integer)
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    matched: Mapped[int] = mapped_column(Integer, default=0)
+    unmatched: Mapped[int] = mapped_column(Integer, default=0)
+    opened: Mapped[int] = mapped_column(Integer, default=0)
+    closed: Mapped[int] = mapped_column(Integer, default=0)
+    conflicts: Mapped[int] = mapped_column(Integer, default=0)
+    #: [{"row", "who" (the ID number masked, or the household code), "category", "reason"}] (JSON)
+    unmatched_json: Mapped[str] = mapped_column(Text, default="[]")
+    #: [{"row", "household", "category", "identified_on", "eliminated_on", "reason"}] (JSON)
+    conflicts_json: Mapped[str] = mapped_column(Text, default="[]")
+
+
+class MonitoringPeriod(Base):
+    """A period during which a household was monitored (identified on a day, eliminated — the risk removed — on
+    another, or still open). History: a period is never deleted, its category and start never change, and its end
+    is set once (``cooperatives.monitoring``). ``Household.monitoring`` is the current flag the households sheet
+    sets; these periods are what was in force on each date."""
+
+    __tablename__ = "coop_monitoring_periods"
+    __table_args__ = (
+        CheckConstraint("category IN ('unstable', 'marginal', 'hardship')", name="category"),
+        CheckConstraint("eliminated_on IS NULL OR eliminated_on >= identified_on", name="dates"),
+        Index("ix_coop_monitoring_periods_household", "household_id", "identified_on"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("coop_households.id"))
+    category: Mapped[str] = mapped_column(String(10))
+    identified_on: Mapped[dt.date] = mapped_column(Date)
+    eliminated_on: Mapped[dt.date | None] = mapped_column(Date)
+    #: how it was identified (农户自主申报, 干部排查, 部门筛查预警…) as the list says, or the households sheet
+    source: Mapped[str | None] = mapped_column(String(100))
+    #: the household's people when identified (家庭人口), as the list says
+    persons: Mapped[int | None] = mapped_column(Integer)
+    #: the list that recorded it (None: the households sheet of an import workbook)
+    list_id: Mapped[int | None] = mapped_column(ForeignKey("coop_monitoring_lists.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    household: Mapped[Household] = relationship()
+
+
 for _table, _ddl in ddl.triggers_for(Base.metadata):
     event.listen(_table, "after_create", _ddl)

@@ -180,11 +180,13 @@ def _register_cli(app: Flask) -> None:
     from ledger.cli import ledger_cli
     from payouts.admin.cli import admin_cli
     from payouts.batches.cli import batches_cli
+    from payouts.oversight.monitoring_cli import monitoring_cli
     from payouts.reports.cli import reports_cli
     from payouts.runs.cli import runs_cli
     from payouts.statements.cli import statements_cli
 
-    for group in (ledger_cli, coop_cli, admin_cli, runs_cli, statements_cli, reports_cli, batches_cli):
+    for group in (ledger_cli, coop_cli, admin_cli, runs_cli, statements_cli, reports_cli, batches_cli,
+                  monitoring_cli):
         for name, command in group.commands.items():
             app.cli.add_command(command, name)
 

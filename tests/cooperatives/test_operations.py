@@ -28,7 +28,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 #: the modules that write, besides every ``operations.py``
 WRITERS = ("cooperatives/importer.py", "cooperatives/privacy.py", "cooperatives/users.py", "cooperatives/imports.py",
            "payouts/statements/jobs.py", "payouts/statements/visits.py", "payouts/oversight/opinions.py",
-           "payouts/oversight/integrity.py", "payouts/oversight/handling.py", "cooperatives/tenants.py")
+           "payouts/oversight/integrity.py", "payouts/oversight/handling.py", "cooperatives/tenants.py",
+           "cooperatives/monitoring.py")
 #: public functions of those modules that are not operations, and why
 NOT_OPERATIONS = {
     "cooperatives.operations.in_these_books": "a check: refuses a date kept in the books a carried-over book continues",
@@ -103,6 +104,11 @@ NOT_OPERATIONS = {
     "payouts.oversight.integrity.stamp": "pure",
     "payouts.oversight.handling.key_problem": "pure", "payouts.oversight.handling.handlings": "a read",
     "payouts.oversight.handling.china": "pure",
+    "cooperatives.monitoring.read_monitoring_list": "a read of a file", "cooperatives.monitoring.read_monitoring_upload":
+        "a read of a file", "cooperatives.monitoring.audits_township": "builds a rule",
+    "cooperatives.monitoring.listed_reason": "pure", "cooperatives.monitoring.listed_rows": "pure",
+    "cooperatives.monitoring.open_sheet_periods": "part of import_workbook (the households sheet's monitoring column)",
+    "cooperatives.monitoring.periods_in_force": "a read", "cooperatives.monitoring.monitored_during": "a read",
 }
 LEDGER_WRITES = {"post_entry", "post_entries", "reverse_entry", "begin_closing", "close_period", "create_book",
                  "lock_book", "ensure_parties"}
@@ -217,6 +223,7 @@ def _principals(w) -> dict[str, Principal]:
 def _calls(w) -> dict[str, tuple]:
     """Per operation: arguments aimed at entity A (or its run, statement, household…), the principal the rule
     is for, and principals it must refuse."""
+    from cooperatives.monitoring import MonitoringFile
     from cooperatives.workbook import Workbook
     from payouts.reports.disclosure.build import Period
     from payouts.runs.policy import parse_policy
@@ -300,6 +307,8 @@ def _calls(w) -> dict[str, tuple]:
         "payouts.oversight.handling.mark_handled": ((a,), {"key": "large_cash_payment:OP-A:2025:payments:1",
                                                            "note": "已补签收"},
                                                     ("auditor_a", ("auditor_b", "accountant_b", "household_1"))),
+        "cooperatives.monitoring.import_monitoring_list": ((MonitoringFile("x.csv", "0"),), {"township": a.township},
+                                                           ("auditor_a", ("auditor_b", "accountant_a", "household_1"))),
         "cooperatives.users.create_user": ((), {"username": "x", "password": "a long passphrase", "role": "admin"},
                                            root_only),
         "cooperatives.users.reset_password": ((w["user"],), {}, root_only),
