@@ -149,6 +149,7 @@ def _register_blueprints(app: Flask) -> None:
     from ledger.web import views as ledger_views
     from payouts.batches import web as batches
     from payouts.batches.web import api as batches_api
+    from payouts.oversight import monitoring_web  # noqa: F401  (its routes are the oversight blueprint's)
     from payouts.oversight import web as oversight
     from payouts.reports import web as reports
     from payouts.reports.printing import web as printing_web

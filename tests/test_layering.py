@@ -2,8 +2,8 @@
 
 * Layers point down: ``payouts → cooperatives → ledger``; nothing imports upward, not even inside a
   function.
-* Flask and its extensions appear only in web modules (``*/web/*``, ``*/web.py``), command modules
-  (``cli.py``) and the app factory; WeasyPrint only in the statements renderer.
+* Flask and its extensions appear only in web modules (``*/web/*``, ``*/web.py``, ``*_web.py``), command
+  modules (``cli.py``, ``*_cli.py``) and the app factory; WeasyPrint only in the statements renderer.
 * The features of ``payouts`` (runs, statements, reports, oversight, admin) never import one another's web
   modules, and never the root modules but ``models`` and ``settings`` (the app, the CLI, Celery and WSGI
   entries import features, not the other way round).
@@ -57,7 +57,7 @@ def imports_of(name: str) -> tuple[str, ...]:
 
 def is_web(name: str) -> bool:
     parts = name.split(".")
-    return "web" in parts or parts[-1] in ("cli", "app", "wsgi")
+    return "web" in parts or parts[-1] in ("cli", "app", "wsgi") or parts[-1].endswith(("_web", "_cli"))
 
 
 def feature_of(name: str) -> str | None:

@@ -26,6 +26,7 @@ from sqlalchemy.orm import defer, joinedload
 from cooperatives.imports import JOB_STATUSES, RUNNING, job_problems, job_result
 from cooperatives.kinds import KINDS, VOIDABLE
 from cooperatives.models import FixedAsset, Household, ImportJob, Member
+from cooperatives.monitoring import periods_in_force
 from cooperatives.operations import RecordError, correct_account
 from cooperatives.queries import entity_summary, member_account, opening_lines, share_register, voucher_list
 from cooperatives.schemas import DisposeSchema, InUseSchema
@@ -80,13 +81,20 @@ def show(code: str):
 # ----------------------------------------------------------------------------------------------- members
 
 
+def _monitored_now(household_ids) -> set[int]:
+    """Those of ``household_ids`` on the county's monitoring list today (China's date): the members pages mark them
+    discreetly, with no category (these pages are the entity's staff's only — never a member's or the public's)."""
+    ids = [h for h in household_ids if h is not None]
+    return set(periods_in_force(get_session(), ids, china_today())) if ids else set()
+
+
 def _members_page(entity, *, errors=None, form=None, status=200):
     rows = get_session().scalars(
         select(Member).options(joinedload(Member.household).joinedload(Household.village),
                                joinedload(Member.member_entity))
         .where(Member.entity_id == entity.id).order_by(Member.member_no)).all()
     return _page(entity, "cooperatives/members.html", status, members=rows, fields=display.member_fields(),
-                 errors=errors or {}, form=form or {})
+                 errors=errors or {}, form=form or {}, monitored=_monitored_now(m.household_id for m in rows))
 
 
 @bp.get("/members")
@@ -117,7 +125,8 @@ def _member_page(entity, member_code: str, *, status: int = 200, errors=None, fo
     account = member_account(get_session(), entity, member_code)
     if account is None:
         abort(404)
-    return _page(entity, "cooperatives/member.html", status, account=account, errors=errors or {}, form=form or {})
+    return _page(entity, "cooperatives/member.html", status, account=account, errors=errors or {}, form=form or {},
+                 monitored=_monitored_now([account.member.household_id]))
 
 
 @bp.post("/members/<member_code>/account")

@@ -28,6 +28,10 @@ Names of people and of the villages of 百乐乡 are made up.
   2025, with one instance of every anomaly rule seeded on purpose for the township auditor; ``JGP-TEA``
   beside it shows one only: its household the bank could not pay (``owed_after_notice``). ``docs/DEMO.md`` lists
   each seeded anomaly.
+* The county's lists of monitored households (防止返贫监测对象) for 金果坪乡 and 百乐乡
+  (``payouts.admin.demo_monitoring``), imported as the county sends them — 百乐乡's twice, so its history shows —
+  with one household whose income fell (``VEG-H005``), one member that received nothing (``VEG-H006``) and one
+  supported entity that reached no monitored household (``JGP-TEA``); ``docs/DEMO.md`` says which rows and why.
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ from cooperatives.users import create_user
 from ledger.money import allocate, quantize
 from payouts.admin.demo_anomalies import VEG as ANOMALIES
 from payouts.admin.demo_anomalies import load_anomaly_coop
+from payouts.admin.demo_monitoring import load_monitoring_lists
 from payouts.models import IN_FORCE, PayoutBatch, PayoutBatchLine, PayoutRun, StatementSnapshot
 from payouts.runs.operations import approve_run, create_run, finalize_year, post_run, publish_run, save_policy
 from payouts.runs.policy import parse_policy
@@ -132,6 +137,7 @@ def load_demo_world(session: Session) -> bool:
     if _entity(session, ANOMALIES) is None:
         load_anomaly_coop(session)
         loaded = True
+    loaded = load_monitoring_lists(session, CLUSTER_TOWNSHIP) or loaded     # the county's lists (防止返贫监测对象)
     from payouts.reports.disclosure.demo import publish_demo_disclosures  # 财务公开: every ended quarter but one
 
     loaded = publish_demo_disclosures(session, [TEA, CLUSTER, LAND, ANOMALIES, *(v[0] for v in VILLAGES)]) or loaded

@@ -9,8 +9,9 @@ run that fails its checks cannot be approved — so the rules look at what those
 member register, cash, shared bank accounts…), not at what cannot be recorded at all.
 
 :func:`find_anomalies` runs every rule with a fixed number of set-based queries (about twenty,
-whatever the number of households, records or entities), so the township overview can count findings
-on every page view. Cross-entity rules (a worker's days, a shared bank account, a monitored
+whatever the number of households, records or entities, and about twenty more for each year the county
+list's warnings judge when the township has monitored households), so the township overview can count
+findings on every page view. Cross-entity rules (a worker's days, a shared bank account, a monitored
 household's benefits) always look at the whole township, also when the result is narrowed to one
 entity or one year.
 
@@ -61,6 +62,7 @@ from payouts.models import (
     StatementSnapshot,
 )
 from payouts.oversight.linkage import household_benefits
+from payouts.oversight.monitoring import monitored_incomes, no_linkage_entities
 from payouts.oversight.tables import Column, Table
 from payouts.reports.disclosure import queries as disclosure_queries
 from payouts.runs.labels import POOL_NAME_LABELS
@@ -201,6 +203,23 @@ RULES: dict[str, Rule] = {r.code: r for r in (
             "the account is corrected, not forgotten. Listed: a household a published distribution still owes after "
             "its notice period ended, that no bank batch is paying (none made, or the household listed apart), or "
             "whose latest bank batch the bank could not pay.")),
+    Rule("nothing_received", N_("Monitored household received nothing all year"),
+         N_("Households under poverty-relapse monitoring (防止返贫监测对象) on the county's list are the first the "
+            "benefit-linkage duty is owed to (国乡振发〔2022〕9号). Listed, once a year is over: a household monitored "
+            "during the year that was a member of some entity and received nothing from any cooperative or collective "
+            "all year — no dividend, wages, produce payments or land rent. A household waits until every entity of "
+            "the township it is a member of that distributed the year before has its run for the year in force.")),
+    Rule("income_fell", N_("Monitored household's income fell"),
+         N_("A monitored household whose income from the cooperatives and collectives falls risks falling back "
+            "into poverty (防止返贫监测). Listed, once a year is over: a household monitored during the year whose "
+            "total from every entity is down by the threshold or more (30 per cent unless the server sets another) "
+            "from the year before; it waits, like the rule above, for the township's distributions of the year.")),
+    Rule("no_linkage", N_("Supported entity reached no monitored household"),
+         N_("Fiscal support to an entity comes with the duty to bring farm households along (联农带农), monitored "
+            "households first (国乡振发〔2022〕9号: support is tied to benefit linkage). Listed, once a year is "
+            "over: an entity that had received fiscal support by the end of the year, whose villages had monitored "
+            "households during the year, none of whom it reached by any channel (dividends, also through a cluster "
+            "project's villages, wages, produce payments or land rent).")),
 )}
 #: what to do about a finding, per rule (message ids): the next step an auditor or the accountant takes
 ACTIONS = {
@@ -236,6 +255,13 @@ ACTIONS = {
     "owed_after_notice": N_("The accountant pays the household: if the bank returned the payment, correct its account "
                             "or name with the household, then put it in the next bank batch (or pay it against its "
                             "signature); the run's bank batches show what is still owed and why."),
+    "nothing_received": N_("Ask the entities the household is a member of why it received nothing (no trade, no "
+                           "labour, no shares?) and record how they will include it, as their benefit-linkage duty "
+                           "requires; tell the county if the household's risk grew."),
+    "income_fell": N_("Find out with the household and the entities why its income fell (less produce bought, "
+                      "less work, a smaller dividend?) and whether its risk grew; record what the entities will do."),
+    "no_linkage": N_("Ask the entity how it will reach the monitored households of its villages (work, produce "
+                     "bought from them, shares) and record it; the county weighs it before further support."),
 }
 RULES = {code: replace(rule, action=ACTIONS[code]) for code, rule in RULES.items()}
 RULE_ORDER = {code: n for n, code in enumerate(RULES)}
@@ -273,6 +299,7 @@ MESSAGES = {
                        "from %(before)s in %(previous)s to %(now)s in %(year)s"),
     "owed_no_batch": N_("%(household)s is still owed %(amount)s from run %(run)s for %(year)s, %(days)s days after "
                         "its notice period ended on %(until)s; no bank batch is paying it"),
+    "monitored_warning": N_("%(household)s, a monitored household: %(warning)s"),
     "owed_failed": N_("%(household)s is still owed %(amount)s from run %(run)s for %(year)s, %(days)s days after its "
                       "notice period ended on %(until)s; the bank could not pay it in batch %(batch)s: %(reason)s"),
 }
@@ -290,6 +317,11 @@ LINK_VOUCHERS = N_("Vouchers %(first)s to %(last)s")
 LINK_RUN_LINE = N_("The household's lines in the run")
 LINK_OBJECTION = N_("The objection")
 LINK_BATCHES = N_("The run's bank batches")
+LINK_LINKAGE = N_("The households it reached")
+
+#: rules whose findings only the township's auditor reads, never an entity's accountant: they tell which households
+#: of the township are monitored (防止返贫监测) and what they received from every entity
+TOWNSHIP_ONLY_RULES = frozenset({"nothing_received", "income_fell", "no_linkage"})
 RECORD_LINKS = {"payments": N_("Payments"), "deliveries": N_("Deliveries"), "labor": N_("Labour days"),
                 "land": N_("Land contracts"), "advances": N_("Advances")}
 
@@ -385,6 +417,15 @@ class _Context:
             .join(PolicyVersion, PolicyVersion.id == PayoutRun.policy_id)
             .where(PayoutRun.entity_id.in_(ids), PayoutRun.status.in_(IN_FORCE))).all()
         self.run_of = {(r.entity_id, r.year): r for r in self.runs}
+        self._benefits: dict = {}
+
+    def benefits(self, years: list[int] | None) -> dict:
+        """:func:`payouts.oversight.linkage.household_benefits` of the township's entities in ``years`` (all when
+        None), read once for every rule that asks for the same years (four queries)."""
+        key = None if years is None else tuple(years)
+        if key not in self._benefits:
+            self._benefits[key] = household_benefits(self.session, entity_ids=list(self.entities), years=years)
+        return self._benefits[key]
 
     def finding(self, rule: str, entity_id: int, year: int | None, message: str, params: dict,
                 links: list[Link], record: str) -> Finding:
@@ -753,8 +794,7 @@ def _monitored(ctx: _Context, year: int | None) -> list[Finding]:
     monitored = {h.id: h for h in ctx.households.values() if h.monitoring != "none"}
     if not monitored:
         return []
-    years = None if year is None else [year - 1, year]
-    benefits = household_benefits(ctx.session, entity_ids=list(ctx.entities), years=years)
+    benefits = ctx.benefits(None if year is None else [year - 1, year])
     by_entity: dict[tuple[int, int, int], Decimal] = {}
     totals: dict[int, dict[int, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     for (entity_id, household_id, on_year), benefit in benefits.items():
@@ -792,6 +832,69 @@ def _monitored(ctx: _Context, year: int | None) -> list[Finding]:
             found.append(ctx.finding("monitored_household_benefit", entity_id, on_year, "benefit_fell", {
                 "household": household.label, "before": _money(before), "previous": str(on_year - 1),
                 "now": _money(now), "year": str(on_year)}, [ctx.member_link(member)], f"household:{household.code}:fell"))
+    return found
+
+
+def _warning_years(ctx: _Context, year: int | None, today: dt.date) -> list[int]:
+    """The years the monitoring warnings judge: ``year`` when given, else the year before ``today``'s and every
+    year with a run in force in the township — only years that are over."""
+    years = {year} if year is not None else {today.year - 1, *(r.year for r in ctx.runs)}
+    return sorted(y for y in years if y < today.year)
+
+
+def _pending(ctx: _Context, members: list[_Member], year: int) -> bool:
+    """Whether an entity the household is a member of in ``year`` distributed the year before but has no run for
+    ``year`` in force yet (its dividends are still to come: the year's income is not known)."""
+    return any((m.entity_id, year - 1) in ctx.run_of and (m.entity_id, year) not in ctx.run_of
+               for m in members if m.covers_year(year))
+
+
+def _got(benefits: dict, entity_id: int, household_id: int, year: int) -> Decimal:
+    benefit = benefits.get((entity_id, household_id, year))
+    return benefit.total if benefit is not None else ZERO
+
+
+def _monitoring(ctx: _Context, township_id: int, year: int | None, today: dt.date) -> list[Finding]:
+    """The county list's monitored households (:mod:`payouts.oversight.monitoring`): ``nothing_received`` and
+    ``income_fell`` per household and year (on the member page of the household in the township's entity it
+    received most from the year before, then this year, then by code — nothing_received: among the entities it is
+    a member of that year), ``no_linkage`` per supported entity and year. Households that are a member of no entity
+    of the township are left to the monitoring report. About eight queries a year judged when the township has
+    monitored households (one when it has none), and the four of the township's benefits when a warning needs
+    them."""
+    found = []
+    members: dict[int, list[_Member]] = defaultdict(list)
+    for member in ctx.members.values():
+        if member.household_id is not None:
+            members[member.household_id].append(member)
+    for on_year in _warning_years(ctx, year, today):
+        incomes = monitored_incomes(ctx.session, township_id=township_id, year=on_year)
+        if not incomes:
+            continue                    # no household monitored during the year: no_linkage has none either
+        warned = [(row, w) for row in incomes for w in row.warnings
+                  if members.get(row.household_id) and not _pending(ctx, members[row.household_id], on_year)]
+        if warned:
+            benefits = ctx.benefits(None if year is None else [year - 1, year])
+            for row, warning in warned:
+                candidates = members[row.household_id]
+                if warning.rule == "nothing_received":
+                    candidates = [m for m in candidates if m.covers_year(on_year)] or candidates
+                member = min(candidates, key=lambda m, h=row.household_id, y=on_year, b=benefits: (
+                    -_got(b, m.entity_id, h, y - 1), -_got(b, m.entity_id, h, y), ctx.entities[m.entity_id].code,
+                    m.code))
+                record = "nothing" if warning.rule == "nothing_received" else "fell"
+                found.append(ctx.finding(warning.rule, member.entity_id, on_year, "monitored_warning", {
+                    "household": f"{row.household} {row.head_name}", "warning": warning.message},
+                    [ctx.member_link(member)], f"household:{row.household}:{record}"))
+        for gap in no_linkage_entities(ctx.session, township_id=township_id, year=on_year):
+            if gap.entity.id not in ctx.entities:
+                continue
+            message = gap.message
+            found.append(Finding(
+                rule="no_linkage", entity_id=gap.entity.id, entity_code=gap.entity.code, entity_name=gap.entity.name,
+                year=on_year, message=message.template, params={k: str(v) for k, v in message.params.items()},
+                links=(Link(LINK_LINKAGE, "oversight.linkage_entity", {"code": gap.entity.code, "year": on_year}),),
+                record="entity"))
     return found
 
 
@@ -875,7 +978,7 @@ def find_anomalies(session: Session, *, township_id: int, year: int | None = Non
         *_labor_days(ctx, year), *_land_shares(ctx, year), *_shared_accounts(ctx, township_id),
         *_cash(ctx, year, threshold), *_after_close(ctx, year), *_notice(ctx, year),
         *_objections(ctx, year, today), *_monitored(ctx, year), *_disclosures(ctx, year, today),
-        *_owed(ctx, year, today),
+        *_owed(ctx, year, today), *_monitoring(ctx, township_id, year, today),
     ]
     if entity_id is not None:
         findings = [f for f in findings if f.entity_id == entity_id]

@@ -23,6 +23,11 @@ Which entities are listed for a year: those that had received a fiscal subsidy (
 to the year the money arrived (a greenhouse built with 2024 funds carries it in 2025), so the table
 shows both the funds received in the year and all funds received so far.
 
+Which households count as monitored (防止返贫监测对象) in a year: those with a period of the county's list in force
+during it, with the category in force at the year's end or at its period's end
+(:func:`cooperatives.monitoring.monitored_during`) — the status of that time, not today's. A household with no period
+at all (data from before the list was imported) falls back to its ``Household.monitoring`` flag.
+
 Every figure comes from a fixed number of set-based queries, whatever the number of households.
 Money is ``Decimal`` yuan.
 """
@@ -47,9 +52,11 @@ from cooperatives.models import (
     LandAccrual,
     LandContract,
     Member,
+    MonitoringPeriod,
     Subsidy,
     Village,
 )
+from cooperatives.monitoring import monitored_during
 from ledger.db import money_sum
 from ledger.i18n import N_
 from ledger.money import quantize
@@ -227,13 +234,24 @@ def _reached(session, township_id: int, year: int, entities: list[Entity]
     return reached
 
 
-def _households(session, ids: set[int]) -> dict[int, tuple]:
+def _households(session, ids: set[int], year: int) -> dict[int, tuple]:
+    """``household id -> (id, code, head, village, monitoring, poverty exited, persons)``, ``monitoring`` the
+    category counting for ``year`` (see the module docstring; ``none`` when not monitored). Two queries and one per
+    township of the households monitored in the list."""
     if not ids:
         return {}
     rows = session.execute(select(Household.id, Household.code, Household.head_name, Village.name, Household.monitoring,
-                                  Household.poverty_exited, Household.persons)
+                                  Household.poverty_exited, Household.persons, Village.township_id)
                            .join(Village, Village.id == Household.village_id).where(Household.id.in_(ids))).all()
-    return {row[0]: row for row in rows}
+    listed: set[int] = set()
+    ordered = sorted(ids)
+    for at in range(0, len(ordered), 500):
+        listed.update(session.scalars(select(MonitoringPeriod.household_id).distinct()
+                                      .where(MonitoringPeriod.household_id.in_(ordered[at:at + 500]))))
+    during: dict[int, str] = {}
+    for township_id in sorted({row[7] for row in rows if row[0] in listed}):
+        during.update({h: p.category for h, p in monitored_during(session, township_id, year).items()})
+    return {row[0]: (*row[:4], during.get(row[0], "none") if row[0] in listed else row[4], *row[5:7]) for row in rows}
 
 
 def linkage_table(session: Session, *, township_id: int, year: int) -> Table:
@@ -244,7 +262,7 @@ def linkage_table(session: Session, *, township_id: int, year: int) -> Table:
     ``per_household`` is the total divided by the households reached, in the totals row too."""
     supported = _supported(session, township_id, year)
     reached = _reached(session, township_id, year, [e for e, _, _ in supported])
-    households = _households(session, {h for by_household in reached.values() for h in by_household})
+    households = _households(session, {h for by_household in reached.values() for h in by_household}, year)
     table = Table(columns=LINKAGE_COLUMNS)
     for entity, to_date, in_year in supported:
         by_household = reached[entity.id]
@@ -269,14 +287,14 @@ def linkage_table(session: Session, *, township_id: int, year: int) -> Table:
 def linkage_households(session: Session, *, township_id: int, year: int, entity_id: int) -> Table:
     """The households one supported entity reached in ``year`` (the list behind its linkage row), by
     household code, with what each received by channel; a totals row. Empty when the entity had no
-    fiscal support by the end of ``year`` or is not in the township. ``monitoring`` holds the category
-    code (``unstable``/``marginal``/``hardship``/``none``, labels in ``cooperatives.models.MONITORING``);
+    fiscal support by the end of ``year`` or is not in the township. ``monitoring`` holds the category counting for
+    ``year`` (``unstable``/``marginal``/``hardship``/``none``, labels in ``cooperatives.models.MONITORING``);
     ``poverty_exited`` is a bool."""
     supported = _supported(session, township_id, year, entity_id)
     table = Table(columns=HOUSEHOLD_COLUMNS)
     if supported:
         by_household = _reached(session, township_id, year, [supported[0][0]])[entity_id]
-        households = _households(session, set(by_household))
+        households = _households(session, set(by_household), year)
         for household_id, benefit in sorted(by_household.items(), key=lambda kv: households[kv[0]][1]):
             _id, code, head, village, monitoring, exited, persons = households[household_id]
             table.rows.append({"household": code, "head_name": head, "village": village, "monitoring": monitoring,

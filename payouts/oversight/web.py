@@ -29,7 +29,7 @@ from ledger.schema_text import field_words
 from ledger.web.support import get_session, rule, said
 from payouts.models import Objection, PayoutRun
 from payouts.oversight import exports
-from payouts.oversight.anomalies import MESSAGES, RULES, find_anomalies, findings_table
+from payouts.oversight.anomalies import MESSAGES, RULES, TOWNSHIP_ONLY_RULES, find_anomalies, findings_table
 from payouts.oversight.charts import bar_chart
 from payouts.oversight.handling import NoteRefused, china, handlings, mark_handled
 from payouts.oversight.integrity import check_integrity, history_table, latest_checks
@@ -382,7 +382,7 @@ def _findings_view(township: Township, year: int | None, entity_: Entity | None,
     it (an accountant's note answers it; the auditor closes it)."""
     findings = _findings(township, year, entity_.id if entity_ else None)
     if own:
-        findings = [f for f in findings if (f.rule, f.message) not in TOWNSHIP_ONLY]
+        findings = [f for f in findings if (f.rule, f.message) not in TOWNSHIP_ONLY and f.rule not in TOWNSHIP_ONLY_RULES]
     notes = handlings(get_session(), sorted({f.entity_id for f in findings}))
     show = _show_arg()
     by_rule: dict[str, list] = {}

@@ -11,10 +11,10 @@ from decimal import Decimal
 
 import pytest
 from samples import count_queries
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from cooperatives.access import CONSOLE
-from cooperatives.models import Entity, Member, Payment
+from cooperatives.models import Entity, Member, MonitoringPeriod, Payment
 from cooperatives.operations import (
     create_entity,
     record,
@@ -69,7 +69,7 @@ class Small:
     def member(self, code, no, joined, left=None):
         return register_member(self.session, self.entity, code=code, member_no=no, joined_on=joined, left_on=left, actor=CONSOLE)
 
-    def rec(self, kind, entity=None, **raw):
+    def rec(self, kind, /, entity=None, **raw):
         """Record as the accountant would who seeds an anomaly on purpose: over a plausibility warning (a payment
         above what is owed, trade outside the membership) confirmed (确认) — the township's rules still find it."""
         from cooperatives.forms import parse_form
@@ -336,6 +336,137 @@ def test_monitored_household_whose_benefit_fell_year_on_year(small):
     assert small.find(year=2024) == []
 
 
+# ------------------------------------------------------------------------- the county list's warnings
+
+
+def monitor(session, township, tmp_path, rows, name="list"):
+    """Import a county monitoring list (household code, category, identified, eliminated) for ``township``."""
+    import csv
+
+    from cooperatives.monitoring import import_monitoring_list, read_monitoring_list
+
+    path = tmp_path / f"{name}.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["household", "category", "identified_on", "eliminated_on"])
+        writer.writerows(rows)
+    return import_monitoring_list(session, read_monitoring_list(path), township=township, actor=CONSOLE)
+
+
+@pytest.fixture
+def listed(app, session, tmp_path):
+    """监测乡: cooperative C (一村, fiscal support in 2024) with households M1–M4, cooperative E (二村, fiscal support
+    in 2025) with M8; no run anywhere. M1 sells 100 then 70.00 (down exactly 30 %), M2 100 then 70.01 (29.99 %), M3
+    is a member with nothing, M4 got 0.01 in 2025, M8 got nothing from E. All of 一村, on the county's list in 2024
+    and 2025."""
+    coop = create_entity(session, code="M-C", name="一村茶叶合作社", kind="farmer_coop", township="监测乡",
+                         village="一村", first_year=2024, actor=CONSOLE)
+    e = create_entity(session, code="M-E", name="二村果业合作社", kind="farmer_coop", township="监测乡", village="二村",
+                      first_year=2025, actor=CONSOLE)
+    small = Small.__new__(Small)
+    small.session, small.entity, small.codes = session, coop, []
+    for n in (1, 2, 3, 4):
+        small.household(f"M-H{n}")
+        small.member(f"M-H{n}", n, dt.date(2020, 1, 1))
+    small.household("M-H8", entity=e)
+    register_member(session, e, code="M-H8", member_no=1, joined_on=dt.date(2020, 1, 1), actor=CONSOLE)
+    from cooperatives.forms import parse_form
+
+    for entity, on, amount in ((coop, "2024-05-01", "10000.00"), (e, "2025-05-01", "5000.00")):
+        values, problems = parse_form("subsidies", {"date": on, "source": "衔接资金", "kind": "fiscal",
+                                                    "amount": amount, "quantify": "no"})
+        assert not problems, problems
+        record(session, entity, "subsidies", values, actor=CONSOLE)
+    for code, before, now in (("M-H1", "100.00", "70.00"), ("M-H2", "100.00", "70.01"), ("M-H4", None, "0.01")):
+        for on, price in (("2024-06-01", before), ("2025-06-01", now)):
+            if price:
+                small.rec("deliveries", date=on, member=code, product="茶叶", quantity="1", unit="kg",
+                          unit_price=price, paid_by="bank")
+    monitor(session, coop.township, tmp_path, [
+        ["M-H1", "marginal", "2022-01-01", ""], ["M-H2", "marginal", "2022-01-01", ""],
+        ["M-H3", "hardship", "2024-02-01", ""], ["M-H4", "unstable", "2021-04-01", ""],
+        ["M-H8", "marginal", "2023-01-01", ""]])
+    return small, e
+
+
+def monitoring_findings(small, **kwargs):
+    rules_ = {"nothing_received", "income_fell", "no_linkage"}
+    return [f for f in small.find(**kwargs) if f.rule in rules_]
+
+
+def test_monitoring_warnings_fire_at_their_thresholds_and_not_just_short(listed, session, monkeypatch):
+    from payouts.oversight.anomalies import TOWNSHIP_ONLY_RULES
+
+    small, e = listed
+    found = monitoring_findings(small)
+    assert [(f.rule, f.entity_code, f.year, f.record) for f in found] == [
+        ("nothing_received", "M-C", 2025, "household:M-H3:nothing"),
+        ("income_fell", "M-C", 2025, "household:M-H1:fell"),        # exactly 30 %; M-H2 (29.99 %) is not listed
+        ("nothing_received", "M-E", 2025, "household:M-H8:nothing"),
+        ("no_linkage", "M-E", 2025, "entity")]                      # C reached M-H1, M-H2 and M-H4 in 2025
+    nothing, fell, _nothing_e, gap = found
+    assert nothing.key == "nothing_received:M-C:2025:household:M-H3:nothing"
+    assert fell.detail == ("M-H1 户主H1, a monitored household: Income from the cooperatives fell from 100.00 yuan in "
+                           "2024 to 70.00 yuan in 2025, down 30.00 % (the threshold is 30 %).")
+    assert nothing.detail.startswith("M-H3 户主H3, a monitored household: A member in 2025, the household received "
+                                     "nothing")
+    assert gap.detail == ("二村果业合作社 received fiscal support, but none of the 5 monitored households of its "
+                          "villages received anything from it in 2025.")
+    assert gap.message % gap.params == gap.detail and all(isinstance(v, str) for v in gap.params.values())
+    # links: the household's member page; the households the entity reached
+    assert [(link.endpoint, link.values) for link in fell.links] == [
+        ("entities.member", {"code": "M-C", "member_code": "M-H1"})]
+    assert [(link.endpoint, link.values) for link in gap.links] == [
+        ("oversight.linkage_entity", {"code": "M-E", "year": 2025})]
+    assert {f.rule for f in found} <= TOWNSHIP_ONLY_RULES and RULES["no_linkage"].action
+    assert "unstable" not in str([f.params for f in found]) and "marginal" not in str([f.params for f in found])
+    # the same for the year asked and for one entity; nothing for a year not over
+    assert monitoring_findings(small, year=2025) == found
+    assert [f.rule for f in monitoring_findings(small, entity_id=e.id)] == ["nothing_received", "no_linkage"]
+    assert monitoring_findings(small, year=2025, today=dt.date(2025, 12, 31)) == []
+    # just short: a threshold of 30.01 % leaves M-H1 out, 29.99 % takes M-H2 in
+    monkeypatch.setenv("COOP_INCOME_FALL_PCT", "30.01")
+    assert "income_fell" not in rules(monitoring_findings(small))
+    monkeypatch.setenv("COOP_INCOME_FALL_PCT", "29.99")
+    assert [f.record for f in monitoring_findings(small) if f.rule == "income_fell"] == [
+        "household:M-H1:fell", "household:M-H2:fell"]
+    monkeypatch.delenv("COOP_INCOME_FALL_PCT")
+    # one cent is something: M-H3 and M-H8 drop out once they received it
+    small.rec("deliveries", date="2025-07-01", member="M-H3", product="茶叶", quantity="1", unit="kg",
+              unit_price="0.01", paid_by="bank")
+    small.rec("deliveries", entity=e, date="2025-07-01", member="M-H8", product="茶叶", quantity="1", unit="kg",
+              unit_price="0.01", paid_by="bank")
+    assert rules(monitoring_findings(small)) == ["income_fell"]
+
+
+def test_a_household_waits_for_the_distribution_of_its_entity(listed, session):
+    """An entity that distributed the year before and has no run for the year yet: its members' income is not known."""
+    small, _e = listed
+    small.rec("capital", date="2024-01-10", member="M-H3", amount="1000.00")
+    small.rec("sales", date="2024-09-01", buyer="批发市场", product="茶叶", amount="5000.00")
+    small.run(2024, policy={**POLICY, "deduct": []}, published=dt.date(2025, 3, 2))
+    found = [(f.rule, f.entity_code, f.record) for f in monitoring_findings(small, year=2025)]
+    assert found == [("nothing_received", "M-E", "household:M-H8:nothing"),        # C's 2025 run is still to come
+                     ("no_linkage", "M-E", "entity")]
+    small.run(2025, policy={**POLICY, "deduct": []}, published=dt.date(2026, 3, 2))
+    assert ("income_fell", "M-C", "household:M-H1:fell") in [
+        (f.rule, f.entity_code, f.record) for f in monitoring_findings(small, year=2025)]
+
+
+def test_monitoring_findings_are_handled_with_a_note_like_the_others(listed, session):
+    from payouts.oversight.handling import handlings, mark_handled
+
+    small, e = listed
+    found = monitoring_findings(small)
+    for finding in found:
+        entity = small.entity if finding.entity_code == "M-C" else e
+        mark_handled(session, entity, key=finding.key, note=f"已走访 {finding.rule}", actor=CONSOLE)
+    notes = handlings(session, [small.entity.id, e.id])
+    table = findings_table(monitoring_findings(small), notes)
+    assert [row["handled"].endswith(f"已走访 {row['rule_code']}") for row in table.rows] == [True] * 4
+    assert [row["rule"] for row in table.rows] == [RULES[f.rule].title for f in found]
+
+
 # ------------------------------------------------------------------------------------ shape and cost
 
 
@@ -435,9 +566,16 @@ def test_findings_are_sorted_and_the_table_keeps_message_and_params(small):
     assert "%" not in "".join(r.title + r.explanation for r in RULES.values())    # safe for gettext %-formatting
 
 
-def test_a_fixed_number_of_queries_whatever_the_size_of_the_township(app, session):
+def test_a_fixed_number_of_queries_whatever_the_size_of_the_township(app, session, tmp_path):
     def world(code, households, extra):
         small = Small(session, households=households, township=f"乡{code}", code=code)
+        # the county's list: every household monitored, one more a member with nothing (nothing_received), a
+        # fiscal subsidy (no_linkage is judged)
+        small.household(f"{code}-H0")
+        small.member(f"{code}-H0", households + 1, dt.date(2020, 1, 1))
+        small.rec("subsidies", date="2025-02-01", source="衔接资金", kind="fiscal", amount="1000.00", quantify="no")
+        monitor(session, small.entity.township, tmp_path, [[c, "marginal", "2022-01-01", ""] for c in small.codes],
+                name=code)
         for month in range(1, extra + 1):          # 提现 for the month's cash payments
             small.rec("transfers", date=f"2025-{month:02d}-12", from_account="bank", to_account="cash",
                       amount=f"{households * 6000}.00")
@@ -456,7 +594,9 @@ def test_a_fixed_number_of_queries_whatever_the_size_of_the_township(app, sessio
         findings = []
         counts[name] = count_queries(session, lambda w=w, findings=findings: findings.extend(w.find()))
         assert len([f for f in findings if f.rule == "large_cash_payment"]) == (3 if name == "small" else 100)
-    assert counts["small"] == counts["large"] <= 25
+        assert [f.record for f in findings if f.rule == "nothing_received"] == [f"household:{w.entity.code}-H0:nothing"]
+    # about twenty for the books' rules, about twenty more for the county list's warnings of the one year judged
+    assert counts["small"] == counts["large"] <= 45
 
 
 # ----------------------------------------------------------------------------------------- the demo
@@ -477,17 +617,31 @@ def test_the_demo_holds_every_rule_in_its_anomaly_coop_and_none_in_the_tea_coop(
     tea = session.scalar(select(Entity).where(Entity.code == "JGP-TEA"))
     assert veg.township_id == tea.township_id
     found = find_anomalies(session, township_id=veg.township_id, today=TODAY)
-    assert {f.rule for f in found if f.entity_code == VEG} == set(RULES) and len(RULES) == 13
-    assert {f.entity_code for f in found} == {VEG, "JGP-TEA"}
-    assert len([f for f in found if f.entity_code == VEG]) == 14          # docs/DEMO.md: one of each, two monitored
+    # the books' rules: seeded once each in the anomaly cooperative; the county list's warnings (nothing_received,
+    # income_fell, no_linkage) come from the demo's monitoring list, wherever its households are
+    listed = {"nothing_received", "income_fell", "no_linkage"}
+    books = [f for f in found if f.rule not in listed]
+    assert {f.rule for f in books if f.entity_code == VEG} == set(RULES) - listed and len(RULES) == 16
+    assert {f.entity_code for f in books} == {VEG, "JGP-TEA"}
+    assert len([f for f in books if f.entity_code == VEG]) == 14          # docs/DEMO.md: one of each, two monitored
     # the tea cooperative's one finding: the household whose card was closed, still owed after its bank batch failed
-    [owed] = find_anomalies(session, township_id=tea.township_id, entity_id=tea.id, today=TODAY)
+    [owed] = [f for f in find_anomalies(session, township_id=tea.township_id, entity_id=tea.id, today=TODAY)
+              if f.rule not in listed]
     assert owed.rule == "owed_after_notice" and owed.record.endswith(":member:JGP-H042:owed")
     assert owed.params["reason"] == "账户已销户" and owed.params["batch"] == "第1批"
     assert tea.id in {e for (e,) in session.execute(select(Entity.id).where(Entity.township_id == tea.township_id))}
-    for township_id in {e.township_id for e in session.scalars(select(Entity).where(Entity.code != VEG))} - {
-            veg.township_id}:
-        assert find_anomalies(session, township_id=township_id, today=TODAY) == []
+    others = {e.township_id for e in session.scalars(select(Entity).where(Entity.code != VEG))} - {veg.township_id}
+    everywhere = list(found)
+    for township_id in others:
+        elsewhere = find_anomalies(session, township_id=township_id, today=TODAY)
+        assert [f for f in elsewhere if f.rule not in listed] == []
+        everywhere += elsewhere
+    # the demo's county list (docs/DEMO.md): each warning once — the anomaly cooperative's household whose income
+    # fell and its member that received nothing, one supported entity that reached no monitored household
+    assert session.scalar(select(func.count()).select_from(MonitoringPeriod).where(MonitoringPeriod.list_id.is_not(None)))
+    warned = sorted((f.rule, f.record) for f in everywhere if f.rule in listed)
+    assert warned == [("income_fell", "household:VEG-H005:fell"), ("no_linkage", "entity"),
+                      ("nothing_received", "household:VEG-H006:nothing")], warned
 
     client = app.test_client()
     page = client.get("/login").data.decode()

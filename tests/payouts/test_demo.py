@@ -414,3 +414,64 @@ def test_the_tea_cooperative_is_paid_through_the_bank_but_for_the_closed_card(wo
     snap = world.scalar(select(StatementSnapshot).where(StatementSnapshot.run_id == tea.id,
                                                        StatementSnapshot.member_code == "JGP-H042"))
     assert failures_of(world, [snap.id]) == {snap.id: ("账户已销户", 1)}
+
+
+def test_the_county_lists_are_loaded_with_their_history_and_each_warning_fires_where_the_demo_says(world):
+    """Issue 18 §5 (docs/DEMO.md "The county's lists"): 金果坪乡's list and 百乐乡's two, imported through the real
+    operation; one household with two periods, the rows of households in no entity listed; income_fell,
+    nothing_received and no_linkage each fire exactly for the household or entity the demo names."""
+    import json
+
+    from cooperatives.models import Household, MonitoringList, MonitoringPeriod, Township
+    from payouts.admin.demo import CLUSTER_TOWNSHIP
+    from payouts.admin.demo_monitoring import (
+        INCOME_FELL,
+        NO_LINKAGE,
+        NOTHING_RECEIVED,
+        TWO_PERIODS,
+        load_monitoring_lists,
+    )
+    from payouts.oversight.monitoring import monitoring_report, no_linkage_entities
+
+    township = {t.name: t for t in world.scalars(select(Township))}
+    jgp, tl = township["金果坪乡"], township[CLUSTER_TOWNSHIP]
+    lists = world.scalars(select(MonitoringList).order_by(MonitoringList.id)).all()
+    assert [(x.township_id, x.rows, x.matched, x.unmatched, x.opened, x.closed, x.conflicts) for x in lists] == [
+        (jgp.id, 8, 7, 1, 7, 0, 0), (tl.id, 44, 43, 1, 43, 0, 0), (tl.id, 45, 44, 1, 1, 3, 0)]
+    # the rows of households in no entity are listed (masked ID numbers), never refused
+    for x in lists:
+        [row] = json.loads(x.unmatched_json)
+        assert row["reason"] == "unknown_id" and "*" in row["who"]
+    # history: the second list of 百乐乡 closed the marginal period and opened a hardship one
+    household = world.scalar(select(Household).where(Household.code == TWO_PERIODS))
+    periods = world.scalars(select(MonitoringPeriod).where(MonitoringPeriod.household_id == household.id,
+                                                           MonitoringPeriod.list_id.is_not(None))
+                            .order_by(MonitoringPeriod.identified_on)).all()
+    assert [(p.category, p.identified_on, p.eliminated_on, p.list_id) for p in periods] == [
+        ("marginal", dt.date(2022, 4, 18), dt.date(2025, 8, 15), lists[1].id),
+        ("hardship", dt.date(2025, 10, 9), None, lists[2].id)]
+    # the households sheets' flags opened their periods on the day the demo was loaded (not in force in 2025)
+    sheet = world.scalars(select(MonitoringPeriod.identified_on).where(MonitoringPeriod.list_id.is_(None))).all()
+    assert sheet and min(sheet) > dt.date(2025, 12, 31)
+
+    warned = {}
+    for t in (jgp, tl):
+        for row in monitoring_report(world, township_id=t.id, year=2025)["households"]:
+            for warning in row["warnings"]:
+                warned.setdefault(warning["rule"], []).append(row["household"])
+    assert warned == {"income_fell": [INCOME_FELL], "nothing_received": [NOTHING_RECEIVED]}
+    # 2024, the year the anomaly cooperative's first run judges in 金果坪乡: no warning (the tea cooperative's listed
+    # households were eliminated by 2023: its books start in 2025)
+    assert [r for r in monitoring_report(world, township_id=jgp.id, year=2024)["households"] if r["warnings"]] == []
+    assert no_linkage_entities(world, township_id=jgp.id, year=2024) == []
+    rows = {r["household"]: r for r in monitoring_report(world, township_id=jgp.id, year=2025)["households"]}
+    assert set(rows) == {"VEG-H002", INCOME_FELL, NOTHING_RECEIVED}
+    assert (rows[INCOME_FELL]["previous_total"], rows[INCOME_FELL]["total"]) == ("16567.53", "6744.88")
+    assert (rows[NOTHING_RECEIVED]["previous_total"], rows[NOTHING_RECEIVED]["total"]) == ("0.00", "0.00")
+    assert len(monitoring_report(world, township_id=tl.id, year=2025)["households"]) == 43
+    assert [(n.entity.code, n.monitored) for n in no_linkage_entities(world, township_id=jgp.id, year=2025)] == [
+        (NO_LINKAGE, 3)]
+    assert no_linkage_entities(world, township_id=tl.id, year=2025) == []
+    # idempotent: loaded once
+    assert not load_monitoring_lists(world, CLUSTER_TOWNSHIP)
+    assert len(world.scalars(select(MonitoringList)).all()) == 3

@@ -123,6 +123,37 @@ def test_linkage_households_list_the_households_reached(coop, session):
     assert linkage_households(session, township_id=coop.township_id, year=2023, entity_id=coop.id).rows == []
 
 
+def test_linkage_counts_the_monitoring_in_force_in_the_year_not_todays_flag(coop, session, tmp_path):
+    """Once a household has periods of the county's list, its flag no longer counts: L-H1 (flagged) was eliminated
+    in 2024, L-H3 (not flagged) was monitored during 2025, L-H2 only from 2026; L-H4's flag, with no period, still
+    counts (older data)."""
+    from cooperatives.monitoring import import_monitoring_list, read_monitoring_list
+
+    path = tmp_path / "list.csv"
+    path.write_text("household,category,identified_on,eliminated_on\n"
+                    "L-H1,unstable,2021-04-01,2024-11-30\n"
+                    "L-H3,hardship,2024-06-01,2025-08-01\n"
+                    "L-H3,marginal,2025-08-01,2025-10-01\n"
+                    "L-H2,marginal,2026-01-10,\n", encoding="utf-8")
+    import_monitoring_list(session, read_monitoring_list(path), township=coop.township, actor=CONSOLE)
+    (row,) = linkage_table(session, township_id=coop.township_id, year=2025).rows
+    assert (row["monitored"], row["monitored_benefit"]) == (1, D("1200.00"))        # L-H3 only
+    table = linkage_households(session, township_id=coop.township_id, year=2025, entity_id=coop.id)
+    assert {r["household"]: r["monitoring"] for r in table.rows} == {"L-H1": "none", "L-H2": "none",
+                                                                       "L-H3": "marginal"}   # the last to end
+    (row,) = linkage_table(session, township_id=coop.township_id, year=2024).rows
+    assert row["monitored"] == 0                          # nothing reached anyone in 2024
+    # the flag of a household with no period at all still counts
+    h4 = session.scalar(select(Household).where(Household.code == "L-H4"))
+    h4.monitoring = "hardship"
+    rec(session, coop, "labor", date="2026-06-03", member="L-H4", days="1", rate="100")
+    table = linkage_households(session, township_id=coop.township_id, year=2026, entity_id=coop.id)
+    assert {r["household"]: r["monitoring"] for r in table.rows} == {"L-H2": "marginal", "L-H4": "hardship"}
+    (row,) = [r for r in linkage_table(session, township_id=coop.township_id, year=2026).rows
+              if r["entity"] == "L-COOP"]
+    assert (row["monitored"], row["monitored_benefit"]) == (2, D("1998.00") + D("100.00"))
+
+
 def test_household_benefits_by_year_and_channel(coop, session):
     h2 = session.scalar(select(Household.id).where(Household.code == "L-H2"))
     benefits = household_benefits(session, entity_ids=[coop.id])

@@ -210,7 +210,8 @@ def post_routes(app):
 #: the auditor's own records (payouts.oversight): integrity checks and audit opinions, and which of the
 #: township's entities own a cluster project (its links) — never the books
 AUDITOR_OWN_POSTS = {"oversight.run_integrity", "oversight.record_opinion_view", "oversight.link_member",
-                     "oversight.handle_finding"}     # a note that a finding of the township was handled
+                     "oversight.handle_finding",     # a note that a finding of the township was handled
+                     "oversight.upload_monitoring_list"}  # the county's list of monitored households, for the township
 
 
 def test_the_only_posts_open_to_auditors_are_their_own_records(app):
