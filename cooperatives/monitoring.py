@@ -385,8 +385,8 @@ def import_monitoring_list(session: Session, source: MonitoringFile, *, township
     record.conflicts_json = json.dumps(conflicts, ensure_ascii=False)
     session.flush()
     audit(session, actor_id=actor.user_id, action="monitoring-import", target=f"monitoring-list:{record.id}",
-          detail=f"{source.filename[:100]} sha256 {source.sha256[:12]}: {len(rows)} rows, {len(matched)} matched, "
-                 f"{len(unmatched)} unmatched, {opened} opened, {closed} closed, {len(conflicts)} conflicts")
+          detail=f"rows={len(rows)}, matched={len(matched)}, unmatched={len(unmatched)}, opened={opened}, "
+                 f"closed={closed}, conflicts={len(conflicts)}")       # (the list's row keeps its file and digest)
     return record
 
 

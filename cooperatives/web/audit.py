@@ -51,7 +51,7 @@ ACTION_LABELS = {
     "correct-account": N_("Corrected a bank account"), "batch-create": N_("Made a bank batch"),
     "batch-sent": N_("Handed a bank batch to the bank"), "batch-results": N_("Read the bank's return file"),
     "batch-close": N_("Closed a bank batch"), "batch-cancel": N_("Cancelled a bank batch"),
-    "batch-sms": N_("Made the texts to households"),
+    "batch-sms": N_("Made the texts to households"), "monitoring-import": N_("Imported the county's monitoring list"),
 }
 #: what a log entry's target names, by the word before its colon ("run:12" is run 12)
 TARGET_LABELS = {
@@ -60,6 +60,7 @@ TARGET_LABELS = {
     "disclosure": N_("disclosure"), "receipt": N_("payment"), "user": N_("user"), "household": N_("household"),
     "member": N_("member"), "township": N_("township"), "village": N_("village"), "finding": N_("finding"),
     "statement": N_("statement"), "book": N_("book"), "households": N_("households"), "batch": N_("bank batch"),
+    "monitoring-list": N_("monitoring list"),
     **RECORD_LABELS,
 }
 #: notes the code writes in fixed words (an audit opinion's verdict is one of payouts' VERDICTS)
@@ -72,7 +73,10 @@ DETAILS = {"confirmed over a plausibility warning (确认)": N_("confirmed over 
 COUNT_WORDS = {"confirmed": N_("confirmed over a warning"), "opening": N_("opening balances"),
                # a bank batch: its households, those listed apart; its results; its texts
                "lines": N_("households in the batch"), "apart": N_("listed apart"), "paid": N_("paid"),
-               "failed": N_("failed"), "texts": N_("texts"), "without_phone": N_("without a phone")}
+               "failed": N_("failed"), "texts": N_("texts"), "without_phone": N_("without a phone"),
+               # a county monitoring list: its rows, matched or not, periods opened and closed, conflicts
+               "rows": N_("rows"), "matched": N_("matched"), "unmatched": N_("unmatched"),
+               "opened": N_("periods opened"), "closed": N_("periods closed"), "conflicts": N_("conflicts")}
 #: personal numbers a reveal shows, or a correction changes (cooperatives.privacy.REVEALABLE, correct_account)
 FIELD_WORDS = {"id_number": N_("ID number"), "bank_account": N_("bank account"), "head_name": N_("head of household")}
 _FIELDS = re.compile(r"^((?:id_number|bank_account|head_name|-)(?:,(?:id_number|bank_account|head_name))*)"
