@@ -836,10 +836,13 @@ def _monitored(ctx: _Context, year: int | None) -> list[Finding]:
 
 
 def _warning_years(ctx: _Context, year: int | None, today: dt.date) -> list[int]:
-    """The years the monitoring warnings judge: ``year`` when given, else the year before ``today``'s and every
-    year with a run in force in the township — only years that are over."""
-    years = {year} if year is not None else {today.year - 1, *(r.year for r in ctx.runs)}
-    return sorted(y for y in years if y < today.year)
+    """The years the monitoring warnings judge — only years that are over: ``year`` when given; else (every year
+    asked for) the latest year over with a run in force in the township, or the year before ``today``'s when none
+    is. One year, so a page of every year makes no query per year; an earlier year's warnings are on its own page."""
+    if year is not None:
+        return [year] if year < today.year else []
+    over = [r.year for r in ctx.runs if r.year < today.year]
+    return [max(over) if over else today.year - 1]
 
 
 def _pending(ctx: _Context, members: list[_Member], year: int) -> bool:
