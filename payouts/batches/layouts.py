@@ -38,6 +38,7 @@ from cooperatives.workbook import (
     _BLANK,
     INT,
     MONEY,
+    WorkbookError,
     _cell_text,
     _CsvLines,
     _entities_refused,
@@ -263,21 +264,9 @@ class ReturnRow:
     reason: str | None       # 失败原因 (None for successes that give none)
 
 
-class ReturnFileError(ValueError):
+class ReturnFileError(WorkbookError, ValueError):
     """The return file cannot be read; :attr:`problems` lists every problem, each located (row 0: the whole
-    file)."""
-
-    SHOWN = 50
-
-    def __init__(self, problems: list[Problem]):
-        self.problems: list[Problem] = list(problems)
-        super().__init__(self.problems)
-
-    def __str__(self) -> str:
-        lines = [str(p) for p in self.problems[: self.SHOWN]]
-        if len(self.problems) > self.SHOWN:
-            lines.append(f"... and {len(self.problems) - self.SHOWN} more problems")         # (a log line)
-        return "\n".join(lines)
+    file) — the import workbook's error, with its listing of the problems."""
 
 
 #: the columns of a return file: canonical name → (its Chinese name, in messages; the headers read as it)
